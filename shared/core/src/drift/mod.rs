@@ -1,0 +1,2 @@
+//! See the crate root.
+pub mod stats;

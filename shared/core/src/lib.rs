@@ -1,0 +1,41 @@
+//! The pure core of modelwatch: everything that decides, nothing that talks to AWS.
+//!
+//! No AWS SDK, no Lambda runtime and no async runtime live here, so every function can be tested with plain
+//! values, and the CLI, the Lambda functions and the simulators run the very same code.
+//!
+//! # Layout
+//!
+//! - [`capture`]: the streaming reader of SageMaker Data Capture JSON Lines, and the skip report for bad input.
+//! - [`payload`]: decoding of the CSV and JSON request and response bodies inside a capture record.
+//! - [`sketch`]: the KLL quantile sketch (Model Monitor's own `kll` format) and the bounded heavy-hitter counter.
+//! - [`profile`]: mergeable per-feature statistical profiles built in one streaming pass.
+//! - [`baseline`]: Model Monitor's `statistics.json` and `constraints.json`, read and written.
+//! - [`dataset`]: profiling a training data set (CSV or Parquet, through polars; feature `polars`).
+//! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
+//! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
+//! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names.
+//! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
+//! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
+//! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
+//! - [`ports`]: the traits the adapters implement (capture source, report store, metric sink, state store).
+//! - [`evaluate`]: the monitoring use case that ties them together.
+//! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
+//! - [`window`]: time windows and S3's hourly capture layout.
+
+pub mod baseline;
+pub mod capture;
+#[cfg(feature = "polars")]
+pub mod dataset;
+pub mod demo;
+pub mod drift;
+pub mod evaluate;
+pub mod history;
+pub mod metrics;
+pub mod payload;
+pub mod ports;
+pub mod profile;
+pub mod quality;
+pub mod scaling;
+pub mod sketch;
+pub mod violations;
+pub mod window;
