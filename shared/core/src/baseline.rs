@@ -1,1 +1,744 @@
-//! See the crate root.
+//! Model Monitor's data-quality baseline files: `statistics.json` and `constraints.json`.
+//!
+//! The types read the files Model Monitor itself writes (unknown fields are ignored, counts written as `418.0`
+//! are accepted) and write files in the same schema, so a team moving from Model Monitor keeps its baselines and
+//! a team starting here can go back.
+//!
+//! # Format
+//!
+//! `statistics.json`: `{"version": 0.0, "dataset": {"item_count": N}, "features": [...]}`; a numeric feature has
+//! `numerical_statistics {common {num_present, num_missing}, mean, sum, std_dev, min, max, distribution {kll
+//! {buckets [{lower_bound, upper_bound, count}], sketch {parameters {c, k}, data [[level 0], [level 1], ...]}}}}`
+//! (`std_dev` is the population standard deviation; the buckets are 10 of equal width over [min, max]); a string
+//! feature has `string_statistics {common, distinct_count, distribution {categorical {buckets [{value, count}]}}}`.
+//!
+//! `constraints.json`: `{"version": 0.0, "features": [{name, inferred_type, completeness, num_constraints
+//! {is_non_negative}, string_constraints {domains}}], "monitoring_config": {evaluate_constraints, emit_metrics,
+//! datatype_check_threshold, domain_content_threshold, distribution_constraints {perform_comparison,
+//! comparison_threshold, comparison_method, categorical_comparison_threshold, categorical_drift_method}}}`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::capture::Schema;
+use crate::profile::{DatasetProfile, FeatureProfile, InferredType};
+use crate::sketch::KllSketch;
+
+/// The file name Model Monitor gives the statistics.
+pub const STATISTICS_FILE: &str = "statistics.json";
+/// The file name Model Monitor gives the constraints.
+pub const CONSTRAINTS_FILE: &str = "constraints.json";
+/// Model Monitor materialises numeric distributions in this many equal-width buckets.
+pub const KLL_BUCKETS: usize = 10;
+/// Model Monitor's default for `comparison_threshold` (numeric baseline drift).
+pub const DEFAULT_COMPARISON_THRESHOLD: f64 = 0.1;
+/// String features with more distinct values than this get no `domains` constraint (it would not generalise).
+pub const MAX_SUGGESTED_DOMAIN: usize = 100;
+
+/// `statistics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statistics {
+    #[serde(default)]
+    pub version: f64,
+    #[serde(default)]
+    pub dataset: DatasetStatistics,
+    #[serde(default)]
+    pub features: Vec<FeatureStatistics>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetStatistics {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub item_count: u64,
+}
+
+/// One feature's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStatistics {
+    pub name: String,
+    pub inferred_type: InferredType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerical_statistics: Option<NumericalStatistics>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_statistics: Option<StringStatistics>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Common {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub num_present: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub num_missing: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericalStatistics {
+    pub common: Common,
+    pub mean: f64,
+    pub sum: f64,
+    pub std_dev: f64,
+    pub min: f64,
+    pub max: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<NumericDistribution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericDistribution {
+    pub kll: Kll,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kll {
+    #[serde(default)]
+    pub buckets: Vec<NumericBucket>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sketch: Option<KllSketchJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericBucket {
+    pub lower_bound: f64,
+    pub upper_bound: f64,
+    pub count: f64,
+}
+
+/// A KLL sketch as Model Monitor serialises it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KllSketchJson {
+    pub parameters: KllParameters,
+    pub data: Vec<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KllParameters {
+    pub c: f64,
+    pub k: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StringStatistics {
+    pub common: Common,
+    #[serde(default)]
+    pub distinct_count: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<StringDistribution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StringDistribution {
+    pub categorical: Categorical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Categorical {
+    #[serde(default)]
+    pub buckets: Vec<CategoricalBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalBucket {
+    pub value: String,
+    pub count: f64,
+}
+
+/// `constraints.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Constraints {
+    #[serde(default)]
+    pub version: f64,
+    #[serde(default)]
+    pub features: Vec<FeatureConstraints>,
+    #[serde(default)]
+    pub monitoring_config: MonitoringConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConstraints {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inferred_type: Option<InferredType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completeness: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_constraints: Option<NumConstraints>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_constraints: Option<StringConstraints>,
+    /// Per-feature overrides of `evaluate_constraints` and `emit_metrics`, as Model Monitor allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_config_overrides: Option<MonitoringConfigOverrides>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NumConstraints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_non_negative: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StringConstraints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringConfigOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_constraints: Option<Toggle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emit_metrics: Option<Toggle>,
+}
+
+/// Model Monitor's `"Enabled"` / `"Disabled"` switches; older files write booleans, which are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Toggle {
+    Enabled,
+    Disabled,
+}
+
+impl<'de> Deserialize<'de> for Toggle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(Toggle::Enabled),
+            serde_json::Value::Bool(false) => Ok(Toggle::Disabled),
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("enabled") => {
+                Ok(Toggle::Enabled)
+            }
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("disabled") => {
+                Ok(Toggle::Disabled)
+            }
+            other => Err(serde::de::Error::custom(format!(
+                "expected \"Enabled\" or \"Disabled\", found {other}"
+            ))),
+        }
+    }
+}
+
+impl Toggle {
+    pub fn is_enabled(self) -> bool {
+        self == Toggle::Enabled
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_constraints: Option<Toggle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emit_metrics: Option<Toggle>,
+    /// The share of values that must match the baseline's type (default 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datatype_check_threshold: Option<f64>,
+    /// The share of string values that must lie in the baseline's domain (default 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_content_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_constraints: Option<DistributionConstraints>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DistributionConstraints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perform_comparison: Option<Toggle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_threshold: Option<f64>,
+    /// `"Robust"` (default) or `"Simple"`: the two L-infinity forms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical_comparison_threshold: Option<f64>,
+    /// `"LInfinity"` (default) or `"ChiSquared"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical_drift_method: Option<String>,
+}
+
+impl MonitoringConfig {
+    /// Model Monitor's defaults, as its baselining job writes them.
+    pub fn model_monitor_defaults() -> Self {
+        Self {
+            evaluate_constraints: Some(Toggle::Enabled),
+            emit_metrics: Some(Toggle::Enabled),
+            datatype_check_threshold: Some(1.0),
+            domain_content_threshold: Some(1.0),
+            distribution_constraints: Some(DistributionConstraints {
+                perform_comparison: Some(Toggle::Enabled),
+                comparison_threshold: Some(DEFAULT_COMPARISON_THRESHOLD),
+                comparison_method: Some("Robust".into()),
+                categorical_comparison_threshold: Some(DEFAULT_COMPARISON_THRESHOLD),
+                categorical_drift_method: Some("LInfinity".into()),
+            }),
+        }
+    }
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v.round() as u64)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a count, found {v}"
+        )))
+    }
+}
+
+impl Statistics {
+    /// The statistics of a profile, in Model Monitor's schema. Prediction profiles are included only when they
+    /// hold values and `with_predictions` is set.
+    pub fn from_profile(profile: &DatasetProfile, with_predictions: bool) -> Self {
+        let mut features: Vec<FeatureStatistics> =
+            profile.features.iter().map(feature_statistics).collect();
+        if with_predictions {
+            for p in [&profile.prediction_score, &profile.prediction_label] {
+                if p.present() > 0 {
+                    features.push(feature_statistics(p));
+                }
+            }
+        }
+        Self {
+            version: 0.0,
+            dataset: DatasetStatistics {
+                item_count: profile.item_count,
+            },
+            features,
+        }
+    }
+
+    /// The statistics of feature `name`.
+    pub fn feature(&self, name: &str) -> Option<&FeatureStatistics> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+fn feature_statistics(p: &FeatureProfile) -> FeatureStatistics {
+    let inferred_type = p.inferred_type();
+    let common = Common {
+        num_present: p.present(),
+        num_missing: p.missing,
+    };
+    let numeric = inferred_type.is_numeric()
+        || (inferred_type == InferredType::Unknown && p.sketch.is_some());
+    if numeric {
+        let m = &p.moments;
+        let empty = m.count == 0;
+        let distribution =
+            p.sketch
+                .as_ref()
+                .filter(|s| !s.is_empty())
+                .map(|sketch| NumericDistribution {
+                    kll: Kll {
+                        buckets: equal_width_buckets(sketch, m.min, m.max),
+                        sketch: Some(KllSketchJson {
+                            parameters: KllParameters {
+                                c: sketch.c(),
+                                k: sketch.k() as f64,
+                            },
+                            data: sketch.levels().to_vec(),
+                        }),
+                    },
+                });
+        FeatureStatistics {
+            name: p.name.clone(),
+            inferred_type,
+            numerical_statistics: Some(NumericalStatistics {
+                common,
+                mean: if empty { 0.0 } else { m.mean },
+                sum: m.sum,
+                std_dev: m.std_dev(),
+                min: if empty { 0.0 } else { m.min },
+                max: if empty { 0.0 } else { m.max },
+                distribution,
+            }),
+            string_statistics: None,
+        }
+    } else {
+        let buckets: Vec<CategoricalBucket> = p
+            .categories
+            .as_ref()
+            .map(|c| {
+                c.sorted()
+                    .into_iter()
+                    .map(|(v, n)| CategoricalBucket {
+                        value: v.to_owned(),
+                        count: n as f64,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        FeatureStatistics {
+            name: p.name.clone(),
+            inferred_type,
+            numerical_statistics: None,
+            string_statistics: Some(StringStatistics {
+                common,
+                distinct_count: buckets.len() as f64,
+                distribution: Some(StringDistribution {
+                    categorical: Categorical { buckets },
+                }),
+            }),
+        }
+    }
+}
+
+/// Model Monitor's materialised distribution: [`KLL_BUCKETS`] equal-width buckets over [min, max], counted from the
+/// sketch (exact min and max; interior counts within the sketch's rank error).
+fn equal_width_buckets(sketch: &KllSketch, min: f64, max: f64) -> Vec<NumericBucket> {
+    let n = sketch.count() as f64;
+    if !(max > min) {
+        return vec![NumericBucket {
+            lower_bound: min,
+            upper_bound: max,
+            count: n,
+        }];
+    }
+    let width = (max - min) / KLL_BUCKETS as f64;
+    let items = sketch.weighted_items();
+    let mut counts = [0.0; KLL_BUCKETS];
+    for (v, w) in items {
+        let i = (((v - min) / width) as usize).min(KLL_BUCKETS - 1);
+        counts[i] += w;
+    }
+    (0..KLL_BUCKETS)
+        .map(|i| NumericBucket {
+            lower_bound: min + width * i as f64,
+            upper_bound: if i + 1 == KLL_BUCKETS {
+                max
+            } else {
+                min + width * (i + 1) as f64
+            },
+            count: counts[i],
+        })
+        .collect()
+}
+
+impl FeatureStatistics {
+    /// The feature's numeric distribution as a KLL sketch: Model Monitor's stored sketch when the file has one,
+    /// else one rebuilt from the buckets (each bucket's count placed at its midpoint: coarser, but drift still
+    /// works from files written without sketches).
+    pub fn numeric_sketch(&self) -> Option<KllSketch> {
+        let stats = self.numerical_statistics.as_ref()?;
+        let kll = &stats.distribution.as_ref()?.kll;
+        if let Some(sketch) = &kll.sketch {
+            let k = sketch.parameters.k.max(8.0) as u32;
+            return Some(KllSketch::from_levels(
+                k,
+                sketch.parameters.c,
+                sketch.data.clone(),
+            ));
+        }
+        let mut rebuilt = KllSketch::default();
+        for b in &kll.buckets {
+            let mid = (b.lower_bound + b.upper_bound) / 2.0;
+            for _ in 0..(b.count.max(0.0).round() as u64).min(1_000_000) {
+                rebuilt.update(mid);
+            }
+        }
+        (!rebuilt.is_empty()).then_some(rebuilt)
+    }
+
+    /// The feature's categories and counts.
+    pub fn categories(&self) -> Option<Vec<(String, f64)>> {
+        let stats = self.string_statistics.as_ref()?;
+        Some(
+            stats
+                .distribution
+                .as_ref()?
+                .categorical
+                .buckets
+                .iter()
+                .map(|b| (b.value.clone(), b.count))
+                .collect(),
+        )
+    }
+
+    /// Present and missing counts.
+    pub fn common(&self) -> Common {
+        self.numerical_statistics
+            .as_ref()
+            .map(|n| n.common)
+            .or(self.string_statistics.as_ref().map(|s| s.common))
+            .unwrap_or_default()
+    }
+}
+
+impl Constraints {
+    /// The constraints Model Monitor's baselining job would suggest for `statistics`: the observed type and
+    /// completeness, non-negativity where the minimum is not negative, the observed values as the domain of a
+    /// string feature with at most [`MAX_SUGGESTED_DOMAIN`] of them, and the default monitoring config.
+    pub fn suggest(statistics: &Statistics) -> Self {
+        let features = statistics
+            .features
+            .iter()
+            .map(|f| {
+                let common = f.common();
+                let total = common.num_present + common.num_missing;
+                let completeness = if total == 0 {
+                    1.0
+                } else {
+                    common.num_present as f64 / total as f64
+                };
+                FeatureConstraints {
+                    name: f.name.clone(),
+                    inferred_type: Some(f.inferred_type),
+                    completeness: Some(completeness),
+                    num_constraints: f.numerical_statistics.as_ref().map(|n| NumConstraints {
+                        is_non_negative: Some(n.common.num_present > 0 && n.min >= 0.0),
+                    }),
+                    string_constraints: f.categories().map(|cats| StringConstraints {
+                        domains: (cats.len() <= MAX_SUGGESTED_DOMAIN)
+                            .then(|| cats.into_iter().map(|(v, _)| v).collect()),
+                    }),
+                    monitoring_config_overrides: None,
+                }
+            })
+            .collect();
+        Self {
+            version: 0.0,
+            features,
+            monitoring_config: MonitoringConfig::model_monitor_defaults(),
+        }
+    }
+
+    /// The constraints of feature `name`.
+    pub fn feature(&self, name: &str) -> Option<&FeatureConstraints> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+/// A baseline: the statistics and constraints of the training data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    pub statistics: Statistics,
+    pub constraints: Constraints,
+}
+
+/// A baseline file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("reading {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a Model Monitor {what} file")]
+    Parse {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Baseline {
+    /// A baseline from a profile of the training data: its statistics and the suggested constraints.
+    pub fn from_profile(profile: &DatasetProfile) -> Self {
+        let statistics = Statistics::from_profile(profile, true);
+        let constraints = Constraints::suggest(&statistics);
+        Self {
+            statistics,
+            constraints,
+        }
+    }
+
+    /// Parses the two files' contents; `name` names them in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Parse`] naming the file that does not parse.
+    pub fn from_json(
+        name: &str,
+        statistics: &[u8],
+        constraints: &[u8],
+    ) -> Result<Self, BaselineError> {
+        let statistics =
+            serde_json::from_slice(statistics).map_err(|source| BaselineError::Parse {
+                path: format!("{name}/{STATISTICS_FILE}"),
+                what: "statistics",
+                source,
+            })?;
+        let constraints =
+            serde_json::from_slice(constraints).map_err(|source| BaselineError::Parse {
+                path: format!("{name}/{CONSTRAINTS_FILE}"),
+                what: "constraints",
+                source,
+            })?;
+        Ok(Self {
+            statistics,
+            constraints,
+        })
+    }
+
+    /// Reads `statistics.json` and `constraints.json` from a folder.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Io`] when a file cannot be read, [`BaselineError::Parse`] when it does not parse.
+    pub fn read_dir(dir: &Path) -> Result<Self, BaselineError> {
+        let read = |file: &str| {
+            let path = dir.join(file);
+            std::fs::read(&path).map_err(|source| BaselineError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        Self::from_json(
+            &dir.display().to_string(),
+            &read(STATISTICS_FILE)?,
+            &read(CONSTRAINTS_FILE)?,
+        )
+    }
+
+    /// The features a capture's columns map to, in order, with the baseline's types. The constraints' order and
+    /// types win over the statistics' (they are what the user edits); prediction profiles are not input columns.
+    pub fn schema(&self) -> Schema {
+        let from_constraints = !self.constraints.features.is_empty();
+        let names: Vec<(String, Option<InferredType>)> = if from_constraints {
+            self.constraints
+                .features
+                .iter()
+                .map(|f| (f.name.clone(), f.inferred_type))
+                .collect()
+        } else {
+            self.statistics
+                .features
+                .iter()
+                .map(|f| (f.name.clone(), Some(f.inferred_type)))
+                .collect()
+        };
+        Schema::new(names.into_iter().filter(|(n, _)| !is_prediction_feature(n)))
+    }
+}
+
+/// Whether a baseline feature is the profile of the model's outputs rather than an input column.
+pub fn is_prediction_feature(name: &str) -> bool {
+    name == crate::profile::PREDICTION_SCORE || name == crate::profile::PREDICTION_LABEL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Tracking;
+
+    fn realdata() -> Option<std::path::PathBuf> {
+        let p = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/realdata"
+        ));
+        if p.exists() {
+            Some(p.to_path_buf())
+        } else {
+            eprintln!("../shared/realdata is absent: skipping");
+            None
+        }
+    }
+
+    #[test]
+    fn reads_model_monitor_files_from_the_sagemaker_sdk() {
+        let Some(root) = realdata() else { return };
+        let dir = root.join("capture/sagemaker-python-sdk");
+        let baseline = Baseline::read_dir(&dir).unwrap();
+        assert_eq!(baseline.statistics.dataset.item_count, 418);
+        assert_eq!(
+            baseline.statistics.features[0].inferred_type,
+            InferredType::String
+        );
+        assert_eq!(baseline.statistics.features[0].common().num_present, 418);
+        assert_eq!(
+            baseline.statistics.features[0].categories().unwrap(),
+            [("preproc-not-YET-supported-for-csv-json".to_owned(), 418.0)]
+        );
+        assert_eq!(baseline.constraints.features.len(), 2);
+        let dc = baseline
+            .constraints
+            .monitoring_config
+            .distribution_constraints
+            .as_ref()
+            .unwrap();
+        assert_eq!(dc.comparison_threshold, Some(1.0));
+        assert_eq!(baseline.schema().features[1].name, "second_message");
+    }
+
+    #[test]
+    fn statistics_round_trip_through_json_with_sketch_and_buckets() {
+        let mut profile = DatasetProfile::new([("x".to_owned(), None), ("s".to_owned(), None)]);
+        for i in 0..5000 {
+            profile.features[0].add_number((i % 100) as f64 / 10.0, false);
+            profile.features[1].add_string(if i % 3 == 0 { "a" } else { "b" });
+        }
+        profile.item_count = 5000;
+        profile.features.iter_mut().for_each(FeatureProfile::settle);
+        let stats = Statistics::from_profile(&profile, false);
+        let json = serde_json::to_string_pretty(&stats).unwrap();
+        let back: Statistics = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, stats);
+        let x = back.feature("x").unwrap();
+        assert_eq!(x.inferred_type, InferredType::Fractional);
+        let n = x.numerical_statistics.as_ref().unwrap();
+        assert!((n.mean - 4.95).abs() < 1e-9);
+        let buckets = &n.distribution.as_ref().unwrap().kll.buckets;
+        assert_eq!(buckets.len(), KLL_BUCKETS);
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<f64>(), 5000.0);
+        assert_eq!((buckets[0].lower_bound, buckets[9].upper_bound), (0.0, 9.9));
+        assert_eq!(x.numeric_sketch().unwrap().count(), 5000);
+        let s = back.feature("s").unwrap();
+        assert_eq!(
+            s.categories().unwrap(),
+            [("b".to_owned(), 3333.0), ("a".to_owned(), 1667.0)]
+        );
+
+        let constraints = Constraints::suggest(&stats);
+        assert_eq!(
+            constraints
+                .feature("x")
+                .unwrap()
+                .num_constraints
+                .as_ref()
+                .unwrap()
+                .is_non_negative,
+            Some(true)
+        );
+        assert_eq!(
+            constraints
+                .feature("s")
+                .unwrap()
+                .string_constraints
+                .as_ref()
+                .unwrap()
+                .domains
+                .as_deref(),
+            Some(&["b".to_owned(), "a".to_owned()][..])
+        );
+        let text = serde_json::to_value(&constraints).unwrap();
+        assert_eq!(
+            text["monitoring_config"]["distribution_constraints"]["comparison_method"],
+            "Robust"
+        );
+        assert_eq!(text["monitoring_config"]["datatype_check_threshold"], 1.0);
+    }
+
+    #[test]
+    fn counts_written_as_floats_and_boolean_toggles_are_accepted() {
+        let stats: Statistics = serde_json::from_str(
+            r#"{"version": 0.0, "dataset": {"item_count": 10.0}, "features": [{"name": "a", "inferred_type": "Integral",
+               "numerical_statistics": {"common": {"num_present": 9.0, "num_missing": 1}, "mean": 1, "sum": 9,
+               "std_dev": 0, "min": 1, "max": 1, "unknown_field": 3}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(stats.dataset.item_count, 10);
+        assert_eq!(stats.features[0].common().num_present, 9);
+        let c: Constraints = serde_json::from_str(
+            r#"{"features": [], "monitoring_config": {"distribution_constraints": {"perform_comparison": true}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.monitoring_config
+                .distribution_constraints
+                .unwrap()
+                .perform_comparison,
+            Some(Toggle::Enabled)
+        );
+        let _ = Tracking::Numeric;
+    }
+}

@@ -33,9 +33,22 @@ pub struct MetricDatum {
     pub metric_name: String,
     /// Dimension name and value pairs, in publishing order.
     pub dimensions: Vec<(String, String)>,
+    /// The value; for a datum with `statistics`, the mean, kept for readers of `metrics.jsonl`.
     pub value: f64,
+    /// Publish as a statistic set (as Model Monitor does for `feature_data_*`) instead of `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<StatisticSet>,
     pub unit: Unit,
     pub timestamp: DateTime<Utc>,
+}
+
+/// CloudWatch's `StatisticSet`: a pre-aggregated datum, so alarms can use Min, Max, Sum, SampleCount and Average.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StatisticSet {
+    pub sample_count: f64,
+    pub sum: f64,
+    pub minimum: f64,
+    pub maximum: f64,
 }
 
 /// Where a run's data belong: the endpoint and the schedule name that label every datum.
@@ -48,7 +61,13 @@ pub struct MetricScope {
 
 impl MetricScope {
     /// A datum in `namespace` labelled with this scope's `Endpoint` and `MonitoringSchedule` dimensions.
-    pub fn datum(&self, namespace: &str, metric_name: impl Into<String>, value: f64, unit: Unit) -> MetricDatum {
+    pub fn datum(
+        &self,
+        namespace: &str,
+        metric_name: impl Into<String>,
+        value: f64,
+        unit: Unit,
+    ) -> MetricDatum {
         MetricDatum {
             namespace: namespace.to_owned(),
             metric_name: metric_name.into(),
@@ -57,6 +76,7 @@ impl MetricScope {
                 (DIMENSION_SCHEDULE.to_owned(), self.schedule.clone()),
             ],
             value,
+            statistics: None,
             unit,
             timestamp: self.timestamp,
         }

@@ -1,2 +1,570 @@
-//! See the crate root.
+//! Drift of the current window against the baseline, computed from stored summaries only.
+//!
+//! The baseline side is the `statistics.json` of the training data (its KLL sketch for numbers, its categorical
+//! buckets for strings), the current side the window's profile: training data is never read again.
+//!
+//! For every feature all applicable scores are computed and reported; one *primary* method gives the verdict.
+//! The default primary method depends on the type and the window's sample size, as in Evidently's defaults: with
+//! few values a statistical test (Kolmogorov-Smirnov for numbers, chi-square for strings; drift when p < 0.05),
+//! with many a distance (Wasserstein-1 normalised by the baseline's standard deviation for numbers, Jensen-Shannon
+//! for strings; drift when above 0.1), because with large samples every test rejects on differences too small to
+//! matter. Any feature's method and threshold can be set in the configuration.
+//!
+//! Model Monitor's own check (`baseline_drift_check`) uses its L-infinity distance, "Robust" or "Simple" as the
+//! constraints say; that distance is reported beside the others as `model_monitor_distance` and is what the
+//! `feature_baseline_drift_<feature>` metric carries, so alarms built for Model Monitor keep their meaning.
+//!
+//! - [`stats`]: the pure statistics over weighted samples and category counts.
+
 pub mod stats;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Constraints, FeatureStatistics, Statistics};
+use crate::profile::{DatasetProfile, FeatureProfile};
+use stats::WeightedSample;
+
+/// Below or at this many current values the default method is a statistical test; above it, a distance.
+pub const SMALL_SAMPLE: u64 = 1000;
+/// Number of quantile bins for PSI and Jensen-Shannon on numbers.
+pub const NUMERIC_BINS: usize = 10;
+
+/// A drift method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Two-sample Kolmogorov-Smirnov test (numbers): drift when p < threshold.
+    Ks,
+    /// Chi-square test of homogeneity (strings): drift when p < threshold.
+    ChiSquare,
+    /// Population stability index: drift when above threshold.
+    Psi,
+    /// Jensen-Shannon distance, base 2: drift when above threshold.
+    JensenShannon,
+    /// Wasserstein-1 distance divided by the baseline's standard deviation (numbers): drift when above threshold.
+    WassersteinNormed,
+    /// Largest difference of the CDFs (or category shares): drift when above threshold.
+    LinfSimple,
+    /// The simple L-infinity distance less a sample-size allowance (Deequ): drift when above threshold.
+    LinfRobust,
+    /// The share of current values in categories the baseline never saw (strings): drift when above threshold.
+    UnseenShare,
+}
+
+impl Method {
+    /// Whether the score is a p-value (drift below the threshold) rather than a distance (drift above it).
+    pub fn is_test(self) -> bool {
+        matches!(self, Self::Ks | Self::ChiSquare)
+    }
+
+    /// The default threshold: 0.05 for tests, 0.2 for PSI (the usual "significant shift"), 0.1 for distances.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            Self::Ks | Self::ChiSquare => 0.05,
+            Self::Psi => 0.2,
+            _ => 0.1,
+        }
+    }
+
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ks => "ks",
+            Self::ChiSquare => "chi_square",
+            Self::Psi => "psi",
+            Self::JensenShannon => "jensen_shannon",
+            Self::WassersteinNormed => "wasserstein_normed",
+            Self::LinfSimple => "linf_simple",
+            Self::LinfRobust => "linf_robust",
+            Self::UnseenShare => "unseen_share",
+        }
+    }
+}
+
+/// The method and threshold for one feature.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodChoice {
+    pub method: Method,
+    /// The method's default when absent.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+}
+
+/// Drift configuration (the `drift` section of the `--config` file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Method for numeric features, instead of the sample-size default.
+    #[serde(default)]
+    pub numeric: Option<MethodChoice>,
+    /// Method for string features, instead of the sample-size default.
+    #[serde(default)]
+    pub categorical: Option<MethodChoice>,
+    /// Per-feature methods, by feature name; these win over the two above.
+    #[serde(default)]
+    pub features: BTreeMap<String, MethodChoice>,
+    /// The share of drifted features above which the data set as a whole is reported as drifted (default 0.5).
+    #[serde(default)]
+    pub dataset_drift_share: Option<f64>,
+}
+
+/// The drift of one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub feature: String,
+    /// `numeric` or `categorical`.
+    pub kind: String,
+    pub method: Method,
+    pub score: f64,
+    /// The p-value, for test methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    pub threshold: f64,
+    pub drifted: bool,
+    /// Model Monitor's L-infinity distance, the value of `feature_baseline_drift_<feature>`.
+    pub model_monitor_distance: f64,
+    /// Every score computed, by method name (`ks_statistic`, `ks_p_value`, `psi`, ...).
+    pub scores: BTreeMap<String, f64>,
+    pub baseline_count: f64,
+    pub current_count: f64,
+}
+
+/// The drift of a window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub features: Vec<FeatureDrift>,
+    /// Features compared.
+    pub compared: usize,
+    /// Features drifted.
+    pub drifted: usize,
+    /// `drifted / compared` (0 when nothing was compared).
+    pub drift_share: f64,
+    pub dataset_drift_share_threshold: f64,
+    /// Whether the share of drifted features exceeds the threshold.
+    pub dataset_drifted: bool,
+    /// Features not compared, with the reason (no values in the window, no distribution in the baseline).
+    pub not_compared: BTreeMap<String, String>,
+}
+
+impl DriftReport {
+    /// The drift of feature `name`.
+    pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
+        self.features.iter().find(|f| f.feature == name)
+    }
+}
+
+/// How Model Monitor compares distributions for `baseline_drift_check`, read from the constraints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelMonitorComparison {
+    pub enabled: bool,
+    pub robust: bool,
+    pub threshold: f64,
+    pub categorical_threshold: f64,
+    /// `ChiSquared` instead of `LInfinity` for strings: the distance is then `1 - p`.
+    pub categorical_chi_squared: bool,
+}
+
+impl ModelMonitorComparison {
+    /// The comparison the constraints configure, with Model Monitor's defaults for what they leave out.
+    pub fn from_constraints(constraints: &Constraints) -> Self {
+        let dc = constraints
+            .monitoring_config
+            .distribution_constraints
+            .clone()
+            .unwrap_or_default();
+        let threshold = dc
+            .comparison_threshold
+            .unwrap_or(crate::baseline::DEFAULT_COMPARISON_THRESHOLD);
+        Self {
+            enabled: dc.perform_comparison.is_none_or(|t| t.is_enabled()),
+            robust: !dc
+                .comparison_method
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case("simple")),
+            threshold,
+            categorical_threshold: dc.categorical_comparison_threshold.unwrap_or(threshold),
+            categorical_chi_squared: dc
+                .categorical_drift_method
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case("chisquared")),
+        }
+    }
+}
+
+/// Compares every feature of `current` that the baseline's statistics describe; `comparison` sets which Model
+/// Monitor distance each feature reports.
+pub fn compare(
+    baseline: &Statistics,
+    comparison: &ModelMonitorComparison,
+    current: &DatasetProfile,
+    config: &DriftConfig,
+) -> DriftReport {
+    let mut report = DriftReport {
+        dataset_drift_share_threshold: config.dataset_drift_share.unwrap_or(0.5),
+        ..Default::default()
+    };
+    let profiles = current
+        .features
+        .iter()
+        .chain([&current.prediction_score, &current.prediction_label]);
+    for profile in profiles {
+        let Some(reference) = baseline.feature(&profile.name) else {
+            continue;
+        };
+        match compare_feature(reference, profile, config) {
+            Ok(mut drift) => {
+                drift.model_monitor_distance = model_monitor_distance(&drift, comparison).0;
+                report.features.push(drift)
+            }
+            Err(reason) => {
+                // Predictions the baseline profiled but this window did not capture are not worth a line.
+                if !(crate::baseline::is_prediction_feature(&profile.name)
+                    && profile.present() == 0)
+                {
+                    report
+                        .not_compared
+                        .insert(profile.name.clone(), reason.to_owned());
+                }
+            }
+        }
+    }
+    report.compared = report.features.len();
+    report.drifted = report.features.iter().filter(|f| f.drifted).count();
+    report.drift_share = if report.compared == 0 {
+        0.0
+    } else {
+        report.drifted as f64 / report.compared as f64
+    };
+    report.dataset_drifted =
+        report.compared > 0 && report.drift_share > report.dataset_drift_share_threshold;
+    report
+}
+
+fn compare_feature(
+    reference: &FeatureStatistics,
+    current: &FeatureProfile,
+    config: &DriftConfig,
+) -> Result<FeatureDrift, &'static str> {
+    if reference.inferred_type.is_numeric() {
+        numeric_drift(reference, current, config)
+    } else {
+        categorical_drift(reference, current, config)
+    }
+}
+
+fn numeric_drift(
+    reference: &FeatureStatistics,
+    current: &FeatureProfile,
+    config: &DriftConfig,
+) -> Result<FeatureDrift, &'static str> {
+    let base_sketch = reference
+        .numeric_sketch()
+        .ok_or("the baseline has no distribution for it")?;
+    let cur_sketch = current
+        .sketch
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .ok_or("no numeric values in the window")?;
+    let base = WeightedSample::from_weighted(base_sketch.weighted_items());
+    let cur = WeightedSample::from_weighted(cur_sketch.weighted_items());
+    let (n, m) = (base_sketch.count() as f64, cur_sketch.count() as f64);
+
+    let ks = stats::ks_two_sample(&base, &cur);
+    let linf_robust = stats::linf_robust(ks.statistic, n, m);
+    let edges = stats::quantile_bin_edges(&base, NUMERIC_BINS);
+    let (base_shares, cur_shares) = (
+        stats::binned_shares(&base, &edges),
+        stats::binned_shares(&cur, &edges),
+    );
+    let psi = stats::psi(&base_shares, &cur_shares, stats::PSI_EPSILON);
+    let js = stats::jensen_shannon_distance(&base_shares, &cur_shares);
+    let std = reference
+        .numerical_statistics
+        .as_ref()
+        .map_or(0.0, |s| s.std_dev);
+    // A constant baseline has no spread to normalise by: the raw distance is reported.
+    let wasserstein = stats::wasserstein_1(&base, &cur) / if std > 0.0 { std } else { 1.0 };
+
+    let scores = BTreeMap::from([
+        ("ks_statistic".to_owned(), ks.statistic),
+        ("ks_p_value".to_owned(), ks.p_value),
+        ("psi".to_owned(), psi),
+        ("jensen_shannon".to_owned(), js),
+        ("wasserstein_normed".to_owned(), wasserstein),
+        ("linf_simple".to_owned(), ks.statistic),
+        ("linf_robust".to_owned(), linf_robust),
+    ]);
+    let default = if current.moments.count <= SMALL_SAMPLE {
+        Method::Ks
+    } else {
+        Method::WassersteinNormed
+    };
+    let choice = config
+        .features
+        .get(&current.name)
+        .copied()
+        .or(config.numeric)
+        .unwrap_or(MethodChoice {
+            method: default,
+            threshold: None,
+        });
+    let score_of = |method: Method| match method {
+        Method::Ks => Some((ks.p_value, Some(ks.p_value))),
+        Method::Psi => Some((psi, None)),
+        Method::JensenShannon => Some((js, None)),
+        Method::WassersteinNormed => Some((wasserstein, None)),
+        Method::LinfSimple => Some((ks.statistic, None)),
+        Method::LinfRobust => Some((linf_robust, None)),
+        Method::ChiSquare | Method::UnseenShare => None,
+    };
+    let (method, (score, p_value)) = match score_of(choice.method) {
+        Some(s) => (choice.method, s),
+        // A string-only method configured for a number falls back to the default rather than failing the run.
+        None => (default, score_of(default).unwrap_or((0.0, None))),
+    };
+    let threshold = choice
+        .threshold
+        .filter(|_| method == choice.method)
+        .unwrap_or(method.default_threshold());
+    Ok(FeatureDrift {
+        feature: current.name.clone(),
+        kind: "numeric".into(),
+        method,
+        score,
+        p_value,
+        threshold,
+        drifted: verdict(method, score, threshold),
+        model_monitor_distance: 0.0,
+        scores,
+        baseline_count: n,
+        current_count: m,
+    })
+}
+
+fn categorical_drift(
+    reference: &FeatureStatistics,
+    current: &FeatureProfile,
+    config: &DriftConfig,
+) -> Result<FeatureDrift, &'static str> {
+    let base = reference
+        .categories()
+        .filter(|c| !c.is_empty())
+        .ok_or("the baseline has no categories for it")?;
+    let cur_counts = current
+        .categories
+        .as_ref()
+        .filter(|c| c.total() > 0)
+        .ok_or("no values in the window")?;
+    let cur: Vec<(String, f64)> = cur_counts
+        .sorted()
+        .into_iter()
+        .map(|(v, c)| (v.to_owned(), c as f64))
+        .collect();
+    let base_ref: Vec<(&str, f64)> = base.iter().map(|(v, c)| (v.as_str(), *c)).collect();
+    let cur_ref: Vec<(&str, f64)> = cur.iter().map(|(v, c)| (v.as_str(), *c)).collect();
+    let (n, m) = (
+        base_ref.iter().map(|x| x.1).sum::<f64>(),
+        cur_ref.iter().map(|x| x.1).sum::<f64>(),
+    );
+
+    let chi = stats::chi_square_homogeneity(&base_ref, &cur_ref);
+    let (base_shares, cur_shares) = stats::categorical_shares(&base_ref, &cur_ref);
+    let psi = stats::psi(&base_shares, &cur_shares, stats::PSI_EPSILON);
+    let js = stats::jensen_shannon_distance(&base_shares, &cur_shares);
+    let linf = stats::categorical_linf_simple(&base_ref, &cur_ref);
+    let linf_robust = stats::linf_robust(linf, n, m);
+    let unseen = stats::unseen_share(&base_ref, &cur_ref);
+
+    let scores = BTreeMap::from([
+        ("chi_square_statistic".to_owned(), chi.statistic),
+        ("chi_square_p_value".to_owned(), chi.p_value),
+        ("psi".to_owned(), psi),
+        ("jensen_shannon".to_owned(), js),
+        ("linf_simple".to_owned(), linf),
+        ("linf_robust".to_owned(), linf_robust),
+        ("unseen_share".to_owned(), unseen),
+    ]);
+    let default = if m as u64 <= SMALL_SAMPLE {
+        Method::ChiSquare
+    } else {
+        Method::JensenShannon
+    };
+    let choice = config
+        .features
+        .get(&current.name)
+        .copied()
+        .or(config.categorical)
+        .unwrap_or(MethodChoice {
+            method: default,
+            threshold: None,
+        });
+    let score_of = |method: Method| match method {
+        Method::ChiSquare => Some((chi.p_value, Some(chi.p_value))),
+        Method::Psi => Some((psi, None)),
+        Method::JensenShannon => Some((js, None)),
+        Method::LinfSimple => Some((linf, None)),
+        Method::LinfRobust => Some((linf_robust, None)),
+        Method::UnseenShare => Some((unseen, None)),
+        Method::Ks | Method::WassersteinNormed => None,
+    };
+    let (method, (score, p_value)) = match score_of(choice.method) {
+        Some(s) => (choice.method, s),
+        None => (default, score_of(default).unwrap_or((0.0, None))),
+    };
+    let threshold = choice
+        .threshold
+        .filter(|_| method == choice.method)
+        .unwrap_or(method.default_threshold());
+    Ok(FeatureDrift {
+        feature: current.name.clone(),
+        kind: "categorical".into(),
+        method,
+        score,
+        p_value,
+        threshold,
+        drifted: verdict(method, score, threshold),
+        model_monitor_distance: 0.0,
+        scores,
+        baseline_count: n,
+        current_count: m,
+    })
+}
+
+fn verdict(method: Method, score: f64, threshold: f64) -> bool {
+    if method.is_test() {
+        score < threshold
+    } else {
+        score > threshold
+    }
+}
+
+/// Model Monitor's baseline drift distance of one feature under `comparison`: the robust or simple L-infinity
+/// distance, or for strings with `ChiSquared`, `1 - p`. Returns the distance and its threshold.
+pub fn model_monitor_distance(
+    drift: &FeatureDrift,
+    comparison: &ModelMonitorComparison,
+) -> (f64, f64) {
+    let pick = |simple: &str, robust: &str| {
+        let key = if comparison.robust { robust } else { simple };
+        drift.scores.get(key).copied().unwrap_or(0.0)
+    };
+    if drift.kind == "categorical" {
+        if comparison.categorical_chi_squared {
+            let p = drift
+                .scores
+                .get("chi_square_p_value")
+                .copied()
+                .unwrap_or(1.0);
+            (1.0 - p, comparison.categorical_threshold)
+        } else {
+            (
+                pick("linf_simple", "linf_robust"),
+                comparison.categorical_threshold,
+            )
+        }
+    } else {
+        (pick("linf_simple", "linf_robust"), comparison.threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::Baseline;
+
+    fn profile(
+        numeric: impl Fn(usize) -> f64,
+        category: impl Fn(usize) -> &'static str,
+        n: usize,
+    ) -> DatasetProfile {
+        let mut p = DatasetProfile::new([("x".to_owned(), None), ("c".to_owned(), None)]);
+        for i in 0..n {
+            p.features[0].add_number(numeric(i), false);
+            p.features[1].add_string(category(i));
+        }
+        p.item_count = n as u64;
+        p.features.iter_mut().for_each(FeatureProfile::settle);
+        p
+    }
+
+    fn spread(i: usize) -> f64 {
+        // A deterministic, well-mixed sequence in [0, 1).
+        ((i as f64 * 0.618_033_988_75) % 1.0) * 10.0
+    }
+
+    #[test]
+    fn same_distribution_does_not_drift_and_a_shift_does() {
+        let base = Baseline::from_profile(&profile(
+            spread,
+            |i| if i % 3 == 0 { "a" } else { "b" },
+            5000,
+        ));
+        let same = profile(
+            |i| spread(i + 17),
+            |i| if (i + 1) % 3 == 0 { "a" } else { "b" },
+            3000,
+        );
+        let mm = ModelMonitorComparison::from_constraints(&base.constraints);
+        let report = compare(&base.statistics, &mm, &same, &DriftConfig::default());
+        assert_eq!(report.compared, 2);
+        assert_eq!(report.drifted, 0, "{report:#?}");
+
+        let shifted = profile(
+            |i| spread(i) + 3.0,
+            |i| if i % 3 == 0 { "b" } else { "c" },
+            3000,
+        );
+        let report = compare(&base.statistics, &mm, &shifted, &DriftConfig::default());
+        assert_eq!(
+            report.feature("x").unwrap().model_monitor_distance,
+            report.feature("x").unwrap().scores["linf_robust"]
+        );
+        let x = report.feature("x").unwrap();
+        assert_eq!(
+            x.method,
+            Method::WassersteinNormed,
+            "large samples use a distance"
+        );
+        assert!(x.drifted);
+        // Shifting U(0, 10) by 3 moves the CDF by 0.3 everywhere in the overlap.
+        assert!(
+            (x.scores["linf_simple"] - 0.3).abs() < 0.01,
+            "{}",
+            x.scores["linf_simple"]
+        );
+        let c = report.feature("c").unwrap();
+        assert_eq!(c.method, Method::JensenShannon);
+        assert!(c.drifted);
+        assert!((c.scores["unseen_share"] - 2.0 / 3.0).abs() < 1e-3);
+        assert!(report.dataset_drifted);
+    }
+
+    #[test]
+    fn small_samples_use_tests_and_config_overrides_win() {
+        let base = Baseline::from_profile(&profile(spread, |_| "a", 2000));
+        let small = profile(|i| spread(i * 7 + 3), |_| "a", 200);
+        let mm = ModelMonitorComparison::from_constraints(&base.constraints);
+        let report = compare(&base.statistics, &mm, &small, &DriftConfig::default());
+        assert_eq!(report.feature("x").unwrap().method, Method::Ks);
+        assert!(report.feature("x").unwrap().p_value.unwrap() > 0.05);
+        assert_eq!(report.feature("c").unwrap().method, Method::ChiSquare);
+
+        let config = DriftConfig {
+            features: BTreeMap::from([(
+                "x".to_owned(),
+                MethodChoice {
+                    method: Method::Psi,
+                    threshold: Some(0.5),
+                },
+            )]),
+            ..Default::default()
+        };
+        let report = compare(&base.statistics, &mm, &small, &config);
+        let x = report.feature("x").unwrap();
+        assert_eq!((x.method, x.threshold), (Method::Psi, 0.5));
+        assert_eq!(x.score, x.scores["psi"]);
+    }
+}

@@ -1,1 +1,30 @@
-//! See the crate root.
+//! Endpoint autoscaling: the policy, the decision and the fleet simulator.
+//!
+//! # Layout
+//!
+//! - [`policy`]: the per-variant policy file (limits, target, cooldowns, windows, steps, forecast, schedules,
+//!   missing-metrics handling, vertical ladder, asynchronous backlog).
+//! - [`observed`]: what one run sees: per-minute CloudWatch metrics and the variant's state.
+//! - [`history`]: what is kept between runs, bounded, with the seasonal profile the forecast reads.
+//! - [`decide`]: `decide(&Observed, &Policy, &History) -> Decision`, every decision with its reasons.
+//! - [`cron`]: the 5-field cron subset and fixed UTC offsets for scheduled minimums.
+//! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
+//! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
+//! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the SVG plot.
+
+pub mod catalogue;
+pub mod cron;
+pub mod decide;
+pub mod history;
+pub mod observed;
+pub mod policy;
+pub mod simulate;
+pub mod target_tracking;
+
+pub use decide::{Action, Decision, Reason, Rule, decide};
+pub use history::History;
+pub use observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
+pub use policy::{Policy, PolicyError};
+
+#[cfg(test)]
+mod decide_tests;

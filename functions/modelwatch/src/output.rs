@@ -1,0 +1,171 @@
+//! Writing an evaluation's reports and printing readable tables.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use modelwatch_core::baseline::{Baseline, STATISTICS_FILE};
+use modelwatch_core::evaluate::Evaluation;
+use modelwatch_core::ports::ReportStore;
+use modelwatch_core::violations::VIOLATIONS_FILE;
+
+/// The drift report's file name.
+pub const DRIFT_FILE: &str = "drift.json";
+/// One CloudWatch datum a line.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// Counts, skipped input and per-file results.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// Writes `statistics.json`, `constraint_violations.json`, `drift.json`, `metrics.jsonl` and `summary.json`.
+pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result<()> {
+    store.put(
+        STATISTICS_FILE,
+        &serde_json::to_vec_pretty(&evaluation.statistics)?,
+    )?;
+    store.put(
+        VIOLATIONS_FILE,
+        &serde_json::to_vec_pretty(&evaluation.violations)?,
+    )?;
+    store.put(DRIFT_FILE, &serde_json::to_vec_pretty(&evaluation.drift)?)?;
+    let mut metrics = Vec::new();
+    for datum in &evaluation.metrics {
+        serde_json::to_writer(&mut metrics, datum)?;
+        metrics.push(b'\n');
+    }
+    store.put(METRICS_FILE, &metrics)?;
+    let summary = serde_json::json!({
+        "summary": evaluation.summary,
+        "skipped": evaluation.skips,
+        "files": evaluation.files,
+    });
+    store.put(SUMMARY_FILE, &serde_json::to_vec_pretty(&summary)?)?;
+    Ok(())
+}
+
+pub fn print_baseline(baseline: &Baseline, out: &Path) {
+    println!(
+        "Wrote {}/statistics.json and constraints.json: {} rows, {} features.",
+        out.display(),
+        baseline.statistics.dataset.item_count,
+        baseline.statistics.features.len()
+    );
+    for f in &baseline.statistics.features {
+        let detail = match (&f.numerical_statistics, f.categories()) {
+            (Some(n), _) => format!(
+                "mean {:.4}  std {:.4}  [{}, {}]",
+                n.mean, n.std_dev, n.min, n.max
+            ),
+            (None, Some(c)) => format!("{} distinct values", c.len()),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<24} {:<10} {}",
+            f.name,
+            format!("{:?}", f.inferred_type),
+            detail
+        );
+    }
+}
+
+fn fmt_score(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The readable report of an evaluation.
+pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
+    let mut s = String::new();
+    let sum = &evaluation.summary;
+    let _ = writeln!(
+        s,
+        "Read {} files, {} records, {} rows; skipped {}.",
+        sum.files, sum.records, sum.rows, sum.skipped
+    );
+    let _ = writeln!(
+        s,
+        "\n{:<22} {:<12} {:<19} {:>10} {:>10} {:>9}  {:<8} {:>9}",
+        "feature", "type", "method", "score", "p-value", "threshold", "drift", "MM dist."
+    );
+    for d in &evaluation.drift.features {
+        let kind = evaluation
+            .statistics
+            .feature(&d.feature)
+            .map(|f| format!("{:?}", f.inferred_type))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{:<22} {:<12} {:<19} {:>10} {:>10} {:>9}  {:<8} {:>9}",
+            d.feature,
+            kind,
+            d.method.as_str(),
+            fmt_score(d.score),
+            d.p_value.map(fmt_score).unwrap_or_else(|| "-".into()),
+            fmt_score(d.threshold),
+            if d.drifted { "DRIFT" } else { "ok" },
+            fmt_score(d.model_monitor_distance),
+        );
+    }
+    for (feature, reason) in &evaluation.drift.not_compared {
+        let _ = writeln!(s, "{feature:<22} not compared: {reason}");
+    }
+    let _ = writeln!(
+        s,
+        "\nData-set drift: {}/{} features drifted ({:.0}%), threshold {:.0}%: {}",
+        evaluation.drift.drifted,
+        evaluation.drift.compared,
+        evaluation.drift.drift_share * 100.0,
+        evaluation.drift.dataset_drift_share_threshold * 100.0,
+        if evaluation.drift.dataset_drifted {
+            "DRIFTED"
+        } else {
+            "ok"
+        }
+    );
+    if evaluation.violations.violations.is_empty() {
+        let _ = writeln!(s, "Violations: none.");
+    } else {
+        let _ = writeln!(
+            s,
+            "Violations ({}):",
+            evaluation.violations.violations.len()
+        );
+        for v in &evaluation.violations.violations {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<26} {}",
+                v.feature_name,
+                v.constraint_check_type.as_str(),
+                v.description
+            );
+        }
+    }
+    if evaluation.skips.total() > 0 {
+        let _ = writeln!(s, "Skipped input:");
+        for (reason, n) in &evaluation.skips.counts {
+            let at: Vec<String> = evaluation.skips.locations[reason]
+                .iter()
+                .map(|l| format!("{}:{}", l.source, l.line))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  {:<20} {:>8}  first at {}",
+                reason.as_str(),
+                n,
+                at.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "Reports: {}/{{statistics.json, constraint_violations.json, drift.json, metrics.jsonl, summary.json}}",
+        out.display()
+    );
+    s
+}
+
+pub fn print_evaluation(evaluation: &Evaluation, out: &Path) {
+    print!("{}", render_evaluation(evaluation, out));
+}

@@ -1,0 +1,1 @@
+"""modelwatch test stack: LocalStack provider plugins backed by LocalStack's bundled moto."""

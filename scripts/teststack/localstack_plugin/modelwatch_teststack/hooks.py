@@ -1,0 +1,25 @@
+"""LocalStack runtime hooks of the modelwatch test stack."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from localstack.runtime import hooks
+
+LOG = logging.getLogger(__name__)
+
+
+@hooks.on_infra_start(priority=1000)  # before eager service loading (priority 0) creates the S3 provider
+def modelwatch_private_s3_storage():
+    """LocalStack's S3 keeps object data in a hard-coded /tmp/localstack-s3-storage, shared by every
+    LocalStack on the machine.  Point it into this stack's own folder (MODELWATCH_TESTSTACK_S3_DIR,
+    set by stack.sh), so parallel stacks do not collide and nothing is left outside .local/."""
+    path = os.environ.get("MODELWATCH_TESTSTACK_S3_DIR")
+    if not path:
+        return
+    import localstack.services.s3.provider as s3_provider
+
+    os.makedirs(path, exist_ok=True)
+    s3_provider.DEFAULT_S3_TMP_DIR = path
+    LOG.info("modelwatch teststack: S3 object storage in %s", path)

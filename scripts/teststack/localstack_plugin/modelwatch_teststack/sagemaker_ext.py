@@ -1,0 +1,185 @@
+"""SageMaker operations that moto (moto-ext 5.1.x, bundled with LocalStack) lacks or gets too simple.
+
+UpdateEndpoint (absent from moto), following the real API:
+  * the endpoint must exist and be InService, else ValidationException
+    ``Could not find endpoint "<arn>".`` / ``Cannot update in-progress endpoint "<arn>".``
+  * the new EndpointConfigName must exist, else ValidationException
+    ``Could not find endpoint configuration "<arn>".``
+  * right after the call the endpoint is ``Updating``: DescribeEndpoint still shows the old
+    EndpointConfigName and variants, plus a PendingDeploymentSummary naming the new config;
+    the transition to ``InService`` with the new config happens on a later DescribeEndpoint.
+    How many DescribeEndpoint calls see ``Updating`` is MODELWATCH_TESTSTACK_UPDATE_DESCRIBES
+    (default 1: the first Describe after the update says Updating, the next one InService;
+    0: the first Describe already shows the finished update).
+  * RetainAllVariantProperties keeps the current instance counts / weights of variants that keep
+    their name (ExcludeRetainedVariantProperties: DesiredInstanceCount, DesiredWeight,
+    DataCaptureConfig are taken from the new config instead); DeploymentConfig is accepted and
+    shown as LastDeploymentConfig once the update is done (RetainDeploymentConfig keeps the old one).
+
+UpdateEndpointWeightsAndCapacities (in moto): additionally rejected while an update is in progress,
+as the real API does.  DeleteEndpoint: also forgets a pending update.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from datetime import datetime, timezone
+
+from localstack.aws.api import CommonServiceException, RequestContext, ServiceRequest
+
+
+class ValidationException(CommonServiceException):
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationException", message, status_code=400, sender_fault=True)
+
+
+def _now() -> str:
+    # moto keeps SageMaker timestamps as "YYYY-mm-dd HH:MM:SS" strings
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+class SageMakerExtensions:
+    def __init__(self, fallback) -> None:
+        self.fallback = fallback  # context, request -> moto's parsed response
+        self.lock = threading.RLock()
+        # (account, region, endpoint name) -> pending update
+        self.pending: dict[tuple[str, str, str], dict] = {}
+
+    def handlers(self) -> dict:
+        return {
+            "UpdateEndpoint": self.update_endpoint,
+            "DescribeEndpoint": self.describe_endpoint,
+            "DeleteEndpoint": self.delete_endpoint,
+            "UpdateEndpointWeightsAndCapacities": self.update_endpoint_weights_and_capacities,
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _backend(context: RequestContext):
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[context.account_id][context.region]
+
+    @staticmethod
+    def _arn(kind: str, name: str, context: RequestContext) -> str:
+        return f"arn:aws:sagemaker:{context.region}:{context.account_id}:{kind}/{name.lower()}"
+
+    def _endpoint(self, context: RequestContext, name: str):
+        endpoint = self._backend(context).endpoints.get(name)
+        if endpoint is None:
+            raise ValidationException(f'Could not find endpoint "{self._arn("endpoint", name, context)}".')
+        return endpoint
+
+    @staticmethod
+    def _describes_before_in_service() -> int:
+        try:
+            return max(0, int(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_DESCRIBES", "1")))
+        except ValueError:
+            return 1
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def update_endpoint(self, context: RequestContext, request: ServiceRequest):
+        name = request["EndpointName"]
+        config_name = request["EndpointConfigName"]
+        with self.lock:
+            backend = self._backend(context)
+            endpoint = self._endpoint(context, name)
+            key = (context.account_id, context.region, name)
+            if key in self.pending or endpoint.endpoint_status != "InService":
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            config = backend.endpoint_configs.get(config_name)
+            if config is None:
+                raise ValidationException(
+                    f'Could not find endpoint configuration "{self._arn("endpoint-config", config_name, context)}".'
+                )
+
+            retain = bool(request.get("RetainAllVariantProperties"))
+            excluded = {
+                p.get("VariantPropertyType") for p in request.get("ExcludeRetainedVariantProperties") or []
+            }
+            variants = endpoint._process_production_variants(copy.deepcopy(config.production_variants))
+            data_capture = copy.deepcopy(config.data_capture_config)
+            if retain:
+                current = {v["VariantName"]: v for v in endpoint.production_variants}
+                for variant in variants:
+                    old = current.get(variant["VariantName"])
+                    if not old:
+                        continue
+                    if "DesiredInstanceCount" not in excluded:
+                        for k in ("CurrentInstanceCount", "DesiredInstanceCount"):
+                            if k in old:
+                                variant[k] = old[k]
+                    if "DesiredWeight" not in excluded:
+                        for k in ("CurrentWeight", "DesiredWeight"):
+                            if k in old:
+                                variant[k] = old[k]
+                if "DataCaptureConfig" not in excluded:
+                    data_capture = endpoint.data_capture_config
+
+            deployment_config = request.get("DeploymentConfig")
+            if deployment_config is None and request.get("RetainDeploymentConfig"):
+                deployment_config = getattr(endpoint, "last_deployment_config", None)
+
+            endpoint.endpoint_status = "Updating"
+            endpoint.last_modified_time = _now()
+            self.pending[key] = {
+                "config_name": config_name,
+                "variants": variants,
+                "data_capture": data_capture,
+                "deployment_config": deployment_config,
+                "start": datetime.now(timezone.utc),
+                "describes_left": self._describes_before_in_service(),
+            }
+            return {"EndpointArn": endpoint.arn}
+
+    def _finish(self, context: RequestContext, key) -> None:
+        state = self.pending.pop(key)
+        endpoint = self._backend(context).endpoints.get(key[2])
+        if endpoint is None:
+            return
+        endpoint.endpoint_config_name = state["config_name"]
+        endpoint.production_variants = state["variants"]
+        endpoint.data_capture_config = state["data_capture"]
+        if state["deployment_config"] is not None:
+            endpoint.last_deployment_config = state["deployment_config"]
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = _now()
+
+    def describe_endpoint(self, context: RequestContext, request: ServiceRequest):
+        key = (context.account_id, context.region, request["EndpointName"])
+        with self.lock:
+            state = self.pending.get(key)
+            if state is not None:
+                if state["describes_left"] <= 0:
+                    self._finish(context, key)
+                    state = None
+                else:
+                    state["describes_left"] -= 1
+            response = self.fallback(context, request)
+            if state is not None:
+                response["PendingDeploymentSummary"] = {
+                    "EndpointConfigName": state["config_name"],
+                    "ProductionVariants": [
+                        {k: v for k, v in variant.items() if k in ("VariantName", "DesiredWeight", "DesiredInstanceCount")}
+                        for variant in state["variants"]
+                    ],
+                    "StartTime": state["start"],
+                }
+            return response
+
+    def delete_endpoint(self, context: RequestContext, request: ServiceRequest):
+        with self.lock:
+            self.pending.pop((context.account_id, context.region, request["EndpointName"]), None)
+            return self.fallback(context, request)
+
+    def update_endpoint_weights_and_capacities(self, context: RequestContext, request: ServiceRequest):
+        with self.lock:
+            endpoint = self._endpoint(context, request["EndpointName"])
+            key = (context.account_id, context.region, request["EndpointName"])
+            if key in self.pending or endpoint.endpoint_status != "InService":
+                raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+            return self.fallback(context, request)

@@ -1,0 +1,339 @@
+//! The reader of SageMaker's ground-truth records.
+//!
+//! # Format
+//!
+//! JSON Lines, one record a line, as Model Monitor's ground-truth merge expects them:
+//!
+//! ```json
+//! {"groundTruthData": {"data": "1", "encoding": "CSV"},
+//!  "eventMetadata": {"eventId": "74b0dd56-...", "inferenceId": "optional"},
+//!  "eventVersion": "0"}
+//! ```
+//!
+//! - The id is `inferenceId` when present and not empty, else `eventId` (see the [crate::quality] module docs for
+//!   rows of multi-instance requests).
+//! - `encoding` `CSV`: the label is the first field of the first line of `data`, one pair of surrounding double quotes
+//!   removed. `JSON`: `data` is a JSON text holding a number, a string or a boolean. `data` may also be a JSON number
+//!   instead of a string. Encoding names are matched case-insensitively.
+//! - Blank lines are ignored. Any other line that cannot give an id and a label is skipped and counted in a
+//!   [`SkipCounts`]; reading goes on. Only an I/O error stops the reader.
+//! - Class labels are normalised with [`normalize_class`] (`1.0` becomes `1`); regression labels must be finite
+//!   numbers.
+
+use std::io::{self, BufRead};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::skip::{SkipCounts, SkipReason};
+use super::{ProblemType, normalize_class};
+
+/// A ground-truth label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelValue {
+    /// A class label, normalised with [`normalize_class`].
+    Class(String),
+    /// A regression target.
+    Number(f64),
+}
+
+/// One ground-truth record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroundTruth {
+    /// `inferenceId` when present, else `eventId`.
+    pub id: String,
+    pub label: LabelValue,
+}
+
+/// Why reading ground truth stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GroundTruthError {
+    #[error("cannot read ground truth from {source_name} after line {line}")]
+    Read {
+        source_name: String,
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawRecord {
+    #[serde(rename = "groundTruthData")]
+    data: Option<RawData>,
+    #[serde(rename = "eventMetadata")]
+    meta: Option<RawMeta>,
+}
+
+#[derive(Deserialize)]
+struct RawData {
+    data: Option<Value>,
+    encoding: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawMeta {
+    #[serde(rename = "eventId")]
+    event_id: Option<String>,
+    #[serde(rename = "inferenceId")]
+    inference_id: Option<String>,
+}
+
+/// Reads ground-truth records from `reader` (named `source` in skip locations and errors) and hands each good one to
+/// `sink`. Labels are parsed for `problem` (classes for classification, numbers for regression). Returns the number
+/// of records handed over; bad lines are counted in `skips`.
+///
+/// # Errors
+///
+/// [`GroundTruthError::Read`] when the reader fails; records read until then have been handed over.
+pub fn read_ground_truth<R: BufRead>(
+    mut reader: R,
+    source: &str,
+    problem: ProblemType,
+    skips: &mut SkipCounts,
+    mut sink: impl FnMut(GroundTruth),
+) -> Result<u64, GroundTruthError> {
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut accepted = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| GroundTruthError::Read {
+                source_name: source.to_owned(),
+                line: line_no,
+                source: e,
+            })?;
+        if n == 0 {
+            return Ok(accepted);
+        }
+        line_no += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_line(&buf, problem) {
+            Ok(gt) => {
+                accepted += 1;
+                sink(gt);
+            }
+            Err(reason) => skips.record(reason, source, line_no),
+        }
+    }
+}
+
+/// Parses one line into a record, or the reason to skip it.
+fn parse_line(line: &[u8], problem: ProblemType) -> Result<GroundTruth, SkipReason> {
+    let raw: RawRecord = serde_json::from_slice(line).map_err(|_| SkipReason::NotJson)?;
+    let meta = raw.meta.ok_or(SkipReason::MissingField)?;
+    let id = meta
+        .inference_id
+        .filter(|s| !s.is_empty())
+        .or(meta.event_id.filter(|s| !s.is_empty()))
+        .ok_or(SkipReason::MissingField)?;
+    let data = raw.data.ok_or(SkipReason::MissingField)?;
+    let encoding = data.encoding.ok_or(SkipReason::MissingField)?;
+    let text = match data.data.ok_or(SkipReason::MissingField)? {
+        Value::String(s) => s,
+        // Some producers write the label as a bare JSON number.
+        Value::Number(n) => n.to_string(),
+        _ => return Err(SkipReason::UnparsableLabel),
+    };
+    let label_text = if encoding.eq_ignore_ascii_case("CSV") {
+        first_csv_field(&text).to_owned()
+    } else if encoding.eq_ignore_ascii_case("JSON") {
+        match serde_json::from_str::<Value>(&text).map_err(|_| SkipReason::UnparsableLabel)? {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return Err(SkipReason::UnparsableLabel),
+        }
+    } else {
+        return Err(SkipReason::UnsupportedEncoding);
+    };
+    let label = parse_label(&label_text, problem).ok_or(SkipReason::UnparsableLabel)?;
+    Ok(GroundTruth { id, label })
+}
+
+/// The first field of the first line of a CSV text.
+fn first_csv_field(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or("");
+    line.split(',').next().unwrap_or("")
+}
+
+/// A label for `problem` from its text, or `None` when it does not parse.
+pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue> {
+    match problem {
+        ProblemType::Regression => {
+            let v: f64 = text.trim().trim_matches('"').trim().parse().ok()?;
+            v.is_finite().then_some(LabelValue::Number(v))
+        }
+        ProblemType::BinaryClassification | ProblemType::MulticlassClassification => {
+            let class = normalize_class(text);
+            (!class.is_empty()).then(|| LabelValue::Class(class.into_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipCounts) {
+        let mut skips = SkipCounts::default();
+        let mut out = Vec::new();
+        let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| {
+            out.push(g)
+        })
+        .unwrap();
+        assert_eq!(n as usize, out.len());
+        (out, skips)
+    }
+
+    #[test]
+    fn reads_csv_and_json_labels_and_prefers_the_inference_id() {
+        let text = concat!(
+            r#"{"groundTruthData":{"data":"1","encoding":"CSV"},"eventMetadata":{"eventId":"e1"},"eventVersion":"0"}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"0.0,extra","encoding":"csv"},"eventMetadata":{"eventId":"e2","inferenceId":"i2"},"eventVersion":"0"}"#,
+            "\n\n",
+            r#"{"groundTruthData":{"data":"\"cat\"","encoding":"JSON"},"eventMetadata":{"eventId":"e3","inferenceId":""}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":1,"encoding":"JSON"},"eventMetadata":{"eventId":"e4"}}"#,
+        );
+        let (out, skips) = read(text, ProblemType::MulticlassClassification);
+        assert_eq!(skips.total(), 0);
+        let got: Vec<(&str, LabelValue)> = out
+            .iter()
+            .map(|g| (g.id.as_str(), g.label.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("e1", LabelValue::Class("1".into())),
+                ("i2", LabelValue::Class("0".into())),
+                ("e3", LabelValue::Class("cat".into())),
+                ("e4", LabelValue::Class("1".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_by_reason_with_their_line_numbers() {
+        let text = concat!(
+            "not json\n",
+            r#"{"groundTruthData":{"data":"1","encoding":"CSV"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"abc","encoding":"CSV"},"eventMetadata":{"eventId":"e3"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"1","encoding":"BASE64"},"eventMetadata":{"eventId":"e4"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"2.5","encoding":"CSV"},"eventMetadata":{"eventId":"e5"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":{"x":1},"encoding":"JSON"},"eventMetadata":{"eventId":"e6"}}"#,
+            "\n",
+            r#"[1,2]"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"","encoding":"CSV"},"eventMetadata":{"eventId":"e8"}}"#,
+        );
+        let (out, skips) = read(text, ProblemType::Regression);
+        assert_eq!(
+            out,
+            vec![GroundTruth {
+                id: "e5".into(),
+                label: LabelValue::Number(2.5)
+            }]
+        );
+        assert_eq!(skips.count(SkipReason::NotJson), 2);
+        assert_eq!(skips.count(SkipReason::MissingField), 1);
+        assert_eq!(skips.count(SkipReason::UnparsableLabel), 3);
+        assert_eq!(skips.count(SkipReason::UnsupportedEncoding), 1);
+        let lines: Vec<u64> = skips.first[&SkipReason::UnparsableLabel]
+            .iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(lines, vec![3, 6, 8]);
+        assert_eq!(skips.first[&SkipReason::NotJson][1].line, 7);
+    }
+
+    #[test]
+    fn a_failing_reader_is_an_error_naming_the_source() {
+        struct Failing;
+        impl io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("boom"))
+            }
+        }
+        let mut skips = SkipCounts::default();
+        let err = read_ground_truth(
+            io::BufReader::new(Failing),
+            "s3://b/k",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("s3://b/k"));
+    }
+
+    fn realdata() -> Option<std::path::PathBuf> {
+        let p = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/realdata"
+        ));
+        if p.is_dir() {
+            Some(p)
+        } else {
+            eprintln!("skipping: {} is absent", p.display());
+            None
+        }
+    }
+
+    #[test]
+    fn reads_the_real_ground_truth_files() {
+        let Some(root) = realdata() else { return };
+        let file =
+            std::fs::File::open(root.join("capture/sagemaker-python-sdk/actuals.jsonl")).unwrap();
+        let mut skips = SkipCounts::default();
+        let mut labels = Vec::new();
+        read_ground_truth(
+            io::BufReader::new(file),
+            "actuals.jsonl",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |g| labels.push(g),
+        )
+        .unwrap();
+        assert_eq!(labels.len(), 44);
+        assert_eq!(skips.total(), 0);
+        let positives = labels
+            .iter()
+            .filter(|g| g.label == LabelValue::Class("1".into()))
+            .count();
+        assert_eq!(positives, 34);
+
+        let dir = root.join("capture/sm-examples-test_gt/test_gt");
+        let mut n = 0;
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let file = std::fs::File::open(&path).unwrap();
+            files += 1;
+            read_ground_truth(
+                io::BufReader::new(file),
+                &name,
+                ProblemType::BinaryClassification,
+                &mut skips,
+                |g| {
+                    // Each file is named after its record's event id.
+                    assert_eq!(format!("{}.jsonl", g.id), name);
+                    n += 1;
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!((files, n), (334, 334));
+        assert_eq!(skips.total(), 0);
+    }
+}

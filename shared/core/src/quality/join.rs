@@ -1,0 +1,659 @@
+//! The join of captured predictions with ground-truth labels, in bounded memory.
+//!
+//! # Memory
+//!
+//! A day of captures at 1,000 requests per second is 86.4 M rows, too many to keep ids as strings (a UUID string
+//! costs ~60 bytes with its allocation). Each capture is kept as 16 bytes: a 64-bit hash of its id, its score as
+//! `f32` and its predicted class as a `u16` index into a small table of class names; each label as 16 bytes: the
+//! id hash and the label (an `f64`, or a class index stored in it). 86.4 M captures take 1.4 GB, and the join sorts
+//! both vectors in place (no hash-table overhead) and merges them. The `f32` score keeps 24 bits of precision: a
+//! relative error of at most 6e-8 on a prediction, far below any threshold decision or histogram bin that matters.
+//!
+//! # Collisions
+//!
+//! Ids are hashed with SipHash-1-3 (`std`'s `DefaultHasher`, fixed keys: stable within one build, which is all a
+//! join needs). For `n` distinct ids the chance that any two share a hash is about `n² / 2⁶⁵`: with 86.4 M captures
+//! plus as many labels (n = 1.73e8) it is 8e-4 per day, and a collision merely makes two ids count as one
+//! (a duplicate, or one wrong pair out of 86 M). A 128-bit key would cost 8 more bytes a row (+50 %) to make that
+//! negligible; it is not worth it.
+//!
+//! # Duplicates
+//!
+//! A capture id seen more than once (a retried write) is counted in `duplicate_capture_ids` and one of its rows is
+//! evaluated: the one with the smallest (score, class), so the result does not depend on reading order. Labels
+//! likewise (`duplicate_labels`, and `conflicting_labels` when the copies disagree).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hasher};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ground_truth::{GroundTruth, LabelValue};
+use super::metrics::{
+    BinaryAccumulator, Decision, MulticlassAccumulator, ProblemSpec, RegressionAccumulator,
+};
+use super::normalize_class;
+use super::report::ModelQualityStatistics;
+
+/// Class names kept at most; a class index must fit the `u16` of a capture row (one value marks "no class").
+pub const MAX_CLASSES: usize = 4096;
+const NO_CLASS: u16 = u16::MAX;
+
+/// The id of one row of a capture: `id` itself for a single-row request, `"<id>:<row>"` for row `row` (0-based) of
+/// a multi-instance request. Ground truth for such a row must carry this id.
+pub fn row_id(id: &str, row: Option<usize>) -> String {
+    match row {
+        None => id.to_owned(),
+        Some(r) => format!("{id}:{r}"),
+    }
+}
+
+/// The 64-bit join key of an id.
+pub fn id_key(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+/// Why a capture or label could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error(
+        "more than {MAX_CLASSES} distinct classes; is this a regression output evaluated as classification?"
+    )]
+    TooManyClasses,
+}
+
+/// What the join saw. Laws: `captures = matched + captures_without_label + duplicate_capture_ids` and
+/// `labels = matched + labels_without_capture + duplicate_labels`; `evaluated = matched - unusable_predictions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinReport {
+    /// Capture rows added.
+    pub captures: u64,
+    /// Labels added.
+    pub labels: u64,
+    /// Distinct ids with both a capture and a label.
+    pub matched: u64,
+    /// Distinct capture ids without a label (not labelled yet, or never).
+    pub captures_without_label: u64,
+    /// Distinct label ids without a capture (an unknown id, or a capture outside the window).
+    pub labels_without_capture: u64,
+    /// Capture rows beyond the first for an id.
+    pub duplicate_capture_ids: u64,
+    /// Labels beyond the first for an id.
+    pub duplicate_labels: u64,
+    /// Of the duplicate labels, those whose value differs from the one evaluated.
+    pub conflicting_labels: u64,
+    /// Matched captures whose prediction cannot be evaluated (no score and no label for the decision in use).
+    pub unusable_predictions: u64,
+    /// Matched pairs that went into the metrics.
+    pub evaluated: u64,
+    /// Inference times of the captures added, when given.
+    pub first_inference: Option<DateTime<Utc>>,
+    pub last_inference: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CaptureEntry {
+    key: u64,
+    /// NaN when absent.
+    score: f32,
+    class: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LabelEntry {
+    key: u64,
+    /// The regression target, or the class index.
+    value: f64,
+}
+
+/// The result of [`QualityJoin::evaluate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityEvaluation {
+    pub report: JoinReport,
+    pub statistics: ModelQualityStatistics,
+    /// Bound on the distance of the reported `auc` to the exact value (binary with scores; see
+    /// [`crate::quality::metrics`]).
+    pub auc_error_bound: f64,
+}
+
+/// Captures and labels waiting to be joined. Add both in any order, then [`QualityJoin::evaluate`].
+#[derive(Debug, Clone)]
+pub struct QualityJoin {
+    spec: ProblemSpec,
+    class_names: Vec<String>,
+    class_index: HashMap<String, u16>,
+    captures: Vec<CaptureEntry>,
+    labels: Vec<LabelEntry>,
+    report: JoinReport,
+    scratch: String,
+}
+
+impl QualityJoin {
+    /// An empty join for `spec`.
+    pub fn new(spec: ProblemSpec) -> Self {
+        let mut join = QualityJoin {
+            spec,
+            class_names: Vec::new(),
+            class_index: HashMap::new(),
+            captures: Vec::new(),
+            labels: Vec::new(),
+            report: JoinReport::default(),
+            scratch: String::new(),
+        };
+        if let ProblemSpec::Binary(o) = &join.spec {
+            // The positive class gets index 0, so it always exists even if never seen.
+            let positive = normalize_class(&o.positive_label).into_owned();
+            join.class_names.push(positive.clone());
+            join.class_index.insert(positive, 0);
+        }
+        join
+    }
+
+    fn class(&mut self, label: &str) -> Result<u16, JoinError> {
+        let label = normalize_class(label);
+        if let Some(&i) = self.class_index.get(label.as_ref()) {
+            return Ok(i);
+        }
+        if self.class_names.len() >= MAX_CLASSES {
+            return Err(JoinError::TooManyClasses);
+        }
+        let i = self.class_names.len() as u16;
+        self.class_names.push(label.clone().into_owned());
+        self.class_index.insert(label.into_owned(), i);
+        Ok(i)
+    }
+
+    fn key(&mut self, id: &str, row: Option<usize>) -> u64 {
+        match row {
+            None => id_key(id),
+            Some(r) => {
+                use std::fmt::Write as _;
+                self.scratch.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(self.scratch, "{id}:{r}");
+                id_key(&self.scratch)
+            }
+        }
+    }
+
+    /// Adds one captured inference: its join id (`inferenceId`, else `eventId`), its row within a multi-instance
+    /// request (`None` for a single-row request; see [`row_id`]), the model's score (probability, or the predicted
+    /// value for regression) and predicted label, each when the output has them, and its inference time.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::TooManyClasses`] when the predicted label would be class number [`MAX_CLASSES`] + 1; the
+    /// capture is then not added.
+    pub fn add_capture(
+        &mut self,
+        id: &str,
+        row: Option<usize>,
+        score: Option<f64>,
+        predicted_label: Option<&str>,
+        inference_time: Option<DateTime<Utc>>,
+    ) -> Result<(), JoinError> {
+        let class = match predicted_label {
+            Some(l) if !matches!(self.spec, ProblemSpec::Regression) => self.class(l)?,
+            _ => NO_CLASS,
+        };
+        let key = self.key(id, row);
+        let score = score.filter(|s| !s.is_nan()).map_or(f32::NAN, |s| s as f32);
+        self.captures.push(CaptureEntry { key, score, class });
+        self.report.captures += 1;
+        if let Some(t) = inference_time {
+            self.report.first_inference = Some(self.report.first_inference.map_or(t, |f| f.min(t)));
+            self.report.last_inference = Some(self.report.last_inference.map_or(t, |l| l.max(t)));
+        }
+        Ok(())
+    }
+
+    /// Adds one ground-truth label. A class label for regression, or a number for classification, is taken as its
+    /// text (a number) or counted as unusable when it cannot be.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::TooManyClasses`] as for [`QualityJoin::add_capture`].
+    pub fn add_label(&mut self, label: &GroundTruth) -> Result<(), JoinError> {
+        let value = match (&self.spec, &label.label) {
+            (ProblemSpec::Regression, LabelValue::Number(v)) => *v,
+            (ProblemSpec::Regression, LabelValue::Class(c)) => c.parse().unwrap_or(f64::NAN),
+            (_, LabelValue::Class(c)) => self.class(c)? as f64,
+            (_, LabelValue::Number(v)) => self.class(&v.to_string())? as f64,
+        };
+        let key = id_key(&label.id);
+        self.labels.push(LabelEntry { key, value });
+        self.report.labels += 1;
+        Ok(())
+    }
+
+    /// The class names by index (the binary positive class is index 0).
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// Joins and computes Model Monitor's statistics for the problem, with the join's report.
+    pub fn evaluate(mut self) -> QualityEvaluation {
+        self.captures.sort_unstable_by(|a, b| {
+            a.key
+                .cmp(&b.key)
+                .then(a.score.total_cmp(&b.score))
+                .then(a.class.cmp(&b.class))
+        });
+        self.labels
+            .sort_unstable_by(|a, b| a.key.cmp(&b.key).then(a.value.total_cmp(&b.value)));
+
+        let mut sink = Sink::new(&self.spec);
+        let mut report = self.report.clone();
+        let (caps, labs) = (&self.captures, &self.labels);
+        let (mut i, mut j) = (0, 0);
+        while i < caps.len() || j < labs.len() {
+            let ck = caps.get(i).map(|c| c.key);
+            let lk = labs.get(j).map(|l| l.key);
+            let key = match (ck, lk) {
+                (Some(c), Some(l)) => c.min(l),
+                (Some(c), None) => c,
+                (None, Some(l)) => l,
+                (None, None) => break,
+            };
+            let ci = i;
+            while i < caps.len() && caps[i].key == key {
+                i += 1;
+            }
+            let lj = j;
+            while j < labs.len() && labs[j].key == key {
+                j += 1;
+            }
+            let (nc, nl) = ((i - ci) as u64, (j - lj) as u64);
+            report.duplicate_capture_ids += nc.saturating_sub(1);
+            report.duplicate_labels += nl.saturating_sub(1);
+            report.conflicting_labels += labs[lj..j]
+                .iter()
+                .filter(|l| l.value.to_bits() != labs[lj].value.to_bits())
+                .count() as u64;
+            match (nc > 0, nl > 0) {
+                (true, true) => {
+                    report.matched += 1;
+                    if sink.add(key, &caps[ci], labs[lj].value) {
+                        report.evaluated += 1;
+                    } else {
+                        report.unusable_predictions += 1;
+                    }
+                }
+                (true, false) => report.captures_without_label += 1,
+                (false, true) => report.labels_without_capture += 1,
+                (false, false) => {}
+            }
+        }
+        let auc_error_bound = match &sink {
+            Sink::Binary(acc, ..) => acc.auc_error_bound(),
+            _ => 0.0,
+        };
+        let statistics = sink.statistics(&self.spec, &self.class_names, report.evaluated);
+        QualityEvaluation {
+            report,
+            statistics,
+            auc_error_bound,
+        }
+    }
+}
+
+/// The accumulator of the problem in evaluation.
+enum Sink {
+    Binary(Box<BinaryAccumulator>, Decision, f64),
+    Multiclass(MulticlassAccumulator),
+    Regression(Box<RegressionAccumulator>),
+}
+
+impl Sink {
+    fn new(spec: &ProblemSpec) -> Self {
+        match spec {
+            ProblemSpec::Binary(o) => Sink::Binary(Box::default(), o.decision, o.threshold),
+            ProblemSpec::Multiclass => Sink::Multiclass(MulticlassAccumulator::default()),
+            ProblemSpec::Regression => Sink::Regression(Box::default()),
+        }
+    }
+
+    /// Adds a matched pair; false when the prediction or the label cannot be evaluated.
+    fn add(&mut self, key: u64, c: &CaptureEntry, label: f64) -> bool {
+        let score = (!c.score.is_nan()).then_some(c.score as f64);
+        let class = (c.class != NO_CLASS).then_some(c.class as usize);
+        match self {
+            Sink::Binary(acc, decision, threshold) => {
+                let predicted = match (*decision, class, score) {
+                    (Decision::Auto | Decision::Label, Some(k), _) => k == 0,
+                    (Decision::Auto | Decision::Score, _, Some(s)) => s >= *threshold,
+                    _ => return false,
+                };
+                acc.add(key, score, predicted, label == 0.0);
+                true
+            }
+            Sink::Multiclass(acc) => match class {
+                Some(k) => {
+                    acc.add(key, k, label as usize);
+                    true
+                }
+                None => false,
+            },
+            Sink::Regression(acc) => match score {
+                Some(s) if label.is_finite() => {
+                    acc.add(key, s, label);
+                    true
+                }
+                _ => false,
+            },
+        }
+    }
+
+    fn statistics(
+        &self,
+        spec: &ProblemSpec,
+        names: &[String],
+        evaluated: u64,
+    ) -> ModelQualityStatistics {
+        let problem = spec.problem_type();
+        let block = match self {
+            Sink::Binary(acc, ..) => {
+                let positive = names.first().map_or("1", String::as_str);
+                // The negative class is written as the other label seen, or "0" when there is none or several.
+                let others: Vec<&String> = names.iter().skip(1).collect();
+                let negative = if others.len() == 1 {
+                    others[0].as_str()
+                } else {
+                    "0"
+                };
+                acc.block(positive, negative)
+            }
+            Sink::Multiclass(acc) => acc.block(names),
+            Sink::Regression(acc) => acc.block(),
+        };
+        ModelQualityStatistics::new(problem, evaluated, block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::ProblemType;
+    use crate::quality::ground_truth::read_ground_truth;
+    use crate::quality::metrics::BinaryOptions;
+    use crate::quality::skip::SkipCounts;
+    use proptest::prelude::*;
+
+    fn class(id: &str, c: &str) -> GroundTruth {
+        GroundTruth {
+            id: id.into(),
+            label: LabelValue::Class(c.into()),
+        }
+    }
+
+    fn realdata() -> Option<std::path::PathBuf> {
+        let p = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/realdata"
+        ));
+        if p.is_dir() {
+            Some(p)
+        } else {
+            eprintln!("skipping: {} is absent", p.display());
+            None
+        }
+    }
+
+    #[test]
+    fn counts_matches_misses_unknown_ids_and_duplicates() {
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
+        let t = DateTime::from_timestamp(1_700_000_000, 0);
+        j.add_capture("a", None, Some(0.9), None, t).unwrap();
+        j.add_capture("b", None, Some(0.2), None, None).unwrap();
+        j.add_capture("b", None, Some(0.2), None, None).unwrap(); // retried write
+        j.add_capture("c", None, Some(0.7), None, None).unwrap(); // never labelled
+        j.add_capture("d", None, None, None, None).unwrap(); // no output
+        j.add_capture("m", Some(0), None, Some("1"), None).unwrap();
+        j.add_capture("m", Some(1), None, Some("0.0"), None)
+            .unwrap();
+        j.add_label(&class("a", "1")).unwrap();
+        j.add_label(&class("b", "0")).unwrap();
+        j.add_label(&class("b", "1")).unwrap(); // conflicting duplicate
+        j.add_label(&class("d", "1")).unwrap();
+        j.add_label(&class("zz", "1")).unwrap(); // unknown id
+        j.add_label(&class("m:0", "1")).unwrap();
+        j.add_label(&class("m:1", "1")).unwrap();
+        let e = j.evaluate();
+        let r = &e.report;
+        assert_eq!((r.captures, r.labels), (7, 7));
+        assert_eq!(r.matched, 5, "a, b, d, m:0, m:1");
+        assert_eq!(r.captures_without_label, 1);
+        assert_eq!(r.labels_without_capture, 1);
+        assert_eq!(r.duplicate_capture_ids, 1);
+        assert_eq!(r.duplicate_labels, 1);
+        assert_eq!(r.conflicting_labels, 1);
+        assert_eq!(r.unusable_predictions, 1, "d has no score and no label");
+        assert_eq!(r.evaluated, 4);
+        assert_eq!(r.first_inference, t);
+        // a: TP; b: the positive label "1" sorts first (class index 0), so b is evaluated as actual positive, predicted
+        // negative (FN); m:0 TP; m:1 predicted "0" (normalised from "0.0"), actual 1: FN.
+        let b = e.statistics.binary_classification_metrics.as_ref().unwrap();
+        let cm = b.confusion_matrix.as_ref().unwrap();
+        assert_eq!(
+            (cm["1"]["1"], cm["1"]["0"], cm["0"]["0"], cm["0"]["1"]),
+            (2, 2, 0, 0)
+        );
+        assert_eq!(e.statistics.dataset.as_ref().unwrap().item_count, 4);
+    }
+
+    #[test]
+    fn row_ids_join_labels_of_multi_instance_requests() {
+        assert_eq!(row_id("ev", None), "ev");
+        assert_eq!(row_id("ev", Some(3)), "ev:3");
+        let mut j = QualityJoin::new(ProblemSpec::Regression);
+        j.add_capture("ev", Some(3), Some(2.0), None, None).unwrap();
+        j.add_label(&GroundTruth {
+            id: row_id("ev", Some(3)),
+            label: LabelValue::Number(3.0),
+        })
+        .unwrap();
+        let e = j.evaluate();
+        assert_eq!(e.report.evaluated, 1);
+        assert_eq!(
+            e.statistics.regression_metrics.unwrap().value("mae"),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn too_many_classes_is_an_error_not_a_panic() {
+        let mut j = QualityJoin::new(ProblemSpec::Multiclass);
+        for i in 0..MAX_CLASSES {
+            j.add_capture(&i.to_string(), None, None, Some(&format!("c{i}")), None)
+                .unwrap();
+        }
+        assert_eq!(
+            j.add_capture("x", None, None, Some("one more"), None),
+            Err(JoinError::TooManyClasses)
+        );
+        assert_eq!(
+            j.add_label(&class("x", "another")),
+            Err(JoinError::TooManyClasses)
+        );
+    }
+
+    #[test]
+    fn multiclass_join_matches_the_direct_metrics() {
+        let mut j = QualityJoin::new(ProblemSpec::Multiclass);
+        let y = ["a", "b", "c", "a", "b", "c", "a", "a", "d"];
+        let p = ["a", "c", "c", "a", "b", "b", "b", "a", "e"];
+        for i in 0..y.len() {
+            j.add_capture(&format!("id{i}"), None, None, Some(p[i]), None)
+                .unwrap();
+            j.add_label(&class(&format!("id{i}"), y[i])).unwrap();
+        }
+        let s = j.evaluate().statistics;
+        let b = s.multiclass_classification_metrics.unwrap();
+        // scikit-learn 1.9.1 (see metrics::tests::multiclass_matches_scikit_learn).
+        assert!((b.value("weighted_f1").unwrap() - 0.580952380952381).abs() < 1e-12);
+        assert!((b.value("macro_precision").unwrap() - 0.36666666666666664).abs() < 1e-12);
+    }
+
+    /// scikit-learn 1.9.1 on validation_with_predictions.csv (label vs prediction; probability for the curves):
+    /// accuracy_score 0.9402985074626866, precision 1.0, recall 0.5714285714285714, fbeta(0.5) 0.8695652173913043,
+    /// f1 0.7272727272727273, fbeta(2) 0.625, confusion_matrix tn 173 fp 0 fn 12 tp 16, roc_auc_score
+    /// 0.9395127993393889, average_precision_score 0.8645652980039463; with y_pred = ones: accuracy and precision
+    /// 0.13930348258706468, recall 1.0, fbeta(0.5) 0.16826923076923078, f1 0.2445414847161572, fbeta(2)
+    /// 0.4472843450479233. The file's predictions are `probability >= 0.8`, so both decisions give these values.
+    #[test]
+    fn validation_with_predictions_matches_scikit_learn() {
+        let Some(root) = realdata() else { return };
+        let text = std::fs::read_to_string(
+            root.join("capture/sm-examples-model-quality/validation_with_predictions.csv"),
+        )
+        .unwrap();
+        assert!(!text.contains('"'));
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), 201);
+        for (decision, threshold) in [(Decision::Label, 0.5), (Decision::Score, 0.8)] {
+            let options = BinaryOptions {
+                positive_label: "1".into(),
+                threshold,
+                decision,
+            };
+            let mut j = QualityJoin::new(ProblemSpec::Binary(options));
+            for (i, r) in rows.iter().enumerate() {
+                j.add_capture(
+                    &format!("row{i}"),
+                    None,
+                    Some(r[0].parse().unwrap()),
+                    Some(r[1]),
+                    None,
+                )
+                .unwrap();
+                j.add_label(&class(&format!("row{i}"), r[2])).unwrap();
+            }
+            let e = j.evaluate();
+            assert_eq!(e.report.evaluated, 201);
+            let b = e.statistics.binary_classification_metrics.unwrap();
+            for (name, want) in [
+                ("accuracy", 0.9402985074626866),
+                ("precision", 1.0),
+                ("recall", 0.5714285714285714),
+                ("f0_5", 0.8695652173913043),
+                ("f1", 0.7272727272727273),
+                ("f2", 0.625),
+                ("accuracy_best_constant_classifier", 0.13930348258706468),
+                ("precision_best_constant_classifier", 0.13930348258706468),
+                ("recall_best_constant_classifier", 1.0),
+                ("f0_5_best_constant_classifier", 0.16826923076923078),
+                ("f1_best_constant_classifier", 0.2445414847161572),
+                ("f2_best_constant_classifier", 0.4472843450479233),
+            ] {
+                assert!((b.value(name).unwrap() - want).abs() < 1e-12, "{name}");
+            }
+            // Scores go through f32 and 65,536 bins: within the reported bound of the exact value.
+            assert!(e.auc_error_bound < 1e-3);
+            assert!(
+                (b.value("auc").unwrap() - 0.9395127993393889).abs() <= e.auc_error_bound + 1e-12
+            );
+            assert!((b.value("au_prc").unwrap() - 0.8645652980039463).abs() < 1e-3);
+            let cm = b.confusion_matrix.unwrap();
+            assert_eq!(
+                (cm["0"]["0"], cm["0"]["1"], cm["1"]["0"], cm["1"]["1"]),
+                (173, 0, 12, 16)
+            );
+            // 201 samples: standard deviations are given.
+            assert!(b.metrics["f1"].standard_deviation.is_finite());
+        }
+    }
+
+    /// scikit-learn 1.9.1 on the 44 captures of capture.jsonl joined with actuals.jsonl on eventId, prediction
+    /// `score >= 0.5`: accuracy 0.36363636363636365, precision 0.6875, recall 0.3235294117647059, fbeta(0.5)
+    /// 0.5612244897959183, f1 0.44, fbeta(2) 0.3618421052631579, tn 5 fp 5 fn 23 tp 11, roc_auc_score
+    /// 0.4411764705882353, average_precision_score 0.7503154287701643, always-positive accuracy 0.7727272727272727,
+    /// f1 0.8717948717948718.
+    #[test]
+    fn python_sdk_captures_join_their_actuals() {
+        let Some(root) = realdata() else { return };
+        let dir = root.join("capture/sagemaker-python-sdk");
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
+        for line in std::fs::read_to_string(dir.join("capture.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = v["eventMetadata"]["eventId"].as_str().unwrap();
+            let score: f64 = v["captureData"]["endpointOutput"]["data"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            j.add_capture(id, None, Some(score), None, None).unwrap();
+        }
+        let mut skips = SkipCounts::default();
+        let file = std::io::BufReader::new(std::fs::File::open(dir.join("actuals.jsonl")).unwrap());
+        let mut labels = Vec::new();
+        read_ground_truth(
+            file,
+            "actuals.jsonl",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |g| labels.push(g),
+        )
+        .unwrap();
+        for g in &labels {
+            j.add_label(g).unwrap();
+        }
+        let e = j.evaluate();
+        assert_eq!(
+            (
+                e.report.matched,
+                e.report.captures_without_label,
+                e.report.labels_without_capture
+            ),
+            (44, 0, 0)
+        );
+        let b = e.statistics.binary_classification_metrics.unwrap();
+        for (name, want) in [
+            ("accuracy", 0.36363636363636365),
+            ("precision", 0.6875),
+            ("recall", 0.3235294117647059),
+            ("f0_5", 0.5612244897959183),
+            ("f1", 0.44),
+            ("f2", 0.3618421052631579),
+            ("accuracy_best_constant_classifier", 0.7727272727272727),
+            ("f1_best_constant_classifier", 0.8717948717948718),
+        ] {
+            assert!((b.value(name).unwrap() - want).abs() < 1e-12, "{name}");
+        }
+        assert!((b.value("auc").unwrap() - 0.4411764705882353).abs() <= e.auc_error_bound + 1e-12);
+        assert!((b.value("au_prc").unwrap() - 0.7503154287701643).abs() < 1e-9);
+    }
+
+    proptest! {
+        #[test]
+        fn join_counts_add_up(
+            captures in prop::collection::vec((0u8..40, prop::option::of(0.0f64..1.0)), 0..120),
+            labels in prop::collection::vec((0u8..40, any::<bool>()), 0..120),
+        ) {
+            let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
+            for (id, score) in &captures {
+                j.add_capture(&format!("id{id}"), None, *score, None, None).unwrap();
+            }
+            for (id, y) in &labels {
+                j.add_label(&class(&format!("id{id}"), if *y { "1" } else { "0" })).unwrap();
+            }
+            let r = j.evaluate().report;
+            prop_assert_eq!(r.captures, r.matched + r.captures_without_label + r.duplicate_capture_ids);
+            prop_assert_eq!(r.labels, r.matched + r.labels_without_capture + r.duplicate_labels);
+            prop_assert_eq!(r.evaluated + r.unusable_predictions, r.matched);
+            let cap_ids: std::collections::BTreeSet<u8> = captures.iter().map(|c| c.0).collect();
+            let lab_ids: std::collections::BTreeSet<u8> = labels.iter().map(|l| l.0).collect();
+            prop_assert_eq!(r.matched as usize, cap_ids.intersection(&lab_ids).count());
+        }
+    }
+}

@@ -1,0 +1,929 @@
+//! The scaling decision: a pure function of what was observed, the policy and the stored history.
+//!
+//! The order of the rules, and why:
+//! 1. not `InService`: hold (SageMaker rejects updates while updating, and a half-applied change would be
+//!    counted twice);
+//! 2. metrics failed or stale: hold, and after `failures_before_fallback` runs go up to the fallback capacity
+//!    (never down: scaling in blind is how outages start);
+//! 3. a count outside `[min, max]` (the policy changed) is moved inside at once;
+//! 4. the vertical ladder (up when saturated at max or slow while busy; down when a smaller type has served
+//!    the demand at min for long);
+//! 5. horizontal: the count that serves the highest of the stable window's mean demand, the trend projected
+//!    over the start-up delay, the seasonal forecast and the scheduled minimums, at the target per instance;
+//!    limited by cooldowns, the stable window against reversals, the panic hold and the step bounds. A panic
+//!    (demand over the panic window far above what the fleet serves) skips the scale-out cooldown.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::history::History;
+use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantStatus};
+use super::policy::{Percentile, Policy};
+
+/// Fewest minutes a trend is fitted on (it is fitted over the stable window). Five one-minute points are the
+/// fewest that separate a ramp from one noisy minute.
+pub const TREND_MIN_MINUTES: usize = 5;
+/// How many standard errors the slope must clear: about the 95% one-sided level for the few degrees of freedom
+/// of a ten-minute window (Student's t with 8 degrees of freedom: 1.86).
+pub const TREND_T_STAT: f64 = 2.0;
+
+/// What the adapter should do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing.
+    Hold,
+    /// `UpdateEndpointWeightsAndCapacities` to a new instance count.
+    SetCount {
+        /// Desired count before.
+        from: u32,
+        /// Desired count after.
+        to: u32,
+    },
+    /// A new endpoint configuration with another instance type (a blue/green deployment).
+    ChangeType {
+        /// Type before.
+        from_type: String,
+        /// Type after.
+        to_type: String,
+        /// Count before.
+        from_count: u32,
+        /// Count on the new type.
+        to_count: u32,
+    },
+}
+
+/// The rule that settled the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The endpoint is not `InService`.
+    NotInService,
+    /// Metrics failed or are stale: hold.
+    MetricsUnavailable,
+    /// Metrics failed too often: fallback capacity.
+    Fallback,
+    /// The count was outside `[min, max]`.
+    OutsideLimits,
+    /// Surge: scale out at once.
+    Panic,
+    /// Sized on demand over the stable window.
+    Demand,
+    /// Sized on the trend projected over the start-up delay.
+    Trend,
+    /// Sized on the seasonal forecast.
+    Forecast,
+    /// Raised to a scheduled minimum.
+    Schedule,
+    /// Held at or lowered to `min_instances`.
+    Minimum,
+    /// Capped at `max_instances`.
+    Maximum,
+    /// Scaled in because there was no traffic over the stable window.
+    ZeroTraffic,
+    /// Asynchronous: sized on the backlog.
+    Backlog,
+    /// Asynchronous: backlog arrived while at zero instances.
+    ScaleFromZero,
+    /// Asynchronous: no backlog over the stable window, down to zero.
+    ScaleToZero,
+    /// Blocked by a cooldown.
+    Cooldown,
+    /// Blocked because it would reverse an action taken within the stable window.
+    StableWindow,
+    /// Scale-in blocked while panicking.
+    PanicHold,
+    /// Moved up the ladder.
+    VerticalUp,
+    /// Moved down the ladder.
+    VerticalDown,
+    /// Nothing to change.
+    Steady,
+}
+
+/// A fact behind the decision, with its numbers. Serialised with a `reason` tag, for one structured log event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// The endpoint status forbids acting.
+    NotInService {
+        /// The status.
+        status: VariantStatus,
+    },
+    /// The metric query failed.
+    MetricsFailed {
+        /// The adapter's message.
+        error: String,
+        /// Failed or stale runs in a row, this one included.
+        consecutive_failures: u32,
+        /// Runs before the fallback.
+        fallback_after: u32,
+    },
+    /// The newest datapoint is too old.
+    MetricsStale {
+        /// Newest minute with any datapoint.
+        newest_minute: Option<DateTime<Utc>>,
+        /// The policy's limit.
+        max_age_minutes: u32,
+        /// Failed or stale runs in a row, this one included.
+        consecutive_failures: u32,
+        /// Runs before the fallback.
+        fallback_after: u32,
+    },
+    /// Running blind on the fallback capacity.
+    Fallback {
+        /// The fallback capacity.
+        fallback_instances: u32,
+    },
+    /// The count was outside the limits.
+    OutsideLimits {
+        /// The count.
+        count: u32,
+        /// Minimum.
+        min: u32,
+        /// Maximum.
+        max: u32,
+    },
+    /// Demand over the stable window.
+    Demand {
+        /// Invocations in the newest minute.
+        last_per_minute: f64,
+        /// Highest per-minute invocations over the stable window.
+        window_peak_per_minute: f64,
+        /// Mean per-minute invocations over the stable window (sized on at the target).
+        window_mean_per_minute: f64,
+        /// Capacity per instance (the peak is sized on at capacity).
+        capacity_per_instance: f64,
+        /// Stable window length.
+        window_minutes: u32,
+        /// Target per instance per minute.
+        target_per_instance: f64,
+        /// max(ceil(mean / target), ceil(peak / capacity)), or the panic window's need when panicking.
+        recommended: u32,
+    },
+    /// Rising trend projected over the start-up delay.
+    Trend {
+        /// Fitted slope in invocations per minute per minute.
+        slope: f64,
+        /// Projection horizon (the start-up delay).
+        minutes_ahead: u32,
+        /// Projected per-minute invocations.
+        projected_per_minute: f64,
+        /// ceil(projected / capacity per instance).
+        recommended: u32,
+    },
+    /// Seasonal forecast.
+    Forecast {
+        /// Highest expected per-minute invocations over the horizon.
+        forecast_per_minute: f64,
+        /// Horizon (start-up delay plus the policy's horizon).
+        horizon_minutes: u32,
+        /// ceil(forecast / target).
+        recommended: u32,
+    },
+    /// An active scheduled minimum.
+    Schedule {
+        /// The cron expression.
+        cron: String,
+        /// Its UTC offset.
+        utc_offset: String,
+        /// Its minimum.
+        min_instances: u32,
+    },
+    /// Asynchronous backlog.
+    Backlog {
+        /// Backlog now.
+        backlog: f64,
+        /// Highest backlog over the stable window.
+        window_peak: f64,
+        /// Mean backlog over the stable window (what the count is sized on).
+        window_mean: f64,
+        /// Target backlog per instance.
+        target_per_instance: f64,
+        /// ceil(mean / target).
+        recommended: u32,
+    },
+    /// No invocations over the whole stable window: a real zero, not missing data.
+    ZeroTraffic {
+        /// Stable window length.
+        window_minutes: u32,
+    },
+    /// Surge detected.
+    Panic {
+        /// Average per-minute demand over the panic window.
+        demand_per_minute: f64,
+        /// What the serving instances handle at target.
+        serving_at_target_per_minute: f64,
+        /// demand / serving.
+        ratio: f64,
+        /// The policy's threshold.
+        threshold: f64,
+    },
+    /// The recommendation was raised to the minimum or capped at the maximum.
+    Clamped {
+        /// Before clamping.
+        wanted: u32,
+        /// After.
+        to: u32,
+    },
+    /// A cooldown blocks the move.
+    Cooldown {
+        /// `scale_out`, `scale_in` or `type_change`.
+        direction: String,
+        /// Seconds left.
+        remaining_seconds: i64,
+    },
+    /// The move would reverse a recent opposite action.
+    StableWindow {
+        /// The opposite action's time.
+        last_opposite_action: DateTime<Utc>,
+        /// Stable window length.
+        window_minutes: u32,
+    },
+    /// Fewer minutes of data than the stable window: no scale-in yet.
+    ShortWindow {
+        /// Minutes available.
+        minutes: u32,
+        /// Stable window length.
+        window_minutes: u32,
+    },
+    /// Scale-in is off after a panic.
+    PanicHold {
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+    /// The step bound cut the move.
+    StepLimited {
+        /// What the rules asked for.
+        wanted: u32,
+        /// What the step allows.
+        allowed: u32,
+    },
+    /// Saturated at the maximum count.
+    SaturatedAtMax {
+        /// Minutes in a row above target at max.
+        minutes: u32,
+        /// Lowest per-minute demand over those minutes.
+        min_demand_per_minute: f64,
+        /// What max instances serve at target.
+        max_at_target_per_minute: f64,
+    },
+    /// The latency objective is missed.
+    LatencyMissed {
+        /// Percentile.
+        percentile: Percentile,
+        /// Observed latency.
+        observed_ms: f64,
+        /// Objective.
+        objective_ms: f64,
+        /// Demand per serving instance over the target.
+        utilization: f64,
+        /// Whether utilisation is high enough to blame capacity.
+        capacity_bound: bool,
+    },
+    /// A smaller type has served the demand at min for long enough.
+    SmallerTypeSuffices {
+        /// The smaller type.
+        instance_type: String,
+        /// Peak per-minute demand over the period.
+        peak_per_minute: f64,
+        /// What the smaller type serves at min count and target, times the margin.
+        serves_per_minute: f64,
+        /// Period length.
+        minutes: u32,
+    },
+}
+
+/// The decision of one run, with everything a log event needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Variant name.
+    pub variant: String,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// What to do.
+    pub action: Action,
+    /// Instance type after the action.
+    pub instance_type: String,
+    /// Instance count after the action.
+    pub desired_count: u32,
+    /// The rule that settled it.
+    pub rule: Rule,
+    /// The facts behind it, with numbers.
+    pub reasons: Vec<Reason>,
+    /// A panic was detected in this run (starts the panic hold).
+    pub panic: bool,
+    /// Metrics were fetched and fresh (resets the failure counter).
+    pub metrics_ok: bool,
+}
+
+impl Decision {
+    /// The same decision without its action, for recording a run whose action the adapter could not apply.
+    pub fn hold_copy(&self, count: u32, instance_type: &str) -> Self {
+        Self {
+            action: Action::Hold,
+            desired_count: count,
+            instance_type: instance_type.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a reason of the given kind is present (by its serialised tag).
+    pub fn has_reason(&self, tag: &str) -> bool {
+        self.reasons.iter().any(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v["reason"].as_str().map(|s| s == tag))
+                .unwrap_or(false)
+        })
+    }
+}
+
+fn ceil_div(demand: f64, per_instance: f64) -> u32 {
+    if demand <= 0.0 {
+        0
+    } else {
+        // Guard against float noise turning an exact 2.0 into 3.
+        let v = demand / per_instance;
+        let r = v.round();
+        let v = if (v - r).abs() < 1e-9 { r } else { v.ceil() };
+        v.min(f64::from(u32::MAX)) as u32
+    }
+}
+
+fn within(
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    span: Duration,
+) -> Option<DateTime<Utc>> {
+    last.filter(|&t| now < t + span)
+}
+
+/// A rising least-squares trend over `values` (one per minute) that stands out of the noise: its slope is at
+/// least [`TREND_T_STAT`] standard errors above zero. Returns the slope and the fitted value at the last minute.
+/// Bursty traffic has large residuals, so its random ups and downs are not extrapolated.
+fn significant_trend(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n < TREND_MIN_MINUTES {
+        return None;
+    }
+    let nf = n as f64;
+    let mx = (nf - 1.0) / 2.0;
+    let my = values.iter().sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in values.iter().enumerate() {
+        let dx = i as f64 - mx;
+        sxy += dx * (y - my);
+        sxx += dx * dx;
+    }
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let rss: f64 = values
+        .iter()
+        .enumerate()
+        .map(|(i, y)| (y - intercept - slope * i as f64).powi(2))
+        .sum();
+    let se = (rss / (nf - 2.0) / sxx).sqrt();
+    (slope > 0.0 && slope >= TREND_T_STAT * se).then_some((slope, intercept + slope * (nf - 1.0)))
+}
+
+fn latency(m: &MinuteMetrics, p: Percentile) -> Option<f64> {
+    match p {
+        Percentile::P50 => m.model_latency_p50_ms,
+        Percentile::P90 => m.model_latency_p90_ms,
+        Percentile::P99 => m.model_latency_p99_ms,
+    }
+}
+
+struct Ctx<'a> {
+    observed: &'a Observed,
+    policy: &'a Policy,
+    history: &'a History,
+    reasons: Vec<Reason>,
+    panic: bool,
+    metrics_ok: bool,
+}
+
+impl Ctx<'_> {
+    fn finish(&mut self, action: Action, rule: Rule) -> Decision {
+        let v = &self.observed.variant;
+        let (instance_type, desired_count) = match &action {
+            Action::Hold => (v.instance_type.clone(), v.desired_count),
+            Action::SetCount { to, .. } => (v.instance_type.clone(), *to),
+            Action::ChangeType {
+                to_type, to_count, ..
+            } => (to_type.clone(), *to_count),
+        };
+        Decision {
+            endpoint: self.policy.endpoint.clone(),
+            variant: self.policy.variant.clone(),
+            at: self.observed.now,
+            action,
+            instance_type,
+            desired_count,
+            rule,
+            reasons: std::mem::take(&mut self.reasons),
+            panic: self.panic,
+            metrics_ok: self.metrics_ok,
+        }
+    }
+}
+
+/// Decides what to do with one endpoint variant. Pure: same inputs, same decision.
+pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decision {
+    let mut cx = Ctx {
+        observed,
+        policy,
+        history,
+        reasons: Vec::new(),
+        panic: false,
+        metrics_ok: false,
+    };
+    let v = &observed.variant;
+    let now = observed.now;
+    let cur = v.desired_count;
+
+    if v.status != VariantStatus::InService {
+        cx.reasons.push(Reason::NotInService { status: v.status });
+        return cx.finish(Action::Hold, Rule::NotInService);
+    }
+
+    let Some(minutes) = usable_minutes(&mut cx) else {
+        let failures = history.consecutive_metric_failures.saturating_add(1);
+        if failures < policy.missing_metrics.failures_before_fallback {
+            return cx.finish(Action::Hold, Rule::MetricsUnavailable);
+        }
+        let fallback = policy.fallback_instances();
+        cx.reasons.push(Reason::Fallback {
+            fallback_instances: fallback,
+        });
+        let wanted = fallback
+            .max(cur)
+            .clamp(policy.min_instances, policy.max_instances);
+        if wanted <= cur {
+            return cx.finish(Action::Hold, Rule::Fallback);
+        }
+        return scale_out(&mut cx, cur, wanted, false, Rule::Fallback);
+    };
+    cx.metrics_ok = true;
+
+    if cur < policy.min_instances || cur > policy.max_instances {
+        // A policy edit moved the limits: obey them at once, the limits are the contract.
+        let to = cur.clamp(policy.min_instances, policy.max_instances);
+        cx.reasons.push(Reason::OutsideLimits {
+            count: cur,
+            min: policy.min_instances,
+            max: policy.max_instances,
+        });
+        return cx.finish(Action::SetCount { from: cur, to }, Rule::OutsideLimits);
+    }
+
+    let asynchronous = policy.asynchronous.as_ref();
+    let target = match asynchronous {
+        Some(a) => a.target_backlog_per_instance,
+        None => policy.target_for(&v.instance_type),
+    };
+    let demand: Vec<f64> = minutes
+        .iter()
+        .map(|m| match asynchronous {
+            Some(_) => m
+                .approximate_backlog_size
+                .or(m
+                    .approximate_backlog_size_per_instance
+                    .map(|b| b * f64::from(v.current_count)))
+                .unwrap_or(0.0),
+            // No `Invocations` datapoint in a fresh fetch means no requests: a real zero.
+            None => m.invocations.unwrap_or(0.0),
+        })
+        .collect();
+    let last = demand.last().copied().unwrap_or(0.0);
+    let tail = |n: u32| &demand[demand.len().saturating_sub(n as usize)..];
+    let window = tail(policy.stable_window_minutes);
+    let peak = window.iter().copied().fold(0.0, f64::max);
+    let mean = window.iter().sum::<f64>() / window.len().max(1) as f64;
+    let panic_window = tail(policy.panic_window_minutes);
+    let panic_demand = panic_window.iter().sum::<f64>() / panic_window.len().max(1) as f64;
+
+    // Panic: demand far above what the serving instances handle at target.
+    let serving = f64::from(v.current_count) * target;
+    let ratio = if serving > 0.0 {
+        panic_demand / serving
+    } else if panic_demand > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    let from_zero = asynchronous.is_some() && v.current_count == 0 && last > 0.0;
+    let panic_now = ratio >= policy.panic_threshold || from_zero;
+    if panic_now && !from_zero {
+        cx.reasons.push(Reason::Panic {
+            demand_per_minute: panic_demand,
+            serving_at_target_per_minute: serving,
+            ratio,
+            threshold: policy.panic_threshold,
+        });
+    }
+    cx.panic = panic_now;
+    let panic_hold = history.panic_until.filter(|&t| now < t);
+
+    // The recommendation and what drove it.
+    // Sized on the window's mean at the target, as Knative's stable mode does, and never below what serves
+    // the window's peak at full capacity: a new instance serves only after the start-up delay, so a burst seen
+    // within the window must be servable by the instances already running when it comes back.
+    let capacity = match asynchronous {
+        Some(_) => target,
+        None => policy.capacity_for(&v.instance_type),
+    };
+    let mut rec = ceil_div(mean, target).max(ceil_div(peak, capacity));
+    if panic_now {
+        // Like Knative's panic mode, size on the short window alone, but at capacity rather than at the target:
+        // the surge must be served, and the stable rule restores the target's headroom if it lasts.
+        rec = rec.max(ceil_div(panic_demand, capacity));
+    }
+    let mut driver = if asynchronous.is_some() {
+        Rule::Backlog
+    } else {
+        Rule::Demand
+    };
+    match asynchronous {
+        Some(_) => cx.reasons.push(Reason::Backlog {
+            backlog: last,
+            window_peak: peak,
+            window_mean: mean,
+            target_per_instance: target,
+            recommended: rec,
+        }),
+        None => cx.reasons.push(Reason::Demand {
+            last_per_minute: last,
+            window_peak_per_minute: peak,
+            window_mean_per_minute: mean,
+            capacity_per_instance: capacity,
+            window_minutes: policy.stable_window_minutes,
+            target_per_instance: target,
+            recommended: rec,
+        }),
+    }
+    if asynchronous.is_none() {
+        // Fitted on a full stable window only: a partial one (just after start-up) over-reads its few points.
+        if policy.anticipate_trend
+            && window.len() >= policy.stable_window_minutes as usize
+            && let Some((slope, fitted_last)) = significant_trend(window)
+        {
+            // Like the peak and the panic rules, the projection must be servable (at capacity) when the
+            // instances launched now start serving; the target's headroom is for the steady state.
+            let projected = fitted_last + slope * f64::from(policy.startup_minutes);
+            let r = ceil_div(projected, capacity);
+            cx.reasons.push(Reason::Trend {
+                slope,
+                minutes_ahead: policy.startup_minutes,
+                projected_per_minute: projected,
+                recommended: r,
+            });
+            if r > rec {
+                rec = r;
+                driver = Rule::Trend;
+            }
+        }
+        if policy.forecast.enabled {
+            let horizon = policy.startup_minutes + policy.forecast.horizon_minutes;
+            if let Some(f) = history.seasonal.forecast(now, horizon) {
+                let f = f * policy.forecast.factor;
+                let r = ceil_div(f, target);
+                cx.reasons.push(Reason::Forecast {
+                    forecast_per_minute: f,
+                    horizon_minutes: horizon,
+                    recommended: r,
+                });
+                if r > rec {
+                    rec = r;
+                    driver = Rule::Forecast;
+                }
+            }
+        }
+    }
+    // Scheduled minimums, looked at over the start-up delay so that instances serve when the window opens.
+    let mut floor = policy.min_instances;
+    for s in &policy.schedules {
+        let active = (0..=policy.startup_minutes).any(|m| {
+            s.cron
+                .matches(now + Duration::minutes(i64::from(m)), s.utc_offset)
+        });
+        if active {
+            cx.reasons.push(Reason::Schedule {
+                cron: s.cron.as_str().to_owned(),
+                utc_offset: String::from(s.utc_offset),
+                min_instances: s.min_instances,
+            });
+            floor = floor.max(s.min_instances.min(policy.max_instances));
+        }
+    }
+    if rec < floor {
+        cx.reasons.push(Reason::Clamped {
+            wanted: rec,
+            to: floor,
+        });
+        driver = if floor > policy.min_instances {
+            Rule::Schedule
+        } else {
+            Rule::Minimum
+        };
+        rec = floor;
+    }
+    let unclamped = rec;
+    if rec > policy.max_instances {
+        cx.reasons.push(Reason::Clamped {
+            wanted: rec,
+            to: policy.max_instances,
+        });
+        rec = policy.max_instances;
+        driver = Rule::Maximum;
+    }
+
+    if asynchronous.is_none()
+        && let Some(d) = vertical(
+            &mut cx,
+            &demand,
+            target,
+            unclamped,
+            panic_now || panic_hold.is_some(),
+        )
+    {
+        return d;
+    }
+
+    if rec > cur {
+        let rule = if from_zero {
+            Rule::ScaleFromZero
+        } else if panic_now {
+            Rule::Panic
+        } else {
+            driver
+        };
+        return scale_out(&mut cx, cur, rec, panic_now, rule);
+    }
+    if rec < cur {
+        if window.len() < policy.stable_window_minutes as usize {
+            // Too little data to know the demand is lower: scaling in on a partial window is a guess.
+            cx.reasons.push(Reason::ShortWindow {
+                minutes: window.len() as u32,
+                window_minutes: policy.stable_window_minutes,
+            });
+            return cx.finish(Action::Hold, Rule::StableWindow);
+        }
+        if let Some(until) = panic_hold.or(if panic_now { Some(now) } else { None }) {
+            cx.reasons.push(Reason::PanicHold { until });
+            return cx.finish(Action::Hold, Rule::PanicHold);
+        }
+        let stable = Duration::minutes(i64::from(policy.stable_window_minutes));
+        if let Some(t) = within(history.last_scale_out, now, stable).or(within(
+            history.last_type_change,
+            now,
+            stable,
+        )) {
+            cx.reasons.push(Reason::StableWindow {
+                last_opposite_action: t,
+                window_minutes: policy.stable_window_minutes,
+            });
+            return cx.finish(Action::Hold, Rule::StableWindow);
+        }
+        let cooldown = Duration::seconds(policy.scale_in_cooldown_seconds as i64);
+        if let Some(t) = within(history.last_scale_in, now, cooldown) {
+            cx.reasons.push(Reason::Cooldown {
+                direction: "scale_in".to_owned(),
+                remaining_seconds: (t + cooldown - now).num_seconds(),
+            });
+            return cx.finish(Action::Hold, Rule::Cooldown);
+        }
+        let allowed = policy.max_step_down.allowed(cur);
+        let to = rec.max(cur.saturating_sub(allowed));
+        if to != rec {
+            cx.reasons.push(Reason::StepLimited {
+                wanted: rec,
+                allowed: to,
+            });
+        }
+        let rule = if peak == 0.0 && driver != Rule::Schedule {
+            match asynchronous {
+                Some(_) if to == 0 => Rule::ScaleToZero,
+                Some(_) => driver,
+                None => {
+                    cx.reasons.push(Reason::ZeroTraffic {
+                        window_minutes: policy.stable_window_minutes,
+                    });
+                    Rule::ZeroTraffic
+                }
+            }
+        } else {
+            driver
+        };
+        return cx.finish(Action::SetCount { from: cur, to }, rule);
+    }
+    cx.finish(Action::Hold, Rule::Steady)
+}
+
+/// The minutes to decide on, or `None` (with the reason recorded) when the metrics failed or are stale.
+fn usable_minutes<'a>(cx: &mut Ctx<'a>) -> Option<&'a [MinuteMetrics]> {
+    let policy = cx.policy;
+    let failures = cx.history.consecutive_metric_failures.saturating_add(1);
+    let fallback_after = policy.missing_metrics.failures_before_fallback;
+    match &cx.observed.metrics {
+        MetricsFetch::Failed { error } => {
+            cx.reasons.push(Reason::MetricsFailed {
+                error: error.clone(),
+                consecutive_failures: failures,
+                fallback_after,
+            });
+            None
+        }
+        MetricsFetch::Fetched { minutes } => {
+            // An asynchronous variant at zero instances emits no instance metrics; an empty answer is then an
+            // empty queue, not an outage (the backlog metric appears as soon as requests wait).
+            if cx.policy.asynchronous.is_some() && cx.observed.variant.current_count == 0 {
+                return Some(minutes);
+            }
+            let newest = minutes.iter().rev().find(|m| m.has_any()).map(|m| m.minute);
+            let max_age = Duration::minutes(i64::from(policy.missing_metrics.max_age_minutes));
+            match newest {
+                Some(t) if cx.observed.now - t <= max_age => Some(minutes),
+                _ => {
+                    cx.reasons.push(Reason::MetricsStale {
+                        newest_minute: newest,
+                        max_age_minutes: policy.missing_metrics.max_age_minutes,
+                        consecutive_failures: failures,
+                        fallback_after,
+                    });
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn scale_out(cx: &mut Ctx<'_>, cur: u32, wanted: u32, panic: bool, rule: Rule) -> Decision {
+    let policy = cx.policy;
+    let now = cx.observed.now;
+    if !panic {
+        let cooldown = Duration::seconds(policy.scale_out_cooldown_seconds as i64);
+        if let Some(t) = within(cx.history.last_scale_out, now, cooldown) {
+            cx.reasons.push(Reason::Cooldown {
+                direction: "scale_out".to_owned(),
+                remaining_seconds: (t + cooldown - now).num_seconds(),
+            });
+            return cx.finish(Action::Hold, Rule::Cooldown);
+        }
+        let stable = Duration::minutes(i64::from(policy.stable_window_minutes));
+        if let Some(t) = within(cx.history.last_scale_in, now, stable) {
+            cx.reasons.push(Reason::StableWindow {
+                last_opposite_action: t,
+                window_minutes: policy.stable_window_minutes,
+            });
+            return cx.finish(Action::Hold, Rule::StableWindow);
+        }
+    }
+    let allowed = policy.max_step_up.allowed(cur);
+    let to = wanted.min(cur.saturating_add(allowed));
+    if to != wanted {
+        cx.reasons.push(Reason::StepLimited {
+            wanted,
+            allowed: to,
+        });
+    }
+    cx.finish(Action::SetCount { from: cur, to }, rule)
+}
+
+/// The vertical ladder; `Some` when it settles the decision.
+fn vertical(
+    cx: &mut Ctx<'_>,
+    demand: &[f64],
+    target: f64,
+    unclamped: u32,
+    panicking: bool,
+) -> Option<Decision> {
+    let policy = cx.policy;
+    let vp = policy.vertical.as_ref()?;
+    let v = &cx.observed.variant;
+    let now = cx.observed.now;
+    let pos = vp
+        .ladder
+        .iter()
+        .position(|r| r.instance_type == v.instance_type)?;
+    let cur = v.desired_count;
+
+    // Why up: saturated at max for a while, or slow while busy.
+    let mut up = false;
+    let n = vp.up_after_minutes as usize;
+    let max_at_target = f64::from(policy.max_instances) * target;
+    if cur >= policy.max_instances && n > 0 && demand.len() >= n {
+        let recent = &demand[demand.len() - n..];
+        if recent.iter().all(|&d| d > max_at_target) {
+            cx.reasons.push(Reason::SaturatedAtMax {
+                minutes: vp.up_after_minutes,
+                min_demand_per_minute: recent.iter().copied().fold(f64::INFINITY, f64::min),
+                max_at_target_per_minute: max_at_target,
+            });
+            up = true;
+        }
+    }
+    if let (Some(obj), Some(m)) = (
+        &policy.latency_objective,
+        cx.observed.metrics_minutes().and_then(|ms| ms.last()),
+    ) && let Some(observed_ms) = latency(m, obj.percentile)
+        && observed_ms > obj.max_ms
+    {
+        let serving = f64::from(v.current_count.max(1)) * target;
+        let utilization = m.invocations.unwrap_or(0.0) / serving;
+        let capacity_bound = utilization >= obj.high_utilization;
+        cx.reasons.push(Reason::LatencyMissed {
+            percentile: obj.percentile,
+            observed_ms,
+            objective_ms: obj.max_ms,
+            utilization,
+            capacity_bound,
+        });
+        up |= capacity_bound;
+    }
+
+    let settle = Duration::minutes(i64::from(policy.stable_window_minutes));
+    let type_cooldown = Duration::minutes(i64::from(vp.cooldown_minutes));
+    let blocked = |cx: &mut Ctx<'_>| -> bool {
+        if let Some(t) = within(cx.history.last_type_change, now, type_cooldown) {
+            cx.reasons.push(Reason::Cooldown {
+                direction: "type_change".to_owned(),
+                remaining_seconds: (t + type_cooldown - now).num_seconds(),
+            });
+            return true;
+        }
+        // Let the fleet settle after any count change before a blue/green move.
+        let last_count_change = cx.history.last_scale_out.max(cx.history.last_scale_in);
+        if let Some(t) = within(last_count_change, now, settle) {
+            cx.reasons.push(Reason::StableWindow {
+                last_opposite_action: t,
+                window_minutes: policy.stable_window_minutes,
+            });
+            return true;
+        }
+        false
+    };
+
+    if up && let Some(next) = vp.ladder.get(pos + 1) {
+        if blocked(cx) {
+            return None;
+        }
+        // Size the new fleet on the demand the old type's unclamped count stood for.
+        let demand_est = f64::from(unclamped) * target;
+        let to_count = ceil_div(demand_est, next.target_invocations_per_instance)
+            .clamp(policy.min_instances.max(1), policy.max_instances);
+        let action = Action::ChangeType {
+            from_type: v.instance_type.clone(),
+            to_type: next.instance_type.clone(),
+            from_count: cur,
+            to_count,
+        };
+        return Some(cx.finish(action, Rule::VerticalUp));
+    }
+
+    if !up && !panicking && pos > 0 && cur == policy.min_instances {
+        let smaller = &vp.ladder[pos - 1];
+        let n = vp.down_after_minutes as usize;
+        if n > 0 && demand.len() >= n {
+            let peak = demand[demand.len() - n..]
+                .iter()
+                .copied()
+                .fold(0.0, f64::max);
+            let serves = f64::from(policy.min_instances)
+                * smaller.target_invocations_per_instance
+                * vp.down_margin;
+            if peak <= serves {
+                cx.reasons.push(Reason::SmallerTypeSuffices {
+                    instance_type: smaller.instance_type.clone(),
+                    peak_per_minute: peak,
+                    serves_per_minute: serves,
+                    minutes: vp.down_after_minutes,
+                });
+                if blocked(cx) {
+                    return None;
+                }
+                let action = Action::ChangeType {
+                    from_type: v.instance_type.clone(),
+                    to_type: smaller.instance_type.clone(),
+                    from_count: cur,
+                    to_count: policy.min_instances,
+                };
+                return Some(cx.finish(action, Rule::VerticalDown));
+            }
+        }
+    }
+    None
+}
+
+impl Observed {
+    /// The fetched minutes, if the fetch worked.
+    pub fn metrics_minutes(&self) -> Option<&[MinuteMetrics]> {
+        match &self.metrics {
+            MetricsFetch::Fetched { minutes } => Some(minutes),
+            MetricsFetch::Failed { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,646 @@
+//! Tests of `decide`: one per rule, and the invariants as properties.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::decide::{Action, Decision, Reason, Rule, decide};
+use super::history::History;
+use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
+use super::policy::{AsyncPolicy, Policy, Step};
+
+fn t0() -> DateTime<Utc> {
+    // A Wednesday, 12:00 UTC.
+    Utc.with_ymd_and_hms(2024, 1, 17, 12, 0, 0).unwrap()
+}
+
+fn policy() -> Policy {
+    Policy::from_json(
+        r#"{"endpoint":"e","variant":"v","instance_type":"ml.g5.xlarge","min_instances":1,"max_instances":10,
+            "target_invocations_per_instance":60,"capacity_invocations_per_instance":120,
+            "forecast":{"enabled":false},"anticipate_trend":false}"#,
+    )
+    .unwrap()
+}
+
+/// Minutes ending the minute before `now`, with instance metrics present (so zero traffic is fresh).
+fn minutes(now: DateTime<Utc>, demand: &[f64]) -> Vec<MinuteMetrics> {
+    let n = demand.len() as i64;
+    demand
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            let minute = now - Duration::minutes(n - i as i64);
+            MinuteMetrics {
+                minute,
+                invocations: (d > 0.0).then_some(d),
+                cpu_utilization: Some(10.0),
+                ..MinuteMetrics::empty(minute)
+            }
+        })
+        .collect()
+}
+
+fn observed(now: DateTime<Utc>, demand: &[f64], count: u32) -> Observed {
+    Observed {
+        now,
+        metrics: MetricsFetch::Fetched {
+            minutes: minutes(now, demand),
+        },
+        variant: VariantState {
+            instance_type: "ml.g5.xlarge".to_owned(),
+            current_count: count,
+            desired_count: count,
+            status: VariantStatus::InService,
+        },
+    }
+}
+
+fn set_count(d: &Decision) -> Option<(u32, u32)> {
+    match d.action {
+        Action::SetCount { from, to } => Some((from, to)),
+        _ => None,
+    }
+}
+
+#[test]
+fn not_in_service_holds_whatever_the_demand() {
+    let mut o = observed(t0(), &[5000.0; 10], 2);
+    o.variant.status = VariantStatus::Updating;
+    let d = decide(&o, &policy(), &History::default());
+    assert_eq!(
+        (d.action.clone(), d.rule),
+        (Action::Hold, Rule::NotInService)
+    );
+    assert!(d.has_reason("not_in_service"));
+}
+
+#[test]
+fn demand_sizes_on_window_mean_at_target() {
+    // 300 per minute on 4 instances: 1.25 x what they serve at target (below the 1.5 panic threshold).
+    let d = decide(
+        &observed(t0(), &[300.0; 10], 4),
+        &policy(),
+        &History::default(),
+    );
+    assert_eq!(d.rule, Rule::Demand);
+    assert_eq!(set_count(&d), Some((4, 5)));
+    let Some(Reason::Demand {
+        window_mean_per_minute,
+        recommended,
+        ..
+    }) = d.reasons.first()
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!((*window_mean_per_minute, *recommended), (300.0, 5));
+}
+
+#[test]
+fn window_peak_is_kept_serviceable_at_capacity() {
+    // Mean 96 (2 instances at target) but one 600 burst: 5 instances serve it at capacity 120.
+    let mut demand = vec![40.0; 10];
+    demand[3] = 600.0;
+    let d = decide(&observed(t0(), &demand, 5), &policy(), &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady));
+}
+
+#[test]
+fn panic_scales_out_during_the_cooldown() {
+    let h = History {
+        last_scale_out: Some(t0() - Duration::seconds(30)),
+        ..History::default()
+    };
+    // 400 per minute on 2 instances serving 120 at target: ratio 3.3.
+    let d = decide(
+        &observed(
+            t0(),
+            &[60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 400.0, 400.0],
+            2,
+        ),
+        &policy(),
+        &h,
+    );
+    assert_eq!(d.rule, Rule::Panic);
+    assert!(d.panic);
+    // Sized on the panic window at capacity: ceil(400 / 120) = 4.
+    assert_eq!(set_count(&d), Some((2, 4)), "{d:?}");
+    assert!(d.has_reason("panic"));
+    // A milder rise inside the cooldown waits.
+    let d = decide(&observed(t0(), &[130.0; 10], 2), &policy(), &h);
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Cooldown));
+}
+
+#[test]
+fn no_scale_in_while_panicking() {
+    let h = History {
+        panic_until: Some(t0() + Duration::minutes(3)),
+        ..History::default()
+    };
+    let d = decide(&observed(t0(), &[10.0; 10], 6), &policy(), &h);
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::PanicHold));
+}
+
+#[test]
+fn no_scale_in_within_the_stable_window_after_a_scale_out() {
+    let h = History {
+        last_scale_out: Some(t0() - Duration::minutes(9)),
+        ..History::default()
+    };
+    let d = decide(&observed(t0(), &[10.0; 10], 6), &policy(), &h);
+    assert_eq!(
+        (d.action.clone(), d.rule),
+        (Action::Hold, Rule::StableWindow)
+    );
+    let h = History {
+        last_scale_out: Some(t0() - Duration::minutes(10)),
+        ..History::default()
+    };
+    assert_eq!(
+        decide(&observed(t0(), &[10.0; 10], 6), &policy(), &h).rule,
+        Rule::Demand
+    );
+}
+
+#[test]
+fn scale_in_cooldown_and_step_bound() {
+    let h = History {
+        last_scale_in: Some(t0() - Duration::seconds(299)),
+        ..History::default()
+    };
+    let d = decide(&observed(t0(), &[10.0; 10], 8), &policy(), &h);
+    assert_eq!(d.rule, Rule::Cooldown);
+    let h = History {
+        last_scale_in: Some(t0() - Duration::seconds(300)),
+        ..History::default()
+    };
+    let d = decide(&observed(t0(), &[10.0; 10], 8), &policy(), &h);
+    // 25% of 8 = 2 instances per step.
+    assert_eq!(set_count(&d), Some((8, 6)));
+    assert!(d.reasons.iter().any(|r| matches!(
+        r,
+        Reason::StepLimited {
+            wanted: 1,
+            allowed: 6
+        }
+    )));
+}
+
+#[test]
+fn step_bound_limits_scale_out() {
+    let mut p = policy();
+    p.max_instances = 50;
+    p.max_step_up = Step {
+        instances: 3,
+        percent: 50.0,
+    };
+    let d = decide(&observed(t0(), &[3000.0; 10], 10), &p, &History::default());
+    assert_eq!(set_count(&d), Some((10, 15)));
+}
+
+#[test]
+fn zero_traffic_is_a_real_zero_and_scales_in_to_min() {
+    // No Invocations datapoints at all, but instance metrics present: the endpoint is idle, not blind.
+    let d = decide(
+        &observed(t0(), &[0.0; 10], 2),
+        &policy(),
+        &History::default(),
+    );
+    assert_eq!(d.rule, Rule::ZeroTraffic);
+    assert_eq!(set_count(&d), Some((2, 1)));
+    assert!(d.metrics_ok);
+}
+
+#[test]
+fn no_scale_in_on_a_partial_window() {
+    let d = decide(
+        &observed(t0(), &[0.0; 4], 3),
+        &policy(),
+        &History::default(),
+    );
+    assert_eq!(
+        (d.action.clone(), d.rule),
+        (Action::Hold, Rule::StableWindow)
+    );
+    assert!(d.has_reason("short_window"));
+}
+
+#[test]
+fn stale_metrics_hold_then_fall_back() {
+    let p = Policy::from_json(
+        r#"{"endpoint":"e","variant":"v","instance_type":"ml.g5.xlarge","min_instances":1,"max_instances":10,
+            "target_invocations_per_instance":60,
+            "missing_metrics":{"max_age_minutes":3,"failures_before_fallback":3,"fallback_instances":4}}"#,
+    )
+    .unwrap();
+    // Newest datapoint 5 minutes old.
+    let mut o = observed(t0() - Duration::minutes(4), &[100.0; 10], 2);
+    o.now = t0();
+    let d = decide(&o, &p, &History::default());
+    assert_eq!(
+        (d.action.clone(), d.rule),
+        (Action::Hold, Rule::MetricsUnavailable)
+    );
+    assert!(!d.metrics_ok && d.has_reason("metrics_stale"));
+    // Third failure in a row: fallback to 4.
+    let h = History {
+        consecutive_metric_failures: 2,
+        ..History::default()
+    };
+    let d = decide(&o, &p, &h);
+    assert_eq!((d.rule, set_count(&d)), (Rule::Fallback, Some((2, 4))));
+    // A failed fetch counts the same, and the fallback never scales in.
+    o.metrics = MetricsFetch::Failed {
+        error: "Throttling".to_owned(),
+    };
+    o.variant.current_count = 7;
+    o.variant.desired_count = 7;
+    let d = decide(&o, &p, &h);
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Fallback));
+    // History counts the failures and resets on success.
+    let mut h = History::default();
+    h.record(&o, &p, &d);
+    assert_eq!(h.consecutive_metric_failures, 1);
+    let ok = observed(t0(), &[100.0; 10], 2);
+    h.record(&ok, &p, &decide(&ok, &p, &h));
+    assert_eq!(h.consecutive_metric_failures, 0);
+}
+
+#[test]
+fn limits_are_restored_at_once() {
+    let d = decide(
+        &observed(t0(), &[10.0; 10], 14),
+        &policy(),
+        &History::default(),
+    );
+    assert_eq!(
+        (d.rule, set_count(&d)),
+        (Rule::OutsideLimits, Some((14, 10)))
+    );
+}
+
+#[test]
+fn scheduled_minimum_raises_capacity_ahead_of_the_window() {
+    let mut p: Policy = policy();
+    // 13:00-13:59 at +01:00 is 12:00-12:59 UTC; also 08:00 local on weekdays, seen 6 minutes ahead.
+    p.schedules = serde_json::from_str(
+        r#"[{"cron":"* 13 * * *","utc_offset":"+01:00","min_instances":4},
+            {"cron":"0 8 * * 1-5","utc_offset":"Z","min_instances":7}]"#,
+    )
+    .unwrap();
+    let d = decide(&observed(t0(), &[10.0; 10], 1), &p, &History::default());
+    assert_eq!((d.rule, set_count(&d)), (Rule::Schedule, Some((1, 4))));
+    let before_eight = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
+    let d = decide(
+        &observed(before_eight, &[10.0; 10], 3),
+        &p,
+        &History::default(),
+    );
+    assert_eq!((d.rule, set_count(&d)), (Rule::Schedule, Some((3, 7))));
+    let at_six = Utc.with_ymd_and_hms(2024, 1, 17, 6, 0, 0).unwrap();
+    assert_eq!(
+        decide(&observed(at_six, &[10.0; 10], 1), &p, &History::default()).rule,
+        Rule::Steady
+    );
+}
+
+#[test]
+fn forecast_brings_capacity_before_the_morning_ramp() {
+    let mut p = policy();
+    p.forecast.enabled = true;
+    let mut h = History::default();
+    // Yesterday: 30 per minute, 540 per minute from 08:00 to 09:00 UTC.
+    let day = Utc.with_ymd_and_hms(2024, 1, 16, 0, 0, 0).unwrap();
+    for m in 0..(24 * 60 + 15) {
+        let t = day + Duration::minutes(m);
+        h.seasonal
+            .record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
+    }
+    // Today at 07:45, still quiet: the forecast (horizon 6 + 15 minutes) sees 08:00.
+    let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 45, 0).unwrap();
+    let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
+    assert_eq!(d.rule, Rule::Forecast, "{d:?}");
+    assert_eq!(set_count(&d), Some((1, 5))); // wants 9, the step allows +4
+    // At 03:00 the forecast agrees with current demand: nothing to do.
+    let night = Utc.with_ymd_and_hms(2024, 1, 17, 3, 0, 0).unwrap();
+    assert_eq!(
+        decide(&observed(night, &[30.0; 10], 1), &p, &h).rule,
+        Rule::Steady
+    );
+}
+
+#[test]
+fn a_clean_ramp_is_projected_over_the_startup_delay() {
+    let mut p = policy();
+    p.anticipate_trend = true;
+    // Capacity = target (no headroom), so that the projection is what binds.
+    p.capacity_invocations_per_instance = None;
+    // +20 per minute: at 6 minutes ahead the ramp reaches 380 + 120 = 500, i.e. 9 instances at 60 (the peak
+    // asks for 7, the mean for 5).
+    let ramp: Vec<f64> = (0..10).map(|i| 200.0 + 20.0 * f64::from(i)).collect();
+    let d = decide(&observed(t0(), &ramp, 6), &p, &History::default());
+    assert_eq!(d.rule, Rule::Trend, "{d:?}");
+    assert_eq!(set_count(&d), Some((6, 9)));
+    // Bursty noise with an upward-looking slope is not extrapolated.
+    let noisy = [10.0, 300.0, 0.0, 50.0, 400.0, 0.0, 20.0, 350.0, 5.0, 420.0];
+    let d = decide(&observed(t0(), &noisy, 5), &p, &History::default());
+    assert!(!d.has_reason("trend"), "{d:?}");
+}
+
+fn vertical_policy() -> Policy {
+    Policy::from_json(
+        r#"{"endpoint":"e","variant":"v","instance_type":"ml.g5.xlarge","min_instances":1,"max_instances":4,
+            "target_invocations_per_instance":60,"forecast":{"enabled":false},"anticipate_trend":false,
+            "latency_objective":{"percentile":"p90","max_ms":1000},
+            "vertical":{"ladder":[
+                {"instance_type":"ml.g5.xlarge","target_invocations_per_instance":60},
+                {"instance_type":"ml.g5.2xlarge","target_invocations_per_instance":100}],
+              "up_after_minutes":5,"down_after_minutes":30}}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn moves_up_the_ladder_when_saturated_at_max() {
+    let p = vertical_policy();
+    // 4 instances at 60 serve 240; 300 for 10 minutes.
+    let d = decide(&observed(t0(), &[300.0; 10], 4), &p, &History::default());
+    assert_eq!(d.rule, Rule::VerticalUp, "{d:?}");
+    assert_eq!(
+        d.action,
+        Action::ChangeType {
+            from_type: "ml.g5.xlarge".into(),
+            to_type: "ml.g5.2xlarge".into(),
+            from_count: 4,
+            to_count: 3
+        }
+    );
+    assert!(d.has_reason("saturated_at_max"));
+    // Not saturated for the whole 5 minutes: stays on the type (and is capped at max).
+    let mut demand = vec![300.0; 10];
+    demand[7] = 100.0;
+    let d = decide(&observed(t0(), &demand, 4), &p, &History::default());
+    assert_eq!((d.action, d.rule), (Action::Hold, Rule::Steady));
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Clamped { to: 4, .. }))
+    );
+}
+
+#[test]
+fn moves_up_on_latency_only_when_busy() {
+    let p = vertical_policy();
+    let mut o = observed(t0(), &[110.0; 10], 2);
+    if let MetricsFetch::Fetched { minutes } = &mut o.metrics {
+        minutes.last_mut().unwrap().model_latency_p90_ms = Some(1500.0);
+    }
+    // 110 on 2 instances = 0.92 of target: capacity-bound.
+    let d = decide(&o, &p, &History::default());
+    assert_eq!(d.rule, Rule::VerticalUp, "{d:?}");
+    // At 30 per minute (0.25 of target) the miss is noted, not acted on.
+    let mut idle = observed(t0(), &[30.0; 10], 2);
+    if let MetricsFetch::Fetched { minutes } = &mut idle.metrics {
+        minutes.last_mut().unwrap().model_latency_p90_ms = Some(1500.0);
+    }
+    let d = decide(
+        &idle,
+        &p,
+        &History {
+            last_scale_in: Some(t0()),
+            ..History::default()
+        },
+    );
+    assert_ne!(d.rule, Rule::VerticalUp);
+    assert!(d.reasons.iter().any(|r| matches!(
+        r,
+        Reason::LatencyMissed {
+            capacity_bound: false,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn moves_down_the_ladder_when_the_smaller_type_suffices() {
+    let p = vertical_policy();
+    let mut o = observed(t0(), &[30.0; 30], 1);
+    o.variant.instance_type = "ml.g5.2xlarge".into();
+    // 30 <= 1 x 60 x 0.7 = 42 for 30 minutes.
+    let d = decide(&o, &p, &History::default());
+    assert_eq!(d.rule, Rule::VerticalDown, "{d:?}");
+    assert_eq!(d.instance_type, "ml.g5.xlarge");
+    // One minute above the margin in the period: stay.
+    if let MetricsFetch::Fetched { minutes } = &mut o.metrics {
+        minutes[3].invocations = Some(50.0);
+    }
+    assert_ne!(decide(&o, &p, &History::default()).rule, Rule::VerticalDown);
+    // Within the type-change cooldown: stay.
+    let mut o2 = observed(t0(), &[30.0; 30], 1);
+    o2.variant.instance_type = "ml.g5.2xlarge".into();
+    let h = History {
+        last_type_change: Some(t0() - Duration::minutes(30)),
+        ..History::default()
+    };
+    assert_ne!(decide(&o2, &p, &h).rule, Rule::VerticalDown);
+}
+
+fn async_policy() -> Policy {
+    let mut p = policy();
+    p.min_instances = 0;
+    p.asynchronous = Some(AsyncPolicy {
+        target_backlog_per_instance: 5.0,
+    });
+    p.validate().unwrap();
+    p
+}
+
+fn backlog_observed(now: DateTime<Utc>, backlog: &[f64], count: u32) -> Observed {
+    let mut o = observed(now, &[0.0; 0], count);
+    let n = backlog.len() as i64;
+    let ms = backlog
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let minute = now - Duration::minutes(n - i as i64);
+            MinuteMetrics {
+                minute,
+                approximate_backlog_size: Some(b),
+                cpu_utilization: (count > 0).then_some(10.0),
+                ..MinuteMetrics::empty(minute)
+            }
+        })
+        .collect();
+    o.metrics = MetricsFetch::Fetched { minutes: ms };
+    o
+}
+
+#[test]
+fn async_scales_to_zero_and_back() {
+    let p = async_policy();
+    let d = decide(
+        &backlog_observed(t0(), &[0.0; 10], 1),
+        &p,
+        &History::default(),
+    );
+    assert_eq!((d.rule, set_count(&d)), (Rule::ScaleToZero, Some((1, 0))));
+    // At zero, an empty fetch is an empty queue, not an outage.
+    let mut empty = backlog_observed(t0(), &[], 0);
+    empty.metrics = MetricsFetch::Fetched { minutes: vec![] };
+    let d = decide(&empty, &p, &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady));
+    assert!(d.metrics_ok);
+    // Requests arrive: straight back, cooldown or not.
+    let h = History {
+        last_scale_in: Some(t0() - Duration::minutes(1)),
+        ..History::default()
+    };
+    let d = decide(&backlog_observed(t0(), &[0.0, 0.0, 12.0], 0), &p, &h);
+    assert_eq!(
+        (d.rule, set_count(&d)),
+        (Rule::ScaleFromZero, Some((0, 3))),
+        "{d:?}"
+    );
+    // A backlog still draining is not zero.
+    let d = decide(
+        &backlog_observed(t0(), &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], 1),
+        &p,
+        &History::default(),
+    );
+    assert_ne!(d.rule, Rule::ScaleToZero);
+}
+
+#[test]
+fn decisions_serialise_with_rule_and_reason_tags() {
+    let d = decide(
+        &observed(t0(), &[300.0; 10], 4),
+        &policy(),
+        &History::default(),
+    );
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["rule"], "demand");
+    assert_eq!(v["action"]["kind"], "set_count");
+    assert_eq!(v["reasons"][0]["reason"], "demand");
+    assert_eq!(v["reasons"][0]["target_per_instance"], 60.0);
+    let back: Decision = serde_json::from_value(v).unwrap();
+    assert_eq!(back, d);
+}
+
+#[test]
+fn history_records_actions_and_stays_bounded() {
+    let p = policy();
+    let mut h = History::default();
+    let mut count = 1;
+    for i in 0..200 {
+        let now = t0() + Duration::minutes(i * 20);
+        let demand = if i % 2 == 0 { 500.0 } else { 0.0 };
+        let o = observed(now, &[demand; 10], count);
+        let d = decide(&o, &p, &h);
+        h.record(&o, &p, &d);
+        count = d.desired_count;
+    }
+    assert_eq!(h.actions.len(), super::history::MAX_ACTIONS);
+    assert!(h.last_scale_out.is_some() && h.last_scale_in.is_some());
+    assert!(serde_json::to_string(&h).unwrap().len() < 100_000);
+}
+
+/// One generated scenario: a policy's knobs, per-minute demand and endpoint status.
+fn scenario() -> impl Strategy<Value = (Policy, Vec<(f64, bool)>)> {
+    (
+        1u32..4,
+        0u32..12,
+        0u64..600,
+        0u64..900,
+        2u32..15,
+        1u32..3,
+        1u32..5,
+        0.0f64..100.0,
+        1u32..3,
+        0.0f64..50.0,
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |(
+                min,
+                extra,
+                out_cd,
+                in_cd,
+                stable,
+                panic_w,
+                up_n,
+                up_pct,
+                down_n,
+                down_pct,
+                trend,
+            )| {
+                let mut p = policy();
+                p.min_instances = min;
+                p.max_instances = min + extra;
+                p.scale_out_cooldown_seconds = out_cd;
+                p.scale_in_cooldown_seconds = in_cd;
+                p.stable_window_minutes = stable;
+                p.panic_window_minutes = panic_w.min(stable);
+                p.max_step_up = Step {
+                    instances: up_n,
+                    percent: up_pct,
+                };
+                p.max_step_down = Step {
+                    instances: down_n,
+                    percent: down_pct,
+                };
+                p.anticipate_trend = trend;
+                let minutes = prop::collection::vec(
+                    (
+                        prop_oneof![Just(0.0), 0.0f64..2000.0],
+                        prop::bool::weighted(0.9),
+                    ),
+                    20..120,
+                );
+                (Just(p), minutes)
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn invariants_hold_over_random_runs((p, minutes) in scenario()) {
+        let mut h = History::default();
+        let mut count = p.min_instances;
+        let mut demand: Vec<f64> = Vec::new();
+        let (mut last_out, mut last_in): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+        for (i, &(d, in_service)) in minutes.iter().enumerate() {
+            let now = t0() + Duration::minutes(i as i64);
+            let window = &demand[demand.len().saturating_sub(p.lookback_minutes() as usize)..];
+            let mut o = observed(now, window, count);
+            if !in_service {
+                o.variant.status = VariantStatus::Updating;
+            }
+            let dec = decide(&o, &p, &h);
+            prop_assert!(dec.desired_count >= p.min_instances && dec.desired_count <= p.max_instances, "{dec:?}");
+            if let Action::SetCount { from, to } = dec.action {
+                prop_assert!(in_service, "acted while not in service: {dec:?}");
+                prop_assert_eq!(from, count);
+                let cooldown_out = Duration::seconds(p.scale_out_cooldown_seconds as i64);
+                let cooldown_in = Duration::seconds(p.scale_in_cooldown_seconds as i64);
+                let stable = Duration::minutes(i64::from(p.stable_window_minutes));
+                if to > from {
+                    prop_assert!(to - from <= p.max_step_up.allowed(from), "step up {dec:?}");
+                    if !dec.panic {
+                        prop_assert!(last_out.is_none_or(|t| now >= t + cooldown_out), "scale-out in cooldown {dec:?}");
+                        prop_assert!(last_in.is_none_or(|t| now >= t + stable), "reversal in stable window {dec:?}");
+                    }
+                    last_out = Some(now);
+                } else {
+                    prop_assert!(from - to <= p.max_step_down.allowed(from), "step down {dec:?}");
+                    prop_assert!(!dec.panic);
+                    prop_assert!(last_in.is_none_or(|t| now >= t + cooldown_in), "scale-in in cooldown {dec:?}");
+                    prop_assert!(last_out.is_none_or(|t| now >= t + stable), "reversal in stable window {dec:?}");
+                    last_in = Some(now);
+                }
+            }
+            h.record(&o, &p, &dec);
+            count = dec.desired_count;
+            demand.push(d);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! What the adapter stores between one-minute runs: action times, recent actions, metric failures and the
+//! seasonal demand profile the forecast reads. Bounded: a fixed number of profile slots and of actions.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::decide::{Action, Decision, Rule};
+use super::observed::{MetricsFetch, Observed};
+use super::policy::Policy;
+
+/// Actions kept for inspection; a day of hourly actions fits, and the JSON stays a few kilobytes.
+pub const MAX_ACTIONS: usize = 64;
+/// Width of one slot of the seasonal profile. Fifteen minutes keeps a week in 672 slots (about 20 kB of
+/// JSON, well under DynamoDB's 400 KB item limit) while still resolving a morning ramp.
+pub const BUCKET_MINUTES: i64 = 15;
+/// Slots in a day.
+pub const DAY_SLOTS: usize = (24 * 60 / BUCKET_MINUTES) as usize;
+/// Slots in a week.
+pub const WEEK_SLOTS: usize = 7 * DAY_SLOTS;
+/// Weight of the newest bucket peak in a slot's moving average: recent days count most, but one odd day
+/// does not erase the pattern.
+const PEAK_EWMA_ALPHA: f64 = 0.5;
+
+/// One slot of the seasonal profile: a moving average of the per-minute demand peak in that slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    /// Moving average of the slot's per-minute peak demand.
+    pub peak: f64,
+    /// How many buckets have been folded in (0: no data).
+    pub samples: u32,
+}
+
+impl Slot {
+    fn fold(&mut self, peak: f64) {
+        self.peak = if self.samples == 0 {
+            peak
+        } else {
+            PEAK_EWMA_ALPHA * peak + (1.0 - PEAK_EWMA_ALPHA) * self.peak
+        };
+        self.samples = self.samples.saturating_add(1);
+    }
+}
+
+/// Daily and weekly profiles of per-minute peak demand, in [`BUCKET_MINUTES`] slots aligned on UTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonalProfile {
+    /// [`DAY_SLOTS`] slots, slot 0 starting at 00:00 UTC.
+    pub daily: Vec<Slot>,
+    /// [`WEEK_SLOTS`] slots over the week, aligned on the Unix epoch.
+    pub weekly: Vec<Slot>,
+    /// The bucket being filled (minutes since the epoch / [`BUCKET_MINUTES`]) and its peak so far.
+    pub open: Option<(i64, f64)>,
+    /// Newest minute folded in, so that overlapping fetches are not counted twice.
+    pub last_minute: Option<DateTime<Utc>>,
+}
+
+impl Default for SeasonalProfile {
+    fn default() -> Self {
+        Self {
+            daily: vec![Slot::default(); DAY_SLOTS],
+            weekly: vec![Slot::default(); WEEK_SLOTS],
+            open: None,
+            last_minute: None,
+        }
+    }
+}
+
+fn bucket_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60 * BUCKET_MINUTES)
+}
+
+impl SeasonalProfile {
+    /// Records one minute's demand. Minutes at or before the newest recorded one are ignored.
+    pub fn record(&mut self, minute: DateTime<Utc>, demand: f64) {
+        if self.daily.len() != DAY_SLOTS || self.weekly.len() != WEEK_SLOTS {
+            // A stored profile of another shape (older version, hand edit) is discarded, not trusted.
+            *self = Self::default();
+        }
+        if self.last_minute.is_some_and(|m| minute <= m) || !demand.is_finite() {
+            return;
+        }
+        self.last_minute = Some(minute);
+        let b = bucket_of(minute);
+        match self.open {
+            Some((open, peak)) if open == b => self.open = Some((b, peak.max(demand))),
+            Some((open, peak)) => {
+                self.fold(open, peak);
+                self.open = Some((b, demand));
+            }
+            None => self.open = Some((b, demand)),
+        }
+    }
+
+    fn fold(&mut self, bucket: i64, peak: f64) {
+        self.daily[bucket.rem_euclid(DAY_SLOTS as i64) as usize].fold(peak);
+        self.weekly[bucket.rem_euclid(WEEK_SLOTS as i64) as usize].fold(peak);
+    }
+
+    /// The highest expected per-minute demand over `[from, from + minutes]`: the weekly slot when a week has
+    /// been seen (it knows weekends from weekdays), else the daily slot. `None` without any history.
+    pub fn forecast(&self, from: DateTime<Utc>, minutes: u32) -> Option<f64> {
+        if self.daily.len() != DAY_SLOTS || self.weekly.len() != WEEK_SLOTS {
+            return None;
+        }
+        let (first, last) = (
+            bucket_of(from),
+            bucket_of(from + Duration::minutes(i64::from(minutes))),
+        );
+        let mut best: Option<f64> = None;
+        for b in first..=last {
+            let w = self.weekly[b.rem_euclid(WEEK_SLOTS as i64) as usize];
+            let d = self.daily[b.rem_euclid(DAY_SLOTS as i64) as usize];
+            let v = if w.samples > 0 {
+                Some(w.peak)
+            } else if d.samples > 0 {
+                Some(d.peak)
+            } else {
+                None
+            };
+            if let Some(v) = v {
+                best = Some(best.map_or(v, |b: f64| b.max(v)));
+            }
+        }
+        best
+    }
+}
+
+/// One action taken, kept for inspection and for the reversal rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRecord {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    pub action: Action,
+    /// Which rule decided it.
+    pub rule: Rule,
+}
+
+/// State kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// The last [`MAX_ACTIONS`] actions, oldest first.
+    #[serde(default)]
+    pub actions: VecDeque<ActionRecord>,
+    /// Time of the last scale-out (count increase).
+    #[serde(default)]
+    pub last_scale_out: Option<DateTime<Utc>>,
+    /// Time of the last scale-in (count decrease).
+    #[serde(default)]
+    pub last_scale_in: Option<DateTime<Utc>>,
+    /// Time of the last instance-type change.
+    #[serde(default)]
+    pub last_type_change: Option<DateTime<Utc>>,
+    /// Scale-in stays off until then after a panic.
+    #[serde(default)]
+    pub panic_until: Option<DateTime<Utc>>,
+    /// Runs in a row whose metrics failed or were stale.
+    #[serde(default)]
+    pub consecutive_metric_failures: u32,
+    /// Seasonal demand profile for the forecast.
+    #[serde(default)]
+    pub seasonal: SeasonalProfile,
+}
+
+impl History {
+    /// Folds one run into the history. The adapter calls it after carrying the decision out (or, if the
+    /// action failed, with a [`Decision::hold_copy`] of it, so that no action time is recorded).
+    pub fn record(&mut self, observed: &Observed, policy: &Policy, decision: &Decision) {
+        let now = decision.at;
+        if decision.metrics_ok {
+            self.consecutive_metric_failures = 0;
+            // The forecast learns request demand; an asynchronous backlog is not seasonal demand.
+            if policy.asynchronous.is_none()
+                && let MetricsFetch::Fetched { minutes } = &observed.metrics
+            {
+                for m in minutes {
+                    self.seasonal.record(m.minute, m.invocations.unwrap_or(0.0));
+                }
+            }
+        } else {
+            self.consecutive_metric_failures = self.consecutive_metric_failures.saturating_add(1);
+        }
+        if decision.panic {
+            self.panic_until =
+                Some(now + Duration::minutes(i64::from(policy.stable_window_minutes)));
+        }
+        match &decision.action {
+            Action::Hold => return,
+            Action::SetCount { from, to } => {
+                if to > from {
+                    self.last_scale_out = Some(now);
+                } else {
+                    self.last_scale_in = Some(now);
+                }
+            }
+            Action::ChangeType { .. } => self.last_type_change = Some(now),
+        }
+        self.actions.push_back(ActionRecord {
+            at: now,
+            action: decision.action.clone(),
+            rule: decision.rule,
+        });
+        while self.actions.len() > MAX_ACTIONS {
+            self.actions.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        // A Monday, 00:00 UTC.
+        Utc.with_ymd_and_hms(2024, 1, 15, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn forecast_recalls_yesterdays_morning_peak() {
+        let mut p = SeasonalProfile::default();
+        // One day: 10 per minute, 600 per minute from 08:00 to 09:00.
+        for m in 0..(24 * 60 + 15) {
+            let t = t0() + Duration::minutes(m);
+            let h = (m / 60) % 24;
+            p.record(t, if h == 8 { 600.0 } else { 10.0 });
+        }
+        let next_day = t0() + Duration::days(1);
+        // At 07:50 the next day, looking 15 minutes ahead, the 08:00 slot is in view.
+        assert_eq!(
+            p.forecast(next_day + Duration::minutes(7 * 60 + 50), 15),
+            Some(600.0)
+        );
+        // At 03:00 only the quiet slots are in view.
+        assert_eq!(p.forecast(next_day + Duration::hours(3), 15), Some(10.0));
+        // The weekly slot was filled for Monday only: on Tuesday the daily slot answers, as above; a slot never
+        // seen answers nothing.
+        assert_eq!(SeasonalProfile::default().forecast(next_day, 60), None);
+    }
+
+    #[test]
+    fn weekly_slot_wins_over_daily_once_seen() {
+        let mut p = SeasonalProfile::default();
+        let slot_start = t0() + Duration::hours(8);
+        for m in 0..16 {
+            p.record(slot_start + Duration::minutes(m), 100.0);
+        }
+        // Same time next day, a different weekly slot: the daily one answers.
+        p.last_minute = None;
+        p.open = None;
+        for m in 0..16 {
+            p.record(slot_start + Duration::days(1) + Duration::minutes(m), 300.0);
+        }
+        // Daily slot: EWMA of 100 then 300 = 200 (alpha 0.5); weekly slot (Monday) saw only 100.
+        assert_eq!(p.forecast(slot_start + Duration::days(7), 1), Some(100.0));
+        assert_eq!(p.forecast(slot_start + Duration::days(2), 1), Some(200.0));
+    }
+
+    #[test]
+    fn repeated_minutes_are_not_double_counted() {
+        let mut p = SeasonalProfile::default();
+        p.record(t0(), 50.0);
+        p.record(t0(), 5000.0);
+        p.record(t0() + Duration::minutes(BUCKET_MINUTES), 1.0);
+        assert_eq!(p.forecast(t0() + Duration::days(7), 1), Some(50.0));
+    }
+
+    #[test]
+    fn history_is_bounded_and_round_trips() {
+        let mut h = History::default();
+        for i in 0..(MAX_ACTIONS + 10) {
+            h.actions.push_back(ActionRecord {
+                at: t0() + Duration::minutes(i as i64),
+                action: Action::SetCount { from: 1, to: 2 },
+                rule: Rule::Demand,
+            });
+        }
+        while h.actions.len() > MAX_ACTIONS {
+            h.actions.pop_front();
+        }
+        let json = serde_json::to_string(&h).unwrap();
+        // A week of slots plus the actions stays far below DynamoDB's 400 KB item limit.
+        assert!(json.len() < 100_000, "{}", json.len());
+        let back: History = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+    }
+}
