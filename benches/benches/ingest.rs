@@ -17,13 +17,10 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("parse_and_profile_csv_25_features", |b| {
         b.iter(|| {
             let schema = schema();
-            let mut profile =
-                DatasetProfile::new(schema.features.iter().map(|f| (f.name.clone(), f.kind)));
+            let mut profile = DatasetProfile::new(schema.features.iter().map(|f| (f.name.clone(), f.kind)));
             let mut reader = CaptureReader::new(ReaderConfig::default(), schema);
             let mut sink = |row: &CaptureRow<'_>| profile.add_row(row);
-            let summary = reader
-                .read("bench", &bytes[..], &mut sink)
-                .expect("valid captures");
+            let summary = reader.read("bench", &bytes[..], &mut sink).expect("valid captures");
             assert_eq!(summary.rows, RECORDS as u64);
             profile
         })
@@ -33,9 +30,7 @@ fn ingest(c: &mut Criterion) {
             let mut reader = CaptureReader::new(ReaderConfig::default(), schema());
             let mut rows = 0u64;
             let mut sink = |_: &CaptureRow<'_>| rows += 1;
-            reader
-                .read("bench", &bytes[..], &mut sink)
-                .expect("valid captures");
+            reader.read("bench", &bytes[..], &mut sink).expect("valid captures");
             rows
         })
     });

@@ -25,9 +25,7 @@ pub fn schema() -> Schema {
     )
 }
 
-const CATEGORIES: [&str; 8] = [
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
-];
+const CATEGORIES: [&str; 8] = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
 
 /// An endless (up to `records`) stream of capture lines.
 pub struct CaptureStream {

@@ -11,7 +11,12 @@
 //! 4. the bytes gzip-compressed by the target, through `open_decompressed("x.jsonl.gz", ..)`: the result must be
 //!    the same as reading them plain (differential check of the gzip path).
 //!
-//! `max_line_bytes` is small (4096) so that the too-long path is exercised.
+//! 5. plain with the inferred schema again, through a 3-byte `BufReader`: line splitting must not depend on how
+//!    the stream is chunked, so the outcome must equal read 2;
+//! 6. plain with a tiny `max_line_bytes` (96) through a 5-byte `BufReader`, so that the too-long path, and its
+//!    interplay with chunk boundaries, is hit by the short inputs the fuzzer mostly generates.
+//!
+//! `max_line_bytes` is otherwise small (4096) so that the too-long path is exercised by long inputs too.
 #![no_main]
 
 use std::io::Write as _;
@@ -24,10 +29,11 @@ use modelwatch_core::capture::{
 use modelwatch_core::profile::{DatasetProfile, InferredType};
 
 const MAX_LINE_BYTES: usize = 4096;
+const TINY_LINE_BYTES: usize = 96;
 const MAX_LOCATIONS: usize = 3;
 
-fn config() -> ReaderConfig {
-    ReaderConfig { max_line_bytes: MAX_LINE_BYTES, max_locations: MAX_LOCATIONS, ..ReaderConfig::default() }
+fn config(max_line_bytes: usize) -> ReaderConfig {
+    ReaderConfig { max_line_bytes, max_locations: MAX_LOCATIONS, ..ReaderConfig::default() }
 }
 
 fn fixed_features() -> Vec<(String, Option<InferredType>)> {
@@ -80,14 +86,14 @@ fn check_row(row: &CaptureRow<'_>, fixed_width: Option<usize>) {
     }
 }
 
-fn read(input: impl std::io::BufRead, name: &str, fixed: bool) -> Outcome {
+fn read(input: impl std::io::BufRead, name: &str, fixed: bool, max_line_bytes: usize) -> Outcome {
     let (schema, mut profile) = if fixed {
         (Schema::new(fixed_features()), DatasetProfile::new(fixed_features()))
     } else {
         (Schema::default(), DatasetProfile::new(Vec::new()))
     };
     let fixed_width = fixed.then_some(3);
-    let mut reader = CaptureReader::new(config(), schema);
+    let mut reader = CaptureReader::new(config(max_line_bytes), schema);
     let mut rows_seen = 0u64;
     let mut sink = |row: &CaptureRow<'_>| {
         check_row(row, fixed_width);
@@ -150,8 +156,8 @@ fn read(input: impl std::io::BufRead, name: &str, fixed: bool) -> Outcome {
 
 fuzz_target!(|data: &[u8]| {
     // 1 and 2: plain, fixed and inferred schema.
-    let plain_fixed = read(open_decompressed("x.jsonl", data), "x.jsonl", true);
-    let plain_inferred = read(open_decompressed("x.jsonl", data), "x.jsonl", false);
+    let plain_fixed = read(open_decompressed("x.jsonl", data), "x.jsonl", true, MAX_LINE_BYTES);
+    let plain_inferred = read(open_decompressed("x.jsonl", data), "x.jsonl", false, MAX_LINE_BYTES);
     // Line-level outcomes do not depend on the schema.
     assert_eq!(plain_fixed.result.is_ok(), plain_inferred.result.is_ok());
     if let (Ok(a), Ok(b)) = (&plain_fixed.result, &plain_inferred.result) {
@@ -159,13 +165,24 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // 3: the raw bytes as a gzip stream.
-    let _ = read(open_decompressed("x.jsonl.gz", data), "x.jsonl.gz", false);
+    let _ = read(open_decompressed("x.jsonl.gz", data), "x.jsonl.gz", false, MAX_LINE_BYTES);
 
     // 4: the bytes gzip-compressed, read back through the gzip path: the same outcome as plain. The source name
     // is part of the skip locations, so both reads use the same name.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(data).unwrap();
     let gz = encoder.finish().unwrap();
-    let via_gzip = read(open_decompressed("x.jsonl.gz", gz.as_slice()), "x.jsonl", false);
+    let via_gzip = read(open_decompressed("x.jsonl.gz", gz.as_slice()), "x.jsonl", false, MAX_LINE_BYTES);
     assert_eq!(via_gzip, plain_inferred, "gzip and plain reads differ");
+
+    // 5: the same stream in 3-byte chunks.
+    let chunked = read(std::io::BufReader::with_capacity(3, data), "x.jsonl", false, MAX_LINE_BYTES);
+    assert_eq!(chunked, plain_inferred, "chunked and whole reads differ");
+
+    // 6: a tiny line limit, in 5-byte chunks. Lines too long are skipped, so no more rows than with the big limit.
+    let tiny = read(std::io::BufReader::with_capacity(5, data), "x.jsonl", false, TINY_LINE_BYTES);
+    assert!(tiny.rows_seen <= plain_inferred.rows_seen || plain_inferred.schema_width != tiny.schema_width);
+    if data.split(|b| *b == b'\n').all(|l| l.len() <= TINY_LINE_BYTES) {
+        assert_eq!(tiny.result, plain_inferred.result, "no line is too long, yet the tiny limit changed the result");
+    }
 });

@@ -48,12 +48,7 @@ impl CaptureSource for FsCaptureSource {
         }
         let mut objects: Vec<CaptureObject> = paths
             .into_iter()
-            .filter(|p| {
-                self.root.is_file()
-                    || p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(is_capture_file)
-            })
+            .filter(|p| self.root.is_file() || p.file_name().and_then(|n| n.to_str()).is_some_and(is_capture_file))
             .map(|p| {
                 let name = p.display().to_string();
                 CaptureObject {
@@ -106,14 +101,7 @@ impl ReportStore for FsReportStore {
             }
             std::fs::write(&path, body)
         };
-        write().map_err(|e| {
-            PortError::new(
-                "writing",
-                path.display().to_string(),
-                PortErrorKind::Other,
-                e,
-            )
-        })
+        write().map_err(|e| PortError::new("writing", path.display().to_string(), PortErrorKind::Other, e))
     }
 }
 
@@ -141,12 +129,7 @@ mod tests {
             modelwatch_core::window::parse_time("2024-05-01T16").unwrap(),
         )
         .unwrap();
-        let names: Vec<String> = source
-            .list(Some(&w))
-            .unwrap()
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
+        let names: Vec<String> = source.list(Some(&w)).unwrap().into_iter().map(|o| o.name).collect();
         assert_eq!(names.len(), 2);
         assert!(names[0].ends_with("14/b.jsonl.gz") && names[1].ends_with("15/c.jsonl"));
     }

@@ -18,10 +18,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
-use modelwatch_core::dataset::{DatasetOptions, profile_dataset};
-use modelwatch_core::evaluate::{Evaluation, EvaluationConfig, evaluate_window};
+use modelwatch_core::dataset::{DatasetOptions, labelled_predictions, profile_dataset};
+use modelwatch_core::evaluate::{
+    Evaluation, EvaluationConfig, QualityConfig, Sources, evaluate_window, quality_baseline,
+};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::ports::ReportStore;
+use modelwatch_core::quality::{ModelQualityConstraints, ProblemType};
 use modelwatch_core::window::{Window, parse_time};
 
 use local::{FsCaptureSource, FsReportStore};
@@ -62,6 +65,19 @@ enum Command {
         /// The CSV has no header line (columns are named _c0, _c1, ...).
         #[arg(long)]
         no_header: bool,
+        /// Also write the model-quality baseline (model-quality/statistics.json and constraints.json) from the
+        /// label column and the prediction column (or --predicted-label-column).
+        #[arg(long, value_enum)]
+        problem_type: Option<Problem>,
+        /// A column with the model's predicted class (multiclass, or binary without scores).
+        #[arg(long)]
+        predicted_label_column: Option<String>,
+        /// Binary: a score at or above it predicts the positive class.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Suggested quality thresholds sit this much (relative) below the validation set's metrics.
+        #[arg(long, default_value_t = modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE)]
+        tolerance: f64,
     },
     /// Evaluate captures against a baseline: statistics, drift, violations, metrics.
     Evaluate {
@@ -86,9 +102,38 @@ enum Command {
         /// The endpoint name in the metrics' dimensions (default: taken from the capture path).
         #[arg(long)]
         endpoint: Option<String>,
+        /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
+        #[arg(long)]
+        ground_truth: Option<PathBuf>,
+        /// The problem type for model quality.
+        #[arg(long, value_enum, default_value = "binary")]
+        problem_type: Problem,
+        /// Binary: a score at or above it predicts the positive class.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
+        #[arg(long)]
+        quality_constraints: Option<PathBuf>,
     },
     /// Replay a request trace through a scaling policy (and target tracking, to compare).
     Simulate(simulate::SimulateArgs),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Problem {
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+impl From<Problem> for ProblemType {
+    fn from(p: Problem) -> Self {
+        match p {
+            Problem::Binary => ProblemType::BinaryClassification,
+            Problem::Multiclass => ProblemType::MulticlassClassification,
+            Problem::Regression => ProblemType::Regression,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -110,6 +155,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             label_column,
             prediction_column,
             no_header,
+            problem_type,
+            predicted_label_column,
+            threshold,
+            tolerance,
         } => {
             let options = DatasetOptions {
                 has_header: !no_header,
@@ -118,31 +167,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let baseline = write_baseline(&dataset, &options, &out)?;
             output::print_baseline(&baseline, &out);
+            if let Some(problem) = problem_type {
+                let config = QualityConfig {
+                    threshold,
+                    ..QualityConfig::new(problem.into())
+                };
+                let label = predicted_label_column.as_deref();
+                write_quality_baseline(&dataset, &options, label, &config, tolerance, &out)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Evaluate {
             captures,
-            baseline,
+            baseline: baseline_dir,
             out,
             from,
             to,
             config,
             endpoint,
+            ground_truth,
+            problem_type,
+            threshold,
+            quality_constraints,
         } => {
-            let window =
-                match (from, to) {
-                    (Some(from), Some(to)) => {
-                        let (from, to) = (parse_time(&from)?, parse_time(&to)?);
-                        Some(Window::new(from, to).with_context(|| {
-                            format!("--to must be after --from ({from} .. {to})")
-                        })?)
-                    }
-                    _ => None,
-                };
-            let config = read_config(config.as_deref())?;
-            let baseline = Baseline::read_dir(&baseline)?;
+            let window = match (from, to) {
+                (Some(from), Some(to)) => {
+                    let (from, to) = (parse_time(&from)?, parse_time(&to)?);
+                    Some(Window::new(from, to).with_context(|| format!("--to must be after --from ({from} .. {to})"))?)
+                }
+                _ => None,
+            };
+            let mut config = read_config(config.as_deref())?;
+            if ground_truth.is_some() && config.quality.is_none() {
+                config.quality = Some(QualityConfig {
+                    threshold,
+                    ..QualityConfig::new(problem_type.into())
+                });
+            }
+            let baseline = Baseline::read_dir(&baseline_dir)?;
+            let constraints_path =
+                quality_constraints.unwrap_or_else(|| baseline_dir.join(QUALITY_DIR).join(CONSTRAINTS_FILE));
+            let constraints = read_quality_constraints(&constraints_path)?;
             let endpoint = endpoint.unwrap_or_else(|| guess_endpoint(&captures));
-            let evaluation = evaluate(&captures, window.as_ref(), &baseline, &config, &endpoint)?;
+            let inputs = Inputs {
+                captures: &captures,
+                ground_truth: ground_truth.as_deref(),
+                constraints: constraints.as_ref(),
+            };
+            let evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &endpoint)?;
             output::write_reports(&FsReportStore::new(&out), &evaluation)?;
             output::print_evaluation(&evaluation, &out);
             finish_code(&evaluation)
@@ -175,10 +247,8 @@ fn read_config(path: Option<&Path>) -> Result<EvaluationConfig> {
     let Some(path) = path else {
         return Ok(EvaluationConfig::default());
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid modelwatch configuration", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid modelwatch configuration", path.display()))
 }
 
 /// The endpoint folder of S3's layout, `{endpoint}/{variant}/yyyy/mm/dd/hh`, when the path has one.
@@ -200,29 +270,73 @@ fn guess_endpoint(captures: &Path) -> String {
         .unwrap_or_else(|| "local".to_owned())
 }
 
+/// The model-quality baseline's folder inside a baseline folder.
+use output::QUALITY_DIR;
+
+fn read_quality_constraints(path: &Path) -> Result<Option<ModelQualityConstraints>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(
+        ModelQualityConstraints::from_json(&text).with_context(|| format!("parsing {}", path.display()))?,
+    ))
+}
+
+fn write_quality_baseline(
+    dataset: &Path,
+    options: &DatasetOptions,
+    predicted_label_column: Option<&str>,
+    config: &QualityConfig,
+    tolerance: f64,
+    out: &Path,
+) -> Result<()> {
+    if options.label_column.is_none() {
+        bail!("--problem-type needs --label-column (the ground truth of the validation set)");
+    }
+    if options.prediction_column.is_none() && predicted_label_column.is_none() {
+        bail!("--problem-type needs --prediction-column (scores) or --predicted-label-column");
+    }
+    let rows = labelled_predictions(dataset, options, predicted_label_column)?;
+    let (statistics, constraints) = quality_baseline(config, rows, tolerance);
+    let store = FsReportStore::new(out.join(QUALITY_DIR));
+    store.put(STATISTICS_FILE, statistics.to_json()?.as_bytes())?;
+    store.put(CONSTRAINTS_FILE, constraints.to_json()?.as_bytes())?;
+    output::print_quality_baseline(&statistics, &out.join(QUALITY_DIR));
+    Ok(())
+}
+
 fn write_baseline(dataset: &Path, options: &DatasetOptions, out: &Path) -> Result<Baseline> {
     let profile = profile_dataset(dataset, options)?;
     let baseline = Baseline::from_profile(&profile);
     let store = FsReportStore::new(out);
-    store.put(
-        STATISTICS_FILE,
-        &serde_json::to_vec_pretty(&baseline.statistics)?,
-    )?;
-    store.put(
-        CONSTRAINTS_FILE,
-        &serde_json::to_vec_pretty(&baseline.constraints)?,
-    )?;
+    store.put(STATISTICS_FILE, &serde_json::to_vec_pretty(&baseline.statistics)?)?;
+    store.put(CONSTRAINTS_FILE, &serde_json::to_vec_pretty(&baseline.constraints)?)?;
     Ok(baseline)
 }
 
+/// What an evaluation reads.
+struct Inputs<'a> {
+    captures: &'a Path,
+    ground_truth: Option<&'a Path>,
+    constraints: Option<&'a ModelQualityConstraints>,
+}
+
 fn evaluate(
-    captures: &Path,
+    inputs: &Inputs<'_>,
     window: Option<&Window>,
     baseline: &Baseline,
     config: &EvaluationConfig,
     endpoint: &str,
 ) -> Result<Evaluation> {
+    let captures = inputs.captures;
     let source = FsCaptureSource::new(captures);
+    let labels = inputs.ground_truth.map(FsCaptureSource::new);
+    let sources = Sources {
+        captures: &source,
+        ground_truth: labels.as_ref().map(|l| l as &dyn modelwatch_core::ports::CaptureSource),
+        quality_constraints: inputs.constraints,
+    };
     let scope = MetricScope {
         endpoint: endpoint.to_owned(),
         schedule: format!("modelwatch-{endpoint}"),
@@ -231,10 +345,8 @@ fn evaluate(
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files {elapsed} {wide_msg}",
-            )
-            .expect("valid template"),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} {wide_msg}")
+                .expect("valid template"),
         );
         bar
     });
@@ -245,7 +357,7 @@ fn evaluate(
             bar.set_message(object.name.clone());
         }
     };
-    let evaluation = evaluate_window(&source, window, baseline, config, &scope, &mut on_object)?;
+    let evaluation = evaluate_window(&sources, window, baseline, config, &scope, &mut on_object)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -262,6 +374,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
     let data = modelwatch_core::demo::generate();
     let store = FsReportStore::new(out);
     store.put("training.csv", data.training_csv.as_bytes())?;
+    store.put("validation.csv", data.validation_csv.as_bytes())?;
     for (path, body) in &data.captures {
         store.put(&format!("captures/{path}"), body.as_bytes())?;
     }
@@ -279,13 +392,39 @@ fn demo(out: &Path) -> Result<ExitCode> {
         prediction_column: None,
     };
     let baseline = write_baseline(&out.join("training.csv"), &options, &out.join("baseline"))?;
+    let quality = QualityConfig::new(ProblemType::BinaryClassification);
+    let validation = DatasetOptions {
+        has_header: true,
+        label_column: Some(modelwatch_core::demo::LABEL.to_owned()),
+        prediction_column: Some("score".to_owned()),
+    };
+    let tolerance = modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE;
+    write_quality_baseline(
+        &out.join("validation.csv"),
+        &validation,
+        None,
+        &quality,
+        tolerance,
+        &out.join("baseline"),
+    )?;
+    let constraints = read_quality_constraints(&out.join("baseline").join(QUALITY_DIR).join(CONSTRAINTS_FILE))?;
     println!(
         "Baseline: {} features from {} training rows.\n",
         baseline.statistics.features.len(),
         baseline.statistics.dataset.item_count
     );
 
-    let config = EvaluationConfig::default();
+    let config = EvaluationConfig {
+        quality: Some(quality),
+        ..EvaluationConfig::default()
+    };
+    let captures = out.join("captures");
+    let labels = out.join("ground-truth");
+    let inputs = Inputs {
+        captures: &captures,
+        ground_truth: Some(&labels),
+        constraints: constraints.as_ref(),
+    };
     for (label, from_hour, to_hour) in [
         ("before drift", 0, modelwatch_core::demo::DRIFT_FROM_HOUR),
         (
@@ -300,7 +439,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         )
         .context("demo window")?;
         let evaluation = evaluate(
-            &out.join("captures"),
+            &inputs,
             Some(&window),
             &baseline,
             &config,
@@ -311,18 +450,13 @@ fn demo(out: &Path) -> Result<ExitCode> {
             window.start.format("%Y%m%dT%H"),
             window.end.format("%Y%m%dT%H")
         );
-        output::write_reports(
-            &FsReportStore::new(out.join("reports").join(&folder)),
-            &evaluation,
-        )?;
+        output::write_reports(&FsReportStore::new(out.join("reports").join(&folder)), &evaluation)?;
         println!("== Window {} .. {} ({label}) ==", window.start, window.end);
         output::print_evaluation(&evaluation, &out.join("reports").join(&folder));
         println!();
     }
     println!(
-        "Try it yourself:\n  modelwatch evaluate --captures {}/captures --baseline {}/baseline --out {}/reports/all",
-        out.display(),
-        out.display(),
+        "Try it yourself:\n  modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all",
         out.display()
     );
     Ok(ExitCode::SUCCESS)

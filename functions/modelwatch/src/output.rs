@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use modelwatch_core::baseline::{Baseline, STATISTICS_FILE};
-use modelwatch_core::evaluate::Evaluation;
+use modelwatch_core::evaluate::{Evaluation, QualityOutcome};
 use modelwatch_core::ports::ReportStore;
+use modelwatch_core::quality::ModelQualityStatistics;
 use modelwatch_core::violations::VIOLATIONS_FILE;
 
 /// The drift report's file name.
@@ -18,14 +19,8 @@ pub const SUMMARY_FILE: &str = "summary.json";
 
 /// Writes `statistics.json`, `constraint_violations.json`, `drift.json`, `metrics.jsonl` and `summary.json`.
 pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result<()> {
-    store.put(
-        STATISTICS_FILE,
-        &serde_json::to_vec_pretty(&evaluation.statistics)?,
-    )?;
-    store.put(
-        VIOLATIONS_FILE,
-        &serde_json::to_vec_pretty(&evaluation.violations)?,
-    )?;
+    store.put(STATISTICS_FILE, &serde_json::to_vec_pretty(&evaluation.statistics)?)?;
+    store.put(VIOLATIONS_FILE, &serde_json::to_vec_pretty(&evaluation.violations)?)?;
     store.put(DRIFT_FILE, &serde_json::to_vec_pretty(&evaluation.drift)?)?;
     let mut metrics = Vec::new();
     for datum in &evaluation.metrics {
@@ -39,7 +34,94 @@ pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result
         "files": evaluation.files,
     });
     store.put(SUMMARY_FILE, &serde_json::to_vec_pretty(&summary)?)?;
+    if let Some(q) = &evaluation.quality {
+        store.put(
+            &format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
+            q.statistics.to_json()?.as_bytes(),
+        )?;
+        let violations = serde_json::json!({ "violations": q.violations });
+        store.put(
+            &format!("{QUALITY_DIR}/{VIOLATIONS_FILE}"),
+            &serde_json::to_vec_pretty(&violations)?,
+        )?;
+        let join = serde_json::json!({
+            "join": q.join,
+            "auc_error_bound": q.auc_error_bound,
+            "not_evaluated": q.not_evaluated,
+            "skipped_labels": q.label_skips,
+            "files": q.ground_truth_files,
+        });
+        store.put(&format!("{QUALITY_DIR}/join.json"), &serde_json::to_vec_pretty(&join)?)?;
+    }
     Ok(())
+}
+
+/// Model quality's reports live in their own folder, as Model Monitor's model-quality job writes its own.
+pub const QUALITY_DIR: &str = "model-quality";
+
+/// The metrics shown in the quality table, in order, when present.
+const QUALITY_SHOWN: [&str; 12] = [
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "auc",
+    "pr_auc",
+    "weighted_f1",
+    "macro_f1",
+    "mae",
+    "rmse",
+    "r2",
+    "mape",
+];
+
+pub fn print_quality_baseline(statistics: &ModelQualityStatistics, out: &Path) {
+    println!(
+        "Wrote {}/statistics.json and constraints.json (model quality):",
+        out.display()
+    );
+    for (_, block) in statistics.blocks() {
+        let shown: Vec<String> = QUALITY_SHOWN
+            .iter()
+            .filter_map(|m| block.value(m).map(|v| format!("{m} {v:.4}")))
+            .collect();
+        println!("  {}", shown.join("  "));
+    }
+}
+
+fn render_quality(q: &QualityOutcome, s: &mut String) {
+    let j = &q.join;
+    let _ = writeln!(
+        s,
+        "\nModel quality: {} captures, {} labels, {} matched ({} without label, {} labels without capture, {} duplicate ids).",
+        j.captures, j.labels, j.matched, j.captures_without_label, j.labels_without_capture, j.duplicate_capture_ids
+    );
+    for (_, block) in q.statistics.blocks() {
+        let shown: Vec<String> = QUALITY_SHOWN
+            .iter()
+            .filter_map(|m| block.value(m).map(|v| format!("{m} {}", fmt_score(v))))
+            .collect();
+        let _ = writeln!(s, "  {}", shown.join("  "));
+    }
+    if q.violations.is_empty() {
+        let _ = writeln!(s, "Quality violations: none.");
+    } else {
+        let _ = writeln!(s, "Quality violations ({}):", q.violations.len());
+        for v in &q.violations {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<26} {}",
+                v.metric_name, v.constraint_check_type, v.description
+            );
+        }
+    }
+    if q.label_skips.total() > 0 {
+        let _ = writeln!(
+            s,
+            "Skipped ground truth: {} lines (see model-quality/join.json).",
+            q.label_skips.total()
+        );
+    }
 }
 
 pub fn print_baseline(baseline: &Baseline, out: &Path) {
@@ -51,19 +133,11 @@ pub fn print_baseline(baseline: &Baseline, out: &Path) {
     );
     for f in &baseline.statistics.features {
         let detail = match (&f.numerical_statistics, f.categories()) {
-            (Some(n), _) => format!(
-                "mean {:.4}  std {:.4}  [{}, {}]",
-                n.mean, n.std_dev, n.min, n.max
-            ),
+            (Some(n), _) => format!("mean {:.4}  std {:.4}  [{}, {}]", n.mean, n.std_dev, n.min, n.max),
             (None, Some(c)) => format!("{} distinct values", c.len()),
             _ => String::new(),
         };
-        println!(
-            "  {:<24} {:<10} {}",
-            f.name,
-            format!("{:?}", f.inferred_type),
-            detail
-        );
+        println!("  {:<24} {:<10} {}", f.name, format!("{:?}", f.inferred_type), detail);
     }
 }
 
@@ -127,11 +201,7 @@ pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
     if evaluation.violations.violations.is_empty() {
         let _ = writeln!(s, "Violations: none.");
     } else {
-        let _ = writeln!(
-            s,
-            "Violations ({}):",
-            evaluation.violations.violations.len()
-        );
+        let _ = writeln!(s, "Violations ({}):", evaluation.violations.violations.len());
         for v in &evaluation.violations.violations {
             let _ = writeln!(
                 s,
@@ -142,6 +212,9 @@ pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
             );
         }
     }
+    if let Some(q) = &evaluation.quality {
+        render_quality(q, &mut s);
+    }
     if evaluation.skips.total() > 0 {
         let _ = writeln!(s, "Skipped input:");
         for (reason, n) in &evaluation.skips.counts {
@@ -149,13 +222,7 @@ pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
                 .iter()
                 .map(|l| format!("{}:{}", l.source, l.line))
                 .collect();
-            let _ = writeln!(
-                s,
-                "  {:<20} {:>8}  first at {}",
-                reason.as_str(),
-                n,
-                at.join(", ")
-            );
+            let _ = writeln!(s, "  {:<20} {:>8}  first at {}", reason.as_str(), n, at.join(", "));
         }
     }
     let _ = writeln!(

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use modelwatch_core::scaling::Policy;
 use modelwatch_core::scaling::simulate::{
-    Controller, FleetModel, SimulationRun, Summary, TraceFormat, parse_trace_csv, render_svg,
-    simulate,
+    Controller, FleetModel, SimulationRun, Summary, TraceFormat, parse_trace_csv, render_svg, simulate,
 };
 
 /// The controller to compare the policy with.
@@ -60,19 +59,17 @@ pub struct SimulateArgs {
 ///
 /// Unreadable or invalid trace or policy files, and output files that cannot be written.
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let policy_text = std::fs::read_to_string(&args.policy)
-        .with_context(|| format!("reading policy {}", args.policy.display()))?;
-    let policy = Policy::from_json(&policy_text)
-        .with_context(|| format!("policy {}", args.policy.display()))?;
-    let trace_text = std::fs::read_to_string(&args.trace)
-        .with_context(|| format!("reading trace {}", args.trace.display()))?;
+    let policy_text =
+        std::fs::read_to_string(&args.policy).with_context(|| format!("reading policy {}", args.policy.display()))?;
+    let policy = Policy::from_json(&policy_text).with_context(|| format!("policy {}", args.policy.display()))?;
+    let trace_text =
+        std::fs::read_to_string(&args.trace).with_context(|| format!("reading trace {}", args.trace.display()))?;
     let format = if args.per_request {
         TraceFormat::PerRequest
     } else {
         TraceFormat::Auto
     };
-    let trace = parse_trace_csv(&trace_text, format)
-        .with_context(|| format!("trace {}", args.trace.display()))?;
+    let trace = parse_trace_csv(&trace_text, format).with_context(|| format!("trace {}", args.trace.display()))?;
 
     let mut fleet = FleetModel::from_policy(&policy);
     fleet.startup_minutes = args.startup_minutes.unwrap_or(policy.startup_minutes);
@@ -83,12 +80,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
 
     let mut runs: Vec<SimulationRun> = vec![simulate(&trace, &policy, &fleet, Controller::Policy)];
     if let Some(Compare::TargetTracking) = args.compare {
-        runs.push(simulate(
-            &trace,
-            &policy,
-            &fleet,
-            Controller::TargetTracking,
-        ));
+        runs.push(simulate(&trace, &policy, &fleet, Controller::TargetTracking));
     }
 
     println!(
@@ -113,18 +105,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             "fleet": fleet,
             "runs": summaries,
         });
-        write(
-            dir.join("summary.json"),
-            &serde_json::to_string_pretty(&summary)?,
-        )?;
+        write(dir.join("summary.json"), &serde_json::to_string_pretty(&summary)?)?;
         write(dir.join("timeline.json"), &serde_json::to_string(&runs)?)?;
         let refs: Vec<&SimulationRun> = runs.iter().collect();
         let title = format!("{}: demand and serving capacity", args.trace.display());
         write(dir.join("plot.svg"), &render_svg(&trace, &refs, &title))?;
-        println!(
-            "wrote summary.json, timeline.json and plot.svg to {}",
-            dir.display()
-        );
+        println!("wrote summary.json, timeline.json and plot.svg to {}", dir.display());
     }
     Ok(())
 }
@@ -136,23 +122,14 @@ fn write(path: PathBuf, text: &str) -> anyhow::Result<()> {
 fn print_table<'a>(rows: impl Iterator<Item = &'a Summary>) {
     println!(
         "{:<16} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>5}",
-        "controller",
-        "under-min",
-        "over-cap%",
-        "inst-hours",
-        "cost-usd",
-        "actions",
-        "reversals",
-        "peak"
+        "controller", "under-min", "over-cap%", "inst-hours", "cost-usd", "actions", "reversals", "peak"
     );
     for s in rows {
         let name = match s.controller {
             Controller::Policy => "policy",
             Controller::TargetTracking => "target-tracking",
         };
-        let cost = s
-            .cost_usd
-            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
+        let cost = s.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
         println!(
             "{:<16} {:>10} {:>10.2} {:>10.2} {:>10} {:>8} {:>10} {:>5}",
             name,

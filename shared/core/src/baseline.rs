@@ -202,12 +202,8 @@ impl<'de> Deserialize<'de> for Toggle {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::Bool(true) => Ok(Toggle::Enabled),
             serde_json::Value::Bool(false) => Ok(Toggle::Disabled),
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("enabled") => {
-                Ok(Toggle::Enabled)
-            }
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("disabled") => {
-                Ok(Toggle::Disabled)
-            }
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("enabled") => Ok(Toggle::Enabled),
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("disabled") => Ok(Toggle::Disabled),
             other => Err(serde::de::Error::custom(format!(
                 "expected \"Enabled\" or \"Disabled\", found {other}"
             ))),
@@ -277,9 +273,7 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     if v.is_finite() && v >= 0.0 {
         Ok(v.round() as u64)
     } else {
-        Err(serde::de::Error::custom(format!(
-            "expected a count, found {v}"
-        )))
+        Err(serde::de::Error::custom(format!("expected a count, found {v}")))
     }
 }
 
@@ -287,8 +281,7 @@ impl Statistics {
     /// The statistics of a profile, in Model Monitor's schema. Prediction profiles are included only when they
     /// hold values and `with_predictions` is set.
     pub fn from_profile(profile: &DatasetProfile, with_predictions: bool) -> Self {
-        let mut features: Vec<FeatureStatistics> =
-            profile.features.iter().map(feature_statistics).collect();
+        let mut features: Vec<FeatureStatistics> = profile.features.iter().map(feature_statistics).collect();
         if with_predictions {
             for p in [&profile.prediction_score, &profile.prediction_label] {
                 if p.present() > 0 {
@@ -317,27 +310,26 @@ fn feature_statistics(p: &FeatureProfile) -> FeatureStatistics {
         num_present: p.present(),
         num_missing: p.missing,
     };
-    let numeric = inferred_type.is_numeric()
-        || (inferred_type == InferredType::Unknown && p.sketch.is_some());
+    let numeric = inferred_type.is_numeric() || (inferred_type == InferredType::Unknown && p.sketch.is_some());
     if numeric {
         let m = &p.moments;
         let empty = m.count == 0;
-        let distribution =
-            p.sketch
-                .as_ref()
-                .filter(|s| !s.is_empty())
-                .map(|sketch| NumericDistribution {
-                    kll: Kll {
-                        buckets: equal_width_buckets(sketch, m.min, m.max),
-                        sketch: Some(KllSketchJson {
-                            parameters: KllParameters {
-                                c: sketch.c(),
-                                k: sketch.k() as f64,
-                            },
-                            data: sketch.levels().to_vec(),
-                        }),
-                    },
-                });
+        let distribution = p
+            .sketch
+            .as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|sketch| NumericDistribution {
+                kll: Kll {
+                    buckets: equal_width_buckets(sketch, m.min, m.max),
+                    sketch: Some(KllSketchJson {
+                        parameters: KllParameters {
+                            c: sketch.c(),
+                            k: sketch.k() as f64,
+                        },
+                        data: sketch.levels().to_vec(),
+                    }),
+                },
+            });
         FeatureStatistics {
             name: p.name.clone(),
             inferred_type,
@@ -421,11 +413,7 @@ impl FeatureStatistics {
         let kll = &stats.distribution.as_ref()?.kll;
         if let Some(sketch) = &kll.sketch {
             let k = sketch.parameters.k.max(8.0) as u32;
-            return Some(KllSketch::from_levels(
-                k,
-                sketch.parameters.c,
-                sketch.data.clone(),
-            ));
+            return Some(KllSketch::from_levels(k, sketch.parameters.c, sketch.data.clone()));
         }
         let mut rebuilt = KllSketch::default();
         for b in &kll.buckets {
@@ -547,23 +535,17 @@ impl Baseline {
     /// # Errors
     ///
     /// [`BaselineError::Parse`] naming the file that does not parse.
-    pub fn from_json(
-        name: &str,
-        statistics: &[u8],
-        constraints: &[u8],
-    ) -> Result<Self, BaselineError> {
-        let statistics =
-            serde_json::from_slice(statistics).map_err(|source| BaselineError::Parse {
-                path: format!("{name}/{STATISTICS_FILE}"),
-                what: "statistics",
-                source,
-            })?;
-        let constraints =
-            serde_json::from_slice(constraints).map_err(|source| BaselineError::Parse {
-                path: format!("{name}/{CONSTRAINTS_FILE}"),
-                what: "constraints",
-                source,
-            })?;
+    pub fn from_json(name: &str, statistics: &[u8], constraints: &[u8]) -> Result<Self, BaselineError> {
+        let statistics = serde_json::from_slice(statistics).map_err(|source| BaselineError::Parse {
+            path: format!("{name}/{STATISTICS_FILE}"),
+            what: "statistics",
+            source,
+        })?;
+        let constraints = serde_json::from_slice(constraints).map_err(|source| BaselineError::Parse {
+            path: format!("{name}/{CONSTRAINTS_FILE}"),
+            what: "constraints",
+            source,
+        })?;
         Ok(Self {
             statistics,
             constraints,
@@ -622,10 +604,7 @@ mod tests {
     use crate::profile::Tracking;
 
     fn realdata() -> Option<std::path::PathBuf> {
-        let p = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/realdata"
-        ));
+        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
         if p.exists() {
             Some(p.to_path_buf())
         } else {
@@ -640,10 +619,7 @@ mod tests {
         let dir = root.join("capture/sagemaker-python-sdk");
         let baseline = Baseline::read_dir(&dir).unwrap();
         assert_eq!(baseline.statistics.dataset.item_count, 418);
-        assert_eq!(
-            baseline.statistics.features[0].inferred_type,
-            InferredType::String
-        );
+        assert_eq!(baseline.statistics.features[0].inferred_type, InferredType::String);
         assert_eq!(baseline.statistics.features[0].common().num_present, 418);
         assert_eq!(
             baseline.statistics.features[0].categories().unwrap(),
@@ -733,10 +709,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.monitoring_config
-                .distribution_constraints
-                .unwrap()
-                .perform_comparison,
+            c.monitoring_config.distribution_constraints.unwrap().perform_comparison,
             Some(Toggle::Enabled)
         );
         let _ = Tracking::Numeric;

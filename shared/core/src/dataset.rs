@@ -49,48 +49,24 @@ pub enum DatasetError {
 /// # Errors
 ///
 /// [`DatasetError`] naming the file when it cannot be opened or parsed, or when a named column is absent.
-pub fn profile_dataset(
-    path: &Path,
-    options: &DatasetOptions,
-) -> Result<DatasetProfile, DatasetError> {
+pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetProfile, DatasetError> {
     let display = path.display().to_string();
     let read_err = |source| DatasetError::Read {
         path: display.clone(),
         source,
     };
-    let is_parquet = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let df = if is_parquet {
-        let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+    let df = read_frame(path, options.has_header).map_err(|e| match e {
+        FrameError::Io(source) => DatasetError::Io {
             path: display.clone(),
             source,
-        })?;
-        ParquetReader::new(file).finish().map_err(read_err)?
-    } else {
-        let mut df = CsvReadOptions::default()
-            .with_has_header(options.has_header)
-            .with_infer_schema_length(Some(10_000))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .map_err(read_err)?
-            .finish()
-            .map_err(read_err)?;
-        if !options.has_header {
-            let names: Vec<String> = (0..df.width()).map(|i| format!("_c{i}")).collect();
-            df.set_column_names(&names).map_err(read_err)?;
-        }
-        df
-    };
-    let columns: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for wanted in options
-        .label_column
-        .iter()
-        .chain(options.prediction_column.iter())
-    {
+        },
+        FrameError::Polars(source) => DatasetError::Read {
+            path: display.clone(),
+            source,
+        },
+    })?;
+    let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    for wanted in options.label_column.iter().chain(options.prediction_column.iter()) {
         if !columns.contains(wanted) {
             return Err(DatasetError::NoColumn {
                 path: display,
@@ -124,6 +100,101 @@ pub fn profile_dataset(
     Ok(profile)
 }
 
+/// The label, score and predicted label of every row of a labelled validation set, for the model-quality
+/// baseline. The columns are named as in [`DatasetOptions`] (`prediction_column` is the score).
+///
+/// # Errors
+///
+/// [`DatasetError`] naming the file when it cannot be read or lacks the label column.
+pub fn labelled_predictions(
+    path: &Path,
+    options: &DatasetOptions,
+    predicted_label_column: Option<&str>,
+) -> Result<Vec<(String, Option<f64>, Option<String>)>, DatasetError> {
+    let display = path.display().to_string();
+    let read_err = |source| DatasetError::Read {
+        path: display.clone(),
+        source,
+    };
+    let df = read_frame(path, options.has_header).map_err(|e| match e {
+        FrameError::Io(source) => DatasetError::Io {
+            path: display.clone(),
+            source,
+        },
+        FrameError::Polars(source) => DatasetError::Read {
+            path: display.clone(),
+            source,
+        },
+    })?;
+    let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let column = |name: &str| {
+        df.column(name).map_err(|_| DatasetError::NoColumn {
+            path: display.clone(),
+            column: name.to_owned(),
+            columns: columns.join(", "),
+        })
+    };
+    let label_name = options.label_column.as_deref().unwrap_or("label");
+    let labels = column(label_name)?
+        .as_materialized_series()
+        .cast(&DataType::String)
+        .map_err(read_err)?;
+    let scores = match &options.prediction_column {
+        Some(name) => Some(
+            column(name)?
+                .as_materialized_series()
+                .cast(&DataType::Float64)
+                .map_err(read_err)?,
+        ),
+        None => None,
+    };
+    let predicted = match predicted_label_column {
+        Some(name) => Some(
+            column(name)?
+                .as_materialized_series()
+                .cast(&DataType::String)
+                .map_err(read_err)?,
+        ),
+        None => None,
+    };
+    let labels = labels.str().map_err(read_err)?;
+    let scores = scores.as_ref().map(|s| s.f64()).transpose().map_err(read_err)?;
+    let predicted = predicted.as_ref().map(|s| s.str()).transpose().map_err(read_err)?;
+    Ok((0..df.height())
+        .filter_map(|i| {
+            let label = labels.get(i)?.to_owned();
+            Some((
+                label,
+                scores.and_then(|s| s.get(i)),
+                predicted.and_then(|p| p.get(i)).map(str::to_owned),
+            ))
+        })
+        .collect())
+}
+
+enum FrameError {
+    Io(std::io::Error),
+    Polars(PolarsError),
+}
+
+fn read_frame(path: &Path, has_header: bool) -> Result<DataFrame, FrameError> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
+        let file = std::fs::File::open(path).map_err(FrameError::Io)?;
+        return ParquetReader::new(file).finish().map_err(FrameError::Polars);
+    }
+    let mut df = CsvReadOptions::default()
+        .with_has_header(has_header)
+        .with_infer_schema_length(Some(10_000))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(FrameError::Polars)?;
+    if !has_header {
+        let names: Vec<String> = (0..df.width()).map(|i| format!("_c{i}")).collect();
+        df.set_column_names(&names).map_err(FrameError::Polars)?;
+    }
+    Ok(df)
+}
+
 fn profile_series(name: &str, series: &Series) -> PolarsResult<FeatureProfile> {
     let dtype = series.dtype();
     let kind = if dtype.is_integer() {
@@ -139,9 +210,7 @@ fn profile_series(name: &str, series: &Series) -> PolarsResult<FeatureProfile> {
             let values = series.cast(&DataType::Float64)?;
             for v in values.f64()?.iter() {
                 match v {
-                    Some(x) if x.is_finite() => {
-                        profile.add_number(x, kind == InferredType::Integral)
-                    }
+                    Some(x) if x.is_finite() => profile.add_number(x, kind == InferredType::Integral),
                     Some(_) | None => profile.add_missing(),
                 }
             }
@@ -180,10 +249,7 @@ mod tests {
         assert_eq!(profile.item_count, 3);
         assert_eq!(profile.features[0].inferred_type(), InferredType::Integral);
         assert_eq!(profile.features[0].missing, 1);
-        assert_eq!(
-            profile.features[1].inferred_type(),
-            InferredType::Fractional
-        );
+        assert_eq!(profile.features[1].inferred_type(), InferredType::Fractional);
         assert_eq!(profile.features[2].inferred_type(), InferredType::String);
         let baseline = Baseline::from_profile(&profile);
         assert_eq!(

@@ -34,6 +34,7 @@ pub const DRIFT_FROM_HOUR: usize = 3;
 pub const HOURS: usize = 6;
 pub const RECORDS_PER_HOUR: usize = 2000;
 pub const TRAINING_ROWS: usize = 10_000;
+pub const VALIDATION_ROWS: usize = 5_000;
 /// The share of captures whose label arrives.
 pub const LABELLED_SHARE: f64 = 0.8;
 
@@ -42,6 +43,9 @@ pub const LABELLED_SHARE: f64 = 0.8;
 pub struct DemoData {
     /// `training.csv`, with a header, label first.
     pub training_csv: String,
+    /// `validation.csv`: a held-out labelled set with the model's score (`default,score`), for the model-quality
+    /// baseline.
+    pub validation_csv: String,
     /// `(path, jsonl)` under `captures/`.
     pub captures: Vec<(String, String)>,
     /// `(path, jsonl)` under `ground-truth/`.
@@ -64,13 +68,7 @@ impl Row {
     fn csv(&self) -> String {
         format!(
             "{},{:.2},{},{:.4},{},{},{}",
-            self.age,
-            self.income,
-            self.credit_score,
-            self.debt_ratio,
-            self.num_accounts,
-            self.region,
-            self.channel
+            self.age, self.income, self.credit_score, self.debt_ratio, self.num_accounts, self.region, self.channel
         )
     }
 }
@@ -132,7 +130,7 @@ fn log_odds(r: &Row, concept_drifted: bool) -> f64 {
     };
     -1.0 - 0.012 * (r.credit_score - 680) as f64 + debt - 0.3 * (r.income / 60_000.0 - 1.0)
         + 0.15 * (r.num_accounts as f64 - 4.0)
-        - if concept_drifted { 1.2 } else { 0.0 }
+        - if concept_drifted { 0.3 } else { 0.0 }
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -154,6 +152,14 @@ pub fn generate() -> DemoData {
         training_csv.push_str(&format!("{label},{}\n", row.csv()));
     }
 
+    let mut validation_csv = format!("{LABEL},score\n");
+    for _ in 0..VALIDATION_ROWS {
+        let row = draw(&mut rng, false);
+        let score = sigmoid(log_odds(&row, false));
+        let label = u8::from(rng.random::<f64>() < score);
+        validation_csv.push_str(&format!("{label},{score:.6}\n"));
+    }
+
     let mut captures = Vec::new();
     let mut ground_truth = Vec::new();
     for hour in 0..HOURS {
@@ -165,14 +171,8 @@ pub fn generate() -> DemoData {
             let row = draw(&mut rng, drifted);
             let score = sigmoid(log_odds(&row, false));
             let truth = u8::from(rng.random::<f64>() < sigmoid(log_odds(&row, drifted)));
-            let event_id = format!(
-                "{:08x}-{:04x}-4000-8000-{:012x}",
-                rng.random::<u32>(),
-                hour,
-                i
-            );
-            let time = hour_start
-                + Duration::milliseconds((i as i64 * 3_600_000) / RECORDS_PER_HOUR as i64);
+            let event_id = format!("{:08x}-{:04x}-4000-8000-{:012x}", rng.random::<u32>(), hour, i);
+            let time = hour_start + Duration::milliseconds((i as i64 * 3_600_000) / RECORDS_PER_HOUR as i64);
             let record = serde_json::json!({
                 "captureData": {
                     "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": row.csv(), "encoding": "CSV"},
@@ -202,15 +202,13 @@ pub fn generate() -> DemoData {
         // Labels are collected an hour after the inferences they label.
         let label_hour = hour_start + Duration::hours(1);
         ground_truth.push((
-            format!(
-                "{ENDPOINT}/{}/labels.jsonl",
-                label_hour.format("%Y/%m/%d/%H")
-            ),
+            format!("{ENDPOINT}/{}/labels.jsonl", label_hour.format("%Y/%m/%d/%H")),
             labels,
         ));
     }
     DemoData {
         training_csv,
+        validation_csv,
         captures,
         ground_truth,
         start,

@@ -93,12 +93,7 @@ pub struct WindowBuilder {
 
 impl WindowBuilder {
     /// Counts one valid prediction: its score, whether it is positive (binary), its predicted class (when any).
-    pub fn add(
-        &mut self,
-        score: Option<f64>,
-        positive: Option<bool>,
-        predicted_class: Option<&str>,
-    ) {
+    pub fn add(&mut self, score: Option<f64>, positive: Option<bool>, predicted_class: Option<&str>) {
         self.invocations += 1;
         if let Some(s) = score.filter(|s| s.is_finite()) {
             self.score_sum += s;
@@ -129,11 +124,8 @@ impl WindowBuilder {
     /// The summary of the window starting at `start`.
     pub fn finish(&self, start: DateTime<Utc>) -> WindowSummary {
         let share = |n: u64| n as f64 / self.labelled as f64;
-        let mut class_shares: BTreeMap<String, f64> = self
-            .classes
-            .iter()
-            .map(|(c, &n)| (c.clone(), share(n)))
-            .collect();
+        let mut class_shares: BTreeMap<String, f64> =
+            self.classes.iter().map(|(c, &n)| (c.clone(), share(n))).collect();
         if self.other > 0 {
             class_shares.insert(OTHER_CLASSES.to_owned(), share(self.other));
         }
@@ -153,9 +145,7 @@ impl WindowBuilder {
 pub enum HistoryError {
     #[error("prediction history state is not valid JSON")]
     Parse(#[source] serde_json::Error),
-    #[error(
-        "prediction history state has version {found}, this build reads version {HISTORY_VERSION}"
-    )]
+    #[error("prediction history state has version {found}, this build reads version {HISTORY_VERSION}")]
     UnsupportedVersion { found: u32 },
     #[error("prediction history state has a window of {seconds} s; it must be positive")]
     BadWindow { seconds: i64 },
@@ -226,10 +216,7 @@ impl PredictionHistory {
     /// Adds a window, replacing one with the same start (a re-run of that window), and drops the oldest windows
     /// beyond `max_windows`.
     pub fn record(&mut self, window: WindowSummary) {
-        match self
-            .windows
-            .binary_search_by_key(&window.start, |w| w.start)
-        {
+        match self.windows.binary_search_by_key(&window.start, |w| w.start) {
             Ok(i) => self.windows[i] = window,
             Err(i) => self.windows.insert(i, window),
         }
@@ -406,11 +393,7 @@ fn reference(
         let mut values = Vec::new();
         let mut t = start - period;
         while t >= oldest {
-            if let Some(v) = history
-                .at(t)
-                .and_then(|w| series.value(w))
-                .filter(|v| v.is_finite())
-            {
+            if let Some(v) = history.at(t).and_then(|w| series.value(w)).filter(|v| v.is_finite()) {
                 values.push(v);
             }
             t -= period;
@@ -507,23 +490,14 @@ pub fn assess_series(
 
 /// Assesses every series the current window has a value for: invocations, mean score, positive rate, invalid rate
 /// and each class share.
-pub fn assess(
-    history: &PredictionHistory,
-    current: &WindowSummary,
-    config: &DetectorConfig,
-) -> Vec<Assessment> {
+pub fn assess(history: &PredictionHistory, current: &WindowSummary, config: &DetectorConfig) -> Vec<Assessment> {
     let mut series = vec![
         Series::Invocations,
         Series::PredictionMean,
         Series::PositiveRate,
         Series::InvalidRate,
     ];
-    series.extend(
-        current
-            .class_shares
-            .keys()
-            .map(|c| Series::ClassShare(c.clone())),
-    );
+    series.extend(current.class_shares.keys().map(|c| Series::ClassShare(c.clone())));
     series
         .into_iter()
         .filter_map(|s| assess_series(history, current, s, config))
@@ -538,12 +512,7 @@ pub fn history_metric_data(
 ) -> Vec<MetricDatum> {
     let ns = MODEL_METRICS_NAMESPACE;
     let mut out = vec![
-        scope.datum(
-            ns,
-            "prediction_invocations",
-            current.invocations as f64,
-            Unit::Count,
-        ),
+        scope.datum(ns, "prediction_invocations", current.invocations as f64, Unit::Count),
         scope.datum(
             ns,
             "prediction_invalid_outputs",
@@ -637,10 +606,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spike.verdict, Verdict::Spike, "{spike:?}");
-        assert!(
-            spike.expected_high.unwrap() < 1000.0
-                && spike.expected_low.unwrap() < spike.expected.unwrap()
-        );
+        assert!(spike.expected_high.unwrap() < 1000.0 && spike.expected_low.unwrap() < spike.expected.unwrap());
         let drop = assess_series(
             &h,
             &window(now, 1000, 0.3, 0.01),
@@ -737,27 +703,17 @@ mod tests {
             h.record(window(t0() + Duration::hours(k), k as u64, 0.1, 0.1));
         }
         assert_eq!(h.windows.len(), 5);
-        assert_eq!(
-            h.windows[0].start,
-            t0() + Duration::hours(3),
-            "oldest dropped"
-        );
+        assert_eq!(h.windows[0].start, t0() + Duration::hours(3), "oldest dropped");
         h.record(window(t0() + Duration::hours(7), 99, 0.1, 0.1));
         assert_eq!((h.windows.len(), h.windows[4].invocations), (5, 99));
         let back = PredictionHistory::from_json(&h.to_json().unwrap()).unwrap();
         assert_eq!(back, h);
-        let other_version = h
-            .to_json()
-            .unwrap()
-            .replace("\"version\":1", "\"version\":7");
+        let other_version = h.to_json().unwrap().replace("\"version\":1", "\"version\":7");
         assert!(matches!(
             PredictionHistory::from_json(&other_version),
             Err(HistoryError::UnsupportedVersion { found: 7 })
         ));
-        assert!(matches!(
-            PredictionHistory::from_json("{"),
-            Err(HistoryError::Parse(_))
-        ));
+        assert!(matches!(PredictionHistory::from_json("{"), Err(HistoryError::Parse(_))));
     }
 
     #[test]

@@ -61,13 +61,7 @@ pub struct MetricScope {
 
 impl MetricScope {
     /// A datum in `namespace` labelled with this scope's `Endpoint` and `MonitoringSchedule` dimensions.
-    pub fn datum(
-        &self,
-        namespace: &str,
-        metric_name: impl Into<String>,
-        value: f64,
-        unit: Unit,
-    ) -> MetricDatum {
+    pub fn datum(&self, namespace: &str, metric_name: impl Into<String>, value: f64, unit: Unit) -> MetricDatum {
         MetricDatum {
             namespace: namespace.to_owned(),
             metric_name: metric_name.into(),

@@ -260,11 +260,7 @@ fn split_quoted(line: &str, out: &mut Rows) -> Result<(), PayloadError> {
 ///
 /// [`PayloadError::PointerMissing`] when a configured pointer selects nothing, [`PayloadError::UnknownShape`] when
 /// the body is a bare scalar.
-pub fn decode_json_input(
-    body: &Json,
-    selectors: &JsonSelectors,
-    out: &mut Rows,
-) -> Result<(), PayloadError> {
+pub fn decode_json_input(body: &Json, selectors: &JsonSelectors, out: &mut Rows) -> Result<(), PayloadError> {
     if let Some(pointer) = &selectors.features {
         let selected = body
             .pointer(pointer)
@@ -392,10 +388,7 @@ pub fn decode_json_output(
             .pointer(pointer)
             .ok_or_else(|| PayloadError::PointerMissing(pointer.clone()))?,
         None => match body {
-            Json::Object(map) => map
-                .get("predictions")
-                .or_else(|| map.get("outputs"))
-                .unwrap_or(body),
+            Json::Object(map) => map.get("predictions").or_else(|| map.get("outputs")).unwrap_or(body),
             other => other,
         },
     };
@@ -416,10 +409,7 @@ pub fn decode_json_output(
 const SCORE_KEYS: [&str; 3] = ["score", "probability", "prediction"];
 const LABEL_KEYS: [&str; 2] = ["predicted_label", "label"];
 
-fn prediction_of(
-    value: &Json,
-    selectors: &JsonSelectors,
-) -> Result<Prediction<'static>, PayloadError> {
+fn prediction_of(value: &Json, selectors: &JsonSelectors) -> Result<Prediction<'static>, PayloadError> {
     match value {
         Json::Number(n) => Ok(Prediction {
             score: n.as_f64(),
@@ -447,15 +437,11 @@ fn prediction_of(
         Json::Object(map) => {
             let score = match &selectors.score_key {
                 Some(k) => map.get(k).and_then(number_of),
-                None => SCORE_KEYS
-                    .iter()
-                    .find_map(|k| map.get(*k).and_then(number_of)),
+                None => SCORE_KEYS.iter().find_map(|k| map.get(*k).and_then(number_of)),
             };
             let label = match &selectors.label_key {
                 Some(k) => map.get(k).and_then(label_of),
-                None => LABEL_KEYS
-                    .iter()
-                    .find_map(|k| map.get(*k).and_then(label_of)),
+                None => LABEL_KEYS.iter().find_map(|k| map.get(*k).and_then(label_of)),
             };
             if score.is_none() && label.is_none() {
                 return Err(PayloadError::UnknownShape);
@@ -505,11 +491,7 @@ impl NameIndex {
     /// An index over `names`, in order.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         Self {
-            positions: names
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| (n.to_owned(), i))
-                .collect(),
+            positions: names.into_iter().enumerate().map(|(i, n)| (n.to_owned(), i)).collect(),
         }
     }
 
@@ -561,10 +543,7 @@ mod tests {
     #[test]
     fn csv_unbalanced_quote_is_an_error() {
         let mut rows = Rows::default();
-        assert_eq!(
-            decode_csv("1,\"abc", &mut rows),
-            Err(PayloadError::UnbalancedQuote)
-        );
+        assert_eq!(decode_csv("1,\"abc", &mut rows), Err(PayloadError::UnbalancedQuote));
     }
 
     #[test]
@@ -576,12 +555,7 @@ mod tests {
         assert_eq!(texts(&rows, 0), ["#1", "#2.5", "x"]);
 
         rows.clear();
-        decode_json_input(
-            &serde_json::json!({"instances": [[1, 2], [3, null]]}),
-            &sel,
-            &mut rows,
-        )
-        .unwrap();
+        decode_json_input(&serde_json::json!({"instances": [[1, 2], [3, null]]}), &sel, &mut rows).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(texts(&rows, 1), ["#3", "<missing>"]);
 
@@ -593,21 +567,11 @@ mod tests {
 
         // TF-serving style: a list of scalars under "instances" is one instance each.
         rows.clear();
-        decode_json_input(
-            &serde_json::json!({"instances": [1.0, 2.0, 5.0]}),
-            &sel,
-            &mut rows,
-        )
-        .unwrap();
+        decode_json_input(&serde_json::json!({"instances": [1.0, 2.0, 5.0]}), &sel, &mut rows).unwrap();
         assert_eq!(rows.len(), 3);
 
         rows.clear();
-        decode_json_input(
-            &serde_json::json!({"age": 3, "region": "eu"}),
-            &sel,
-            &mut rows,
-        )
-        .unwrap();
+        decode_json_input(&serde_json::json!({"age": 3, "region": "eu"}), &sel, &mut rows).unwrap();
         assert!(rows.is_named());
         assert_eq!(rows.name(0, 0), Some("age"));
         assert_eq!(rows.name(0, 1), Some("region"));
@@ -617,12 +581,7 @@ mod tests {
             features: Some("/payload/x".into()),
             ..Default::default()
         };
-        decode_json_input(
-            &serde_json::json!({"payload": {"x": [[1], [2]]}}),
-            &sel,
-            &mut rows,
-        )
-        .unwrap();
+        decode_json_input(&serde_json::json!({"payload": {"x": [[1], [2]]}}), &sel, &mut rows).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(
             decode_json_input(&serde_json::json!({}), &sel, &mut rows),
@@ -635,20 +594,12 @@ mod tests {
         let sel = JsonSelectors::default();
         let mut out = Vec::new();
         decode_json_output(&serde_json::json!(0.7), &sel, &mut out).unwrap();
-        decode_json_output(
-            &serde_json::json!({"predictions": [3.5, 4.0]}),
-            &sel,
-            &mut out,
-        )
-        .unwrap();
+        decode_json_output(&serde_json::json!({"predictions": [3.5, 4.0]}), &sel, &mut out).unwrap();
         let body = serde_json::json!({"predictions": [{"score": 0.9, "predicted_label": 1}]});
         decode_json_output(&body, &sel, &mut out).unwrap();
         decode_json_output(&serde_json::json!([[0.1, 0.7, 0.2]]), &sel, &mut out).unwrap();
         let scores: Vec<_> = out.iter().map(|p| p.score).collect();
-        assert_eq!(
-            scores,
-            [Some(0.7), Some(3.5), Some(4.0), Some(0.9), Some(0.7)]
-        );
+        assert_eq!(scores, [Some(0.7), Some(3.5), Some(4.0), Some(0.9), Some(0.7)]);
         assert_eq!(out[3].label.as_deref(), Some("1"));
         assert_eq!(out[4].label.as_deref(), Some("1"));
         assert_eq!(

@@ -114,10 +114,5 @@ pub trait StateStore {
     /// # Errors
     ///
     /// [`PortErrorKind::Conflict`] when another writer got there first; other [`PortError`]s name the key.
-    fn put_if(
-        &self,
-        key: &str,
-        body: &[u8],
-        expected: Option<&StateVersion>,
-    ) -> Result<StateVersion, PortError>;
+    fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError>;
 }

@@ -345,9 +345,7 @@ impl DatasetProfile {
         }
         if let Some(prediction) = row.prediction {
             match prediction.score {
-                Some(score) if score.is_finite() => {
-                    profile_score(&mut self.prediction_score, score)
-                }
+                Some(score) if score.is_finite() => profile_score(&mut self.prediction_score, score),
                 _ => self.prediction_score.add_missing(),
             }
             match &prediction.label {
@@ -391,9 +389,7 @@ mod tests {
 
     fn numeric_profile(values: &[f64]) -> FeatureProfile {
         let mut p = FeatureProfile::new("x", Tracking::Numeric);
-        values
-            .iter()
-            .for_each(|v| p.add_number(*v, v.fract() == 0.0));
+        values.iter().for_each(|v| p.add_number(*v, v.fract() == 0.0));
         p
     }
 

@@ -268,8 +268,7 @@ impl KllSketch {
     /// the total weight is kept exactly.
     fn compress(&mut self) {
         let levels = self.levels.len();
-        let Some(h) = (0..levels).find(|&h| self.levels[h].len() >= self.capacity_of(h, levels))
-        else {
+        let Some(h) = (0..levels).find(|&h| self.levels[h].len() >= self.capacity_of(h, levels)) else {
             // Every level is within its own capacity: the total can only exceed through rounding; grow instead.
             self.levels.push(Vec::new());
             self.refresh();
@@ -281,11 +280,7 @@ impl KllSketch {
         }
         let mut level = std::mem::take(&mut self.levels[h]);
         level.sort_unstable_by(f64::total_cmp);
-        let keep_odd = if level.len() % 2 == 1 {
-            level.pop()
-        } else {
-            None
-        };
+        let keep_odd = if level.len() % 2 == 1 { level.pop() } else { None };
         let offset = (self.next_random() & 1) as usize;
         let promoted = level.iter().skip(offset).step_by(2).copied();
         self.levels[h + 1].extend(promoted);
@@ -454,9 +449,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 (s >> 11) as f64 / (1u64 << 53) as f64
             })
             .collect()
@@ -483,18 +476,11 @@ mod tests {
             values.iter().for_each(|v| s.update(*v));
             assert_eq!(s.count(), values.len() as u64);
             let total_weight: f64 = s.weighted_items().iter().map(|x| x.1).sum();
-            assert_eq!(
-                total_weight,
-                values.len() as f64,
-                "compaction keeps the total weight"
-            );
+            assert_eq!(total_weight, values.len() as f64, "compaction keeps the total weight");
             let err = max_rank_error(&s, values);
             assert!(err < KLL_RANK_ERROR_BOUND, "rank error {err}");
             let stored: usize = s.levels().iter().map(Vec::len).sum();
-            assert!(
-                stored < 8 * DEFAULT_K as usize,
-                "memory stays bounded: {stored} items"
-            );
+            assert!(stored < 8 * DEFAULT_K as usize, "memory stays bounded: {stored} items");
         }
     }
 

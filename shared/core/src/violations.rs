@@ -123,11 +123,7 @@ pub fn check(
                 });
             }
         }
-        if let Some(domains) = fc
-            .string_constraints
-            .as_ref()
-            .and_then(|s| s.domains.as_ref())
-        {
+        if let Some(domains) = fc.string_constraints.as_ref().and_then(|s| s.domains.as_ref()) {
             if let Some(categories) = profile.categories.as_ref().filter(|c| c.total() > 0) {
                 let inside: u64 = domains.iter().map(|d| categories.count(d)).sum();
                 let share = inside as f64 / categories.total() as f64;
@@ -184,14 +180,13 @@ pub fn check(
         .map(|(_, n)| n)
         .sum();
     if narrower > 0 {
-        let smallest = shape
-            .field_count_mismatches
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(0);
+        let smallest = shape.field_count_mismatches.keys().next().copied().unwrap_or(0);
         out.push(Violation {
-            feature_name: constraints.features.get(smallest).map(|f| f.name.clone()).unwrap_or_default(),
+            feature_name: constraints
+                .features
+                .get(smallest)
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
             constraint_check_type: CheckType::MissingColumnCheck,
             description: format!(
                 "There are missing columns in current dataset. Number of columns in current dataset: {smallest}, \
@@ -206,14 +201,12 @@ pub fn check(
             .next_back()
             .copied()
             .filter(|w| *w > width);
-        let names: Vec<&str> = shape
-            .extra_names
-            .keys()
-            .map(String::as_str)
-            .take(10)
-            .collect();
+        let names: Vec<&str> = shape.extra_names.keys().map(String::as_str).take(10).collect();
         out.push(Violation {
-            feature_name: names.first().map(|s| s.to_string()).unwrap_or_else(|| format!("_c{width}")),
+            feature_name: names
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| format!("_c{width}")),
             constraint_check_type: CheckType::ExtraColumnCheck,
             description: match widest {
                 Some(w) => format!(
@@ -242,11 +235,7 @@ mod tests {
     use crate::profile::FeatureProfile;
 
     fn train() -> Baseline {
-        let mut p = DatasetProfile::new([
-            ("n".to_owned(), None),
-            ("f".to_owned(), None),
-            ("s".to_owned(), None),
-        ]);
+        let mut p = DatasetProfile::new([("n".to_owned(), None), ("f".to_owned(), None), ("s".to_owned(), None)]);
         for i in 0..2000 {
             p.features[0].add_number((i % 10) as f64, true);
             p.features[1].add_number((i % 7) as f64 + 0.5, false);
@@ -257,11 +246,7 @@ mod tests {
         Baseline::from_profile(&p)
     }
 
-    fn run(
-        base: &Baseline,
-        current: &DatasetProfile,
-        shape: &ShapeObservations,
-    ) -> Vec<(String, CheckType)> {
+    fn run(base: &Baseline, current: &DatasetProfile, shape: &ShapeObservations) -> Vec<(String, CheckType)> {
         let mm = ModelMonitorComparison::from_constraints(&base.constraints);
         let drift = compare(&base.statistics, &mm, current, &DriftConfig::default());
         check(&base.constraints, current, &drift, shape)
@@ -301,11 +286,7 @@ mod tests {
                 cur.features[1].add_number((i % 7) as f64 + 0.5, false)
             }
             // A value outside the domain: categorical values.
-            cur.features[2].add_string(if i == 5 {
-                "zzz"
-            } else {
-                ["a", "b", "c"][i % 3]
-            });
+            cur.features[2].add_string(if i == 5 { "zzz" } else { ["a", "b", "c"][i % 3] });
         }
         let shape = ShapeObservations {
             field_count_mismatches: BTreeMap::from([(2, 3), (5, 1)]),
@@ -320,16 +301,14 @@ mod tests {
             ("s", CheckType::MissingColumnCheck),
             ("_c3", CheckType::ExtraColumnCheck),
         ];
-        let expect: Vec<(String, CheckType)> =
-            expect.iter().map(|(f, c)| (f.to_string(), *c)).collect();
+        let expect: Vec<(String, CheckType)> = expect.iter().map(|(f, c)| (f.to_string(), *c)).collect();
         assert_eq!(found, expect);
     }
 
     #[test]
     fn disabled_evaluation_reports_nothing() {
         let mut base = train();
-        base.constraints.monitoring_config.evaluate_constraints =
-            Some(crate::baseline::Toggle::Disabled);
+        base.constraints.monitoring_config.evaluate_constraints = Some(crate::baseline::Toggle::Disabled);
         let mut cur = current(&base);
         cur.features[0].add_string("not a number");
         assert_eq!(run(&base, &cur, &ShapeObservations::default()), []);
@@ -345,9 +324,6 @@ mod tests {
             }],
         };
         let json = serde_json::to_value(&v).unwrap();
-        assert_eq!(
-            json["violations"][0]["constraint_check_type"],
-            "baseline_drift_check"
-        );
+        assert_eq!(json["violations"][0]["constraint_check_type"], "baseline_drift_check");
     }
 }

@@ -101,10 +101,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, TimeError> {
         }
     }
     if let Some((date, hour)) = t.split_once('T') {
-        if let (Ok(d), Ok(h)) = (
-            NaiveDate::parse_from_str(date, "%Y-%m-%d"),
-            hour.parse::<u32>(),
-        ) {
+        if let (Ok(d), Ok(h)) = (NaiveDate::parse_from_str(date, "%Y-%m-%d"), hour.parse::<u32>()) {
             if let Some(x) = d.and_hms_opt(h, 0, 0) {
                 return Ok(x.and_utc());
             }
@@ -128,10 +125,7 @@ mod tests {
         let hour = parse_time("2024-05-01T13").unwrap();
         let p = hour_prefix("datacapture/", "ep", "AllTraffic", hour);
         assert_eq!(p, "datacapture/ep/AllTraffic/2024/05/01/13/");
-        assert_eq!(
-            hour_of_key(&format!("{p}13-05-22-123-abcd.jsonl")),
-            Some(hour)
-        );
+        assert_eq!(hour_of_key(&format!("{p}13-05-22-123-abcd.jsonl")), Some(hour));
         assert_eq!(hour_of_key("no/hour/here.jsonl"), None);
         assert_eq!(hour_prefix("", "ep", "v", hour), "ep/v/2024/05/01/13/");
     }

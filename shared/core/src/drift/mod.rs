@@ -221,12 +221,8 @@ pub fn compare(
             }
             Err(reason) => {
                 // Predictions the baseline profiled but this window did not capture are not worth a line.
-                if !(crate::baseline::is_prediction_feature(&profile.name)
-                    && profile.present() == 0)
-                {
-                    report
-                        .not_compared
-                        .insert(profile.name.clone(), reason.to_owned());
+                if !(crate::baseline::is_prediction_feature(&profile.name) && profile.present() == 0) {
+                    report.not_compared.insert(profile.name.clone(), reason.to_owned());
                 }
             }
         }
@@ -238,8 +234,7 @@ pub fn compare(
     } else {
         report.drifted as f64 / report.compared as f64
     };
-    report.dataset_drifted =
-        report.compared > 0 && report.drift_share > report.dataset_drift_share_threshold;
+    report.dataset_drifted = report.compared > 0 && report.drift_share > report.dataset_drift_share_threshold;
     report
 }
 
@@ -275,16 +270,10 @@ fn numeric_drift(
     let ks = stats::ks_two_sample(&base, &cur);
     let linf_robust = stats::linf_robust(ks.statistic, n, m);
     let edges = stats::quantile_bin_edges(&base, NUMERIC_BINS);
-    let (base_shares, cur_shares) = (
-        stats::binned_shares(&base, &edges),
-        stats::binned_shares(&cur, &edges),
-    );
+    let (base_shares, cur_shares) = (stats::binned_shares(&base, &edges), stats::binned_shares(&cur, &edges));
     let psi = stats::psi(&base_shares, &cur_shares, stats::PSI_EPSILON);
     let js = stats::jensen_shannon_distance(&base_shares, &cur_shares);
-    let std = reference
-        .numerical_statistics
-        .as_ref()
-        .map_or(0.0, |s| s.std_dev);
+    let std = reference.numerical_statistics.as_ref().map_or(0.0, |s| s.std_dev);
     // A constant baseline has no spread to normalise by: the raw distance is reported.
     let wasserstein = stats::wasserstein_1(&base, &cur) / if std > 0.0 { std } else { 1.0 };
 
@@ -443,27 +432,17 @@ fn verdict(method: Method, score: f64, threshold: f64) -> bool {
 
 /// Model Monitor's baseline drift distance of one feature under `comparison`: the robust or simple L-infinity
 /// distance, or for strings with `ChiSquared`, `1 - p`. Returns the distance and its threshold.
-pub fn model_monitor_distance(
-    drift: &FeatureDrift,
-    comparison: &ModelMonitorComparison,
-) -> (f64, f64) {
+pub fn model_monitor_distance(drift: &FeatureDrift, comparison: &ModelMonitorComparison) -> (f64, f64) {
     let pick = |simple: &str, robust: &str| {
         let key = if comparison.robust { robust } else { simple };
         drift.scores.get(key).copied().unwrap_or(0.0)
     };
     if drift.kind == "categorical" {
         if comparison.categorical_chi_squared {
-            let p = drift
-                .scores
-                .get("chi_square_p_value")
-                .copied()
-                .unwrap_or(1.0);
+            let p = drift.scores.get("chi_square_p_value").copied().unwrap_or(1.0);
             (1.0 - p, comparison.categorical_threshold)
         } else {
-            (
-                pick("linf_simple", "linf_robust"),
-                comparison.categorical_threshold,
-            )
+            (pick("linf_simple", "linf_robust"), comparison.categorical_threshold)
         }
     } else {
         (pick("linf_simple", "linf_robust"), comparison.threshold)
@@ -475,11 +454,7 @@ mod tests {
     use super::*;
     use crate::baseline::Baseline;
 
-    fn profile(
-        numeric: impl Fn(usize) -> f64,
-        category: impl Fn(usize) -> &'static str,
-        n: usize,
-    ) -> DatasetProfile {
+    fn profile(numeric: impl Fn(usize) -> f64, category: impl Fn(usize) -> &'static str, n: usize) -> DatasetProfile {
         let mut p = DatasetProfile::new([("x".to_owned(), None), ("c".to_owned(), None)]);
         for i in 0..n {
             p.features[0].add_number(numeric(i), false);
@@ -497,37 +472,21 @@ mod tests {
 
     #[test]
     fn same_distribution_does_not_drift_and_a_shift_does() {
-        let base = Baseline::from_profile(&profile(
-            spread,
-            |i| if i % 3 == 0 { "a" } else { "b" },
-            5000,
-        ));
-        let same = profile(
-            |i| spread(i + 17),
-            |i| if (i + 1) % 3 == 0 { "a" } else { "b" },
-            3000,
-        );
+        let base = Baseline::from_profile(&profile(spread, |i| if i % 3 == 0 { "a" } else { "b" }, 5000));
+        let same = profile(|i| spread(i + 17), |i| if (i + 1) % 3 == 0 { "a" } else { "b" }, 3000);
         let mm = ModelMonitorComparison::from_constraints(&base.constraints);
         let report = compare(&base.statistics, &mm, &same, &DriftConfig::default());
         assert_eq!(report.compared, 2);
         assert_eq!(report.drifted, 0, "{report:#?}");
 
-        let shifted = profile(
-            |i| spread(i) + 3.0,
-            |i| if i % 3 == 0 { "b" } else { "c" },
-            3000,
-        );
+        let shifted = profile(|i| spread(i) + 3.0, |i| if i % 3 == 0 { "b" } else { "c" }, 3000);
         let report = compare(&base.statistics, &mm, &shifted, &DriftConfig::default());
         assert_eq!(
             report.feature("x").unwrap().model_monitor_distance,
             report.feature("x").unwrap().scores["linf_robust"]
         );
         let x = report.feature("x").unwrap();
-        assert_eq!(
-            x.method,
-            Method::WassersteinNormed,
-            "large samples use a distance"
-        );
+        assert_eq!(x.method, Method::WassersteinNormed, "large samples use a distance");
         assert!(x.drifted);
         // Shifting U(0, 10) by 3 moves the CDF by 0.3 everywhere in the overlap.
         assert!(

@@ -200,10 +200,7 @@ mod tests {
             1.,
             1.,
         ];
-        for (s, w) in [0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.5, 0.55, 0.65, 0.9]
-            .iter()
-            .zip(want)
-        {
+        for (s, w) in [0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.5, 0.55, 0.65, 0.9].iter().zip(want) {
             assert!(
                 (cal.predict(*s) - w).abs() < 1e-12,
                 "predict({s}) = {} want {w}",
@@ -245,10 +242,7 @@ mod tests {
             ("auc", e.auc),
         ] {
             let real = r.value(name).unwrap();
-            assert!(
-                (v - real).abs() < 0.02,
-                "{name}: estimated {v} realised {real}"
-            );
+            assert!((v - real).abs() < 0.02, "{name}: estimated {v} realised {real}");
         }
         // Uniform calibrated scores: accuracy 0.75 and AUC 5/6 in expectation.
         assert!((e.accuracy - 0.75).abs() < 0.02 && (e.auc - 5.0 / 6.0).abs() < 0.02);
@@ -276,10 +270,7 @@ mod tests {
 
     #[test]
     fn cbpe_tracks_realised_performance_on_nannyml_california_housing() {
-        let root = std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/realdata"
-        ));
+        let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
         let dir = root.join("datasets/nannyml_california_housing");
         if !dir.is_dir() {
             eprintln!("skipping: {} is absent", dir.display());
@@ -293,20 +284,14 @@ mod tests {
             &dir.join("california_housing_analysis.csv"),
             &["id", "y_pred_proba", "y_pred"],
         );
-        let truth: std::collections::HashMap<String, bool> = read_csv(
-            &dir.join("california_housing_analysis_gt.csv"),
-            &["id", "clf_target"],
-        )
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1] == "1"))
-        .collect();
-        assert_eq!(
-            (reference.len(), analysis.len(), truth.len()),
-            (5832, 8232, 8232)
-        );
+        let truth: std::collections::HashMap<String, bool> =
+            read_csv(&dir.join("california_housing_analysis_gt.csv"), &["id", "clf_target"])
+                .into_iter()
+                .map(|r| (r[0].clone(), r[1] == "1"))
+                .collect();
+        assert_eq!((reference.len(), analysis.len(), truth.len()), (5832, 8232, 8232));
         let f = |s: &str| s.parse::<f64>().unwrap();
-        let cal =
-            IsotonicCalibrator::fit(reference.iter().map(|r| (f(&r[1]), r[0] == "1"))).unwrap();
+        let cal = IsotonicCalibrator::fit(reference.iter().map(|r| (f(&r[1]), r[0] == "1"))).unwrap();
         // scikit-learn 1.9.1: IsotonicRegression(out_of_bounds="clip").fit(reference.y_pred_proba,
         // reference.clf_target).predict([0.00, 0.01, ..., 1.00]), rounded to 6 decimals.
         #[rustfmt::skip]
@@ -347,10 +332,7 @@ mod tests {
             ("f1", e.f1),
             ("auc", e.auc),
         ] {
-            assert!(
-                (v - b.value(name).unwrap()).abs() < 0.01,
-                "reference {name}"
-            );
+            assert!((v - b.value(name).unwrap()).abs() < 0.01, "reference {name}");
         }
 
         // Analysis period in chunks of 5,000 rows (the last one partial), estimated without labels and compared with
@@ -396,10 +378,7 @@ mod tests {
                     PYTHON[c][k]
                 );
             }
-            for (k, name) in ["accuracy", "precision", "recall", "f1", "auc"]
-                .iter()
-                .enumerate()
-            {
+            for (k, name) in ["accuracy", "precision", "recall", "f1", "auc"].iter().enumerate() {
                 let err = (pairs[k] - b.value(name).unwrap()).abs();
                 eprintln!(
                     "chunk of {}: {name} estimated {:.4} realised {:.4} error {err:.4}",

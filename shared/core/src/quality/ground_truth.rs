@@ -98,13 +98,11 @@ pub fn read_ground_truth<R: BufRead>(
     let mut accepted = 0u64;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| GroundTruthError::Read {
-                source_name: source.to_owned(),
-                line: line_no,
-                source: e,
-            })?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| GroundTruthError::Read {
+            source_name: source.to_owned(),
+            line: line_no,
+            source: e,
+        })?;
         if n == 0 {
             return Ok(accepted);
         }
@@ -182,10 +180,7 @@ mod tests {
     fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipCounts) {
         let mut skips = SkipCounts::default();
         let mut out = Vec::new();
-        let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| {
-            out.push(g)
-        })
-        .unwrap();
+        let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| out.push(g)).unwrap();
         assert_eq!(n as usize, out.len());
         (out, skips)
     }
@@ -203,10 +198,7 @@ mod tests {
         );
         let (out, skips) = read(text, ProblemType::MulticlassClassification);
         assert_eq!(skips.total(), 0);
-        let got: Vec<(&str, LabelValue)> = out
-            .iter()
-            .map(|g| (g.id.as_str(), g.label.clone()))
-            .collect();
+        let got: Vec<(&str, LabelValue)> = out.iter().map(|g| (g.id.as_str(), g.label.clone())).collect();
         assert_eq!(
             got,
             vec![
@@ -277,10 +269,7 @@ mod tests {
     }
 
     fn realdata() -> Option<std::path::PathBuf> {
-        let p = std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/realdata"
-        ));
+        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
         if p.is_dir() {
             Some(p)
         } else {
@@ -292,8 +281,7 @@ mod tests {
     #[test]
     fn reads_the_real_ground_truth_files() {
         let Some(root) = realdata() else { return };
-        let file =
-            std::fs::File::open(root.join("capture/sagemaker-python-sdk/actuals.jsonl")).unwrap();
+        let file = std::fs::File::open(root.join("capture/sagemaker-python-sdk/actuals.jsonl")).unwrap();
         let mut skips = SkipCounts::default();
         let mut labels = Vec::new();
         read_ground_truth(

@@ -30,9 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ground_truth::{GroundTruth, LabelValue};
-use super::metrics::{
-    BinaryAccumulator, Decision, MulticlassAccumulator, ProblemSpec, RegressionAccumulator,
-};
+use super::metrics::{BinaryAccumulator, Decision, MulticlassAccumulator, ProblemSpec, RegressionAccumulator};
 use super::normalize_class;
 use super::report::ModelQualityStatistics;
 
@@ -59,9 +57,7 @@ pub fn id_key(id: &str) -> u64 {
 /// Why a capture or label could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
-    #[error(
-        "more than {MAX_CLASSES} distinct classes; is this a regression output evaluated as classification?"
-    )]
+    #[error("more than {MAX_CLASSES} distinct classes; is this a regression output evaluated as classification?")]
     TooManyClasses,
 }
 
@@ -347,23 +343,14 @@ impl Sink {
         }
     }
 
-    fn statistics(
-        &self,
-        spec: &ProblemSpec,
-        names: &[String],
-        evaluated: u64,
-    ) -> ModelQualityStatistics {
+    fn statistics(&self, spec: &ProblemSpec, names: &[String], evaluated: u64) -> ModelQualityStatistics {
         let problem = spec.problem_type();
         let block = match self {
             Sink::Binary(acc, ..) => {
                 let positive = names.first().map_or("1", String::as_str);
                 // The negative class is written as the other label seen, or "0" when there is none or several.
                 let others: Vec<&String> = names.iter().skip(1).collect();
-                let negative = if others.len() == 1 {
-                    others[0].as_str()
-                } else {
-                    "0"
-                };
+                let negative = if others.len() == 1 { others[0].as_str() } else { "0" };
                 acc.block(positive, negative)
             }
             Sink::Multiclass(acc) => acc.block(names),
@@ -390,10 +377,7 @@ mod tests {
     }
 
     fn realdata() -> Option<std::path::PathBuf> {
-        let p = std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/realdata"
-        ));
+        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
         if p.is_dir() {
             Some(p)
         } else {
@@ -412,8 +396,7 @@ mod tests {
         j.add_capture("c", None, Some(0.7), None, None).unwrap(); // never labelled
         j.add_capture("d", None, None, None, None).unwrap(); // no output
         j.add_capture("m", Some(0), None, Some("1"), None).unwrap();
-        j.add_capture("m", Some(1), None, Some("0.0"), None)
-            .unwrap();
+        j.add_capture("m", Some(1), None, Some("0.0"), None).unwrap();
         j.add_label(&class("a", "1")).unwrap();
         j.add_label(&class("b", "0")).unwrap();
         j.add_label(&class("b", "1")).unwrap(); // conflicting duplicate
@@ -437,10 +420,7 @@ mod tests {
         // negative (FN); m:0 TP; m:1 predicted "0" (normalised from "0.0"), actual 1: FN.
         let b = e.statistics.binary_classification_metrics.as_ref().unwrap();
         let cm = b.confusion_matrix.as_ref().unwrap();
-        assert_eq!(
-            (cm["1"]["1"], cm["1"]["0"], cm["0"]["0"], cm["0"]["1"]),
-            (2, 2, 0, 0)
-        );
+        assert_eq!((cm["1"]["1"], cm["1"]["0"], cm["0"]["0"], cm["0"]["1"]), (2, 2, 0, 0));
         assert_eq!(e.statistics.dataset.as_ref().unwrap().item_count, 4);
     }
 
@@ -457,10 +437,7 @@ mod tests {
         .unwrap();
         let e = j.evaluate();
         assert_eq!(e.report.evaluated, 1);
-        assert_eq!(
-            e.statistics.regression_metrics.unwrap().value("mae"),
-            Some(1.0)
-        );
+        assert_eq!(e.statistics.regression_metrics.unwrap().value("mae"), Some(1.0));
     }
 
     #[test]
@@ -474,10 +451,7 @@ mod tests {
             j.add_capture("x", None, None, Some("one more"), None),
             Err(JoinError::TooManyClasses)
         );
-        assert_eq!(
-            j.add_label(&class("x", "another")),
-            Err(JoinError::TooManyClasses)
-        );
+        assert_eq!(j.add_label(&class("x", "another")), Err(JoinError::TooManyClasses));
     }
 
     #[test]
@@ -486,8 +460,7 @@ mod tests {
         let y = ["a", "b", "c", "a", "b", "c", "a", "a", "d"];
         let p = ["a", "c", "c", "a", "b", "b", "b", "a", "e"];
         for i in 0..y.len() {
-            j.add_capture(&format!("id{i}"), None, None, Some(p[i]), None)
-                .unwrap();
+            j.add_capture(&format!("id{i}"), None, None, Some(p[i]), None).unwrap();
             j.add_label(&class(&format!("id{i}"), y[i])).unwrap();
         }
         let s = j.evaluate().statistics;
@@ -506,10 +479,9 @@ mod tests {
     #[test]
     fn validation_with_predictions_matches_scikit_learn() {
         let Some(root) = realdata() else { return };
-        let text = std::fs::read_to_string(
-            root.join("capture/sm-examples-model-quality/validation_with_predictions.csv"),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(root.join("capture/sm-examples-model-quality/validation_with_predictions.csv"))
+                .unwrap();
         assert!(!text.contains('"'));
         let rows: Vec<Vec<&str>> = text
             .lines()
@@ -526,14 +498,8 @@ mod tests {
             };
             let mut j = QualityJoin::new(ProblemSpec::Binary(options));
             for (i, r) in rows.iter().enumerate() {
-                j.add_capture(
-                    &format!("row{i}"),
-                    None,
-                    Some(r[0].parse().unwrap()),
-                    Some(r[1]),
-                    None,
-                )
-                .unwrap();
+                j.add_capture(&format!("row{i}"), None, Some(r[0].parse().unwrap()), Some(r[1]), None)
+                    .unwrap();
                 j.add_label(&class(&format!("row{i}"), r[2])).unwrap();
             }
             let e = j.evaluate();
@@ -557,9 +523,7 @@ mod tests {
             }
             // Scores go through f32 and 65,536 bins: within the reported bound of the exact value.
             assert!(e.auc_error_bound < 1e-3);
-            assert!(
-                (b.value("auc").unwrap() - 0.9395127993393889).abs() <= e.auc_error_bound + 1e-12
-            );
+            assert!((b.value("auc").unwrap() - 0.9395127993393889).abs() <= e.auc_error_bound + 1e-12);
             assert!((b.value("au_prc").unwrap() - 0.8645652980039463).abs() < 1e-3);
             let cm = b.confusion_matrix.unwrap();
             assert_eq!(
@@ -581,10 +545,7 @@ mod tests {
         let Some(root) = realdata() else { return };
         let dir = root.join("capture/sagemaker-python-sdk");
         let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
-        for line in std::fs::read_to_string(dir.join("capture.jsonl"))
-            .unwrap()
-            .lines()
-        {
+        for line in std::fs::read_to_string(dir.join("capture.jsonl")).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let id = v["eventMetadata"]["eventId"].as_str().unwrap();
             let score: f64 = v["captureData"]["endpointOutput"]["data"]

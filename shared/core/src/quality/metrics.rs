@@ -309,11 +309,7 @@ fn population_std(values: &[f64]) -> f64 {
 }
 
 /// A metric set computed on the full data and on the replicates.
-fn with_std(
-    n: u64,
-    full: BTreeMap<&'static str, f64>,
-    reps: &[BTreeMap<&'static str, f64>],
-) -> MetricsBlock {
+fn with_std(n: u64, full: BTreeMap<&'static str, f64>, reps: &[BTreeMap<&'static str, f64>]) -> MetricsBlock {
     let mut block = MetricsBlock::default();
     for (name, value) in full {
         let std = if n >= MIN_SAMPLES_FOR_STD {
@@ -396,13 +392,7 @@ pub struct BinaryAccumulator {
 
 impl BinaryAccumulator {
     /// Counts one labelled prediction. `key` (a hash of the sample's id) picks the replicates; `score` feeds AUC.
-    pub fn add(
-        &mut self,
-        key: u64,
-        score: Option<f64>,
-        predicted_positive: bool,
-        actual_positive: bool,
-    ) {
+    pub fn add(&mut self, key: u64, score: Option<f64>, predicted_positive: bool, actual_positive: bool) {
         if self.reps.is_empty() {
             self.reps = vec![BinaryPart::default(); REPLICATES];
         }
@@ -467,8 +457,7 @@ impl SquareCounts {
         if need > self.k {
             let mut grown = vec![0u64; need * need];
             for a in 0..self.k {
-                grown[a * need..a * need + self.k]
-                    .copy_from_slice(&self.counts[a * self.k..(a + 1) * self.k]);
+                grown[a * need..a * need + self.k].copy_from_slice(&self.counts[a * self.k..(a + 1) * self.k]);
             }
             self.k = need;
             self.counts = grown;
@@ -529,13 +518,7 @@ impl SquareCounts {
             "weighted_f1",
             "weighted_f2",
         ];
-        const MACRO: [&str; 5] = [
-            "macro_precision",
-            "macro_recall",
-            "macro_f0_5",
-            "macro_f1",
-            "macro_f2",
-        ];
+        const MACRO: [&str; 5] = ["macro_precision", "macro_recall", "macro_f0_5", "macro_f1", "macro_f2"];
         const CONSTANT: [&str; 5] = [
             "weighted_precision_best_constant_classifier",
             "weighted_recall_best_constant_classifier",
@@ -550,11 +533,7 @@ impl SquareCounts {
         // The majority class of the labels; ties go to the first class by name.
         let majority = (0..k)
             .filter(|&c| row[c] > 0.0)
-            .max_by(|&a, &b| {
-                row[a]
-                    .total_cmp(&row[b])
-                    .then_with(|| names[b].cmp(&names[a]))
-            })
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]).then_with(|| names[b].cmp(&names[a])))
             .unwrap_or(0);
         // Constant prediction: only the majority class has predictions (all n), with tp = its support; every other
         // class scores 0, so the weighted average is the majority class's weight times its score.
@@ -703,12 +682,7 @@ mod tests {
     fn binary(y: &[u8], pred: &[u8], scores: Option<&[f64]>) -> (MetricsBlock, f64) {
         let mut acc = BinaryAccumulator::default();
         for i in 0..y.len() {
-            acc.add(
-                mix64(i as u64),
-                scores.map(|s| s[i]),
-                pred[i] == 1,
-                y[i] == 1,
-            );
+            acc.add(mix64(i as u64), scores.map(|s| s[i]), pred[i] == 1, y[i] == 1);
         }
         (acc.block("1", "0"), acc.auc_error_bound())
     }
@@ -776,14 +750,7 @@ mod tests {
         assert!(!b.metrics.contains_key("auc"), "no scores, no auc");
         // y=[0,0,0], pred [0,0,0], scores [0.1,0.2,0.3]: precision, recall, f1, f2 0.0; average precision 0.0.
         let (b, _) = binary(&[0, 0, 0], &[0, 0, 0], Some(&[0.1, 0.2, 0.3]));
-        for name in [
-            "precision",
-            "recall",
-            "f1",
-            "f2",
-            "au_prc",
-            "true_positive_rate",
-        ] {
+        for name in ["precision", "recall", "f1", "f2", "au_prc", "true_positive_rate"] {
             assert_eq!(value(&b, name), 0.0, "{name}");
         }
         assert!(close(value(&b, "accuracy"), 1.0, 1e-12));
@@ -808,10 +775,7 @@ mod tests {
         // average="macro" 0.36666666666666664, 0.35, 0.35892857142857143, 0.3514285714285714, 0.34880382775119617;
         // constant "a" (majority): accuracy 0.4444444444444444, weighted precision 0.19753086419753085, recall
         // 0.4444444444444444, f0_5 0.2222222222222222, f1 0.27350427350427353, f2 0.35555555555555557.
-        let names: Vec<String> = ["a", "b", "c", "d", "e"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let names: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
         let idx = |s: &str| names.iter().position(|n| n == s).unwrap();
         let y = ["a", "b", "c", "a", "b", "c", "a", "a", "d"];
         let p = ["a", "c", "c", "a", "b", "b", "b", "a", "e"];
@@ -833,14 +797,8 @@ mod tests {
             ("macro_f1", 0.3514285714285714),
             ("macro_f2", 0.34880382775119617),
             ("accuracy_best_constant_classifier", 0.4444444444444444),
-            (
-                "weighted_precision_best_constant_classifier",
-                0.19753086419753085,
-            ),
-            (
-                "weighted_recall_best_constant_classifier",
-                0.4444444444444444,
-            ),
+            ("weighted_precision_best_constant_classifier", 0.19753086419753085),
+            ("weighted_recall_best_constant_classifier", 0.4444444444444444),
             ("weighted_f0_5_best_constant_classifier", 0.2222222222222222),
             ("weighted_f1_best_constant_classifier", 0.27350427350427353),
             ("weighted_f2_best_constant_classifier", 0.35555555555555557),
@@ -907,16 +865,10 @@ mod tests {
         }
         let b = acc.block("1", "0");
         let f1 = b.metrics["f1"];
-        assert!(
-            f1.standard_deviation.is_finite()
-                && f1.standard_deviation > 0.0
-                && f1.standard_deviation < 0.05
-        );
+        assert!(f1.standard_deviation.is_finite() && f1.standard_deviation > 0.0 && f1.standard_deviation < 0.05);
         assert!(b.metrics["auc"].standard_deviation < 0.05);
         // Replicates hold about 80 % of the samples.
-        let members = (0..10_000u64)
-            .filter(|&k| in_replicate(mix64(k), 2))
-            .count();
+        let members = (0..10_000u64).filter(|&k| in_replicate(mix64(k), 2)).count();
         assert!((7_700..8_300).contains(&members), "{members}");
     }
 

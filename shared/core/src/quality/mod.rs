@@ -43,9 +43,8 @@ pub use ground_truth::{GroundTruth, GroundTruthError, LabelValue, read_ground_tr
 pub use join::{JoinError, JoinReport, QualityEvaluation, QualityJoin, row_id};
 pub use metrics::{BinaryOptions, Decision, ProblemSpec};
 pub use report::{
-    ComparisonOperator, ConstraintCheck, MetricValue, MetricsBlock, ModelQualityConstraints,
-    ModelQualityStatistics, QualityViolation, SuggestOptions, ThresholdConstraint,
-    check_constraints, quality_metric_data, suggest_constraints,
+    ComparisonOperator, ConstraintCheck, MetricValue, MetricsBlock, ModelQualityConstraints, ModelQualityStatistics,
+    QualityViolation, SuggestOptions, ThresholdConstraint, check_constraints, quality_metric_data, suggest_constraints,
 };
 pub use skip::{SkipCounts, SkipLocation, SkipReason};
 

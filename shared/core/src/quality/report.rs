@@ -221,10 +221,7 @@ impl ModelQualityStatistics {
     /// The blocks present, with their problem types.
     pub fn blocks(&self) -> impl Iterator<Item = (ProblemType, &MetricsBlock)> {
         [
-            (
-                ProblemType::BinaryClassification,
-                &self.binary_classification_metrics,
-            ),
+            (ProblemType::BinaryClassification, &self.binary_classification_metrics),
             (
                 ProblemType::MulticlassClassification,
                 &self.multiclass_classification_metrics,
@@ -323,9 +320,7 @@ impl ModelQualityConstraints {
     pub fn for_problem(&self, problem: ProblemType) -> Option<&ConstraintMap> {
         match problem {
             ProblemType::BinaryClassification => self.binary_classification_constraints.as_ref(),
-            ProblemType::MulticlassClassification => {
-                self.multiclass_classification_constraints.as_ref()
-            }
+            ProblemType::MulticlassClassification => self.multiclass_classification_constraints.as_ref(),
             ProblemType::Regression => self.regression_constraints.as_ref(),
         }
     }
@@ -385,10 +380,7 @@ pub fn lower_is_better(metric: &str) -> bool {
 /// Suggests constraints from the statistics of a labelled validation set: one per finite metric, `LessThanThreshold`
 /// where higher is better and `GreaterThanThreshold` where lower is better, at the threshold of [`SuggestOptions`].
 /// The `*_best_constant_classifier` metrics describe the data, not the model, and get no constraint.
-pub fn suggest_constraints(
-    stats: &ModelQualityStatistics,
-    options: &SuggestOptions,
-) -> ModelQualityConstraints {
+pub fn suggest_constraints(stats: &ModelQualityStatistics, options: &SuggestOptions) -> ModelQualityConstraints {
     let mut out = ModelQualityConstraints::default();
     for (problem, block) in stats.blocks() {
         let mut map = ConstraintMap::new();
@@ -417,9 +409,7 @@ pub fn suggest_constraints(
         }
         match problem {
             ProblemType::BinaryClassification => out.binary_classification_constraints = Some(map),
-            ProblemType::MulticlassClassification => {
-                out.multiclass_classification_constraints = Some(map)
-            }
+            ProblemType::MulticlassClassification => out.multiclass_classification_constraints = Some(map),
             ProblemType::Regression => out.regression_constraints = Some(map),
         }
     }
@@ -444,10 +434,7 @@ pub struct ConstraintCheck {
 }
 
 /// Checks every constraint of the statistics' problem types against the statistics' values.
-pub fn check_constraints(
-    stats: &ModelQualityStatistics,
-    constraints: &ModelQualityConstraints,
-) -> ConstraintCheck {
+pub fn check_constraints(stats: &ModelQualityStatistics, constraints: &ModelQualityConstraints) -> ConstraintCheck {
     let mut out = ConstraintCheck::default();
     for (problem, block) in stats.blocks() {
         let Some(map) = constraints.for_problem(problem) else {
@@ -478,10 +465,7 @@ pub fn check_constraints(
 
 /// The CloudWatch data of the statistics: each finite metric under [`MODEL_METRICS_NAMESPACE`] with its
 /// `statistics.json` name, unit `None`.
-pub fn quality_metric_data(
-    stats: &ModelQualityStatistics,
-    scope: &MetricScope,
-) -> Vec<MetricDatum> {
+pub fn quality_metric_data(stats: &ModelQualityStatistics, scope: &MetricScope) -> Vec<MetricDatum> {
     stats
         .blocks()
         .flat_map(|(_, b)| b.metrics.iter())
@@ -528,10 +512,7 @@ mod tests {
         assert_eq!(b.value("precision"), Some(0.3333333333333333));
         assert!(b.metrics["recall"].standard_deviation.is_nan());
         assert_eq!(b.confusion_matrix.as_ref().unwrap()["0"]["1"], 2);
-        assert!(
-            b.other
-                .contains_key("receiver_operating_characteristic_curve")
-        );
+        assert!(b.other.contains_key("receiver_operating_characteristic_curve"));
         let text = s.to_json().unwrap();
         assert!(text.contains(r#""standard_deviation": "NaN""#));
         let back = ModelQualityStatistics::from_json(&text).unwrap();
@@ -545,10 +526,7 @@ mod tests {
         let s = ModelQualityStatistics::from_json(DOC_STATISTICS).unwrap();
         let c = suggest_constraints(&s, &SuggestOptions { std_devs: 2.0 });
         let map = c.binary_classification_constraints.as_ref().unwrap();
-        assert_eq!(
-            map["f1"].comparison_operator,
-            ComparisonOperator::LessThanThreshold
-        );
+        assert_eq!(map["f1"].comparison_operator, ComparisonOperator::LessThanThreshold);
         assert!((map["f1"].threshold - 0.48).abs() < 1e-12, "0.5 - 2 * 0.01");
         assert_eq!(
             map["false_positive_rate"].comparison_operator,
@@ -573,16 +551,9 @@ mod tests {
         )
         .unwrap();
         let check = check_constraints(&s, &strict);
-        let names: Vec<&str> = check
-            .violations
-            .iter()
-            .map(|v| v.metric_name.as_str())
-            .collect();
+        let names: Vec<&str> = check.violations.iter().map(|v| v.metric_name.as_str()).collect();
         assert_eq!(names, vec!["accuracy", "f1", "false_positive_rate"]);
-        assert_eq!(
-            check.violations[1].constraint_check_type,
-            "LessThanThreshold"
-        );
+        assert_eq!(check.violations[1].constraint_check_type, "LessThanThreshold");
         assert_eq!(
             check.violations[1].description,
             "Metric f1 with 0.5 +/- 0.01 was LessThanThreshold 0.9"
@@ -590,23 +561,24 @@ mod tests {
         assert_eq!(check.not_evaluated, vec!["au_prc".to_owned()]);
         let json = serde_json::to_value(&check.violations[0]).unwrap();
         assert_eq!(json["constraint_check_type"], "LessThanOrEqualToThreshold");
-        assert!(ModelQualityConstraints::from_json(r#"{"binary_classification_constraints": {"f1": {"threshold": 1, "comparison_operator": "Bigger"}}}"#).is_err());
+        assert!(
+            ModelQualityConstraints::from_json(
+                r#"{"binary_classification_constraints": {"f1": {"threshold": 1, "comparison_operator": "Bigger"}}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn cloudwatch_data_has_model_monitors_names_and_skips_nan() {
         let mut s = ModelQualityStatistics::from_json(DOC_STATISTICS).unwrap();
-        s.binary_classification_metrics
-            .as_mut()
-            .unwrap()
-            .metrics
-            .insert(
-                "auc".into(),
-                MetricValue {
-                    value: f64::NAN,
-                    standard_deviation: f64::NAN,
-                },
-            );
+        s.binary_classification_metrics.as_mut().unwrap().metrics.insert(
+            "auc".into(),
+            MetricValue {
+                value: f64::NAN,
+                standard_deviation: f64::NAN,
+            },
+        );
         let data = quality_metric_data(&s, &scope());
         let names: Vec<&str> = data.iter().map(|d| d.metric_name.as_str()).collect();
         assert_eq!(
@@ -625,9 +597,6 @@ mod tests {
                 .all(|d| d.namespace == MODEL_METRICS_NAMESPACE && d.unit == Unit::None)
         );
         assert_eq!(data[1].value, 0.5);
-        assert_eq!(
-            data[1].dimensions[0],
-            ("Endpoint".to_owned(), "ep".to_owned())
-        );
+        assert_eq!(data[1].dimensions[0], ("Endpoint".to_owned(), "ep".to_owned()));
     }
 }

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CronError {
     /// The expression does not have exactly five whitespace-separated fields.
-    #[error(
-        "cron expression {expr:?} has {found} fields, expected 5 (minute hour day-of-month month day-of-week)"
-    )]
+    #[error("cron expression {expr:?} has {found} fields, expected 5 (minute hour day-of-month month day-of-week)")]
     FieldCount {
         /// The expression as written.
         expr: String,
@@ -41,9 +39,7 @@ pub enum CronError {
         why: String,
     },
     /// The UTC offset is not `Z` or `+HH:MM` / `-HH:MM`.
-    #[error(
-        "UTC offset {0:?} is not of the form +HH:MM, -HH:MM or Z (time-zone names are not supported)"
-    )]
+    #[error("UTC offset {0:?} is not of the form +HH:MM, -HH:MM or Z (time-zone names are not supported)")]
     Offset(String),
 }
 
@@ -107,9 +103,7 @@ fn parse_value(text: &str, spec: &FieldSpec) -> Result<u32, String> {
         // Month names start at 1 (the field's minimum), day names at 0 (likewise).
         return Ok(i as u32 + spec.min);
     }
-    let v: u32 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number"))?;
+    let v: u32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
     if v < spec.min || v > spec.max {
         return Err(format!("{v} is outside {}..={}", spec.min, spec.max));
     }
@@ -122,9 +116,7 @@ fn parse_field(text: &str, spec: &FieldSpec) -> Result<FieldSet, String> {
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
             Some((r, s)) => {
-                let s: u32 = s
-                    .parse()
-                    .map_err(|_| format!("step {s:?} is not a number"))?;
+                let s: u32 = s.parse().map_err(|_| format!("step {s:?} is not a number"))?;
                 if s == 0 {
                     return Err("step 0".to_owned());
                 }
@@ -187,10 +179,7 @@ impl CronExpr {
             });
         }
         let specs = [&MINUTE, &HOUR, &DAY_OF_MONTH, &MONTH, &DAY_OF_WEEK];
-        let mut sets = [FieldSet {
-            bits: 0,
-            star: false,
-        }; 5];
+        let mut sets = [FieldSet { bits: 0, star: false }; 5];
         for (i, (text, spec)) in fields.iter().zip(specs).enumerate() {
             sets[i] = parse_field(text, spec).map_err(|why| CronError::Field {
                 expr: expr.to_owned(),
@@ -218,9 +207,7 @@ impl CronExpr {
     pub fn matches(&self, t: DateTime<Utc>, offset: UtcOffset) -> bool {
         let local = t.with_timezone(&offset.0);
         let dom = self.day_of_month.contains(local.day());
-        let dow = self
-            .day_of_week
-            .contains(local.weekday().num_days_from_sunday());
+        let dow = self.day_of_week.contains(local.weekday().num_days_from_sunday());
         // Vixie cron: if both day fields are restricted, either may match; otherwise both must.
         let day = if !self.day_of_month.star && !self.day_of_week.star {
             dom || dow
@@ -383,10 +370,7 @@ mod tests {
         ));
         assert!(matches!(
             CronExpr::parse("60 * * * *"),
-            Err(CronError::Field {
-                field: "minute",
-                ..
-            })
+            Err(CronError::Field { field: "minute", .. })
         ));
         assert!(matches!(
             CronExpr::parse("* * L * *"),
@@ -395,10 +379,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(
-            CronExpr::parse("*/0 * * * *"),
-            Err(CronError::Field { .. })
-        ));
+        assert!(matches!(CronExpr::parse("*/0 * * * *"), Err(CronError::Field { .. })));
         assert!(matches!(
             CronExpr::parse("* 5-3 * * *"),
             Err(CronError::Field { field: "hour", .. })

@@ -353,11 +353,7 @@ fn ceil_div(demand: f64, per_instance: f64) -> u32 {
     }
 }
 
-fn within(
-    last: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    span: Duration,
-) -> Option<DateTime<Utc>> {
+fn within(last: Option<DateTime<Utc>>, now: DateTime<Utc>, span: Duration) -> Option<DateTime<Utc>> {
     last.filter(|&t| now < t + span)
 }
 
@@ -412,9 +408,7 @@ impl Ctx<'_> {
         let (instance_type, desired_count) = match &action {
             Action::Hold => (v.instance_type.clone(), v.desired_count),
             Action::SetCount { to, .. } => (v.instance_type.clone(), *to),
-            Action::ChangeType {
-                to_type, to_count, ..
-            } => (to_type.clone(), *to_count),
+            Action::ChangeType { to_type, to_count, .. } => (to_type.clone(), *to_count),
         };
         Decision {
             endpoint: self.policy.endpoint.clone(),
@@ -459,9 +453,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         cx.reasons.push(Reason::Fallback {
             fallback_instances: fallback,
         });
-        let wanted = fallback
-            .max(cur)
-            .clamp(policy.min_instances, policy.max_instances);
+        let wanted = fallback.max(cur).clamp(policy.min_instances, policy.max_instances);
         if wanted <= cur {
             return cx.finish(Action::Hold, Rule::Fallback);
         }
@@ -606,10 +598,8 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
     // Scheduled minimums, looked at over the start-up delay so that instances serve when the window opens.
     let mut floor = policy.min_instances;
     for s in &policy.schedules {
-        let active = (0..=policy.startup_minutes).any(|m| {
-            s.cron
-                .matches(now + Duration::minutes(i64::from(m)), s.utc_offset)
-        });
+        let active =
+            (0..=policy.startup_minutes).any(|m| s.cron.matches(now + Duration::minutes(i64::from(m)), s.utc_offset));
         if active {
             cx.reasons.push(Reason::Schedule {
                 cron: s.cron.as_str().to_owned(),
@@ -620,10 +610,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         }
     }
     if rec < floor {
-        cx.reasons.push(Reason::Clamped {
-            wanted: rec,
-            to: floor,
-        });
+        cx.reasons.push(Reason::Clamped { wanted: rec, to: floor });
         driver = if floor > policy.min_instances {
             Rule::Schedule
         } else {
@@ -642,13 +629,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
     }
 
     if asynchronous.is_none()
-        && let Some(d) = vertical(
-            &mut cx,
-            &demand,
-            target,
-            unclamped,
-            panic_now || panic_hold.is_some(),
-        )
+        && let Some(d) = vertical(&mut cx, &demand, target, unclamped, panic_now || panic_hold.is_some())
     {
         return d;
     }
@@ -677,11 +658,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
             return cx.finish(Action::Hold, Rule::PanicHold);
         }
         let stable = Duration::minutes(i64::from(policy.stable_window_minutes));
-        if let Some(t) = within(history.last_scale_out, now, stable).or(within(
-            history.last_type_change,
-            now,
-            stable,
-        )) {
+        if let Some(t) = within(history.last_scale_out, now, stable).or(within(history.last_type_change, now, stable)) {
             cx.reasons.push(Reason::StableWindow {
                 last_opposite_action: t,
                 window_minutes: policy.stable_window_minutes,
@@ -785,30 +762,18 @@ fn scale_out(cx: &mut Ctx<'_>, cur: u32, wanted: u32, panic: bool, rule: Rule) -
     let allowed = policy.max_step_up.allowed(cur);
     let to = wanted.min(cur.saturating_add(allowed));
     if to != wanted {
-        cx.reasons.push(Reason::StepLimited {
-            wanted,
-            allowed: to,
-        });
+        cx.reasons.push(Reason::StepLimited { wanted, allowed: to });
     }
     cx.finish(Action::SetCount { from: cur, to }, rule)
 }
 
 /// The vertical ladder; `Some` when it settles the decision.
-fn vertical(
-    cx: &mut Ctx<'_>,
-    demand: &[f64],
-    target: f64,
-    unclamped: u32,
-    panicking: bool,
-) -> Option<Decision> {
+fn vertical(cx: &mut Ctx<'_>, demand: &[f64], target: f64, unclamped: u32, panicking: bool) -> Option<Decision> {
     let policy = cx.policy;
     let vp = policy.vertical.as_ref()?;
     let v = &cx.observed.variant;
     let now = cx.observed.now;
-    let pos = vp
-        .ladder
-        .iter()
-        .position(|r| r.instance_type == v.instance_type)?;
+    let pos = vp.ladder.iter().position(|r| r.instance_type == v.instance_type)?;
     let cur = v.desired_count;
 
     // Why up: saturated at max for a while, or slow while busy.
@@ -888,13 +853,8 @@ fn vertical(
         let smaller = &vp.ladder[pos - 1];
         let n = vp.down_after_minutes as usize;
         if n > 0 && demand.len() >= n {
-            let peak = demand[demand.len() - n..]
-                .iter()
-                .copied()
-                .fold(0.0, f64::max);
-            let serves = f64::from(policy.min_instances)
-                * smaller.target_invocations_per_instance
-                * vp.down_margin;
+            let peak = demand[demand.len() - n..].iter().copied().fold(0.0, f64::max);
+            let serves = f64::from(policy.min_instances) * smaller.target_invocations_per_instance * vp.down_margin;
             if peak <= serves {
                 cx.reasons.push(Reason::SmallerTypeSuffices {
                     instance_type: smaller.instance_type.clone(),

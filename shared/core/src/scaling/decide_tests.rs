@@ -67,21 +67,14 @@ fn not_in_service_holds_whatever_the_demand() {
     let mut o = observed(t0(), &[5000.0; 10], 2);
     o.variant.status = VariantStatus::Updating;
     let d = decide(&o, &policy(), &History::default());
-    assert_eq!(
-        (d.action.clone(), d.rule),
-        (Action::Hold, Rule::NotInService)
-    );
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::NotInService));
     assert!(d.has_reason("not_in_service"));
 }
 
 #[test]
 fn demand_sizes_on_window_mean_at_target() {
     // 300 per minute on 4 instances: 1.25 x what they serve at target (below the 1.5 panic threshold).
-    let d = decide(
-        &observed(t0(), &[300.0; 10], 4),
-        &policy(),
-        &History::default(),
-    );
+    let d = decide(&observed(t0(), &[300.0; 10], 4), &policy(), &History::default());
     assert_eq!(d.rule, Rule::Demand);
     assert_eq!(set_count(&d), Some((4, 5)));
     let Some(Reason::Demand {
@@ -112,11 +105,7 @@ fn panic_scales_out_during_the_cooldown() {
     };
     // 400 per minute on 2 instances serving 120 at target: ratio 3.3.
     let d = decide(
-        &observed(
-            t0(),
-            &[60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 400.0, 400.0],
-            2,
-        ),
+        &observed(t0(), &[60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 400.0, 400.0], 2),
         &policy(),
         &h,
     );
@@ -147,10 +136,7 @@ fn no_scale_in_within_the_stable_window_after_a_scale_out() {
         ..History::default()
     };
     let d = decide(&observed(t0(), &[10.0; 10], 6), &policy(), &h);
-    assert_eq!(
-        (d.action.clone(), d.rule),
-        (Action::Hold, Rule::StableWindow)
-    );
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::StableWindow));
     let h = History {
         last_scale_out: Some(t0() - Duration::minutes(10)),
         ..History::default()
@@ -176,13 +162,11 @@ fn scale_in_cooldown_and_step_bound() {
     let d = decide(&observed(t0(), &[10.0; 10], 8), &policy(), &h);
     // 25% of 8 = 2 instances per step.
     assert_eq!(set_count(&d), Some((8, 6)));
-    assert!(d.reasons.iter().any(|r| matches!(
-        r,
-        Reason::StepLimited {
-            wanted: 1,
-            allowed: 6
-        }
-    )));
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::StepLimited { wanted: 1, allowed: 6 }))
+    );
 }
 
 #[test]
@@ -200,11 +184,7 @@ fn step_bound_limits_scale_out() {
 #[test]
 fn zero_traffic_is_a_real_zero_and_scales_in_to_min() {
     // No Invocations datapoints at all, but instance metrics present: the endpoint is idle, not blind.
-    let d = decide(
-        &observed(t0(), &[0.0; 10], 2),
-        &policy(),
-        &History::default(),
-    );
+    let d = decide(&observed(t0(), &[0.0; 10], 2), &policy(), &History::default());
     assert_eq!(d.rule, Rule::ZeroTraffic);
     assert_eq!(set_count(&d), Some((2, 1)));
     assert!(d.metrics_ok);
@@ -212,15 +192,8 @@ fn zero_traffic_is_a_real_zero_and_scales_in_to_min() {
 
 #[test]
 fn no_scale_in_on_a_partial_window() {
-    let d = decide(
-        &observed(t0(), &[0.0; 4], 3),
-        &policy(),
-        &History::default(),
-    );
-    assert_eq!(
-        (d.action.clone(), d.rule),
-        (Action::Hold, Rule::StableWindow)
-    );
+    let d = decide(&observed(t0(), &[0.0; 4], 3), &policy(), &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::StableWindow));
     assert!(d.has_reason("short_window"));
 }
 
@@ -236,10 +209,7 @@ fn stale_metrics_hold_then_fall_back() {
     let mut o = observed(t0() - Duration::minutes(4), &[100.0; 10], 2);
     o.now = t0();
     let d = decide(&o, &p, &History::default());
-    assert_eq!(
-        (d.action.clone(), d.rule),
-        (Action::Hold, Rule::MetricsUnavailable)
-    );
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::MetricsUnavailable));
     assert!(!d.metrics_ok && d.has_reason("metrics_stale"));
     // Third failure in a row: fallback to 4.
     let h = History {
@@ -267,15 +237,8 @@ fn stale_metrics_hold_then_fall_back() {
 
 #[test]
 fn limits_are_restored_at_once() {
-    let d = decide(
-        &observed(t0(), &[10.0; 10], 14),
-        &policy(),
-        &History::default(),
-    );
-    assert_eq!(
-        (d.rule, set_count(&d)),
-        (Rule::OutsideLimits, Some((14, 10)))
-    );
+    let d = decide(&observed(t0(), &[10.0; 10], 14), &policy(), &History::default());
+    assert_eq!((d.rule, set_count(&d)), (Rule::OutsideLimits, Some((14, 10))));
 }
 
 #[test]
@@ -290,11 +253,7 @@ fn scheduled_minimum_raises_capacity_ahead_of_the_window() {
     let d = decide(&observed(t0(), &[10.0; 10], 1), &p, &History::default());
     assert_eq!((d.rule, set_count(&d)), (Rule::Schedule, Some((1, 4))));
     let before_eight = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
-    let d = decide(
-        &observed(before_eight, &[10.0; 10], 3),
-        &p,
-        &History::default(),
-    );
+    let d = decide(&observed(before_eight, &[10.0; 10], 3), &p, &History::default());
     assert_eq!((d.rule, set_count(&d)), (Rule::Schedule, Some((3, 7))));
     let at_six = Utc.with_ymd_and_hms(2024, 1, 17, 6, 0, 0).unwrap();
     assert_eq!(
@@ -312,8 +271,7 @@ fn forecast_brings_capacity_before_the_morning_ramp() {
     let day = Utc.with_ymd_and_hms(2024, 1, 16, 0, 0, 0).unwrap();
     for m in 0..(24 * 60 + 15) {
         let t = day + Duration::minutes(m);
-        h.seasonal
-            .record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
+        h.seasonal.record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
     }
     // Today at 07:45, still quiet: the forecast (horizon 6 + 15 minutes) sees 08:00.
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 45, 0).unwrap();
@@ -322,10 +280,7 @@ fn forecast_brings_capacity_before_the_morning_ramp() {
     assert_eq!(set_count(&d), Some((1, 5))); // wants 9, the step allows +4
     // At 03:00 the forecast agrees with current demand: nothing to do.
     let night = Utc.with_ymd_and_hms(2024, 1, 17, 3, 0, 0).unwrap();
-    assert_eq!(
-        decide(&observed(night, &[30.0; 10], 1), &p, &h).rule,
-        Rule::Steady
-    );
+    assert_eq!(decide(&observed(night, &[30.0; 10], 1), &p, &h).rule, Rule::Steady);
 }
 
 #[test]
@@ -380,11 +335,7 @@ fn moves_up_the_ladder_when_saturated_at_max() {
     demand[7] = 100.0;
     let d = decide(&observed(t0(), &demand, 4), &p, &History::default());
     assert_eq!((d.action, d.rule), (Action::Hold, Rule::Steady));
-    assert!(
-        d.reasons
-            .iter()
-            .any(|r| matches!(r, Reason::Clamped { to: 4, .. }))
-    );
+    assert!(d.reasons.iter().any(|r| matches!(r, Reason::Clamped { to: 4, .. })));
 }
 
 #[test]
@@ -477,11 +428,7 @@ fn backlog_observed(now: DateTime<Utc>, backlog: &[f64], count: u32) -> Observed
 #[test]
 fn async_scales_to_zero_and_back() {
     let p = async_policy();
-    let d = decide(
-        &backlog_observed(t0(), &[0.0; 10], 1),
-        &p,
-        &History::default(),
-    );
+    let d = decide(&backlog_observed(t0(), &[0.0; 10], 1), &p, &History::default());
     assert_eq!((d.rule, set_count(&d)), (Rule::ScaleToZero, Some((1, 0))));
     // At zero, an empty fetch is an empty queue, not an outage.
     let mut empty = backlog_observed(t0(), &[], 0);
@@ -495,11 +442,7 @@ fn async_scales_to_zero_and_back() {
         ..History::default()
     };
     let d = decide(&backlog_observed(t0(), &[0.0, 0.0, 12.0], 0), &p, &h);
-    assert_eq!(
-        (d.rule, set_count(&d)),
-        (Rule::ScaleFromZero, Some((0, 3))),
-        "{d:?}"
-    );
+    assert_eq!((d.rule, set_count(&d)), (Rule::ScaleFromZero, Some((0, 3))), "{d:?}");
     // A backlog still draining is not zero.
     let d = decide(
         &backlog_observed(t0(), &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], 1),
@@ -511,11 +454,7 @@ fn async_scales_to_zero_and_back() {
 
 #[test]
 fn decisions_serialise_with_rule_and_reason_tags() {
-    let d = decide(
-        &observed(t0(), &[300.0; 10], 4),
-        &policy(),
-        &History::default(),
-    );
+    let d = decide(&observed(t0(), &[300.0; 10], 4), &policy(), &History::default());
     let v = serde_json::to_value(&d).unwrap();
     assert_eq!(v["rule"], "demand");
     assert_eq!(v["action"]["kind"], "set_count");
@@ -559,19 +498,7 @@ fn scenario() -> impl Strategy<Value = (Policy, Vec<(f64, bool)>)> {
         any::<bool>(),
     )
         .prop_flat_map(
-            |(
-                min,
-                extra,
-                out_cd,
-                in_cd,
-                stable,
-                panic_w,
-                up_n,
-                up_pct,
-                down_n,
-                down_pct,
-                trend,
-            )| {
+            |(min, extra, out_cd, in_cd, stable, panic_w, up_n, up_pct, down_n, down_pct, trend)| {
                 let mut p = policy();
                 p.min_instances = min;
                 p.max_instances = min + extra;
@@ -589,10 +516,7 @@ fn scenario() -> impl Strategy<Value = (Policy, Vec<(f64, bool)>)> {
                 };
                 p.anticipate_trend = trend;
                 let minutes = prop::collection::vec(
-                    (
-                        prop_oneof![Just(0.0), 0.0f64..2000.0],
-                        prop::bool::weighted(0.9),
-                    ),
+                    (prop_oneof![Just(0.0), 0.0f64..2000.0], prop::bool::weighted(0.9)),
                     20..120,
                 );
                 (Just(p), minutes)

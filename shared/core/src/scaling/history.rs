@@ -106,10 +106,7 @@ impl SeasonalProfile {
         if self.daily.len() != DAY_SLOTS || self.weekly.len() != WEEK_SLOTS {
             return None;
         }
-        let (first, last) = (
-            bucket_of(from),
-            bucket_of(from + Duration::minutes(i64::from(minutes))),
-        );
+        let (first, last) = (bucket_of(from), bucket_of(from + Duration::minutes(i64::from(minutes))));
         let mut best: Option<f64> = None;
         for b in first..=last {
             let w = self.weekly[b.rem_euclid(WEEK_SLOTS as i64) as usize];
@@ -187,8 +184,7 @@ impl History {
             self.consecutive_metric_failures = self.consecutive_metric_failures.saturating_add(1);
         }
         if decision.panic {
-            self.panic_until =
-                Some(now + Duration::minutes(i64::from(policy.stable_window_minutes)));
+            self.panic_until = Some(now + Duration::minutes(i64::from(policy.stable_window_minutes)));
         }
         match &decision.action {
             Action::Hold => return,
@@ -233,10 +229,7 @@ mod tests {
         }
         let next_day = t0() + Duration::days(1);
         // At 07:50 the next day, looking 15 minutes ahead, the 08:00 slot is in view.
-        assert_eq!(
-            p.forecast(next_day + Duration::minutes(7 * 60 + 50), 15),
-            Some(600.0)
-        );
+        assert_eq!(p.forecast(next_day + Duration::minutes(7 * 60 + 50), 15), Some(600.0));
         // At 03:00 only the quiet slots are in view.
         assert_eq!(p.forecast(next_day + Duration::hours(3), 15), Some(10.0));
         // The weekly slot was filled for Monday only: on Tuesday the daily slot answers, as above; a slot never

@@ -357,18 +357,12 @@ impl Policy {
             why,
         };
         if self.max_instances == 0 || self.max_instances > MAX_INSTANCES_SANITY {
-            return Err(bad(
-                "max_instances",
-                format!("must be in 1..={MAX_INSTANCES_SANITY}"),
-            ));
+            return Err(bad("max_instances", format!("must be in 1..={MAX_INSTANCES_SANITY}")));
         }
         if self.min_instances > self.max_instances {
             return Err(bad(
                 "min_instances",
-                format!(
-                    "{} > max_instances {}",
-                    self.min_instances, self.max_instances
-                ),
+                format!("{} > max_instances {}", self.min_instances, self.max_instances),
             ));
         }
         if self.min_instances == 0 && self.asynchronous.is_none() {
@@ -380,10 +374,7 @@ impl Policy {
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.target_invocations_per_instance) {
-            return Err(bad(
-                "target_invocations_per_instance",
-                "must be > 0".to_owned(),
-            ));
+            return Err(bad("target_invocations_per_instance", "must be > 0".to_owned()));
         }
         if let Some(c) = self.capacity_invocations_per_instance
             && (!positive(c) || c < self.target_invocations_per_instance)
@@ -408,15 +399,9 @@ impl Policy {
                 "must not exceed the stable window".to_owned(),
             ));
         }
-        for (name, s) in [
-            ("max_step_up", self.max_step_up),
-            ("max_step_down", self.max_step_down),
-        ] {
+        for (name, s) in [("max_step_up", self.max_step_up), ("max_step_down", self.max_step_down)] {
             if s.instances == 0 || !(s.percent.is_finite() && s.percent >= 0.0) {
-                return Err(bad(
-                    name,
-                    "instances must be >= 1 and percent >= 0".to_owned(),
-                ));
+                return Err(bad(name, "instances must be >= 1 and percent >= 0".to_owned()));
             }
         }
         if !(self.forecast.factor.is_finite() && self.forecast.factor > 0.0) {
@@ -430,9 +415,7 @@ impl Policy {
                 format!("fallback_instances {f} is outside [min, max]"),
             ));
         }
-        if self.missing_metrics.max_age_minutes == 0
-            || self.missing_metrics.failures_before_fallback == 0
-        {
+        if self.missing_metrics.max_age_minutes == 0 || self.missing_metrics.failures_before_fallback == 0 {
             return Err(bad(
                 "missing_metrics",
                 "max_age_minutes and failures_before_fallback must be >= 1".to_owned(),
@@ -441,37 +424,21 @@ impl Policy {
         if let Some(a) = &self.asynchronous
             && !positive(a.target_backlog_per_instance)
         {
-            return Err(bad(
-                "async",
-                "target_backlog_per_instance must be > 0".to_owned(),
-            ));
+            return Err(bad("async", "target_backlog_per_instance must be > 0".to_owned()));
         }
         if let Some(v) = &self.vertical {
             if self.asynchronous.is_some() {
-                return Err(bad(
-                    "vertical",
-                    "not supported for asynchronous endpoints".to_owned(),
-                ));
+                return Err(bad("vertical", "not supported for asynchronous endpoints".to_owned()));
             }
-            if !v
-                .ladder
-                .iter()
-                .any(|r| r.instance_type == self.instance_type)
-            {
+            if !v.ladder.iter().any(|r| r.instance_type == self.instance_type) {
                 return Err(bad(
                     "vertical",
-                    format!(
-                        "ladder does not contain instance_type {}",
-                        self.instance_type
-                    ),
+                    format!("ladder does not contain instance_type {}", self.instance_type),
                 ));
             }
             for r in &v.ladder {
                 if !positive(r.target_invocations_per_instance) {
-                    return Err(bad(
-                        "vertical",
-                        format!("{}: target must be > 0", r.instance_type),
-                    ));
+                    return Err(bad("vertical", format!("{}: target must be > 0", r.instance_type)));
                 }
                 if let Some(c) = r.capacity_invocations_per_instance
                     && (!positive(c) || c < r.target_invocations_per_instance)
@@ -542,9 +509,7 @@ impl Policy {
 
     /// The fallback capacity for blind running.
     pub fn fallback_instances(&self) -> u32 {
-        self.missing_metrics
-            .fallback_instances
-            .unwrap_or(self.min_instances)
+        self.missing_metrics.fallback_instances.unwrap_or(self.min_instances)
     }
 }
 
@@ -615,10 +580,7 @@ pub(crate) mod tests {
     #[test]
     fn rejects_unknown_fields_and_bad_ranges() {
         let unknown = SAMPLE.replacen("\"variant\"", "\"variannt\"", 1);
-        assert!(matches!(
-            Policy::from_json(&unknown),
-            Err(PolicyError::Json(_))
-        ));
+        assert!(matches!(Policy::from_json(&unknown), Err(PolicyError::Json(_))));
         let inverted = SAMPLE.replacen("\"min_instances\": 1", "\"min_instances\": 20", 1);
         assert!(matches!(
             Policy::from_json(&inverted),
@@ -647,16 +609,10 @@ pub(crate) mod tests {
         off_ladder.instance_type = "ml.m5.large".to_owned();
         assert!(matches!(
             off_ladder.validate(),
-            Err(PolicyError::Invalid {
-                field: "vertical",
-                ..
-            })
+            Err(PolicyError::Invalid { field: "vertical", .. })
         ));
         let cron = SAMPLE.replacen("* 8-17 * * MON-FRI", "* 8-17 * *", 1);
-        assert!(matches!(
-            Policy::from_json(&cron),
-            Err(PolicyError::Json(_))
-        ));
+        assert!(matches!(Policy::from_json(&cron), Err(PolicyError::Json(_))));
     }
 
     #[test]

@@ -18,8 +18,7 @@ use super::history::History;
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::Policy;
 use super::target_tracking::{
-    Datapoint, EVALUATION_RANGE_FACTOR, LOW_ALARM_DATAPOINTS, TargetTracking, TargetTrackingConfig,
-    TtAction,
+    Datapoint, EVALUATION_RANGE_FACTOR, LOW_ALARM_DATAPOINTS, TargetTracking, TargetTrackingConfig, TtAction,
 };
 
 /// Traces longer than this are rejected: a year of minutes is plenty, and it bounds memory.
@@ -73,11 +72,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for f in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc());
         }
@@ -88,8 +83,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn minute_floor(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0)
-        .expect("a floored valid time is valid")
+    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0).expect("a floored valid time is valid")
 }
 
 /// Reads a trace CSV.
@@ -106,10 +100,7 @@ fn minute_floor(t: DateTime<Utc>) -> DateTime<Utc> {
 ///
 /// [`TraceError`] with the line number for unreadable timestamps or counts, and for empty or too long traces.
 pub fn parse_trace_csv(text: &str, format: TraceFormat) -> Result<Trace, TraceError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or(TraceError::Empty)?;
     let cols: Vec<String> = header
         .split(',')
@@ -126,17 +117,11 @@ pub fn parse_trace_csv(text: &str, format: TraceFormat) -> Result<Trace, TraceEr
     for (i, line) in lines {
         let fields: Vec<&str> = line.split(',').collect();
         let bad = |why: String| TraceError::Line { line: i + 1, why };
-        let t = parse_time(fields[0])
-            .ok_or_else(|| bad(format!("unreadable timestamp {:?}", fields[0])))?;
+        let t = parse_time(fields[0]).ok_or_else(|| bad(format!("unreadable timestamp {:?}", fields[0])))?;
         let n = match count_col {
             Some(c) => {
-                let f = fields
-                    .get(c)
-                    .ok_or_else(|| bad(format!("missing column {}", c + 1)))?;
-                let n: f64 = f
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad(format!("unreadable count {f:?}")))?;
+                let f = fields.get(c).ok_or_else(|| bad(format!("missing column {}", c + 1)))?;
+                let n: f64 = f.trim().parse().map_err(|_| bad(format!("unreadable count {f:?}")))?;
                 if !(n.is_finite() && n >= 0.0) {
                     return Err(bad(format!("count {n} is negative or not finite")));
                 }
@@ -297,20 +282,12 @@ struct Fleet {
 }
 
 /// Replays `trace` under `controller`.
-pub fn simulate(
-    trace: &Trace,
-    policy: &Policy,
-    fleet: &FleetModel,
-    controller: Controller,
-) -> SimulationRun {
+pub fn simulate(trace: &Trace, policy: &Policy, fleet: &FleetModel, controller: Controller) -> SimulationRun {
     let lag = fleet.metric_lag_minutes.max(1) as usize;
     let lookback = policy.lookback_minutes() as usize;
     // By default the endpoint was running before the trace began, sized for its opening demand: the mean of
     // the first stable window at the target. Both controllers start from the same count.
-    let opening = &trace.per_minute[..trace
-        .per_minute
-        .len()
-        .min(policy.stable_window_minutes as usize)];
+    let opening = &trace.per_minute[..trace.per_minute.len().min(policy.stable_window_minutes as usize)];
     let opening_mean = opening.iter().sum::<f64>() / opening.len().max(1) as f64;
     let initial = fleet
         .initial_instances
@@ -365,8 +342,7 @@ pub fn simulate(
             let visible_start = visible_end.saturating_sub(TT_LOOKBACK);
             match controller {
                 Controller::Policy => {
-                    let minutes: Vec<MinuteMetrics> = (visible_end.saturating_sub(lookback)
-                        ..visible_end)
+                    let minutes: Vec<MinuteMetrics> = (visible_end.saturating_sub(lookback)..visible_end)
                         .map(|i| metrics_of(trace, &timeline, i))
                         .collect();
                     let observed = Observed {
@@ -390,9 +366,7 @@ pub fn simulate(
                         Action::SetCount { to, .. } => {
                             new_dir = apply_count(&mut f, *to, t, fleet);
                         }
-                        Action::ChangeType {
-                            to_type, to_count, ..
-                        } => {
+                        Action::ChangeType { to_type, to_count, .. } => {
                             f.pending = Some(Pending::Type {
                                 ready: t + fleet.startup_minutes as usize,
                                 to_type: to_type.clone(),
@@ -416,9 +390,7 @@ pub fn simulate(
                             })
                         })
                         .collect();
-                    if let TtAction::SetCount { to, .. } =
-                        tt.step(&tt_cfg, t as i64, &dps, f.desired, in_service)
-                    {
+                    if let TtAction::SetCount { to, .. } = tt.step(&tt_cfg, t as i64, &dps, f.desired, in_service) {
                         new_dir = apply_count(&mut f, to, t, fleet);
                     }
                 }
@@ -434,14 +406,9 @@ pub fn simulate(
 
         // 4. Serve and bill.
         let (capacity, billed_now) = match &f.pending {
-            Some(Pending::Type {
-                to_type, to_count, ..
-            }) => {
-                if let (Some(c), Some(p_old), Some(p_new)) = (cost, price(&f.itype), price(to_type))
-                {
-                    cost = Some(
-                        c + (f64::from(f.serving) * p_old + f64::from(*to_count) * p_new) / 60.0,
-                    );
+            Some(Pending::Type { to_type, to_count, .. }) => {
+                if let (Some(c), Some(p_old), Some(p_new)) = (cost, price(&f.itype), price(to_type)) {
+                    cost = Some(c + (f64::from(f.serving) * p_old + f64::from(*to_count) * p_new) / 60.0);
                 } else {
                     cost = None;
                 }
@@ -596,11 +563,7 @@ pub fn render_svg(trace: &Trace, runs: &[&SimulationRun], title: &str) -> String
     for (i, &d) in trace.per_minute.iter().enumerate() {
         demand += &format!(" L{:.1},{:.1}", x(i), y(d));
     }
-    demand += &format!(
-        " L{:.1},{:.1} Z",
-        x(trace.per_minute.len().saturating_sub(1)),
-        y(0.0)
-    );
+    demand += &format!(" L{:.1},{:.1} Z", x(trace.per_minute.len().saturating_sub(1)), y(0.0));
     s += &format!(
         "<path d=\"{demand}\" fill=\"#bbbbbb\" fill-opacity=\"0.6\" stroke=\"#777777\" stroke-width=\"0.8\"/>\n"
     );
@@ -706,7 +669,11 @@ mod tests {
     }
     #[test]
     fn parses_counts_resamples_coarse_intervals_and_counts_requests() {
-        let t = parse_trace_csv("timestamp,count\n2024-01-01 00:00:00,10\n2024-01-01 00:01:00,3\n2024-01-01 00:03:00,4\n", TraceFormat::Auto).unwrap();
+        let t = parse_trace_csv(
+            "timestamp,count\n2024-01-01 00:00:00,10\n2024-01-01 00:01:00,3\n2024-01-01 00:03:00,4\n",
+            TraceFormat::Auto,
+        )
+        .unwrap();
         // One-minute interval (the smallest gap); the missing minute is zero.
         assert_eq!(t.per_minute, vec![10.0, 3.0, 0.0, 4.0]);
         let five = parse_trace_csv(
@@ -812,10 +779,7 @@ mod tests {
         assert_eq!(first.rule, super::super::decide::Rule::Panic);
         assert_eq!(first.at, step_trace().start + Duration::minutes(21));
         let serving: Vec<u32> = run.timeline.iter().map(|m| m.serving).collect();
-        assert_eq!(
-            serving[26], 1,
-            "new instances serve only after the start-up delay"
-        );
+        assert_eq!(serving[26], 1, "new instances serve only after the start-up delay");
         assert!(serving[27] > 1);
         assert!(run.summary.under_provisioned_minutes < 9);
         // ml.g5.xlarge is in the catalogue.

@@ -120,8 +120,7 @@ impl TargetTracking {
         in_service: bool,
     ) -> TtAction {
         let in_cooldown = (cfg.scale_in_cooldown_seconds as i64 + 59) / 60;
-        let high = recent_real(datapoints, HIGH_ALARM_DATAPOINTS)
-            .filter(|v| v.iter().all(|x| x.value > cfg.target));
+        let high = recent_real(datapoints, HIGH_ALARM_DATAPOINTS).filter(|v| v.iter().all(|x| x.value > cfg.target));
         let low = recent_real(datapoints, LOW_ALARM_DATAPOINTS)
             .filter(|v| v.iter().all(|x| x.value < LOW_ALARM_FRACTION * cfg.target));
         let wanted = |v: &[Datapoint]| {
@@ -168,12 +167,7 @@ mod tests {
     fn on(n: u32, values: &[Option<f64>]) -> Vec<Option<Datapoint>> {
         values
             .iter()
-            .map(|v| {
-                v.map(|value| Datapoint {
-                    value,
-                    instances: n,
-                })
-            })
+            .map(|v| v.map(|value| Datapoint { value, instances: n }))
             .collect()
     }
 
@@ -186,13 +180,7 @@ mod tests {
         let mut tt = TargetTracking::default();
         // Two breaching datapoints: OK state.
         assert_eq!(
-            tt.step(
-                &cfg(),
-                10,
-                &on(2, &[Some(50.0), Some(150.0), Some(250.0)]),
-                2,
-                true
-            ),
+            tt.step(&cfg(), 10, &on(2, &[Some(50.0), Some(150.0), Some(250.0)]), 2, true),
             TtAction::Hold
         );
         // Three: ceil(2 x 250 / 100) = 5.
@@ -256,10 +244,7 @@ mod tests {
         for i in (0..60).step_by(3) {
             sparse[i] = Some(1.0);
         }
-        assert_eq!(
-            tt.step(&cfg(), 60, &on(8, &sparse), 8, true),
-            TtAction::Hold
-        );
+        assert_eq!(tt.step(&cfg(), 60, &on(8, &sparse), 8, true), TtAction::Hold);
     }
 
     #[test]
@@ -273,16 +258,7 @@ mod tests {
         );
         // Only two in range: no alarm.
         let mut tt = TargetTracking::default();
-        let dp = [
-            Some(300.0),
-            None,
-            None,
-            None,
-            Some(300.0),
-            Some(300.0),
-            None,
-            None,
-        ];
+        let dp = [Some(300.0), None, None, None, Some(300.0), Some(300.0), None, None];
         assert_eq!(tt.step(&cfg(), 8, &on(1, &dp[..]), 1, true), TtAction::Hold);
     }
 
