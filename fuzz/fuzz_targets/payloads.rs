@@ -11,6 +11,7 @@ use modelwatch_core::payload::{
 };
 
 /// Walks every row and field of `rows` through the public accessors.
+#[allow(clippy::len_zero)] // is_empty and len are checked against each other on purpose
 fn check_rows(rows: &Rows) -> usize {
     let mut fields = 0;
     for i in 0..rows.len() {
@@ -36,7 +37,10 @@ fn check_rows(rows: &Rows) -> usize {
 }
 
 fn non_blank_lines(text: &str) -> usize {
-    text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(|l| !l.trim().is_empty()).count()
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -74,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
         check_rows(&rows);
         let mut predictions = Vec::new();
         if decode_json_output(&json, &selectors, &mut predictions).is_ok() {
-            assert!(!predictions.is_empty() || json.is_array() || json.is_object(), "no prediction from {json}");
+            assert!(
+                !predictions.is_empty() || json.is_array() || json.is_object(),
+                "no prediction from {json}"
+            );
         }
         for p in &predictions {
             let _ = p.label.as_deref();

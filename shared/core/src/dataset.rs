@@ -278,4 +278,34 @@ mod tests {
             Err(DatasetError::NoColumn { .. })
         ));
     }
+
+    #[test]
+    fn real_parquet_matches_pandas() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/realdata/datasets/adult_evidently/adults.parquet"
+        ));
+        if !path.exists() {
+            eprintln!("../shared/realdata is absent: skipping");
+            return;
+        }
+        let options = DatasetOptions {
+            has_header: true,
+            label_column: Some("class".into()),
+            ..Default::default()
+        };
+        let profile = profile_dataset(path, &options).unwrap();
+        assert_eq!(profile.item_count, 48_842);
+        assert_eq!(profile.features.len(), 14);
+        // pandas 2.x: df["age"].mean() == 38.64358543876172, df["age"].std(ddof=0) == 13.71036957798689
+        let age = profile.feature("age").unwrap();
+        assert_eq!(age.inferred_type(), InferredType::Integral);
+        assert!((age.moments.mean - 38.64358543876172).abs() < 1e-9);
+        assert!((age.moments.std_dev() - 13.71036957798689).abs() < 1e-9);
+        // df["workclass"].isna().sum() == 2799, df["workclass"].nunique() == 8
+        let workclass = profile.feature("workclass").unwrap();
+        assert_eq!(workclass.inferred_type(), InferredType::String);
+        assert_eq!(workclass.missing, 2799);
+        assert_eq!(workclass.categories.as_ref().unwrap().distinct(), 8);
+    }
 }
