@@ -258,10 +258,10 @@ fn guess_endpoint(captures: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let is_year = |s: &str| s.len() == 4 && s.chars().all(|c| c.is_ascii_digit());
-    if let Some(i) = parts.iter().position(|p| is_year(p)) {
-        if i >= 2 {
-            return parts[i - 2].clone();
-        }
+    if let Some(i) = parts.iter().position(|p| is_year(p))
+        && i >= 2
+    {
+        return parts[i - 2].clone();
     }
     std::fs::read_dir(captures)
         .ok()

@@ -377,7 +377,7 @@ fn feature_statistics(p: &FeatureProfile) -> FeatureStatistics {
 /// sketch (exact min and max; interior counts within the sketch's rank error).
 fn equal_width_buckets(sketch: &KllSketch, min: f64, max: f64) -> Vec<NumericBucket> {
     let n = sketch.count() as f64;
-    if !(max > min) {
+    if max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater) {
         return vec![NumericBucket {
             lower_bound: min,
             upper_bound: max,

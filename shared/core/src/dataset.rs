@@ -100,6 +100,9 @@ pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetP
     Ok(profile)
 }
 
+/// One row of a validation set: the true label, the model's score, the model's predicted label.
+pub type LabelledRow = (String, Option<f64>, Option<String>);
+
 /// The label, score and predicted label of every row of a labelled validation set, for the model-quality
 /// baseline. The columns are named as in [`DatasetOptions`] (`prediction_column` is the score).
 ///
@@ -110,7 +113,7 @@ pub fn labelled_predictions(
     path: &Path,
     options: &DatasetOptions,
     predicted_label_column: Option<&str>,
-) -> Result<Vec<(String, Option<f64>, Option<String>)>, DatasetError> {
+) -> Result<Vec<LabelledRow>, DatasetError> {
     let display = path.display().to_string();
     let read_err = |source| DatasetError::Read {
         path: display.clone(),

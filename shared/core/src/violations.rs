@@ -123,41 +123,41 @@ pub fn check(
                 });
             }
         }
-        if let Some(domains) = fc.string_constraints.as_ref().and_then(|s| s.domains.as_ref()) {
-            if let Some(categories) = profile.categories.as_ref().filter(|c| c.total() > 0) {
-                let inside: u64 = domains.iter().map(|d| categories.count(d)).sum();
-                let share = inside as f64 / categories.total() as f64;
-                if share < domain_threshold {
-                    out.push(Violation {
-                        feature_name: fc.name.clone(),
-                        constraint_check_type: CheckType::CategoricalValuesCheck,
-                        description: format!(
-                            "Data content check requirement is not met. Expected: {:.1}% of values in the baseline \
+        if let Some(domains) = fc.string_constraints.as_ref().and_then(|s| s.domains.as_ref())
+            && let Some(categories) = profile.categories.as_ref().filter(|c| c.total() > 0)
+        {
+            let inside: u64 = domains.iter().map(|d| categories.count(d)).sum();
+            let share = inside as f64 / categories.total() as f64;
+            if share < domain_threshold {
+                out.push(Violation {
+                    feature_name: fc.name.clone(),
+                    constraint_check_type: CheckType::CategoricalValuesCheck,
+                    description: format!(
+                        "Data content check requirement is not met. Expected: {:.1}% of values in the baseline \
                              domain of {} values. Observed: {:.1}%.",
-                            domain_threshold * 100.0,
-                            domains.len(),
-                            share * 100.0
-                        ),
-                    });
-                }
+                        domain_threshold * 100.0,
+                        domains.len(),
+                        share * 100.0
+                    ),
+                });
             }
         }
-        if comparison.enabled {
-            if let Some(d) = drift.feature(&fc.name) {
-                let (distance, threshold) = model_monitor_distance(d, &comparison);
-                if distance > threshold {
-                    out.push(Violation {
-                        feature_name: fc.name.clone(),
-                        constraint_check_type: CheckType::BaselineDriftCheck,
-                        description: format!(
-                            "Baseline drift distance: {distance} exceeds threshold: {threshold} ({} L-infinity \
+        if comparison.enabled
+            && let Some(d) = drift.feature(&fc.name)
+        {
+            let (distance, threshold) = model_monitor_distance(d, &comparison);
+            if distance > threshold {
+                out.push(Violation {
+                    feature_name: fc.name.clone(),
+                    constraint_check_type: CheckType::BaselineDriftCheck,
+                    description: format!(
+                        "Baseline drift distance: {distance} exceeds threshold: {threshold} ({} L-infinity \
                              distance over {} baseline and {} current values).",
-                            if comparison.robust { "Robust" } else { "Simple" },
-                            d.baseline_count,
-                            d.current_count
-                        ),
-                    });
-                }
+                        if comparison.robust { "Robust" } else { "Simple" },
+                        d.baseline_count,
+                        d.current_count
+                    ),
+                });
             }
         }
     }

@@ -100,18 +100,17 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, TimeError> {
             return Ok(x.and_utc());
         }
     }
-    if let Some((date, hour)) = t.split_once('T') {
-        if let (Ok(d), Ok(h)) = (NaiveDate::parse_from_str(date, "%Y-%m-%d"), hour.parse::<u32>()) {
-            if let Some(x) = d.and_hms_opt(h, 0, 0) {
-                return Ok(x.and_utc());
-            }
-        }
+    if let Some((date, hour)) = t.split_once('T')
+        && let (Ok(d), Ok(h)) = (NaiveDate::parse_from_str(date, "%Y-%m-%d"), hour.parse::<u32>())
+        && let Some(x) = d.and_hms_opt(h, 0, 0)
+    {
+        return Ok(x.and_utc());
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d
+        return d
             .and_hms_opt(0, 0, 0)
             .map(|x| x.and_utc())
-            .ok_or_else(|| TimeError(t.to_owned()))?);
+            .ok_or_else(|| TimeError(t.to_owned()));
     }
     Err(TimeError(t.to_owned()))
 }
