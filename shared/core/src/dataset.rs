@@ -55,16 +55,7 @@ pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetP
         path: display.clone(),
         source,
     };
-    let df = read_frame(path, options.has_header).map_err(|e| match e {
-        FrameError::Io(source) => DatasetError::Io {
-            path: display.clone(),
-            source,
-        },
-        FrameError::Polars(source) => DatasetError::Read {
-            path: display.clone(),
-            source,
-        },
-    })?;
+    let df = read_frame(path, options.has_header)?;
     let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     for wanted in options.label_column.iter().chain(options.prediction_column.iter()) {
         if !columns.contains(wanted) {
@@ -119,16 +110,7 @@ pub fn labelled_predictions(
         path: display.clone(),
         source,
     };
-    let df = read_frame(path, options.has_header).map_err(|e| match e {
-        FrameError::Io(source) => DatasetError::Io {
-            path: display.clone(),
-            source,
-        },
-        FrameError::Polars(source) => DatasetError::Read {
-            path: display.clone(),
-            source,
-        },
-    })?;
+    let df = read_frame(path, options.has_header)?;
     let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
     let column = |name: &str| {
         df.column(name).map_err(|_| DatasetError::NoColumn {
@@ -175,25 +157,33 @@ pub fn labelled_predictions(
         .collect())
 }
 
-enum FrameError {
-    Io(std::io::Error),
-    Polars(PolarsError),
-}
-
-fn read_frame(path: &Path, has_header: bool) -> Result<DataFrame, FrameError> {
+fn read_frame(path: &Path, has_header: bool) -> Result<DataFrame, DatasetError> {
+    let display = || path.display().to_string();
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
-        let file = std::fs::File::open(path).map_err(FrameError::Io)?;
-        return ParquetReader::new(file).finish().map_err(FrameError::Polars);
+        let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+            path: display(),
+            source,
+        })?;
+        return ParquetReader::new(file).finish().map_err(|source| DatasetError::Read {
+            path: display(),
+            source,
+        });
     }
     let mut df = CsvReadOptions::default()
         .with_has_header(has_header)
         .with_infer_schema_length(Some(10_000))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish())
-        .map_err(FrameError::Polars)?;
+        .map_err(|source| DatasetError::Read {
+            path: display(),
+            source,
+        })?;
     if !has_header {
         let names: Vec<String> = (0..df.width()).map(|i| format!("_c{i}")).collect();
-        df.set_column_names(&names).map_err(FrameError::Polars)?;
+        df.set_column_names(&names).map_err(|source| DatasetError::Read {
+            path: display(),
+            source,
+        })?;
     }
     Ok(df)
 }

@@ -309,28 +309,7 @@ fn numeric_drift(
         Method::LinfRobust => Some((linf_robust, None)),
         Method::ChiSquare | Method::UnseenShare => None,
     };
-    let (method, (score, p_value)) = match score_of(choice.method) {
-        Some(s) => (choice.method, s),
-        // A string-only method configured for a number falls back to the default rather than failing the run.
-        None => (default, score_of(default).unwrap_or((0.0, None))),
-    };
-    let threshold = choice
-        .threshold
-        .filter(|_| method == choice.method)
-        .unwrap_or(method.default_threshold());
-    Ok(FeatureDrift {
-        feature: current.name.clone(),
-        kind: "numeric".into(),
-        method,
-        score,
-        p_value,
-        threshold,
-        drifted: verdict(method, score, threshold),
-        model_monitor_distance: 0.0,
-        scores,
-        baseline_count: n,
-        current_count: m,
-    })
+    Ok(primary(current, "numeric", choice, default, score_of, scores, (n, m)))
 }
 
 fn categorical_drift(
@@ -399,6 +378,28 @@ fn categorical_drift(
         Method::UnseenShare => Some((unseen, None)),
         Method::Ks | Method::WassersteinNormed => None,
     };
+    Ok(primary(
+        current,
+        "categorical",
+        choice,
+        default,
+        score_of,
+        scores,
+        (n, m),
+    ))
+}
+
+/// The verdict of the chosen method. A method that does not apply to the feature's kind (a string-only method
+/// configured for a number) falls back to the default rather than failing the run.
+fn primary(
+    current: &FeatureProfile,
+    kind: &str,
+    choice: MethodChoice,
+    default: Method,
+    score_of: impl Fn(Method) -> Option<(f64, Option<f64>)>,
+    scores: BTreeMap<String, f64>,
+    (baseline_count, current_count): (f64, f64),
+) -> FeatureDrift {
     let (method, (score, p_value)) = match score_of(choice.method) {
         Some(s) => (choice.method, s),
         None => (default, score_of(default).unwrap_or((0.0, None))),
@@ -407,9 +408,9 @@ fn categorical_drift(
         .threshold
         .filter(|_| method == choice.method)
         .unwrap_or(method.default_threshold());
-    Ok(FeatureDrift {
+    FeatureDrift {
         feature: current.name.clone(),
-        kind: "categorical".into(),
+        kind: kind.into(),
         method,
         score,
         p_value,
@@ -417,9 +418,9 @@ fn categorical_drift(
         drifted: verdict(method, score, threshold),
         model_monitor_distance: 0.0,
         scores,
-        baseline_count: n,
-        current_count: m,
-    })
+        baseline_count,
+        current_count,
+    }
 }
 
 fn verdict(method: Method, score: f64, threshold: f64) -> bool {
