@@ -175,22 +175,42 @@ pub fn decode_csv(data: &str, out: &mut Rows) -> Result<(), PayloadError> {
         if line.trim().is_empty() {
             continue;
         }
-        if !line.contains('"') {
-            for field in line.split(',') {
-                let field = trim_ascii(field);
-                let f = if field.is_empty() {
-                    Field::Missing
-                } else {
-                    out.push_text(field)
-                };
-                out.push_field(f, None);
-            }
+        if memchr::memchr(b'"', line.as_bytes()).is_none() {
+            split_plain(line, out);
         } else {
             split_quoted(line, out)?;
         }
         out.end_row();
     }
     Ok(())
+}
+
+/// Splits a line without quotes: the line is copied into the arena once and each field is a range of it.
+fn split_plain(line: &str, out: &mut Rows) {
+    let bytes = line.as_bytes();
+    let base = out.text.len();
+    out.text.push_str(line);
+    let mut start = 0;
+    for field in bytes.split(|&b| b == b',') {
+        let end = start + field.len();
+        let (mut s, mut e) = (start, end);
+        while s < e && matches!(bytes[s], b' ' | b'\t') {
+            s += 1;
+        }
+        while e > s && matches!(bytes[e - 1], b' ' | b'\t') {
+            e -= 1;
+        }
+        let f = if s == e {
+            Field::Missing
+        } else {
+            Field::Text {
+                start: (base + s) as u32,
+                end: (base + e) as u32,
+            }
+        };
+        out.push_field(f, None);
+        start = end + 1;
+    }
 }
 
 fn trim_ascii(s: &str) -> &str {
@@ -352,10 +372,15 @@ fn scalar_field(value: &Json, out: &mut Rows) -> Field {
 /// Decodes a CSV response body: one prediction per row, from its first field (a number is a score, text a label);
 /// a second numeric field after a label is its score.
 pub fn decode_csv_output<'a>(data: &'a str, out: &mut Vec<Prediction<'a>>) {
-    for line in data.split('\n') {
+    out.extend(csv_predictions(data));
+}
+
+/// The predictions of a CSV response body, as [`decode_csv_output`] appends them.
+pub(crate) fn csv_predictions(data: &str) -> impl Iterator<Item = Prediction<'_>> {
+    data.split('\n').filter_map(|line| {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
-            continue;
+            return None;
         }
         let mut fields = line.split(',').map(|f| f.trim().trim_matches('"'));
         let first = fields.next().unwrap_or("");
@@ -368,8 +393,8 @@ pub fn decode_csv_output<'a>(data: &'a str, out: &mut Vec<Prediction<'a>>) {
             }
             Err(_) => {}
         }
-        out.push(prediction);
-    }
+        Some(prediction)
+    })
 }
 
 /// Decodes a JSON response body into predictions, appending to `out`.
@@ -538,6 +563,40 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(texts(&rows, 0), ["1", "a,b", "say \"hi\""]);
         assert_eq!(texts(&rows, 1), ["2", "<missing>", "x"]);
+    }
+
+    #[test]
+    fn csv_fields_are_trimmed_of_blanks_and_empty_ones_are_missing() {
+        let mut rows = Rows::default();
+        decode_csv(" 1 ,\t2\t, ,x y,\r\n\n,", &mut rows).unwrap();
+        assert_eq!(texts(&rows, 0), ["1", "2", "<missing>", "x y", "<missing>"]);
+        assert_eq!(texts(&rows, 1), ["<missing>", "<missing>"]);
+    }
+
+    proptest::proptest! {
+        /// Unquoted rows split as `split(',')` and a blank trim would split them, also after earlier rows.
+        #[test]
+        fn unquoted_csv_splits_like_str_split(first in "[a1 \t,]{0,12}", data in "[a1 .\t,\r\n]{0,60}") {
+            let mut rows = Rows::default();
+            decode_csv(&first, &mut rows).unwrap();
+            let before = rows.len();
+            decode_csv(&data, &mut rows).unwrap();
+            let expected: Vec<Vec<String>> = data
+                .split('\n')
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    l.split(',')
+                        .map(|f| match trim_ascii(f) {
+                            "" => "<missing>".to_owned(),
+                            t => t.to_owned(),
+                        })
+                        .collect()
+                })
+                .collect();
+            let got: Vec<Vec<String>> = (before..rows.len()).map(|i| texts(&rows, i)).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]
