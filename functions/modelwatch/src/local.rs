@@ -1,10 +1,13 @@
 //! The local adapters: the core's ports over the filesystem, with S3's layout in folders.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write as _};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use modelwatch_core::capture::is_capture_file;
-use modelwatch_core::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind, ReportStore};
+use modelwatch_core::ports::{
+    CaptureObject, CaptureSource, PortError, PortErrorKind, ReportStore, StateStore, StateVersion,
+};
 use modelwatch_core::window::{Window, hour_of_key};
 
 /// Capture files under a folder (any depth), or one file.
@@ -105,6 +108,152 @@ impl ReportStore for FsReportStore {
     }
 }
 
+/// Small state objects as files under a folder, written with compare-and-set.
+///
+/// A state's version is a hash of its bytes (FNV-1a, 64 bits), so a file edited by hand is a new version too. A
+/// conditional write holds `<file>.lock` (created exclusively) while it compares the file's current version with the
+/// expected one and renames the new content into place, so two processes cannot both commit on the same version. A
+/// lock older than [`STALE_LOCK`] was left by a crashed run and is taken over.
+pub struct FsStateStore {
+    root: PathBuf,
+}
+
+/// How long a conditional write waits for another writer's lock before reporting a conflict.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// A lock this old was left behind by a run that died while writing.
+const STALE_LOCK: Duration = Duration::from_secs(60);
+
+impl FsStateStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The file of `key`; keys are relative paths that stay inside the folder.
+    fn path(&self, key: &str) -> Result<PathBuf, PortError> {
+        let relative = Path::new(key);
+        let inside = !key.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
+        if !inside {
+            return Err(PortError::new(
+                "resolving",
+                key,
+                PortErrorKind::Other,
+                "a state key must be a relative path without `..`",
+            ));
+        }
+        Ok(self.root.join(relative))
+    }
+}
+
+/// The version of a state's content: its FNV-1a 64-bit hash.
+pub fn content_version(bytes: &[u8]) -> StateVersion {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64-{h:016x}")
+}
+
+/// Holds a state file's lock; dropping it releases the lock.
+struct Lock(PathBuf);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn lock(path: &Path) -> Result<Lock, PortError> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let deadline = SystemTime::now() + LOCK_WAIT;
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock_path)
+        {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{}", std::process::id());
+                return Ok(Lock(lock_path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let age = std::fs::metadata(&lock_path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok());
+                if age.is_some_and(|a| a > STALE_LOCK) {
+                    let _ = std::fs::remove_file(&lock_path);
+                    continue;
+                }
+                if SystemTime::now() > deadline {
+                    return Err(PortError::new(
+                        "locking",
+                        lock_path.display().to_string(),
+                        PortErrorKind::Conflict,
+                        "another run is writing this state",
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(PortError::new(
+                    "locking",
+                    lock_path.display().to_string(),
+                    PortErrorKind::Other,
+                    e,
+                ));
+            }
+        }
+    }
+}
+
+fn read_state(path: &Path) -> Result<Option<Vec<u8>>, PortError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PortError::new(
+            "reading",
+            path.display().to_string(),
+            PortErrorKind::Other,
+            e,
+        )),
+    }
+}
+
+impl StateStore for FsStateStore {
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, StateVersion)>, PortError> {
+        let path = self.path(key)?;
+        Ok(read_state(&path)?.map(|bytes| {
+            let version = content_version(&bytes);
+            (bytes, version)
+        }))
+    }
+
+    fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError> {
+        let path = self.path(key)?;
+        let other = |e: std::io::Error| PortError::new("writing", path.display().to_string(), PortErrorKind::Other, e);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(other)?;
+        }
+        let _lock = lock(&path)?;
+        let current = read_state(&path)?.map(|b| content_version(&b));
+        if current.as_ref() != expected {
+            let found = current.unwrap_or_else(|| "absent".to_owned());
+            let wanted = expected.map_or("absent", String::as_str);
+            return Err(PortError::new(
+                "writing",
+                path.display().to_string(),
+                PortErrorKind::Conflict,
+                format!("the state is at {found}, not at {wanted}"),
+            ));
+        }
+        let temporary = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
+        std::fs::write(&temporary, body).map_err(other)?;
+        std::fs::rename(&temporary, &path).map_err(other)?;
+        Ok(content_version(body))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +281,109 @@ mod tests {
         let names: Vec<String> = source.list(Some(&w)).unwrap().into_iter().map(|o| o.name).collect();
         assert_eq!(names.len(), 2);
         assert!(names[0].ends_with("14/b.jsonl.gz") && names[1].ends_with("15/c.jsonl"));
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use modelwatch_core::history::{HistoryConfig, PredictionHistory, WindowSummary, update_history};
+    use modelwatch_core::metrics::MetricScope;
+
+    #[test]
+    fn conditional_writes_compare_the_content_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStateStore::new(dir.path());
+        assert_eq!(store.get("h/ep.json").unwrap(), None);
+        let v1 = store.put_if("h/ep.json", b"one", None).unwrap();
+        assert_eq!(v1, content_version(b"one"));
+        assert_ne!(v1, content_version(b"two"));
+        // Creating again, or writing on a version that is not the current one, loses.
+        let again = store.put_if("h/ep.json", b"other", None).unwrap_err();
+        assert_eq!(again.kind, PortErrorKind::Conflict);
+        let stale = store
+            .put_if("h/ep.json", b"other", Some(&content_version(b"zero")))
+            .unwrap_err();
+        assert_eq!(stale.kind, PortErrorKind::Conflict);
+        assert_eq!(store.get("h/ep.json").unwrap(), Some((b"one".to_vec(), v1.clone())));
+        let v2 = store.put_if("h/ep.json", b"two", Some(&v1)).unwrap();
+        assert_eq!(store.get("h/ep.json").unwrap(), Some((b"two".to_vec(), v2)));
+        // No lock or temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("h"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["ep.json"]);
+        for bad in ["../escape.json", "/etc/passwd", ""] {
+            assert_eq!(store.get(bad).unwrap_err().kind, PortErrorKind::Other, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_stale_lock_is_taken_over_and_a_live_one_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStateStore::new(dir.path());
+        let lock_path = dir.path().join("s.json.lock");
+        std::fs::write(&lock_path, "1").unwrap();
+        let busy = store.put_if("s.json", b"x", None).unwrap_err();
+        assert_eq!(busy.kind, PortErrorKind::Conflict);
+        let old = SystemTime::now() - STALE_LOCK - Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        store.put_if("s.json", b"x", None).unwrap();
+        assert!(!lock_path.exists());
+    }
+
+    #[test]
+    fn concurrent_runs_lose_no_window() {
+        use modelwatch_core::history::HistoryStateError;
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = modelwatch_core::window::parse_time("2024-05-01T00").unwrap();
+        let scope = MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: t0,
+        };
+        let committed: Vec<chrono::DateTime<chrono::Utc>> = std::thread::scope(|threads| {
+            let workers: Vec<_> = (0..4i64)
+                .map(|worker| {
+                    let (root, scope) = (dir.path(), &scope);
+                    threads.spawn(move || {
+                        let store = FsStateStore::new(root);
+                        let mut committed = Vec::new();
+                        for k in 0..10i64 {
+                            let window = WindowSummary {
+                                start: t0 + chrono::Duration::hours(worker * 10 + k),
+                                invocations: 100,
+                                prediction_mean: Some(0.5),
+                                positive_rate: None,
+                                class_shares: Default::default(),
+                                invalid_outputs: 0,
+                            };
+                            match update_history(&store, "h.json", &window, 3600, &HistoryConfig::default(), scope) {
+                                Ok(_) => committed.push(window.start),
+                                // Losing every attempt is allowed under this much contention; losing a window is not.
+                                Err(HistoryStateError::Contended { .. }) => {}
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                        committed
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        let text = std::fs::read_to_string(dir.path().join("h.json")).unwrap();
+        let history = PredictionHistory::from_json(&text).unwrap();
+        let mut kept: Vec<_> = history.windows.iter().map(|w| w.start).collect();
+        let mut committed = committed;
+        kept.sort();
+        committed.sort();
+        assert!(committed.len() >= 10, "most updates commit: {}", committed.len());
+        assert_eq!(kept, committed, "every committed window is kept, and only those");
     }
 }

@@ -20,14 +20,18 @@ use clap::{Parser, Subcommand};
 use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
 use modelwatch_core::dataset::{DatasetOptions, labelled_predictions, profile_dataset};
 use modelwatch_core::evaluate::{
-    Evaluation, EvaluationConfig, QualityConfig, Sources, evaluate_window, quality_baseline,
+    Evaluation, EvaluationConfig, PredictionConfig, QualityConfig, Sources, estimate_baseline, evaluate_window,
+    quality_baseline,
 };
+use modelwatch_core::history::{HistoryUpdate, history_state_key, update_history};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::ports::ReportStore;
-use modelwatch_core::quality::{ModelQualityConstraints, ProblemType};
+use modelwatch_core::quality::{
+    CBPE_CALIBRATION_FILE, CbpeCalibration, CbpeError, ModelQualityConstraints, ProblemType,
+};
 use modelwatch_core::window::{Window, parse_time};
 
-use local::{FsCaptureSource, FsReportStore};
+use local::{FsCaptureSource, FsReportStore, FsStateStore};
 
 #[derive(Parser)]
 #[command(
@@ -66,7 +70,8 @@ enum Command {
         #[arg(long)]
         no_header: bool,
         /// Also write the model-quality baseline (model-quality/statistics.json and constraints.json) from the
-        /// label column and the prediction column (or --predicted-label-column).
+        /// label column and the prediction column (or --predicted-label-column); for binary problems with scores,
+        /// also the calibration of label-free estimates (model-quality/cbpe_calibration.json).
         #[arg(long, value_enum)]
         problem_type: Option<Problem>,
         /// A column with the model's predicted class (multiclass, or binary without scores).
@@ -105,15 +110,20 @@ enum Command {
         /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
         #[arg(long)]
         ground_truth: Option<PathBuf>,
-        /// The problem type for model quality.
-        #[arg(long, value_enum, default_value = "binary")]
-        problem_type: Problem,
+        /// The problem type: for model quality (default binary with --ground-truth) and for reading the outputs in
+        /// the prediction history (positive rate).
+        #[arg(long, value_enum)]
+        problem_type: Option<Problem>,
         /// Binary: a score at or above it predicts the positive class.
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
         /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
         #[arg(long)]
         quality_constraints: Option<PathBuf>,
+        /// Keep the prediction history in this folder: the window is assessed against the earlier windows and
+        /// recorded (re-running a window replaces it). Needs --from and --to, one window length per folder.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Replay a request trace through a scaling policy (and target tracking, to compare).
     Simulate(simulate::SimulateArgs),
@@ -189,6 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             problem_type,
             threshold,
             quality_constraints,
+            state,
         } => {
             let window = match (from, to) {
                 (Some(from), Some(to)) => {
@@ -197,26 +208,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 _ => None,
             };
+            if state.is_some() && window.is_none() {
+                bail!("--state needs --from and --to: the prediction history records one window per run");
+            }
             let mut config = read_config(config.as_deref())?;
             if ground_truth.is_some() && config.quality.is_none() {
                 config.quality = Some(QualityConfig {
                     threshold,
-                    ..QualityConfig::new(problem_type.into())
+                    ..QualityConfig::new(problem_type.unwrap_or(Problem::Binary).into())
+                });
+            }
+            if let Some(problem) = problem_type
+                && config.predictions.is_none()
+            {
+                config.predictions = Some(PredictionConfig {
+                    threshold,
+                    ..PredictionConfig::new(problem.into())
                 });
             }
             let baseline = Baseline::read_dir(&baseline_dir)?;
             let constraints_path =
                 quality_constraints.unwrap_or_else(|| baseline_dir.join(QUALITY_DIR).join(CONSTRAINTS_FILE));
             let constraints = read_quality_constraints(&constraints_path)?;
+            let calibration = read_calibration(&baseline_dir.join(QUALITY_DIR).join(CBPE_CALIBRATION_FILE))?;
             let endpoint = endpoint.unwrap_or_else(|| guess_endpoint(&captures));
             let inputs = Inputs {
                 captures: &captures,
                 ground_truth: ground_truth.as_deref(),
                 constraints: constraints.as_ref(),
+                estimate: calibration.as_ref(),
             };
-            let evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &endpoint)?;
-            output::write_reports(&FsReportStore::new(&out), &evaluation)?;
-            output::print_evaluation(&evaluation, &out);
+            let mut evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &endpoint)?;
+            let history = match (&state, &window) {
+                (Some(dir), Some(window)) => Some(record_history(dir, &endpoint, window, &config, &mut evaluation)?),
+                _ => None,
+            };
+            output::write_reports(&FsReportStore::new(&out), &evaluation, history.as_ref())?;
+            output::print_evaluation(&evaluation, history.as_ref(), &out);
             finish_code(&evaluation)
         }
         Command::Simulate(args) => {
@@ -283,6 +311,40 @@ fn read_quality_constraints(path: &Path) -> Result<Option<ModelQualityConstraint
     ))
 }
 
+/// The baseline's CBPE calibration, when the file exists.
+fn read_calibration(path: &Path) -> Result<Option<CbpeCalibration>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(
+        CbpeCalibration::from_json(&text).with_context(|| format!("parsing {}", path.display()))?,
+    ))
+}
+
+/// Assesses the evaluated window against the prediction history kept in `dir`, records it there, and adds the
+/// history's metrics to the evaluation's.
+fn record_history(
+    dir: &Path,
+    endpoint: &str,
+    window: &Window,
+    config: &EvaluationConfig,
+    evaluation: &mut Evaluation,
+) -> Result<HistoryUpdate> {
+    let store = FsStateStore::new(dir);
+    let update = update_history(
+        &store,
+        &history_state_key(endpoint),
+        &evaluation.predictions,
+        (window.end - window.start).num_seconds(),
+        &config.history,
+        &metric_scope(endpoint, Some(window)),
+    )
+    .with_context(|| format!("updating the prediction history in {}", dir.display()))?;
+    evaluation.metrics.extend(update.metrics.iter().cloned());
+    Ok(update)
+}
+
 fn write_quality_baseline(
     dataset: &Path,
     options: &DatasetOptions,
@@ -298,11 +360,20 @@ fn write_quality_baseline(
         bail!("--problem-type needs --prediction-column (scores) or --predicted-label-column");
     }
     let rows = labelled_predictions(dataset, options, predicted_label_column)?;
+    let calibration = match estimate_baseline(config, &rows) {
+        Ok(c) => c,
+        // A validation set of predicted labels only: quality works, estimates need scores.
+        Err(CbpeError::EmptyReference) => None,
+        Err(e) => return Err(e.into()),
+    };
     let (statistics, constraints) = quality_baseline(config, rows, tolerance);
     let store = FsReportStore::new(out.join(QUALITY_DIR));
     store.put(STATISTICS_FILE, statistics.to_json()?.as_bytes())?;
     store.put(CONSTRAINTS_FILE, constraints.to_json()?.as_bytes())?;
-    output::print_quality_baseline(&statistics, &out.join(QUALITY_DIR));
+    if let Some(c) = &calibration {
+        store.put(CBPE_CALIBRATION_FILE, c.to_json().as_bytes())?;
+    }
+    output::print_quality_baseline(&statistics, calibration.as_ref(), &out.join(QUALITY_DIR));
     Ok(())
 }
 
@@ -320,6 +391,16 @@ struct Inputs<'a> {
     captures: &'a Path,
     ground_truth: Option<&'a Path>,
     constraints: Option<&'a ModelQualityConstraints>,
+    estimate: Option<&'a CbpeCalibration>,
+}
+
+/// The metrics' dimensions and timestamp (the window's end).
+fn metric_scope(endpoint: &str, window: Option<&Window>) -> MetricScope {
+    MetricScope {
+        endpoint: endpoint.to_owned(),
+        schedule: format!("modelwatch-{endpoint}"),
+        timestamp: window.map_or_else(chrono::Utc::now, |w| w.end),
+    }
 }
 
 fn evaluate(
@@ -336,12 +417,9 @@ fn evaluate(
         captures: &source,
         ground_truth: labels.as_ref().map(|l| l as &dyn modelwatch_core::ports::CaptureSource),
         quality_constraints: inputs.constraints,
+        estimate: inputs.estimate,
     };
-    let scope = MetricScope {
-        endpoint: endpoint.to_owned(),
-        schedule: format!("modelwatch-{endpoint}"),
-        timestamp: window.map_or_else(chrono::Utc::now, |w| w.end),
-    };
+    let scope = metric_scope(endpoint, window);
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -408,6 +486,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         &out.join("baseline"),
     )?;
     let constraints = read_quality_constraints(&out.join("baseline").join(QUALITY_DIR).join(CONSTRAINTS_FILE))?;
+    let calibration = read_calibration(&out.join("baseline").join(QUALITY_DIR).join(CBPE_CALIBRATION_FILE))?;
     println!(
         "Baseline: {} features from {} training rows.\n",
         baseline.statistics.features.len(),
@@ -424,6 +503,16 @@ fn demo(out: &Path) -> Result<ExitCode> {
         captures: &captures,
         ground_truth: Some(&labels),
         constraints: constraints.as_ref(),
+        estimate: calibration.as_ref(),
+    };
+    let endpoint = modelwatch_core::demo::ENDPOINT;
+    let folder_of = |w: &Window| format!("{}-{}", w.start.format("%Y%m%dT%H"), w.end.format("%Y%m%dT%H"));
+    let hour_window = |from: usize, to: usize| {
+        Window::new(
+            data.start + chrono::Duration::hours(from as i64),
+            data.start + chrono::Duration::hours(to as i64),
+        )
+        .context("demo window")
     };
     for (label, from_hour, to_hour) in [
         ("before drift", 0, modelwatch_core::demo::DRIFT_FROM_HOUR),
@@ -433,31 +522,42 @@ fn demo(out: &Path) -> Result<ExitCode> {
             modelwatch_core::demo::HOURS,
         ),
     ] {
-        let window = Window::new(
-            data.start + chrono::Duration::hours(from_hour as i64),
-            data.start + chrono::Duration::hours(to_hour as i64),
-        )
-        .context("demo window")?;
-        let evaluation = evaluate(
-            &inputs,
-            Some(&window),
-            &baseline,
-            &config,
-            modelwatch_core::demo::ENDPOINT,
-        )?;
-        let folder = format!(
-            "{}-{}",
-            window.start.format("%Y%m%dT%H"),
-            window.end.format("%Y%m%dT%H")
-        );
-        output::write_reports(&FsReportStore::new(out.join("reports").join(&folder)), &evaluation)?;
+        let window = hour_window(from_hour, to_hour)?;
+        let evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
+        let folder = out.join("reports").join(folder_of(&window));
+        output::write_reports(&FsReportStore::new(&folder), &evaluation, None)?;
         println!("== Window {} .. {} ({label}) ==", window.start, window.end);
-        output::print_evaluation(&evaluation, &out.join("reports").join(&folder));
+        output::print_evaluation(&evaluation, None, &folder);
         println!();
     }
+
+    // Hour by hour, as an hourly schedule runs: each hour is assessed against the history of the hours before it
+    // and recorded. Six hours are short for a history, so the detector compares with the recent hours.
+    let state = out.join("state");
     println!(
-        "Try it yourself:\n  modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all",
+        "== Hour by hour, with the prediction history kept in {} ==",
+        state.display()
+    );
+    println!("{}", output::HOURLY_HEADER);
+    for hour in 0..modelwatch_core::demo::HOURS {
+        let window = hour_window(hour, hour + 1)?;
+        let mut evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
+        let update = record_history(&state, endpoint, &window, &config, &mut evaluation)?;
+        let folder = out.join("reports").join("hourly").join(folder_of(&window));
+        output::write_reports(&FsReportStore::new(&folder), &evaluation, Some(&update))?;
+        println!("{}", output::hourly_line(&evaluation, &update));
+    }
+    println!(
+        "(each hour's reports, with prediction_history.json: {}/reports/hourly/)\n",
         out.display()
+    );
+    let last = hour_window(modelwatch_core::demo::HOURS - 1, modelwatch_core::demo::HOURS)?;
+    println!(
+        "Try it yourself:\n  modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all\n  \
+         modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --from {1} --to {2} --state {0}/state --out {0}/reports/again",
+        out.display(),
+        last.start.format("%Y-%m-%dT%H"),
+        last.end.format("%Y-%m-%dT%H"),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use anyhow::Result;
 use modelwatch_core::baseline::{Baseline, STATISTICS_FILE};
-use modelwatch_core::evaluate::{Evaluation, QualityOutcome};
+use modelwatch_core::evaluate::{EstimateOutcome, Evaluation, QualityOutcome};
+use modelwatch_core::history::{Assessment, HistoryUpdate, Series, Verdict};
 use modelwatch_core::ports::ReportStore;
-use modelwatch_core::quality::ModelQualityStatistics;
+use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, MetricsBlock, ModelQualityStatistics};
 use modelwatch_core::violations::VIOLATIONS_FILE;
 
 /// The drift report's file name.
@@ -16,9 +17,15 @@ pub const DRIFT_FILE: &str = "drift.json";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// Counts, skipped input and per-file results.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The window's prediction summary and its assessment against the history (with `--state`).
+pub const HISTORY_FILE: &str = "prediction_history.json";
+/// The label-free estimate (CBPE), in the model-quality folder.
+pub const ESTIMATE_FILE: &str = "estimated_metrics.json";
 
-/// Writes `statistics.json`, `constraint_violations.json`, `drift.json`, `metrics.jsonl` and `summary.json`.
-pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result<()> {
+/// Writes `statistics.json`, `constraint_violations.json`, `drift.json`, `metrics.jsonl` and `summary.json`; with
+/// quality the `model-quality/` files; with an estimate `model-quality/estimated_metrics.json`; with a history
+/// update `prediction_history.json`.
+pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation, history: Option<&HistoryUpdate>) -> Result<()> {
     store.put(STATISTICS_FILE, &serde_json::to_vec_pretty(&evaluation.statistics)?)?;
     store.put(VIOLATIONS_FILE, &serde_json::to_vec_pretty(&evaluation.violations)?)?;
     store.put(DRIFT_FILE, &serde_json::to_vec_pretty(&evaluation.drift)?)?;
@@ -53,6 +60,27 @@ pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result
         });
         store.put(&format!("{QUALITY_DIR}/join.json"), &serde_json::to_vec_pretty(&join)?)?;
     }
+    if let Some(e) = &evaluation.estimate {
+        let realised = evaluation.quality.as_ref().and_then(realised_block).map(|block| {
+            e.estimate
+                .values()
+                .iter()
+                .filter_map(|(m, _)| Some((m.to_string(), block.value(m)?)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        });
+        let report = serde_json::json!({
+            "note": "estimated from the scores alone by CBPE with the baseline's calibration; not a measurement",
+            "estimate": e,
+            "realised": realised,
+        });
+        store.put(
+            &format!("{QUALITY_DIR}/{ESTIMATE_FILE}"),
+            &serde_json::to_vec_pretty(&report)?,
+        )?;
+    }
+    if let Some(h) = history {
+        store.put(HISTORY_FILE, &serde_json::to_vec_pretty(h)?)?;
+    }
     Ok(())
 }
 
@@ -75,7 +103,7 @@ const QUALITY_SHOWN: [&str; 12] = [
     "mape",
 ];
 
-pub fn print_quality_baseline(statistics: &ModelQualityStatistics, out: &Path) {
+pub fn print_quality_baseline(statistics: &ModelQualityStatistics, calibration: Option<&CbpeCalibration>, out: &Path) {
     println!(
         "Wrote {}/statistics.json and constraints.json (model quality):",
         out.display()
@@ -87,6 +115,156 @@ pub fn print_quality_baseline(statistics: &ModelQualityStatistics, out: &Path) {
             .collect();
         println!("  {}", shown.join("  "));
     }
+    if let Some(c) = calibration {
+        println!(
+            "Wrote {}/{CBPE_CALIBRATION_FILE}: isotonic calibration of {} scored rows, for label-free estimates (CBPE).",
+            out.display(),
+            c.reference_samples
+        );
+    }
+}
+
+/// The realised metrics of a window (its one block of metrics).
+fn realised_block(q: &QualityOutcome) -> Option<&MetricsBlock> {
+    q.statistics.blocks().next().map(|(_, b)| b)
+}
+
+/// The estimate beside the realised values (when labels were joined), clearly marked as an estimate.
+fn render_estimate(e: &EstimateOutcome, quality: Option<&QualityOutcome>, s: &mut String) {
+    let realised = quality.and_then(realised_block);
+    let _ = writeln!(
+        s,
+        "\nEstimated without labels (CBPE, {} scored predictions, threshold {}): an estimate, not a measurement.",
+        e.estimate.n, e.threshold
+    );
+    let _ = writeln!(s, "  {:<12} {:>10} {:>10}", "metric", "estimated", "realised");
+    for (metric, value) in e.estimate.values() {
+        let real = realised
+            .and_then(|b| b.value(metric))
+            .map(fmt_score)
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(s, "  {:<12} {:>10} {:>10}", metric, fmt_score(value), real);
+    }
+}
+
+/// A series' name as printed and as published.
+fn series_name(series: &Series) -> String {
+    match series {
+        Series::ClassShare(c) => format!("class_share[{c}]"),
+        other => other.metric_name().unwrap_or_default().to_owned(),
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Normal => "ok",
+        Verdict::Spike => "SPIKE",
+        Verdict::Drop => "DROP",
+        Verdict::LevelShiftUp => "SHIFT UP",
+        Verdict::LevelShiftDown => "SHIFT DOWN",
+        Verdict::InsufficientHistory => "learning",
+    }
+}
+
+fn fmt_value(series: &Series, x: f64) -> String {
+    match series {
+        Series::Invocations => format!("{x:.0}"),
+        _ => format!("{x:.4}"),
+    }
+}
+
+fn render_history(h: &HistoryUpdate, s: &mut String) {
+    let _ = writeln!(
+        s,
+        "\nPrediction history ({}, {} windows kept{}):",
+        h.key,
+        h.windows_kept,
+        if h.replaced { ", this window replaced" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "  {:<26} {:>10} {:>10} {:>23} {:>8}  {:<10} compared with",
+        "series", "value", "expected", "expected range", "z", "verdict"
+    );
+    for a in &h.assessments {
+        let range = match (a.expected_low, a.expected_high) {
+            (Some(lo), Some(hi)) => format!("{} .. {}", fmt_value(&a.series, lo), fmt_value(&a.series, hi)),
+            _ => "-".into(),
+        };
+        let reference = match a.baseline {
+            Some(b) => format!(
+                "{} ({} windows)",
+                serde_json::to_value(b)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                a.reference_windows
+            ),
+            None => "too few earlier windows".into(),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<26} {:>10} {:>10} {:>23} {:>8}  {:<10} {}",
+            series_name(&a.series),
+            fmt_value(&a.series, a.value),
+            a.expected
+                .map(|x| fmt_value(&a.series, x))
+                .unwrap_or_else(|| "-".into()),
+            range,
+            a.score.map(|z| format!("{z:.2}")).unwrap_or_else(|| "-".into()),
+            verdict_text(a.verdict),
+            reference
+        );
+    }
+}
+
+/// The columns of [`hourly_line`].
+pub const HOURLY_HEADER: &str =
+    "hour               rows  mean score  positive  accuracy  est. accuracy (CBPE)  prediction history";
+
+/// The anomalies of an assessment, or what the detector is doing.
+fn history_verdicts(assessments: &[Assessment]) -> String {
+    let flagged: Vec<String> = assessments
+        .iter()
+        .filter(|a| !matches!(a.verdict, Verdict::Normal | Verdict::InsufficientHistory))
+        .map(|a| {
+            format!(
+                "{} {} (z {:.1})",
+                series_name(&a.series),
+                verdict_text(a.verdict),
+                a.score.unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    if !flagged.is_empty() {
+        flagged.join(", ")
+    } else if assessments.iter().all(|a| a.verdict == Verdict::InsufficientHistory) {
+        "learning (too few earlier windows)".into()
+    } else {
+        "ok".into()
+    }
+}
+
+/// One hour of the demo's hourly pass: the prediction summary, realised and estimated accuracy, the verdicts.
+pub fn hourly_line(evaluation: &Evaluation, update: &HistoryUpdate) -> String {
+    let w = &update.window;
+    let opt = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    let accuracy = evaluation
+        .quality
+        .as_ref()
+        .and_then(realised_block)
+        .and_then(|b| b.value("accuracy"));
+    let estimated = evaluation.estimate.as_ref().map(|e| e.estimate.accuracy);
+    format!(
+        "{}  {:>5}  {:>10}  {:>8}  {:>8}  {:>20}  {}",
+        w.start.format("%Y-%m-%d %H:%M"),
+        w.invocations,
+        opt(w.prediction_mean),
+        opt(w.positive_rate),
+        opt(accuracy),
+        opt(estimated),
+        history_verdicts(&update.assessments)
+    )
 }
 
 fn render_quality(q: &QualityOutcome, s: &mut String) {
@@ -150,7 +328,7 @@ fn fmt_score(x: f64) -> String {
 }
 
 /// The readable report of an evaluation.
-pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
+pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate>, out: &Path) -> String {
     let mut s = String::new();
     let sum = &evaluation.summary;
     let _ = writeln!(
@@ -215,6 +393,12 @@ pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
     if let Some(q) = &evaluation.quality {
         render_quality(q, &mut s);
     }
+    if let Some(e) = &evaluation.estimate {
+        render_estimate(e, evaluation.quality.as_ref(), &mut s);
+    }
+    if let Some(h) = history {
+        render_history(h, &mut s);
+    }
     if evaluation.skips.total() > 0 {
         let _ = writeln!(s, "Skipped input:");
         for (reason, n) in &evaluation.skips.counts {
@@ -225,14 +409,23 @@ pub fn render_evaluation(evaluation: &Evaluation, out: &Path) -> String {
             let _ = writeln!(s, "  {:<20} {:>8}  first at {}", reason.as_str(), n, at.join(", "));
         }
     }
-    let _ = writeln!(
-        s,
-        "Reports: {}/{{statistics.json, constraint_violations.json, drift.json, metrics.jsonl, summary.json}}",
-        out.display()
-    );
+    let mut files = vec![
+        "statistics.json",
+        "constraint_violations.json",
+        "drift.json",
+        "metrics.jsonl",
+        "summary.json",
+    ];
+    if history.is_some() {
+        files.push(HISTORY_FILE);
+    }
+    let _ = writeln!(s, "Reports: {}/{{{}}}", out.display(), files.join(", "));
+    if evaluation.quality.is_some() || evaluation.estimate.is_some() {
+        let _ = writeln!(s, "Model quality: {}/{QUALITY_DIR}/", out.display());
+    }
     s
 }
 
-pub fn print_evaluation(evaluation: &Evaluation, out: &Path) {
-    print!("{}", render_evaluation(evaluation, out));
+pub fn print_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate>, out: &Path) {
+    print!("{}", render_evaluation(evaluation, history, out));
 }

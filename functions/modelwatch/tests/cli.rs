@@ -263,3 +263,412 @@ fn real_validation_set_gives_a_model_quality_baseline() {
     );
     assert!(accuracy > 0.5 && accuracy <= 1.0);
 }
+
+fn run_demo(dir: &Path) -> Output {
+    let out = modelwatch(&["demo", "--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn metric_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn metric(data: &[serde_json::Value], name: &str) -> Option<f64> {
+    data.iter()
+        .find(|d| d["metric_name"] == name)
+        .map(|d| d["value"].as_f64().unwrap())
+}
+
+fn p(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+/// `modelwatch evaluate` on the demo's captures for `[from, to)`, with extra arguments; asserts success.
+fn evaluate_demo(dir: &Path, baseline: &Path, from: &str, to: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "evaluate".to_owned(),
+        "--captures".to_owned(),
+        p(&dir.join("captures")),
+        "--baseline".to_owned(),
+        p(baseline),
+        "--out".to_owned(),
+        p(out),
+        "--from".to_owned(),
+        from.to_owned(),
+        "--to".to_owned(),
+        to.to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = modelwatch(&args);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    String::from_utf8_lossy(&result.stdout).into_owned()
+}
+
+fn drift_of<'a>(drift: &'a serde_json::Value, feature: &str) -> &'a serde_json::Value {
+    drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == feature)
+        .unwrap_or_else(|| panic!("{feature} not compared: {drift}"))
+}
+
+#[test]
+fn prediction_drift_is_reported_on_the_prediction_column() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    // A reference data set with the model's scores: the demo's first three hours of traffic, features and score.
+    let mut csv = format!(
+        "{},score\n",
+        [
+            "age",
+            "income",
+            "credit_score",
+            "debt_ratio",
+            "num_accounts",
+            "region",
+            "channel"
+        ]
+        .join(",")
+    );
+    let hours = dir.path().join("captures/credit-risk/AllTraffic/2026/11/26");
+    for hour in ["08", "09", "10"] {
+        for file in std::fs::read_dir(hours.join(hour)).unwrap() {
+            for line in std::fs::read_to_string(file.unwrap().path()).unwrap().lines() {
+                let r: serde_json::Value = serde_json::from_str(line).unwrap();
+                let data = &r["captureData"];
+                csv.push_str(&format!(
+                    "{},{}\n",
+                    data["endpointInput"]["data"].as_str().unwrap(),
+                    data["endpointOutput"]["data"].as_str().unwrap()
+                ));
+            }
+        }
+    }
+    let reference = dir.path().join("reference.csv");
+    std::fs::write(&reference, csv).unwrap();
+    let baseline = dir.path().join("baseline-with-scores");
+    let result = modelwatch(&[
+        "baseline",
+        "--dataset",
+        &p(&reference),
+        "--out",
+        &p(&baseline),
+        "--prediction-column",
+        "score",
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let statistics = json(&baseline.join("statistics.json"));
+    let names: Vec<&str> = statistics["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"prediction_score") && !names.contains(&"score"),
+        "{names:?}"
+    );
+
+    // The model's own traffic: the predictions are compared and do not drift.
+    let same = dir.path().join("same");
+    evaluate_demo(dir.path(), &baseline, "2026-11-26T09", "2026-11-26T10", &same, &[]);
+    let drift = json(&same.join("drift.json"));
+    assert_eq!(drift_of(&drift, "prediction_score")["drifted"], false);
+    assert_eq!(drift["drifted"], 0);
+
+    // The same inputs with every score shifted down by 0.25: only the prediction drifts.
+    let shifted = dir.path().join("shifted-captures/credit-risk/AllTraffic/2026/11/26/09");
+    std::fs::create_dir_all(&shifted).unwrap();
+    for file in std::fs::read_dir(hours.join("09")).unwrap() {
+        let file = file.unwrap().path();
+        let mut lines = String::new();
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let mut r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let output = &mut r["captureData"]["endpointOutput"]["data"];
+            let score: f64 = output.as_str().unwrap().parse().unwrap();
+            *output = serde_json::json!(format!("{:.6}", (score - 0.25).max(0.0)));
+            lines.push_str(&r.to_string());
+            lines.push('\n');
+        }
+        std::fs::write(shifted.join(file.file_name().unwrap()), lines).unwrap();
+    }
+    let out = dir.path().join("after-shift");
+    let result = modelwatch(&[
+        "evaluate",
+        "--captures",
+        &p(&dir.path().join("shifted-captures")),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&out),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let drift = json(&out.join("drift.json"));
+    let score = drift_of(&drift, "prediction_score");
+    assert_eq!(score["drifted"], true, "{score}");
+    assert_eq!(drift["drifted"], 1, "only the prediction: {drift}");
+    let data = metric_lines(&out.join("metrics.jsonl"));
+    assert!(metric(&data, "feature_baseline_drift_prediction_score").unwrap() > 0.2);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("prediction_score")).unwrap();
+    assert!(line.contains("DRIFT"), "{line}");
+
+    // The demo's own drift (income up by half) moves the scores too, far more than an ordinary hour does.
+    let after = dir.path().join("after-drift");
+    evaluate_demo(dir.path(), &baseline, "2026-11-26T11", "2026-11-26T14", &after, &[]);
+    let moved = drift_of(&json(&after.join("drift.json")), "prediction_score")["score"]
+        .as_f64()
+        .unwrap();
+    let still = drift_of(&json(&same.join("drift.json")), "prediction_score")["score"]
+        .as_f64()
+        .unwrap();
+    assert!(moved > 3.0 * still, "after drift {moved}, before {still}");
+}
+
+#[test]
+fn baseline_fits_a_cbpe_calibration_and_evaluate_reports_the_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let quality = dir.path().join("quality-baseline");
+    let result = modelwatch(&[
+        "baseline",
+        "--dataset",
+        &p(&dir.path().join("validation.csv")),
+        "--out",
+        &p(&quality),
+        "--label-column",
+        "default",
+        "--prediction-column",
+        "score",
+        "--problem-type",
+        "binary",
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(String::from_utf8_lossy(&result.stdout).contains("cbpe_calibration.json"));
+    let file = quality.join("model-quality/cbpe_calibration.json");
+    let calibration = json(&file);
+    assert_eq!(calibration["reference_samples"], 5000);
+    assert_eq!(calibration["options"]["threshold"], 0.5);
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(dir.path().join("baseline/model-quality/cbpe_calibration.json")).unwrap(),
+        "the demo's baseline holds the same calibration"
+    );
+
+    // No labels: the estimate alone, marked as such, and published as estimated_* only.
+    let baseline = dir.path().join("baseline");
+    let alone = dir.path().join("alone");
+    let stdout = evaluate_demo(dir.path(), &baseline, "2026-11-26T08", "2026-11-26T11", &alone, &[]);
+    assert!(
+        stdout.contains("Estimated without labels (CBPE") && stdout.contains("not a measurement"),
+        "{stdout}"
+    );
+    let report = json(&alone.join("model-quality/estimated_metrics.json"));
+    assert_eq!(report["estimate"]["estimate"]["n"], 6000);
+    assert_eq!(report["estimate"]["method"], "CBPE");
+    assert!(report["realised"].is_null());
+    let data = metric_lines(&alone.join("metrics.jsonl"));
+    let estimated = metric(&data, "estimated_accuracy").unwrap();
+    assert!(
+        data.iter()
+            .any(|d| d["metric_name"] == "estimated_auc" && d["namespace"] == "aws/sagemaker/Endpoints/model-metrics")
+    );
+    assert_eq!(metric(&data, "accuracy"), None);
+
+    // With labels: beside the realised values, and close to them before the concept drift.
+    let both = dir.path().join("both");
+    let stdout = evaluate_demo(
+        dir.path(),
+        &baseline,
+        "2026-11-26T08",
+        "2026-11-26T11",
+        &both,
+        &["--ground-truth", &p(&dir.path().join("ground-truth"))],
+    );
+    let report = json(&both.join("model-quality/estimated_metrics.json"));
+    let realised = report["realised"]["accuracy"].as_f64().unwrap();
+    assert_eq!(report["estimate"]["estimate"]["accuracy"].as_f64().unwrap(), estimated);
+    assert!(
+        (estimated - realised).abs() < 0.05,
+        "estimated {estimated}, realised {realised}"
+    );
+    let row = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Estimated without labels"))
+        .find(|l| l.trim_start().starts_with("accuracy"))
+        .unwrap();
+    let cells: Vec<f64> = row.split_whitespace().skip(1).map(|c| c.parse().unwrap()).collect();
+    assert_eq!(cells.len(), 2, "estimated and realised columns: {row}");
+    assert!((cells[1] - realised).abs() < 1e-4, "{row}");
+
+    // A validation set of predicted labels only has no calibration, and is still a quality baseline.
+    let labels_only = dir.path().join("labels-only.csv");
+    std::fs::write(&labels_only, "label,predicted\n1,1\n0,1\n0,0\n1,1\n").unwrap();
+    let out = dir.path().join("labels-only");
+    let result = modelwatch(&[
+        "baseline",
+        "--dataset",
+        &p(&labels_only),
+        "--out",
+        &p(&out),
+        "--label-column",
+        "label",
+        "--predicted-label-column",
+        "predicted",
+        "--problem-type",
+        "binary",
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(out.join("model-quality/statistics.json").exists());
+    assert!(!out.join("model-quality/cbpe_calibration.json").exists());
+}
+
+#[test]
+fn state_keeps_the_prediction_history_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let baseline = dir.path().join("baseline");
+    let state = dir.path().join("my-state");
+    let state_arg = p(&state);
+    let run = |hour: u32| {
+        let out = dir.path().join(format!("h{hour}"));
+        let stdout = evaluate_demo(
+            dir.path(),
+            &baseline,
+            &format!("2026-11-26T{hour:02}"),
+            &format!("2026-11-26T{:02}", hour + 1),
+            &out,
+            &["--state", &state_arg],
+        );
+        (json(&out.join("prediction_history.json")), out, stdout)
+    };
+    let verdict = |h: &serde_json::Value, series: &str| {
+        h["assessments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["series"] == series)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {series} in {h}"))
+    };
+
+    let (first, _, stdout) = run(8);
+    assert_eq!(first["windows_kept"], 1);
+    assert!(
+        first["assessments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["verdict"] == "insufficient_history")
+    );
+    assert_eq!(first["window"]["invocations"], 2000);
+    assert!(
+        stdout.contains("Prediction history") && stdout.contains("learning"),
+        "{stdout}"
+    );
+    run(9);
+    run(10);
+    let (before, _, _) = run(11);
+    let mean = verdict(&before, "prediction_mean");
+    assert_eq!(
+        (mean["baseline"].as_str(), mean["reference_windows"].as_u64()),
+        (Some("recent"), Some(3))
+    );
+    // Re-running an hour replaces it: the history does not grow and the assessment is the same.
+    let (again, _, stdout) = run(11);
+    assert_eq!(
+        (again["windows_kept"].as_u64(), again["replaced"].as_bool()),
+        (Some(4), Some(true))
+    );
+    assert_eq!(again["assessments"], before["assessments"]);
+    assert!(stdout.contains("this window replaced"), "{stdout}");
+
+    // The second hour of the income drift: the mean score drops out of its expected range.
+    let (dropped, out, stdout) = run(12);
+    let mean = verdict(&dropped, "prediction_mean");
+    assert_eq!(mean["verdict"], "drop", "{mean}");
+    assert!(mean["value"].as_f64().unwrap() < mean["expected_low"].as_f64().unwrap());
+    assert!(stdout.contains("DROP"), "{stdout}");
+    let data = metric_lines(&out.join("metrics.jsonl"));
+    let z = metric(&data, "prediction_mean_anomaly_score").unwrap();
+    assert!(z < -3.5, "{z}");
+    assert_eq!(metric(&data, "prediction_anomaly_score"), Some(z.abs()));
+    assert_eq!(metric(&data, "prediction_invocations"), Some(2000.0));
+    let stored = json(&state.join("prediction-history/credit-risk.json"));
+    assert_eq!(stored["windows"].as_array().unwrap().len(), 5);
+
+    // One window length per history, and a history needs a window.
+    let result = modelwatch(&[
+        "evaluate",
+        "--captures",
+        &p(&dir.path().join("captures")),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&dir.path().join("two-hours")),
+        "--from",
+        "2026-11-26T12",
+        "--to",
+        "2026-11-26T14",
+        "--state",
+        &state_arg,
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("keeps windows of 3600 s"));
+    let result = modelwatch(&[
+        "evaluate",
+        "--captures",
+        &p(&dir.path().join("captures")),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&dir.path().join("no-window")),
+        "--state",
+        &state_arg,
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("--state needs --from and --to"));
+}
+
+#[test]
+fn demo_shows_the_hourly_prediction_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_demo(dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Hour by hour") && stdout.contains("est. accuracy (CBPE)"),
+        "{stdout}"
+    );
+    let stored = json(&dir.path().join("state/prediction-history/credit-risk.json"));
+    assert_eq!(stored["windows"].as_array().unwrap().len(), 6);
+    let verdicts = |hour: &str| -> Vec<String> {
+        let h = json(
+            &dir.path()
+                .join(format!("reports/hourly/{hour}/prediction_history.json")),
+        );
+        h["assessments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| format!("{}:{}", a["series"].as_str().unwrap(), a["verdict"].as_str().unwrap()))
+            .collect()
+    };
+    assert!(
+        verdicts("20261126T08-20261126T09")
+            .iter()
+            .all(|v| v.ends_with(":insufficient_history"))
+    );
+    assert!(verdicts("20261126T12-20261126T13").contains(&"prediction_mean:drop".to_owned()));
+    assert!(verdicts("20261126T13-20261126T14").contains(&"prediction_mean:level_shift_down".to_owned()));
+    // Running the demo again replaces its hours: the history does not grow.
+    run_demo(dir.path());
+    let again = json(&dir.path().join("state/prediction-history/credit-risk.json"));
+    assert_eq!(again, stored);
+}

@@ -3,20 +3,27 @@
 //!
 //! [`Evaluator`] is the streaming engine (files go in one at a time, in constant memory); [`evaluate_window`] drives
 //! it from a [`CaptureSource`]. Both the CLI and the Lambda function call these; neither decides anything itself.
+//!
+//! In the same single pass over the rows the evaluator also summarises the window's predictions for the prediction
+//! history ([`Evaluation::predictions`], which [`crate::history::update_history`] assesses and records) and, when the
+//! baseline holds a CBPE calibration, estimates binary performance without labels ([`Evaluation::estimate`]).
 
 use std::io::Read;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, Statistics};
 use crate::capture::{CaptureReader, FileSummary, ReaderConfig, SkipReport, open_decompressed};
 use crate::drift::{self, DriftConfig, DriftReport, ModelMonitorComparison};
+use crate::history::{HistoryConfig, WindowBuilder, WindowSummary};
 use crate::metrics::{DATA_METRICS_NAMESPACE, MetricDatum, MetricScope, StatisticSet, Unit};
 use crate::ports::{CaptureObject, CaptureSource, PortError};
 use crate::profile::DatasetProfile;
 use crate::quality::{
-    self, BinaryOptions, GroundTruth, JoinReport, ModelQualityConstraints, ModelQualityStatistics, ProblemSpec,
-    ProblemType, QualityJoin, QualityViolation, SkipCounts,
+    self, BinaryOptions, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, GroundTruth, JoinReport,
+    ModelQualityConstraints, ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation,
+    SkipCounts,
 };
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
@@ -34,6 +41,55 @@ pub struct EvaluationConfig {
     /// Model quality against ground truth; off when absent.
     #[serde(default)]
     pub quality: Option<QualityConfig>,
+    /// How the endpoint's outputs read when no `quality` section says so (for the prediction history's positive
+    /// rate). Without either, a CBPE calibration in the baseline makes the problem binary with its threshold.
+    #[serde(default)]
+    pub predictions: Option<PredictionConfig>,
+    /// How the prediction history is kept and judged (used when a state store is given).
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// What the endpoint predicts, for reading its outputs without ground truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionConfig {
+    /// `BinaryClassification`, `MulticlassClassification` or `Regression`.
+    pub problem_type: ProblemType,
+    /// A score at or above it predicts the positive class (binary; default 0.5).
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// The positive class (binary; default `"1"`).
+    #[serde(default = "default_positive_label")]
+    pub positive_label: String,
+}
+
+impl PredictionConfig {
+    /// The outputs of a `problem_type` model, with the default threshold and positive label.
+    pub fn new(problem_type: ProblemType) -> Self {
+        Self {
+            problem_type,
+            threshold: default_threshold(),
+            positive_label: default_positive_label(),
+        }
+    }
+
+    /// How outputs are decided.
+    pub fn spec(&self) -> ProblemSpec {
+        spec_of(self.problem_type, self.threshold, &self.positive_label)
+    }
+}
+
+fn spec_of(problem_type: ProblemType, threshold: f64, positive_label: &str) -> ProblemSpec {
+    match problem_type {
+        ProblemType::BinaryClassification => ProblemSpec::Binary(BinaryOptions {
+            positive_label: positive_label.to_owned(),
+            threshold,
+            ..BinaryOptions::default()
+        }),
+        ProblemType::MulticlassClassification => ProblemSpec::Multiclass,
+        ProblemType::Regression => ProblemSpec::Regression,
+    }
 }
 
 /// How predictions are judged against ground truth.
@@ -78,15 +134,7 @@ impl QualityConfig {
 
     /// The join's problem specification.
     pub fn spec(&self) -> ProblemSpec {
-        match self.problem_type {
-            ProblemType::BinaryClassification => ProblemSpec::Binary(BinaryOptions {
-                positive_label: self.positive_label.clone(),
-                threshold: self.threshold,
-                ..BinaryOptions::default()
-            }),
-            ProblemType::MulticlassClassification => ProblemSpec::Multiclass,
-            ProblemType::Regression => ProblemSpec::Regression,
-        }
+        spec_of(self.problem_type, self.threshold, &self.positive_label)
     }
 
     /// The hours of label folders to read for a capture window.
@@ -113,6 +161,20 @@ pub struct QualityOutcome {
     /// Bound on the distance of the reported AUC to the exact one.
     pub auc_error_bound: f64,
     pub ground_truth_files: Vec<FileResult>,
+}
+
+/// The label-free estimate of a window (CBPE): expected values, not measurements.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EstimateOutcome {
+    /// Always `"CBPE"` (confidence-based performance estimation): what produced the numbers.
+    pub method: &'static str,
+    /// The estimated metrics and expected confusion matrix of the window's scored predictions.
+    pub estimate: EstimatedMetrics,
+    /// The decision rule estimated, from the calibration.
+    pub threshold: f64,
+    pub positive_label: String,
+    /// Labelled samples the calibration was fitted on.
+    pub reference_samples: u64,
 }
 
 /// What happened to one capture file.
@@ -155,6 +217,11 @@ pub struct Evaluation {
     pub summary: RunSummary,
     /// Model quality, when ground truth was configured.
     pub quality: Option<QualityOutcome>,
+    /// The window's predictions summarised for the prediction history; `start` is the window's start (the metrics'
+    /// timestamp when the evaluator was given no window).
+    pub predictions: WindowSummary,
+    /// The label-free performance estimate, when a CBPE calibration was given.
+    pub estimate: Option<EstimateOutcome>,
 }
 
 /// The streaming evaluation of one window.
@@ -165,6 +232,40 @@ pub struct Evaluator<'a> {
     profile: DatasetProfile,
     files: Vec<FileResult>,
     quality: Option<QualityState>,
+    outputs: OutputState,
+    estimate: Option<(&'a CbpeCalibration, CbpeAccumulator)>,
+    window_start: Option<DateTime<Utc>>,
+}
+
+/// How outputs are read for the prediction summary, and the summary so far.
+struct OutputState {
+    spec: Option<ProblemSpec>,
+    summary: WindowBuilder,
+}
+
+impl OutputState {
+    /// Counts one row's output: missing, or neither a finite score nor a label, is invalid.
+    fn add(&mut self, prediction: Option<&crate::payload::Prediction<'_>>) {
+        let Some(p) = prediction else {
+            self.summary.add_invalid();
+            return;
+        };
+        let score = p.score.filter(|s| s.is_finite());
+        let label = p.label.as_deref();
+        if score.is_none() && label.is_none() {
+            self.summary.add_invalid();
+            return;
+        }
+        let positive = match &self.spec {
+            Some(ProblemSpec::Binary(o)) => o.predicted_positive(score, label),
+            _ => None,
+        };
+        let class = match &self.spec {
+            Some(ProblemSpec::Regression) => None,
+            _ => label.map(quality::normalize_class),
+        };
+        self.summary.add(score, positive, class.as_deref());
+    }
 }
 
 struct QualityState {
@@ -188,6 +289,11 @@ impl<'a> Evaluator<'a> {
             files: Vec::new(),
             error: None,
         });
+        let spec = config
+            .quality
+            .as_ref()
+            .map(QualityConfig::spec)
+            .or_else(|| config.predictions.as_ref().map(PredictionConfig::spec));
         Self {
             baseline,
             config,
@@ -195,7 +301,29 @@ impl<'a> Evaluator<'a> {
             profile,
             files: Vec::new(),
             quality,
+            outputs: OutputState {
+                spec,
+                summary: WindowBuilder::default(),
+            },
+            estimate: None,
+            window_start: None,
         }
+    }
+
+    /// Also estimates binary performance without labels (CBPE) under `calibration`. Without a problem type in the
+    /// configuration, outputs are then read as the calibration's binary problem.
+    pub fn with_estimate(mut self, calibration: &'a CbpeCalibration) -> Self {
+        self.outputs
+            .spec
+            .get_or_insert_with(|| ProblemSpec::Binary(calibration.options.clone()));
+        self.estimate = Some((calibration, calibration.accumulator()));
+        self
+    }
+
+    /// The evaluated window: its start is the prediction summary's.
+    pub fn for_window(mut self, window: &Window) -> Self {
+        self.window_start = Some(window.start);
+        self
     }
 
     /// Reads one capture file (gzip when `name` ends in `.gz`). A file that cannot be read is recorded with its
@@ -203,8 +331,14 @@ impl<'a> Evaluator<'a> {
     pub fn add_file(&mut self, name: &str, input: impl Read) -> &FileResult {
         let profile = &mut self.profile;
         let quality = &mut self.quality;
+        let outputs = &mut self.outputs;
+        let estimate = &mut self.estimate;
         let mut sink = |row: &crate::capture::CaptureRow<'_>| {
             profile.add_row(row);
+            outputs.add(row.prediction);
+            if let (Some((calibration, acc)), Some(p)) = (estimate.as_mut(), row.prediction) {
+                calibration.add(acc, p.score, p.label.as_deref());
+            }
             if let (Some(q), Some(id), Some(p)) = (quality.as_mut(), row.meta.join_id(), row.prediction) {
                 let index = (row.rows_in_record > 1).then_some(row.index);
                 if let Err(e) = q
@@ -288,6 +422,9 @@ impl<'a> Evaluator<'a> {
             profile,
             files,
             quality,
+            outputs,
+            estimate,
+            window_start,
         } = self;
         let comparison = ModelMonitorComparison::from_constraints(&baseline.constraints);
         let drift = drift::compare(&baseline.statistics, &comparison, &profile, &config.drift);
@@ -332,6 +469,17 @@ impl<'a> Evaluator<'a> {
                 ground_truth_files: files,
             }
         });
+        let estimate = estimate.map(|(calibration, acc)| {
+            let estimate = acc.estimate();
+            metrics.extend(quality::estimate_metric_data(&estimate, scope));
+            EstimateOutcome {
+                method: "CBPE",
+                estimate,
+                threshold: calibration.options.threshold,
+                positive_label: calibration.options.positive_label.clone(),
+                reference_samples: calibration.reference_samples,
+            }
+        });
         Evaluation {
             statistics,
             violations,
@@ -342,6 +490,8 @@ impl<'a> Evaluator<'a> {
             profile,
             summary,
             quality,
+            predictions: outputs.summary.finish(window_start.unwrap_or(scope.timestamp)),
+            estimate,
         }
     }
 }
@@ -437,6 +587,8 @@ pub struct Sources<'s> {
     pub ground_truth: Option<&'s dyn CaptureSource>,
     /// Model-quality constraints to check.
     pub quality_constraints: Option<&'s ModelQualityConstraints>,
+    /// The baseline's CBPE calibration: estimates binary performance without labels.
+    pub estimate: Option<&'s CbpeCalibration>,
 }
 
 /// Evaluates the captures of `window` (all of the source's captures without one) against `baseline`, and with
@@ -458,6 +610,12 @@ pub fn evaluate_window(
     let source = sources.captures;
     let objects = source.list(window)?;
     let mut evaluator = Evaluator::new(baseline, config);
+    if let Some(w) = window {
+        evaluator = evaluator.for_window(w);
+    }
+    if let Some(calibration) = sources.estimate {
+        evaluator = evaluator.with_estimate(calibration);
+    }
     if let (Some(q), Some(labels)) = (&config.quality, sources.ground_truth) {
         let label_window = window.map(|w| q.label_window(w));
         for object in labels.list(label_window.as_ref())? {
@@ -533,4 +691,231 @@ pub fn quality_baseline(
         }
     }
     (statistics, constraints)
+}
+
+/// The label-free estimate's calibration from the same labelled validation set as [`quality_baseline`]: `None`
+/// unless the problem is binary classification.
+///
+/// # Errors
+///
+/// [`CbpeError::EmptyReference`] when no row has a finite score (a validation set with predicted labels only).
+pub fn estimate_baseline<'r>(
+    config: &QualityConfig,
+    rows: impl IntoIterator<Item = &'r (String, Option<f64>, Option<String>)>,
+) -> Result<Option<CbpeCalibration>, CbpeError> {
+    let ProblemSpec::Binary(options) = config.spec() else {
+        return Ok(None);
+    };
+    CbpeCalibration::fit(
+        options,
+        rows.into_iter().map(|(label, score, _)| (label.as_str(), *score)),
+    )
+    .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{PredictionHistory, Verdict, update_history};
+    use crate::ports::{PortErrorKind, StateStore, StateVersion};
+    use crate::profile::InferredType;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    fn baseline() -> Baseline {
+        let mut profile = DatasetProfile::new([("x".to_owned(), Some(InferredType::Fractional))]);
+        for i in 0..100 {
+            profile.features[0].add_number(f64::from(i) / 10.0, false);
+            profile.item_count += 1;
+        }
+        Baseline::from_profile(&profile)
+    }
+
+    fn csv(data: &str) -> serde_json::Value {
+        serde_json::json!({"observedContentType": "text/csv", "mode": "INPUT", "data": data, "encoding": "CSV"})
+    }
+
+    /// A capture line with input `x` and, when given, an output body.
+    fn line(id: &str, x: &str, output: Option<serde_json::Value>) -> String {
+        let mut data = serde_json::json!({"endpointInput": csv(x)});
+        if let Some(o) = output {
+            data["endpointOutput"] = o;
+        }
+        serde_json::json!({"captureData": data, "eventMetadata": {"eventId": id}, "eventVersion": "0"}).to_string()
+    }
+
+    fn captures() -> String {
+        let json_output = serde_json::json!({"observedContentType": "application/json", "encoding": "JSON",
+            "data": "{\"predictions\": [{\"score\": 0.8, \"predicted_label\": \"1\"}]}"});
+        [
+            line("a", "1.0", Some(csv("0.9"))),
+            line("b", "2.0", Some(csv("0.2"))),
+            line("c", "3.0", Some(csv("0.7"))),
+            line("d", "4.0", Some(json_output)),
+            line("e", "5.0", None),
+            line("f", "6.0", Some(csv("NaN"))),
+        ]
+        .join("\n")
+    }
+
+    fn scope() -> MetricScope {
+        MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: crate::window::parse_time("2024-05-01T14").unwrap(),
+        }
+    }
+
+    fn hour() -> Window {
+        Window::new(
+            crate::window::parse_time("2024-05-01T13").unwrap(),
+            crate::window::parse_time("2024-05-01T14").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_pass_summarises_predictions_and_estimates_without_labels() {
+        let baseline = baseline();
+        let config = EvaluationConfig::default();
+        // A calibration that maps a score s to (s - 0.1) / 0.8: p = 1, 0.125, 0.75, 0.875 for the four scores.
+        let calibration = CbpeCalibration::fit(BinaryOptions::default(), [("0", Some(0.1)), ("1", Some(0.9))]).unwrap();
+        let mut evaluator = Evaluator::new(&baseline, &config)
+            .for_window(&hour())
+            .with_estimate(&calibration);
+        evaluator.add_file("h.jsonl", captures().as_bytes());
+        let evaluation = evaluator.finish(&scope(), None);
+        assert_eq!(evaluation.summary.rows, 6);
+
+        let p = &evaluation.predictions;
+        assert_eq!(p.start, hour().start);
+        // A missing output and a NaN score are invalid outputs.
+        assert_eq!((p.invocations, p.invalid_outputs), (6, 2));
+        assert!((p.prediction_mean.unwrap() - (0.9 + 0.2 + 0.7 + 0.8) / 4.0).abs() < 1e-12);
+        // Without a problem type in the configuration the calibration's binary rule decides: 3 of 4 positive.
+        assert_eq!(p.positive_rate, Some(0.75));
+        // Only the JSON output has a predicted label.
+        assert_eq!(p.class_shares, [("1".to_owned(), 1.0)].into_iter().collect());
+
+        let e = evaluation.estimate.as_ref().unwrap();
+        assert_eq!((e.method, e.estimate.n, e.reference_samples), ("CBPE", 4, 2));
+        // Expected confusion: TP 1 + 0.75 + 0.875, FP 0.375, FN 0.125, TN 0.875.
+        let c = e.estimate.expected;
+        assert!((c.true_positives - 2.625).abs() < 1e-12 && (c.false_positives - 0.375).abs() < 1e-12);
+        assert!((c.false_negatives - 0.125).abs() < 1e-12 && (c.true_negatives - 0.875).abs() < 1e-12);
+        assert!((e.estimate.accuracy - 0.875).abs() < 1e-12);
+        assert!((e.estimate.recall - 2.625 / 2.75).abs() < 1e-12);
+        let metric = |n: &str| evaluation.metrics.iter().find(|d| d.metric_name == n);
+        let accuracy = metric("estimated_accuracy").unwrap();
+        assert_eq!(accuracy.namespace, crate::metrics::MODEL_METRICS_NAMESPACE);
+        assert!((accuracy.value - 0.875).abs() < 1e-12);
+        assert!(metric("accuracy").is_none(), "no realised metric without labels");
+    }
+
+    #[test]
+    fn the_configured_problem_decides_positives_and_regression_has_no_classes() {
+        let baseline = baseline();
+        let config = EvaluationConfig {
+            predictions: Some(PredictionConfig {
+                threshold: 0.8,
+                ..PredictionConfig::new(ProblemType::BinaryClassification)
+            }),
+            ..EvaluationConfig::default()
+        };
+        let mut evaluator = Evaluator::new(&baseline, &config);
+        evaluator.add_file("h.jsonl", captures().as_bytes());
+        let evaluation = evaluator.finish(&scope(), None);
+        // 0.9 by score and the labelled "1" are positive at 0.8; 0.2 and 0.7 are not.
+        assert_eq!(evaluation.predictions.positive_rate, Some(0.5));
+        assert!(evaluation.estimate.is_none());
+        assert_eq!(
+            evaluation.predictions.start,
+            scope().timestamp,
+            "no window: the metrics' time"
+        );
+
+        let config = EvaluationConfig {
+            predictions: Some(PredictionConfig::new(ProblemType::Regression)),
+            ..EvaluationConfig::default()
+        };
+        let mut evaluator = Evaluator::new(&baseline, &config);
+        evaluator.add_file("h.jsonl", captures().as_bytes());
+        let p = evaluator.finish(&scope(), None).predictions;
+        assert_eq!((p.positive_rate, p.class_shares.len()), (None, 0));
+    }
+
+    /// An in-memory state store whose versions count the writes.
+    #[derive(Default)]
+    struct MemoryStore(RefCell<HashMap<String, (Vec<u8>, u64)>>);
+
+    impl StateStore for MemoryStore {
+        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, StateVersion)>, PortError> {
+            Ok(self.0.borrow().get(key).map(|(b, v)| (b.clone(), v.to_string())))
+        }
+
+        fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError> {
+            let mut map = self.0.borrow_mut();
+            let current = map.get(key).map(|(_, v)| v.to_string());
+            if current.as_ref() != expected {
+                return Err(PortError::new("put", key, PortErrorKind::Conflict, "version moved"));
+            }
+            let version = map.get(key).map_or(1, |(_, v)| v + 1);
+            map.insert(key.to_owned(), (body.to_vec(), version));
+            Ok(version.to_string())
+        }
+    }
+
+    #[test]
+    fn evaluations_feed_the_history_and_a_shifted_hour_is_flagged() {
+        let baseline = baseline();
+        let config = EvaluationConfig {
+            predictions: Some(PredictionConfig::new(ProblemType::BinaryClassification)),
+            ..EvaluationConfig::default()
+        };
+        let store = MemoryStore::default();
+        let run = |k: i64, scores: &[f64]| {
+            let window = Window::new(
+                hour().start + chrono::Duration::hours(k),
+                hour().end + chrono::Duration::hours(k),
+            )
+            .unwrap();
+            let lines: Vec<String> = scores
+                .iter()
+                .enumerate()
+                .map(|(i, s)| line(&format!("{k}-{i}"), "1.0", Some(csv(&s.to_string()))))
+                .collect();
+            let mut evaluator = Evaluator::new(&baseline, &config).for_window(&window);
+            evaluator.add_file("h.jsonl", lines.join("\n").as_bytes());
+            let evaluation = evaluator.finish(&scope(), None);
+            update_history(&store, "h", &evaluation.predictions, 3600, &config.history, &scope()).unwrap()
+        };
+        let normal: Vec<f64> = (0..100).map(|i| 0.2 + 0.002 * f64::from(i % 7)).collect();
+        let first = run(0, &normal);
+        assert!(
+            first
+                .assessments
+                .iter()
+                .all(|a| a.verdict == Verdict::InsufficientHistory)
+        );
+        for k in 1..6 {
+            run(k, &normal);
+        }
+        let shifted: Vec<f64> = normal.iter().map(|s| s + 0.4).collect();
+        let now = run(6, &shifted);
+        let mean = now
+            .assessments
+            .iter()
+            .find(|a| a.series == crate::history::Series::PredictionMean)
+            .unwrap();
+        assert_eq!(mean.verdict, Verdict::Spike, "{mean:?}");
+        assert_eq!(mean.reference_windows, 6);
+        let positive = now
+            .assessments
+            .iter()
+            .find(|a| a.series == crate::history::Series::PositiveRate)
+            .unwrap();
+        assert_eq!((positive.value, positive.verdict), (1.0, Verdict::Spike));
+        let stored = PredictionHistory::from_json(std::str::from_utf8(&store.0.borrow()["h"].0).unwrap()).unwrap();
+        assert_eq!(stored.windows.len(), 7);
+    }
 }

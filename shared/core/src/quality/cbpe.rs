@@ -12,16 +12,32 @@
 //! scikit-learn's `IsotonicRegression(out_of_bounds="clip")` computes. It assumes what CBPE always assumes: the
 //! relation between score and outcome (the concept) is the same in the reference and the analysed data; only the
 //! distribution of the inputs may change.
+//!
+//! # Stored calibration
+//!
+//! [`CbpeCalibration`] is what the baseline keeps ([`CBPE_CALIBRATION_FILE`], JSON): the fitted calibrator and the
+//! decision rule (threshold, positive label) whose performance it estimates. The evaluation streams each window's
+//! scores through its [`CbpeAccumulator`] and publishes [`estimate_metric_data`]: `estimated_accuracy`,
+//! `estimated_precision`, `estimated_recall`, `estimated_f1` and `estimated_auc` under Model Monitor's model-metrics
+//! namespace, beside (never instead of) the realised metrics.
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{BinaryConfusion, ScoreHistogram};
+use super::metrics::{BinaryConfusion, BinaryOptions, ScoreHistogram};
+use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit};
 
-/// Why a calibrator could not be fitted.
+/// The calibration's file name (in the baseline's `model-quality/` folder).
+pub const CBPE_CALIBRATION_FILE: &str = "cbpe_calibration.json";
+/// The calibration format version this code writes and reads.
+pub const CBPE_VERSION: u32 = 1;
+
+/// Why a calibrator could not be fitted or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CbpeError {
     #[error("the reference set has no sample with a finite score")]
     EmptyReference,
+    #[error("the CBPE calibration is not valid: {0}")]
+    Invalid(String),
 }
 
 /// A monotone map from score to probability of the positive class.
@@ -86,6 +102,25 @@ impl IsotonicCalibrator {
             }
         }
         Ok(IsotonicCalibrator { xs, ys })
+    }
+
+    /// Checks what a deserialised calibrator must hold: as many probabilities as scores, at least one, finite
+    /// increasing scores and non-decreasing probabilities in [0, 1].
+    fn validate(&self) -> Result<(), String> {
+        if self.xs.is_empty() || self.xs.len() != self.ys.len() {
+            return Err(format!(
+                "{} scores and {} probabilities; they must be as many and at least one",
+                self.xs.len(),
+                self.ys.len()
+            ));
+        }
+        if !self.xs.iter().all(|x| x.is_finite()) || self.xs.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("the scores must be finite and increasing".to_owned());
+        }
+        if !self.ys.iter().all(|y| (0.0..=1.0).contains(y)) || self.ys.windows(2).any(|w| w[0] > w[1]) {
+            return Err("the probabilities must lie in [0, 1] and never decrease".to_owned());
+        }
+        Ok(())
     }
 
     /// The calibrated probability of a score (NaN for a NaN score).
@@ -173,6 +208,124 @@ impl CbpeAccumulator {
     }
 }
 
+/// A fitted calibration and the decision rule it estimates: what the baseline stores for label-free estimates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CbpeCalibration {
+    pub version: u32,
+    /// How a prediction is decided positive (threshold, positive label), as on the labelled reference set.
+    pub options: BinaryOptions,
+    /// Reference samples with a finite score that the calibrator was fitted on.
+    pub reference_samples: u64,
+    pub calibrator: IsotonicCalibrator,
+}
+
+impl CbpeCalibration {
+    /// Fits on a labelled reference set of `(actual label, score)`; a label is positive when it is
+    /// `options.positive_label` (normalised). Samples without a finite score are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`CbpeError::EmptyReference`] when no sample has a finite score.
+    pub fn fit<'a>(
+        options: BinaryOptions,
+        samples: impl IntoIterator<Item = (&'a str, Option<f64>)>,
+    ) -> Result<Self, CbpeError> {
+        let positive = super::normalize_class(&options.positive_label).into_owned();
+        let pairs: Vec<(f64, bool)> = samples
+            .into_iter()
+            .filter_map(|(label, score)| {
+                let s = score.filter(|s| s.is_finite())?;
+                Some((s, super::normalize_class(label) == positive.as_str()))
+            })
+            .collect();
+        let reference_samples = pairs.len() as u64;
+        let calibrator = IsotonicCalibrator::fit(pairs)?;
+        Ok(CbpeCalibration {
+            version: CBPE_VERSION,
+            options,
+            reference_samples,
+            calibrator,
+        })
+    }
+
+    /// Reads the file written by [`CbpeCalibration::to_json`].
+    ///
+    /// # Errors
+    ///
+    /// [`CbpeError::Invalid`] for text that is not a calibration of this version, or whose calibrator is not
+    /// monotone.
+    pub fn from_json(text: &str) -> Result<Self, CbpeError> {
+        let c: CbpeCalibration = serde_json::from_str(text).map_err(|e| CbpeError::Invalid(e.to_string()))?;
+        if c.version != CBPE_VERSION {
+            return Err(CbpeError::Invalid(format!(
+                "version {}, this build reads version {CBPE_VERSION}",
+                c.version
+            )));
+        }
+        if !(0.0..=1.0).contains(&c.options.threshold) {
+            return Err(CbpeError::Invalid(format!(
+                "threshold {} is not in [0, 1]",
+                c.options.threshold
+            )));
+        }
+        c.calibrator.validate().map_err(CbpeError::Invalid)?;
+        Ok(c)
+    }
+
+    /// The calibration as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Plain numbers, strings and vectors: serialisation cannot fail.
+        serde_json::to_string_pretty(self).expect("a calibration serialises")
+    }
+
+    /// An empty estimate under this calibration.
+    pub fn accumulator(&self) -> CbpeAccumulator {
+        CbpeAccumulator::new(self.calibrator.clone(), self.options.threshold)
+    }
+
+    /// Adds one prediction of an unlabelled window to `acc`: its score and, when the endpoint gave one, its
+    /// predicted class, decided by this calibration's options. Predictions without a finite score are not estimated.
+    pub fn add(&self, acc: &mut CbpeAccumulator, score: Option<f64>, predicted_label: Option<&str>) {
+        let Some(s) = score.filter(|s| s.is_finite()) else {
+            return;
+        };
+        acc.add(s, self.options.predicted_positive(Some(s), predicted_label));
+    }
+}
+
+/// The CloudWatch data of an estimate: `estimated_<metric>` for accuracy, precision, recall, f1 and auc, under
+/// Model Monitor's model-metrics namespace; nothing for an estimate of no sample, and no NaN.
+pub fn estimate_metric_data(estimate: &EstimatedMetrics, scope: &MetricScope) -> Vec<MetricDatum> {
+    if estimate.n == 0 {
+        return Vec::new();
+    }
+    estimate
+        .values()
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(name, v)| scope.datum(MODEL_METRICS_NAMESPACE, format!("estimated_{name}"), v, Unit::None))
+        .collect()
+}
+
+impl EstimatedMetrics {
+    /// The estimated metrics by their Model Monitor names, in a fixed order.
+    pub fn values(&self) -> [(&'static str, f64); 5] {
+        [
+            ("accuracy", self.accuracy),
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("f1", self.f1),
+            ("auc", self.auc),
+        ]
+    }
+
+    /// The estimate of the metric `name`, if it is one of [`EstimatedMetrics::values`].
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.values().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +363,110 @@ mod tests {
         assert_eq!(
             IsotonicCalibrator::fit([(f64::NAN, true)]),
             Err(CbpeError::EmptyReference)
+        );
+    }
+
+    #[test]
+    fn stored_calibration_round_trips_and_rejects_what_it_cannot_use() {
+        let options = BinaryOptions {
+            positive_label: "yes".into(),
+            threshold: 0.4,
+            ..BinaryOptions::default()
+        };
+        // Labels normalised against the positive label; rows without a finite score are left out.
+        let rows = [
+            ("yes", Some(0.9)),
+            (" \"yes\" ", Some(0.7)),
+            ("no", Some(0.3)),
+            ("no", Some(0.8)),
+            ("yes", None),
+            ("no", Some(f64::NAN)),
+        ];
+        let c = CbpeCalibration::fit(options.clone(), rows).unwrap();
+        assert_eq!(c.reference_samples, 4);
+        // Pool adjacent violators by hand: 0.3 -> 0, (0.7, 0.8) pooled -> 1/2, 0.9 -> 1; linear in between.
+        for (s, p) in [
+            (0.3, 0.0),
+            (0.7, 0.5),
+            (0.75, 0.5),
+            (0.8, 0.5),
+            (0.85, 0.75),
+            (0.9, 1.0),
+        ] {
+            assert!(
+                (c.calibrator.predict(s) - p).abs() < 1e-12,
+                "{s}: {}",
+                c.calibrator.predict(s)
+            );
+        }
+        let back = CbpeCalibration::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+
+        // The estimate decides by the stored rule: a label when given, else the threshold (0.4, not 0.5).
+        let mut acc = c.accumulator();
+        c.add(&mut acc, Some(0.45), None);
+        c.add(&mut acc, Some(0.9), Some("no"));
+        c.add(&mut acc, None, Some("yes"));
+        let e = acc.estimate();
+        assert_eq!(e.n, 2);
+        // 0.45 -> p = 0.5 * (0.45 - 0.3) / 0.4 = 0.1875, predicted positive; 0.9 -> p = 1, predicted negative.
+        assert!((e.expected.true_positives - 0.1875).abs() < 1e-12);
+        assert!((e.expected.false_negatives - 1.0).abs() < 1e-12);
+        assert!((e.accuracy - 0.1875 / 2.0).abs() < 1e-12);
+
+        let bad = [
+            c.to_json().replace("\"version\": 1", "\"version\": 2"),
+            c.to_json().replace("\"threshold\": 0.4", "\"threshold\": 1.5"),
+            r#"{"version": 1, "options": {}, "reference_samples": 0, "calibrator": {"xs": [], "ys": []}}"#.to_owned(),
+            r#"{"version": 1, "options": {}, "reference_samples": 2, "calibrator": {"xs": [0.5, 0.2], "ys": [0, 1]}}"#
+                .to_owned(),
+            r#"{"version": 1, "options": {}, "reference_samples": 2, "calibrator": {"xs": [0.2, 0.5], "ys": [1, 0]}}"#
+                .to_owned(),
+            r#"{"version": 1, "options": {}, "reference_samples": 1, "calibrator": {"xs": [0.2], "ys": [0.1, 0.2]}}"#
+                .to_owned(),
+            "[]".to_owned(),
+        ];
+        for text in bad {
+            assert!(
+                matches!(CbpeCalibration::from_json(&text), Err(CbpeError::Invalid(_))),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            CbpeCalibration::fit(BinaryOptions::default(), [("1", None)]),
+            Err(CbpeError::EmptyReference)
+        );
+    }
+
+    #[test]
+    fn estimate_metrics_are_named_and_skip_what_is_not_a_number() {
+        let scope = MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+        };
+        let c = CbpeCalibration::fit(BinaryOptions::default(), [("0", Some(0.2)), ("1", Some(0.6))]).unwrap();
+        let mut acc = c.accumulator();
+        assert!(
+            estimate_metric_data(&acc.estimate(), &scope).is_empty(),
+            "nothing estimated"
+        );
+        // All calibrated probabilities are 1: AUC is undefined and not published.
+        c.add(&mut acc, Some(0.9), None);
+        let data = estimate_metric_data(&acc.estimate(), &scope);
+        let names: Vec<&str> = data.iter().map(|d| d.metric_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "estimated_accuracy",
+                "estimated_precision",
+                "estimated_recall",
+                "estimated_f1"
+            ]
+        );
+        assert!(
+            data.iter()
+                .all(|d| d.namespace == MODEL_METRICS_NAMESPACE && d.value == 1.0)
         );
     }
 

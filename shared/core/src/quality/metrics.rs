@@ -94,6 +94,21 @@ impl Default for BinaryOptions {
     }
 }
 
+impl BinaryOptions {
+    /// Whether a prediction is positive, decided as the join decides it ([`Decision`]); `None` when the prediction
+    /// has neither what the decision needs (a NaN score counts as none).
+    pub fn predicted_positive(&self, score: Option<f64>, label: Option<&str>) -> Option<bool> {
+        let score = score.filter(|s| !s.is_nan());
+        match (self.decision, label, score) {
+            (Decision::Auto | Decision::Label, Some(l), _) => {
+                Some(super::normalize_class(l) == super::normalize_class(&self.positive_label))
+            }
+            (Decision::Auto | Decision::Score, _, Some(s)) => Some(s >= self.threshold),
+            _ => None,
+        }
+    }
+}
+
 /// What is evaluated, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -687,6 +702,41 @@ mod tests {
         (acc.block("1", "0"), acc.auc_error_bound())
     }
 
+    #[test]
+    fn binary_decisions_follow_the_configured_rule() {
+        let o = BinaryOptions {
+            positive_label: "1".into(),
+            threshold: 0.7,
+            decision: Decision::Auto,
+        };
+        assert_eq!(o.predicted_positive(Some(0.9), None), Some(true));
+        assert_eq!(o.predicted_positive(Some(0.69), None), Some(false));
+        assert_eq!(
+            o.predicted_positive(Some(0.7), None),
+            Some(true),
+            "at the threshold is positive"
+        );
+        assert_eq!(
+            o.predicted_positive(Some(0.1), Some("1.0")),
+            Some(true),
+            "the label wins, normalised"
+        );
+        assert_eq!(o.predicted_positive(Some(0.9), Some("0")), Some(false));
+        assert_eq!(o.predicted_positive(Some(f64::NAN), None), None);
+        assert_eq!(o.predicted_positive(None, None), None);
+        let by_score = BinaryOptions {
+            decision: Decision::Score,
+            ..o.clone()
+        };
+        assert_eq!(by_score.predicted_positive(Some(0.9), Some("0")), Some(true));
+        assert_eq!(by_score.predicted_positive(None, Some("1")), None);
+        let by_label = BinaryOptions {
+            decision: Decision::Label,
+            ..o
+        };
+        assert_eq!(by_label.predicted_positive(Some(0.9), None), None);
+        assert_eq!(by_label.predicted_positive(Some(0.9), Some("\"1\"")), Some(true));
+    }
     #[test]
     fn model_monitors_documented_binary_example_is_reproduced() {
         // Model Monitor's "Model quality metrics" page: confusion matrix {"0": {"0": 1, "1": 2}, "1": {"0": 0,

@@ -38,7 +38,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-pub use cbpe::{CbpeAccumulator, CbpeError, EstimatedMetrics, IsotonicCalibrator};
+pub use cbpe::{
+    CBPE_CALIBRATION_FILE, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, IsotonicCalibrator,
+    estimate_metric_data,
+};
 pub use ground_truth::{GroundTruth, GroundTruthError, LabelValue, read_ground_truth};
 pub use join::{JoinError, JoinReport, QualityEvaluation, QualityJoin, row_id};
 pub use metrics::{BinaryOptions, Decision, ProblemSpec};
