@@ -1,13 +1,37 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing and starting what the tests need.
 # Usage: bash scripts/test.sh        (what .ci/run calls)
+#
+# The end-to-end tests (tests/) run against the local AWS emulators of scripts/teststack/: installed under
+# .local/ on first use (~90 s, package registries only), started on 127.0.0.1 before the tests and stopped by
+# process id afterwards, on success and on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== format"
 cargo fmt --all -- --check
 
-echo "== unit, property, use-case and CLI tests (cargo test --workspace)"
+echo "== build the tests while the emulators install"
+stack_log=.local/logs/teststack-install.log
+mkdir -p .local/logs
+bash scripts/teststack/stack.sh install >"$stack_log" 2>&1 &
+install_pid=$!
+cargo test --workspace --all-targets --locked --no-run
+if ! wait "$install_pid"; then
+  cat "$stack_log" >&2
+  echo "installing the test stack failed (log above)" >&2
+  exit 1
+fi
+
+echo "== start the emulators"
+trap 'bash scripts/teststack/stack.sh stop || true' EXIT
+bash scripts/teststack/stack.sh start
+set -a
+# shellcheck disable=SC1091
+. .local/teststack.env
+set +a
+
+echo "== unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
 cargo test --workspace --all-targets --locked
 
 echo "== doc tests"

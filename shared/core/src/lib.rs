@@ -18,7 +18,10 @@
 //! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
 //! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
 //! - [`ports`]: the traits the adapters implement (capture source, report store, metric sink, state store).
+//! - [`memory`]: in-memory adapters of the ports, for tests and dry runs.
 //! - [`evaluate`]: the monitoring use case that ties them together.
+//! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
+//! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
 //! - [`window`]: time windows and S3's hourly capture layout.
 
@@ -30,11 +33,14 @@ pub mod demo;
 pub mod drift;
 pub mod evaluate;
 pub mod history;
+pub mod memory;
 pub mod metrics;
+pub mod monitor;
 pub mod payload;
 pub mod ports;
 pub mod profile;
 pub mod quality;
+pub mod report;
 pub mod scaling;
 pub mod sketch;
 pub mod violations;

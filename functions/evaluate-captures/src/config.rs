@@ -1,0 +1,264 @@
+//! The function's configuration, from environment variables (the README's table lists them).
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use modelwatch_aws::s3::{LocationError, S3Location};
+use modelwatch_core::evaluate::EvaluationConfig;
+use modelwatch_core::monitor::Target;
+
+/// One configured endpoint variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointVariant {
+    pub endpoint: String,
+    pub variant: String,
+}
+
+/// The typed configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub endpoints: Vec<EndpointVariant>,
+    /// Data Capture's destination (`DestinationS3Uri`); captures are below `{it}/{endpoint}/{variant}/`.
+    pub capture: S3Location,
+    /// Baseline folder; `{endpoint}` and `{variant}` are replaced.
+    pub baseline: String,
+    pub reports: S3Location,
+    pub state: S3Location,
+    /// Ground-truth folder (hourly layout below it); `{endpoint}` and `{variant}` are replaced.
+    pub ground_truth: Option<String>,
+    pub evaluation: EvaluationConfig,
+    /// Replaces Model Monitor's namespaces (`{it}/data-metrics`, `{it}/model-metrics`).
+    pub namespace: Option<String>,
+    /// The `MonitoringSchedule` dimension of the metrics.
+    pub schedule: String,
+    /// How long after an hour ends its captures are taken as complete.
+    pub settle: Duration,
+    /// Closed hours evaluated per invocation at most (catching up after an outage).
+    pub max_windows: usize,
+    /// How long a window's claim lasts; longer than the function's timeout.
+    pub lease: Duration,
+}
+
+/// A configuration error, naming the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.to_string(),
+    }
+}
+
+/// Default `SCHEDULE_NAME`.
+pub const DEFAULT_SCHEDULE: &str = "modelwatch-hourly";
+/// Default `SETTLE_MINUTES`: Data Capture writes its files within a few minutes of the hour's end.
+pub const DEFAULT_SETTLE_MINUTES: i64 = 5;
+/// Default `MAX_WINDOWS_PER_RUN`: a day of missed hours is caught up in one invocation.
+pub const DEFAULT_MAX_WINDOWS: usize = 24;
+/// Default `LEASE_MINUTES`: Lambda's longest timeout is 15 minutes (Lambda quotas), so a 20-minute-old claim
+/// belongs to a run that died.
+pub const DEFAULT_LEASE_MINUTES: i64 = 20;
+
+impl Config {
+    /// Parses the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the variable that is missing or invalid.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Parses `vars`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the variable that is missing or invalid.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let location = |name: &'static str| -> Result<S3Location, ConfigError> {
+            required(name)?.parse().map_err(|e: LocationError| invalid(name, e))
+        };
+        let template = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                None => Ok(None),
+                Some(t) => {
+                    let probe = t.replace("{endpoint}", "e").replace("{variant}", "v");
+                    probe.parse::<S3Location>().map_err(|e| invalid(name, e))?;
+                    Ok(Some(t.to_owned()))
+                }
+            }
+        };
+        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| invalid(name, format!("{v:?} is not a whole number")))
+            })
+        };
+        let endpoints = required("ENDPOINTS")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let (endpoint, variant) = s.split_once('/').unwrap_or((s, "AllTraffic"));
+                EndpointVariant {
+                    endpoint: endpoint.to_owned(),
+                    variant: variant.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>();
+        if endpoints.is_empty() {
+            return Err(invalid("ENDPOINTS", "names no endpoint"));
+        }
+        let evaluation = match get("EVALUATION_CONFIG") {
+            None => EvaluationConfig::default(),
+            Some(json) => serde_json::from_str(json).map_err(|e| invalid("EVALUATION_CONFIG", e))?,
+        };
+        let max_windows = number("MAX_WINDOWS_PER_RUN", DEFAULT_MAX_WINDOWS as i64)?;
+        Ok(Self {
+            endpoints,
+            capture: location("CAPTURE_S3_URI")?,
+            baseline: template("BASELINE_S3_URI")?.ok_or(ConfigError::Missing("BASELINE_S3_URI"))?,
+            reports: location("REPORT_S3_URI")?,
+            state: location("STATE_S3_URI")?,
+            ground_truth: template("GROUND_TRUTH_S3_URI")?,
+            evaluation,
+            namespace: get("METRICS_NAMESPACE").map(str::to_owned),
+            schedule: get("SCHEDULE_NAME").unwrap_or(DEFAULT_SCHEDULE).to_owned(),
+            settle: Duration::minutes(number("SETTLE_MINUTES", DEFAULT_SETTLE_MINUTES)?),
+            max_windows: usize::try_from(max_windows.max(1)).unwrap_or(DEFAULT_MAX_WINDOWS),
+            lease: Duration::minutes(number("LEASE_MINUTES", DEFAULT_LEASE_MINUTES)?),
+        })
+    }
+
+    /// The baseline folder of `ev`.
+    pub fn baseline_of(&self, ev: &EndpointVariant) -> S3Location {
+        fill(&self.baseline, ev).parse().expect("validated at parse time")
+    }
+
+    /// The ground-truth folder of `ev`, when configured.
+    pub fn ground_truth_of(&self, ev: &EndpointVariant) -> Option<S3Location> {
+        self.ground_truth
+            .as_ref()
+            .map(|t| fill(t, ev).parse().expect("validated at parse time"))
+    }
+
+    /// The capture folder of `ev`: `{capture}/{endpoint}/{variant}`.
+    pub fn capture_of(&self, ev: &EndpointVariant) -> S3Location {
+        self.capture.join(&format!("{}/{}", ev.endpoint, ev.variant))
+    }
+
+    /// The core's run target of `ev`.
+    pub fn target(&self, ev: &EndpointVariant) -> Target {
+        Target {
+            endpoint: ev.endpoint.clone(),
+            variant: ev.variant.clone(),
+            schedule: self.schedule.clone(),
+        }
+    }
+
+    /// The endpoint variant whose captures `bucket`/`key` belongs to.
+    pub fn owner_of(&self, bucket: &str, key: &str) -> Option<&EndpointVariant> {
+        if bucket != self.capture.bucket {
+            return None;
+        }
+        self.endpoints
+            .iter()
+            .find(|ev| key.starts_with(&format!("{}/", self.capture_of(ev).prefix.trim_start_matches('/'))))
+    }
+}
+
+fn fill(template: &str, ev: &EndpointVariant) -> String {
+    template
+        .replace("{endpoint}", &ev.endpoint)
+        .replace("{variant}", &ev.variant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    const BASE: [(&str, &str); 5] = [
+        ("ENDPOINTS", "credit-risk, churn/Canary"),
+        ("CAPTURE_S3_URI", "s3://bucket/datacapture"),
+        ("BASELINE_S3_URI", "s3://bucket/baselines/{endpoint}/{variant}"),
+        ("REPORT_S3_URI", "s3://bucket/reports"),
+        ("STATE_S3_URI", "s3://bucket/state"),
+    ];
+
+    #[test]
+    fn parses_the_environment_with_defaults() {
+        let c = Config::from_vars(&vars(&BASE)).unwrap();
+        assert_eq!(c.endpoints.len(), 2);
+        assert_eq!(c.endpoints[0].variant, "AllTraffic");
+        assert_eq!(c.endpoints[1].variant, "Canary");
+        assert_eq!(
+            c.baseline_of(&c.endpoints[1]).to_string(),
+            "s3://bucket/baselines/churn/Canary"
+        );
+        assert_eq!(
+            c.capture_of(&c.endpoints[0]).to_string(),
+            "s3://bucket/datacapture/credit-risk/AllTraffic"
+        );
+        assert_eq!(c.settle, Duration::minutes(5));
+        assert_eq!((c.max_windows, c.schedule.as_str()), (24, DEFAULT_SCHEDULE));
+        assert!(c.ground_truth.is_none() && c.evaluation.quality.is_none());
+        let owner = c
+            .owner_of("bucket", "datacapture/churn/Canary/2024/05/01/13/x.jsonl")
+            .unwrap();
+        assert_eq!(owner.endpoint, "churn");
+        assert!(
+            c.owner_of("bucket", "datacapture/churn/AllTraffic/2024/05/01/13/x.jsonl")
+                .is_none()
+        );
+        assert!(
+            c.owner_of("other", "datacapture/churn/Canary/2024/05/01/13/x.jsonl")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn names_the_bad_variable() {
+        let mut v = vars(&BASE);
+        v.remove("STATE_S3_URI");
+        assert_eq!(
+            Config::from_vars(&v).unwrap_err().to_string(),
+            "environment variable STATE_S3_URI is required"
+        );
+        let mut v = vars(&BASE);
+        v.insert("REPORT_S3_URI".into(), "bucket/reports".into());
+        assert!(Config::from_vars(&v).unwrap_err().to_string().contains("REPORT_S3_URI"));
+        let mut v = vars(&BASE);
+        v.insert("SETTLE_MINUTES".into(), "soon".into());
+        assert!(
+            Config::from_vars(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("SETTLE_MINUTES")
+        );
+        let mut v = vars(&BASE);
+        v.insert(
+            "EVALUATION_CONFIG".into(),
+            r#"{"quality": {"problem_type": "Nonsense"}}"#.into(),
+        );
+        assert!(
+            Config::from_vars(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("EVALUATION_CONFIG")
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! What invoked the function, classified from the raw event.
+//!
+//! - An EventBridge schedule (`detail-type` "Scheduled Event"): evaluate the closed hours that are due.
+//! - An S3 event notification (`Records[].s3`), or S3's EventBridge event (`detail-type` "Object Created"): fold
+//!   each new capture object into the profile of its hour.
+//! - A manual request `{"window": {"start": .., "end": ..}}`: evaluate the hours of that window (backfill).
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3Event;
+use chrono::{DateTime, Utc};
+use modelwatch_core::window::{Window, parse_time};
+use serde::Deserialize;
+
+/// A classified invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// Evaluate the windows due at `time`.
+    Schedule { time: Option<DateTime<Utc>> },
+    /// Fold these objects `(bucket, key)` into their hours.
+    Objects(Vec<(String, String)>),
+    /// Evaluate every hour of this window.
+    Backfill(Window),
+}
+
+/// An event the function does not handle.
+#[derive(Debug, thiserror::Error)]
+#[error("unrecognised event: {0}")]
+pub struct EventError(String);
+
+#[derive(Deserialize)]
+struct ManualRequest {
+    window: ManualWindow,
+}
+
+#[derive(Deserialize)]
+struct ManualWindow {
+    start: String,
+    end: String,
+}
+
+#[derive(Deserialize)]
+struct ObjectCreatedDetail {
+    bucket: Named,
+    object: Keyed,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Keyed {
+    key: String,
+}
+
+/// Classifies `event`.
+///
+/// # Errors
+///
+/// An [`EventError`] saying what is wrong with an event of none of the handled shapes.
+pub fn classify(event: serde_json::Value) -> Result<Invocation, EventError> {
+    let bad = |e: serde_json::Error| EventError(e.to_string());
+    if event.get("Records").is_some() {
+        let s3: S3Event = serde_json::from_value(event).map_err(bad)?;
+        let objects = s3
+            .records
+            .into_iter()
+            .filter(|r| r.event_name.as_deref().is_none_or(|n| n.starts_with("ObjectCreated")))
+            .filter_map(|r| Some((r.s3.bucket.name?, url_decode(&r.s3.object.key?))))
+            .collect();
+        return Ok(Invocation::Objects(objects));
+    }
+    if event.get("detail-type").is_some() {
+        let eb: EventBridgeEvent = serde_json::from_value(event).map_err(bad)?;
+        return match eb.detail_type.as_str() {
+            "Object Created" => {
+                let d: ObjectCreatedDetail = serde_json::from_value(eb.detail).map_err(bad)?;
+                // EventBridge's S3 events carry the key as written, not URL-encoded.
+                Ok(Invocation::Objects(vec![(d.bucket.name, d.object.key)]))
+            }
+            _ => Ok(Invocation::Schedule { time: eb.time }),
+        };
+    }
+    if event.get("window").is_some() {
+        let m: ManualRequest = serde_json::from_value(event).map_err(bad)?;
+        let time = |t: &str| parse_time(t).map_err(|e| EventError(e.to_string()));
+        let (start, end) = (time(&m.window.start)?, time(&m.window.end)?);
+        return Window::new(start, end)
+            .map(Invocation::Backfill)
+            .ok_or_else(|| EventError(format!("window end {end} is not after its start {start}")));
+    }
+    Err(EventError(
+        "expected an EventBridge event, an S3 notification (Records) or {\"window\": {\"start\", \"end\"}}".into(),
+    ))
+}
+
+/// S3 notifications URL-encode object keys (`+` for a space, `%XX` for other bytes); this undoes it. Invalid
+/// escapes are kept as they are.
+pub fn url_decode(key: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(u8::try_from(hi * 16 + lo).expect("two hex digits"));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_keys_as_s3_encodes_them() {
+        assert_eq!(url_decode("a/b+c%3Ad%2Fe.jsonl"), "a/b c:d/e.jsonl");
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(url_decode("x%zz%C3%A9"), "x%zzé");
+    }
+
+    #[test]
+    fn classifies_schedules_notifications_and_backfills() {
+        let schedule = serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2024-05-01T14:07:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/hourly"], "detail": {}
+        });
+        let Invocation::Schedule { time } = classify(schedule).unwrap() else {
+            panic!()
+        };
+        assert_eq!(time.unwrap().to_rfc3339(), "2024-05-01T14:07:00+00:00");
+        let notification = serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2024-05-01T13:05:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "x"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+                   "bucket": {"name": "bucket", "ownerIdentity": {"principalId": "x"}, "arn": "arn:aws:s3:::bucket"},
+                   "object": {"key": "dc/ep/AllTraffic/2024/05/01/13/05-00-000-a+b.jsonl", "size": 10,
+                              "eTag": "e", "sequencer": "0"}}
+        }]});
+        assert_eq!(
+            classify(notification).unwrap(),
+            Invocation::Objects(vec![(
+                "bucket".into(),
+                "dc/ep/AllTraffic/2024/05/01/13/05-00-000-a b.jsonl".into()
+            )])
+        );
+        let created = serde_json::json!({
+            "version": "0", "id": "2", "detail-type": "Object Created", "source": "aws.s3",
+            "time": "2024-05-01T13:05:00Z", "detail": {"bucket": {"name": "bucket"}, "object": {"key": "k/x.jsonl"}}
+        });
+        assert_eq!(
+            classify(created).unwrap(),
+            Invocation::Objects(vec![("bucket".into(), "k/x.jsonl".into())])
+        );
+        let manual = serde_json::json!({"window": {"start": "2024-05-01T10", "end": "2024-05-01T12"}});
+        let Invocation::Backfill(w) = classify(manual).unwrap() else {
+            panic!()
+        };
+        assert_eq!(w.hours().len(), 2);
+        let backwards = serde_json::json!({"window": {"start": "2024-05-01T12", "end": "2024-05-01T10"}});
+        assert!(classify(backwards).unwrap_err().to_string().contains("not after"));
+        assert!(classify(serde_json::json!({"hello": 1})).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! The AWS adapters of modelwatch: the core's ports over S3 and CloudWatch, built on the official SDK crates.
+//!
+//! The core is synchronous and runtime-free; these adapters hold a Tokio runtime handle and block on the SDK's
+//! futures, so they must be called from a thread that may block (the Lambda functions run the core inside
+//! `tokio::task::spawn_blocking`). Nothing here decides anything: the core does.
+//!
+//! # Layout
+//!
+//! - [`config`]: the SDK configuration, loaded once per process (region, endpoint overrides, retries).
+//! - [`error`]: SDK errors mapped to the core's [`PortError`](modelwatch_core::ports::PortError), cause kept.
+//! - [`s3`]: S3 locations; the capture source, the report store and the state store.
+//! - [`cloudwatch`]: the metric sink, batching within `PutMetricData`'s limits.
+
+pub mod cloudwatch;
+pub mod config;
+pub mod error;
+pub mod s3;

@@ -1,0 +1,735 @@
+//! The scheduled and event-driven monitoring runs over the ports: which windows are due, how a window is
+//! committed exactly once, and how a newly arrived capture file is folded into the profile of its hour.
+//!
+//! The state store holds, below its root:
+//! - `{endpoint}/{variant}/last_window.json`: the end of the last committed window;
+//! - `{endpoint}/{variant}/windows/yyyy/mm/dd/hh.json`: one marker per window, claimed with a create-only write,
+//!   so that of two overlapping runs only one evaluates and publishes a window;
+//! - `{endpoint}/{variant}/profiles/yyyy/mm/dd/hh.json`: the profile of an hour so far, with the objects folded
+//!   into it, so that an S3 event delivered twice is folded once.
+//!
+//! Every decision here is a pure function ([`windows_due`], [`claim_decision`]); the drivers only sequence port
+//! calls around them.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::Baseline;
+use crate::evaluate::{EvaluationConfig, Evaluator, RunSummary, Sources, evaluate_window};
+use crate::metrics::MetricScope;
+use crate::ports::{CaptureObject, MetricSink, PortError, PortErrorKind, ReportStore, StateStore};
+use crate::profile::DatasetProfile;
+use crate::report;
+use crate::window::{Window, truncate_to_hour};
+
+/// How many times a compare-and-set write is retried after losing to another writer.
+pub const CAS_ATTEMPTS: usize = 5;
+
+/// What went wrong in a run.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("state object {key} is not valid: {source}")]
+    State {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("state object {key} kept changing: gave up after {CAS_ATTEMPTS} attempts")]
+    Contention { key: String },
+}
+
+/// Where an endpoint variant's data and state live, and how its runs are scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub endpoint: String,
+    pub variant: String,
+    /// The `MonitoringSchedule` dimension of its metrics.
+    pub schedule: String,
+}
+
+impl Target {
+    fn state_root(&self) -> String {
+        format!("{}/{}", self.endpoint, self.variant)
+    }
+
+    /// The key of the last committed window's record.
+    pub fn last_window_key(&self) -> String {
+        format!("{}/last_window.json", self.state_root())
+    }
+
+    /// The key of a window's marker.
+    pub fn marker_key(&self, window: &Window) -> String {
+        format!(
+            "{}/windows/{}.json",
+            self.state_root(),
+            window.start.format("%Y/%m/%d/%H")
+        )
+    }
+
+    /// The key of an hour's folded profile.
+    pub fn hour_profile_key(&self, hour: DateTime<Utc>) -> String {
+        format!("{}/profiles/{}.json", self.state_root(), hour.format("%Y/%m/%d/%H"))
+    }
+
+    /// The report folder of a window (relative to the report root): `{endpoint}/{variant}/yyyy/mm/dd/hh`.
+    pub fn report_folder(&self, window: &Window) -> String {
+        format!("{}/{}", self.state_root(), window.start.format("%Y/%m/%d/%H"))
+    }
+}
+
+/// The closed hours to evaluate at `now`, oldest first: those after the last committed window's end (or only the
+/// last closed hour when nothing was committed yet), closed at least `settle` ago (Data Capture writes its files
+/// a few minutes after the hour), at most `max_windows` of them.
+pub fn windows_due(
+    now: DateTime<Utc>,
+    last_end: Option<DateTime<Utc>>,
+    settle: Duration,
+    max_windows: usize,
+) -> Vec<Window> {
+    let closed_until = truncate_to_hour(now - settle);
+    let first = match last_end {
+        Some(end) => truncate_to_hour(end),
+        None => closed_until - Duration::hours(1),
+    };
+    let mut out = Vec::new();
+    let mut start = first;
+    while start + Duration::hours(1) <= closed_until && out.len() < max_windows {
+        out.push(Window {
+            start,
+            end: start + Duration::hours(1),
+        });
+        start += Duration::hours(1);
+    }
+    out
+}
+
+/// A window's marker in the state store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowMarker {
+    pub status: MarkerStatus,
+    pub run_id: String,
+    pub claimed_at: DateTime<Utc>,
+    /// The run's counts, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<RunSummary>,
+}
+
+/// Where a window's run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerStatus {
+    /// A run is evaluating it (or died doing so).
+    Claimed,
+    /// Reports written and metrics published.
+    Committed,
+}
+
+/// What a run does with a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimDecision {
+    /// Nobody has it: claim it (create-only write).
+    Claim,
+    /// Its claim is older than the lease: its run died; take it over (write if still at the seen version).
+    TakeOver,
+    /// Already committed: nothing to do, nothing published again.
+    AlreadyCommitted,
+    /// Another run holds it.
+    InProgress,
+}
+
+/// The decision for a window whose marker is `marker` at `now`; a claim lasts `lease` (longer than the function's
+/// timeout, so that a live run is never taken over).
+pub fn claim_decision(marker: Option<&WindowMarker>, now: DateTime<Utc>, lease: Duration) -> ClaimDecision {
+    match marker {
+        None => ClaimDecision::Claim,
+        Some(m) if m.status == MarkerStatus::Committed => ClaimDecision::AlreadyCommitted,
+        Some(m) if now - m.claimed_at >= lease => ClaimDecision::TakeOver,
+        Some(_) => ClaimDecision::InProgress,
+    }
+}
+
+/// The ports a scheduled run uses.
+pub struct RunPorts<'p> {
+    /// The captures, and when configured the ground truth, model-quality constraints and CBPE calibration.
+    pub sources: Sources<'p>,
+    /// Rooted at the report prefix; the run writes below [`Target::report_folder`].
+    pub reports: &'p dyn ReportStore,
+    pub metrics: &'p dyn MetricSink,
+    pub state: &'p dyn StateStore,
+}
+
+/// What became of one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowOutcome {
+    pub window: Window,
+    pub decision: String,
+    /// Data published (0 when the window was not evaluated by this run).
+    pub published: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<RunSummary>,
+}
+
+/// A store writing below a folder of another.
+struct Below<'a> {
+    store: &'a dyn ReportStore,
+    folder: String,
+}
+
+impl ReportStore for Below<'_> {
+    fn put(&self, name: &str, body: &[u8]) -> Result<(), PortError> {
+        self.store.put(&format!("{}/{name}", self.folder), body)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(
+    state: &dyn StateStore,
+    key: &str,
+) -> Result<Option<(T, String)>, MonitorError> {
+    match state.get(key)? {
+        None => Ok(None),
+        Some((bytes, version)) => serde_json::from_slice(&bytes)
+            .map(|v| Some((v, version)))
+            .map_err(|source| MonitorError::State {
+                key: key.to_owned(),
+                source,
+            }),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).expect("state values are plain data")
+}
+
+/// Evaluates `window` for `target` and commits it once: claims its marker, writes the reports, publishes the
+/// metrics, marks it committed and advances the last committed window. A window already committed, or held by a
+/// live run, is left alone, so re-running a window publishes nothing twice.
+///
+/// A run that dies between publishing and marking leaves a claim that a later run takes over after `lease`;
+/// only in that case can metrics be published twice.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when a port fails; the claim then stays until its lease ends.
+#[allow(clippy::too_many_arguments)]
+pub fn run_window(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    window: &Window,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    run_id: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<WindowOutcome, MonitorError> {
+    let marker_key = target.marker_key(window);
+    let current = read_json::<WindowMarker>(ports.state, &marker_key)?;
+    let decision = claim_decision(current.as_ref().map(|(m, _)| m), now, lease);
+    let skipped = |decision: &str, summary: Option<RunSummary>| WindowOutcome {
+        window: *window,
+        decision: decision.to_owned(),
+        published: 0,
+        summary,
+    };
+    let expected = match decision {
+        ClaimDecision::AlreadyCommitted => {
+            return Ok(skipped("already_committed", current.and_then(|(m, _)| m.summary)));
+        }
+        ClaimDecision::InProgress => return Ok(skipped("in_progress", None)),
+        ClaimDecision::Claim => None,
+        ClaimDecision::TakeOver => current.map(|(_, v)| v),
+    };
+    let mut marker = WindowMarker {
+        status: MarkerStatus::Claimed,
+        run_id: run_id.to_owned(),
+        claimed_at: now,
+        summary: None,
+    };
+    let claimed = match ports.state.put_if(&marker_key, &to_json(&marker), expected.as_ref()) {
+        Ok(version) => version,
+        Err(e) if e.kind == PortErrorKind::Conflict => return Ok(skipped("lost_claim", None)),
+        Err(e) => return Err(e.into()),
+    };
+    let scope = MetricScope {
+        endpoint: target.endpoint.clone(),
+        schedule: target.schedule.clone(),
+        timestamp: window.end,
+    };
+    let evaluation = evaluate_window(
+        &ports.sources,
+        Some(window),
+        baseline,
+        config,
+        &scope,
+        &mut |_, _, _| {},
+    )?;
+    let below = Below {
+        store: ports.reports,
+        folder: target.report_folder(window),
+    };
+    report::write_reports(&below, &evaluation)?;
+    ports.metrics.publish(&evaluation.metrics)?;
+    marker.status = MarkerStatus::Committed;
+    marker.summary = Some(evaluation.summary.clone());
+    ports.state.put_if(&marker_key, &to_json(&marker), Some(&claimed))?;
+    advance_last_window(ports.state, &target.last_window_key(), window.end)?;
+    Ok(WindowOutcome {
+        window: *window,
+        decision: "evaluated".to_owned(),
+        published: evaluation.metrics.len(),
+        summary: Some(evaluation.summary),
+    })
+}
+
+/// The record of the last committed window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LastWindow {
+    pub end: DateTime<Utc>,
+}
+
+/// The end of the last committed window, if any.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the state cannot be read.
+pub fn last_window_end(state: &dyn StateStore, target: &Target) -> Result<Option<DateTime<Utc>>, MonitorError> {
+    Ok(read_json::<LastWindow>(state, &target.last_window_key())?.map(|(l, _)| l.end))
+}
+
+/// Moves the last committed window's end forward to `end` (never back), with compare-and-set.
+fn advance_last_window(state: &dyn StateStore, key: &str, end: DateTime<Utc>) -> Result<(), MonitorError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let current = read_json::<LastWindow>(state, key)?;
+        if current.as_ref().is_some_and(|(l, _)| l.end >= end) {
+            return Ok(());
+        }
+        match state.put_if(key, &to_json(&LastWindow { end }), current.as_ref().map(|(_, v)| v)) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind == PortErrorKind::Conflict => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(MonitorError::Contention { key: key.to_owned() })
+}
+
+/// The profile of an hour so far, as the S3-event path stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourProfile {
+    pub hour: DateTime<Utc>,
+    /// The objects folded in, so that an event delivered twice is folded once.
+    pub objects: BTreeSet<String>,
+    /// Records skipped as bad input in those objects.
+    pub skipped: u64,
+    pub profile: DatasetProfile,
+}
+
+/// What folding one object did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoldOutcome {
+    pub object: String,
+    pub hour: DateTime<Utc>,
+    /// False when the object had been folded before (a repeated event).
+    pub folded: bool,
+    /// Rows of the hour so far.
+    pub hour_rows: u64,
+    pub objects_in_hour: usize,
+    /// Features drifted in the hour so far, of those compared.
+    pub drifted_features: usize,
+    pub compared_features: usize,
+    /// Data published for the hour so far.
+    pub published: usize,
+    /// Why the object could not be read (wholly or in part); what was read is folded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Folds a newly arrived capture object into the stored profile of its hour (compare-and-set, retried), then
+/// evaluates the hour so far against the baseline: writes its reports into the hour's report folder under
+/// `live/` (the scheduled run writes the final ones beside it) and publishes its data-quality metrics with the
+/// schedule dimension `{schedule}-live` and the current time, so that drift shows minutes after the traffic.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the object has no hour in its key, or a port fails.
+#[allow(clippy::too_many_arguments)]
+pub fn fold_object(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    object: &CaptureObject,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    now: DateTime<Utc>,
+) -> Result<FoldOutcome, MonitorError> {
+    let hour = object.hour.ok_or_else(|| {
+        PortError::new(
+            "folding",
+            object.name.clone(),
+            PortErrorKind::Other,
+            "the key has no yyyy/mm/dd/hh folder",
+        )
+    })?;
+    let key = target.hour_profile_key(hour);
+    // The object's own profile, read once; merged into whatever the stored hour holds at each attempt.
+    let config = EvaluationConfig {
+        quality: None,
+        ..config.clone()
+    };
+    let mut evaluator = Evaluator::new(baseline, &config);
+    let body = ports.sources.captures.open(object)?;
+    let file = evaluator.add_file(&object.name, body).clone();
+    let own = evaluator.finish(
+        &MetricScope {
+            endpoint: target.endpoint.clone(),
+            schedule: target.schedule.clone(),
+            timestamp: now,
+        },
+        None,
+    );
+    let mut stored = None;
+    for _ in 0..CAS_ATTEMPTS {
+        let current = read_json::<HourProfile>(ports.state, &key)?;
+        let (mut hour_profile, version) = match current {
+            Some((p, v)) => (p, Some(v)),
+            None => (
+                HourProfile {
+                    hour,
+                    objects: BTreeSet::new(),
+                    skipped: 0,
+                    profile: DatasetProfile::new(std::iter::empty()),
+                },
+                None,
+            ),
+        };
+        if hour_profile.objects.contains(&object.name) {
+            stored = Some((hour_profile, false));
+            break;
+        }
+        hour_profile.objects.insert(object.name.clone());
+        hour_profile.skipped += own.summary.skipped;
+        hour_profile.profile.merge(&own.profile);
+        match ports.state.put_if(&key, &to_json(&hour_profile), version.as_ref()) {
+            Ok(_) => {
+                stored = Some((hour_profile, true));
+                break;
+            }
+            Err(e) if e.kind == PortErrorKind::Conflict => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some((hour_profile, folded)) = stored else {
+        return Err(MonitorError::Contention { key });
+    };
+    let mut hour_evaluator = Evaluator::new(baseline, &config);
+    hour_evaluator.add_profile(&hour_profile.profile);
+    let live = hour_evaluator.finish(
+        &MetricScope {
+            endpoint: target.endpoint.clone(),
+            schedule: format!("{}-live", target.schedule),
+            timestamp: now,
+        },
+        None,
+    );
+    let window = Window {
+        start: hour,
+        end: hour + Duration::hours(1),
+    };
+    let below = Below {
+        store: ports.reports,
+        folder: format!("{}/live", target.report_folder(&window)),
+    };
+    report::write_reports(&below, &live)?;
+    ports.metrics.publish(&live.metrics)?;
+    Ok(FoldOutcome {
+        object: object.name.clone(),
+        hour,
+        folded,
+        hour_rows: hour_profile.profile.item_count,
+        objects_in_hour: hour_profile.objects.len(),
+        drifted_features: live.drift.drifted,
+        compared_features: live.drift.compared,
+        published: live.metrics.len(),
+        error: file.error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::demo;
+    use crate::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
+    use crate::ports::CaptureSource;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap()
+    }
+
+    fn target() -> Target {
+        Target {
+            endpoint: demo::ENDPOINT.into(),
+            variant: demo::VARIANT.into(),
+            schedule: "hourly".into(),
+        }
+    }
+
+    /// The demo's captures, and a baseline profiled from its first (undrifted) hour.
+    fn demo_case() -> (MemorySource, Baseline, DemoDates) {
+        let data = demo::generate();
+        let source = MemorySource::new(data.captures.iter().map(|(p, c)| (p.clone(), c.clone())));
+        let first_hour = Window {
+            start: data.start,
+            end: data.start + Duration::hours(1),
+        };
+        let config = EvaluationConfig::default();
+        let empty = Baseline::from_profile(&DatasetProfile::new(std::iter::empty()));
+        let sources = Sources {
+            captures: &source,
+            ground_truth: None,
+            quality_constraints: None,
+            estimate: None,
+        };
+        let scope = MetricScope {
+            endpoint: "e".into(),
+            schedule: "s".into(),
+            timestamp: data.start,
+        };
+        let first = evaluate_window(&sources, Some(&first_hour), &empty, &config, &scope, &mut |_, _, _| {}).unwrap();
+        (
+            source,
+            Baseline::from_profile(&first.profile),
+            DemoDates { start: data.start },
+        )
+    }
+
+    struct DemoDates {
+        start: DateTime<Utc>,
+    }
+
+    #[test]
+    fn due_windows_are_the_closed_hours_since_the_last_commit() {
+        let settle = Duration::minutes(5);
+        // Nothing committed: only the last closed hour, once settled.
+        assert_eq!(
+            windows_due(at(14, 3), None, settle, 24),
+            vec![Window {
+                start: at(12, 0),
+                end: at(13, 0)
+            }]
+        );
+        assert_eq!(
+            windows_due(at(14, 6), None, settle, 24),
+            vec![Window {
+                start: at(13, 0),
+                end: at(14, 0)
+            }]
+        );
+        // Caught up: nothing; behind: every missed hour, oldest first, bounded.
+        assert!(windows_due(at(14, 30), Some(at(14, 0)), settle, 24).is_empty());
+        let missed = windows_due(at(14, 30), Some(at(10, 0)), settle, 24);
+        assert_eq!(
+            missed.iter().map(|w| w.start).collect::<Vec<_>>(),
+            vec![at(10, 0), at(11, 0), at(12, 0), at(13, 0)]
+        );
+        assert_eq!(windows_due(at(14, 30), Some(at(10, 0)), settle, 2).len(), 2);
+    }
+
+    #[test]
+    fn claims_are_decided_by_marker_and_lease() {
+        let lease = Duration::minutes(20);
+        let marker = |status, claimed_at| WindowMarker {
+            status,
+            run_id: "r".into(),
+            claimed_at,
+            summary: None,
+        };
+        assert_eq!(claim_decision(None, at(14, 0), lease), ClaimDecision::Claim);
+        let committed = marker(MarkerStatus::Committed, at(10, 0));
+        assert_eq!(
+            claim_decision(Some(&committed), at(14, 0), lease),
+            ClaimDecision::AlreadyCommitted
+        );
+        let live = marker(MarkerStatus::Claimed, at(13, 50));
+        assert_eq!(claim_decision(Some(&live), at(14, 0), lease), ClaimDecision::InProgress);
+        assert_eq!(claim_decision(Some(&live), at(14, 10), lease), ClaimDecision::TakeOver);
+    }
+
+    #[test]
+    fn a_window_is_evaluated_and_published_once() {
+        let (source, baseline, dates) = demo_case();
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let ports = RunPorts {
+            sources: Sources {
+                captures: &source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let t = target();
+        let window = Window {
+            start: dates.start + Duration::hours(4),
+            end: dates.start + Duration::hours(5),
+        };
+        let config = EvaluationConfig::default();
+        let now = window.end + Duration::minutes(10);
+        let lease = Duration::minutes(20);
+        let first = run_window(&ports, &t, &window, &baseline, &config, "run-1", now, lease).unwrap();
+        assert_eq!(first.decision, "evaluated");
+        let summary = first.summary.clone().unwrap();
+        assert_eq!(summary.rows, demo::RECORDS_PER_HOUR as u64);
+        assert!(
+            summary.drifted_features >= 1,
+            "hour 4 is after the injected drift: {summary:?}"
+        );
+        let published = metrics.data.lock().unwrap().len();
+        assert_eq!(first.published, published);
+        assert!(published > 10);
+        let folder = t.report_folder(&window);
+        let drift_report = reports.files.lock().unwrap()[&format!("{folder}/drift.json")].clone();
+        // Again (a re-run of the schedule, or a retry): nothing evaluated, nothing published twice.
+        let again = run_window(&ports, &t, &window, &baseline, &config, "run-2", now, lease).unwrap();
+        assert_eq!(again.decision, "already_committed");
+        assert_eq!(again.published, 0);
+        assert_eq!(again.summary, Some(summary));
+        assert_eq!(metrics.data.lock().unwrap().len(), published);
+        assert_eq!(
+            reports.files.lock().unwrap()[&format!("{folder}/drift.json")],
+            drift_report
+        );
+        assert_eq!(last_window_end(&state, &t).unwrap(), Some(window.end));
+        assert!(windows_due(now, Some(window.end), Duration::minutes(5), 24).is_empty());
+    }
+
+    #[test]
+    fn a_live_claim_is_left_alone_and_a_dead_one_taken_over() {
+        let (source, baseline, dates) = demo_case();
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let ports = RunPorts {
+            sources: Sources {
+                captures: &source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let t = target();
+        let window = Window {
+            start: dates.start,
+            end: dates.start + Duration::hours(1),
+        };
+        let claimed_at = window.end + Duration::minutes(6);
+        let dead = WindowMarker {
+            status: MarkerStatus::Claimed,
+            run_id: "crashed".into(),
+            claimed_at,
+            summary: None,
+        };
+        state.put_if(&t.marker_key(&window), &to_json(&dead), None).unwrap();
+        let lease = Duration::minutes(20);
+        let config = EvaluationConfig::default();
+        let soon = claimed_at + Duration::minutes(5);
+        let busy = run_window(&ports, &t, &window, &baseline, &config, "r2", soon, lease).unwrap();
+        assert_eq!((busy.decision.as_str(), busy.published), ("in_progress", 0));
+        assert!(metrics.data.lock().unwrap().is_empty());
+        let later = claimed_at + Duration::minutes(25);
+        let took = run_window(&ports, &t, &window, &baseline, &config, "r3", later, lease).unwrap();
+        assert_eq!(took.decision, "evaluated");
+        let (marker, _) = read_json::<WindowMarker>(&state, &t.marker_key(&window))
+            .unwrap()
+            .unwrap();
+        assert_eq!((marker.status, marker.run_id.as_str()), (MarkerStatus::Committed, "r3"));
+    }
+
+    /// A state store whose first create-only write loses, as when another event of the same hour wrote first.
+    struct Contended {
+        inner: MemoryState,
+        lost: Mutex<bool>,
+    }
+
+    impl StateStore for Contended {
+        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, PortError> {
+            self.inner.get(key)
+        }
+
+        fn put_if(&self, key: &str, body: &[u8], expected: Option<&String>) -> Result<String, PortError> {
+            let mut lost = self.lost.lock().unwrap();
+            if !*lost {
+                *lost = true;
+                // The other writer's object: an hour with another file already folded.
+                let other = HourProfile {
+                    hour: Utc::now(),
+                    objects: ["other.jsonl".to_owned()].into(),
+                    skipped: 0,
+                    profile: DatasetProfile::new(std::iter::empty()),
+                };
+                self.inner.put_if(key, &to_json(&other), None)?;
+            }
+            self.inner.put_if(key, body, expected)
+        }
+    }
+
+    use std::sync::Mutex;
+
+    #[test]
+    fn new_objects_are_folded_into_their_hour_once() {
+        let (source, baseline, dates) = demo_case();
+        let (reports, metrics) = (MemoryReports::default(), MemoryMetrics::default());
+        let state = Contended {
+            inner: MemoryState::default(),
+            lost: Mutex::new(false),
+        };
+        let ports = RunPorts {
+            sources: Sources {
+                captures: &source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let t = target();
+        let hour = dates.start + Duration::hours(4);
+        let window = Window {
+            start: hour,
+            end: hour + Duration::hours(1),
+        };
+        let objects = source.list(Some(&window)).unwrap();
+        assert!(!objects.is_empty());
+        let config = EvaluationConfig::default();
+        let first = fold_object(&ports, &t, &objects[0], &baseline, &config, hour + Duration::minutes(7)).unwrap();
+        assert!(first.folded);
+        // The first write lost to another writer; the retry kept both objects.
+        assert_eq!(first.objects_in_hour, 2);
+        assert!(first.hour_rows > 0 && first.hour_rows <= demo::RECORDS_PER_HOUR as u64);
+        assert!(first.drifted_features >= 1, "{first:?}");
+        let published = metrics.data.lock().unwrap().clone();
+        assert_eq!(published.len(), first.published);
+        assert!(published.iter().all(|d| d.dimensions[1].1 == "hourly-live"));
+        let live = format!("{}/live/drift.json", t.report_folder(&window));
+        assert!(reports.files.lock().unwrap().contains_key(&live));
+        // The same event again: not folded twice.
+        let again = fold_object(&ports, &t, &objects[0], &baseline, &config, hour + Duration::minutes(8)).unwrap();
+        assert!(!again.folded);
+        assert_eq!((again.hour_rows, again.objects_in_hour), (first.hour_rows, 2));
+    }
+}

@@ -1,0 +1,82 @@
+//! An evaluation's report files, with the same names wherever they are written (a local folder, an S3 prefix).
+
+use crate::baseline::STATISTICS_FILE;
+use crate::evaluate::Evaluation;
+use crate::ports::{PortError, PortErrorKind, ReportStore};
+use crate::violations::VIOLATIONS_FILE;
+
+/// The drift report's file name.
+pub const DRIFT_FILE: &str = "drift.json";
+/// One CloudWatch datum a line.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// Counts, skipped input and per-file results.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Model quality's reports live in their own folder, as Model Monitor's model-quality job writes its own.
+pub const QUALITY_DIR: &str = "model-quality";
+
+/// The files of an evaluation, `(name, body)`: `statistics.json`, `constraint_violations.json`, `drift.json`,
+/// `metrics.jsonl`, `summary.json`, and with quality `model-quality/{statistics.json, constraint_violations.json,
+/// join.json}`.
+///
+/// # Errors
+///
+/// A serialisation error (none is expected: every value is plain data).
+pub fn report_files(evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
+    let mut files = vec![
+        (
+            STATISTICS_FILE.to_owned(),
+            serde_json::to_vec_pretty(&evaluation.statistics)?,
+        ),
+        (
+            VIOLATIONS_FILE.to_owned(),
+            serde_json::to_vec_pretty(&evaluation.violations)?,
+        ),
+        (DRIFT_FILE.to_owned(), serde_json::to_vec_pretty(&evaluation.drift)?),
+    ];
+    let mut metrics = Vec::new();
+    for datum in &evaluation.metrics {
+        serde_json::to_writer(&mut metrics, datum)?;
+        metrics.push(b'\n');
+    }
+    files.push((METRICS_FILE.to_owned(), metrics));
+    let summary = serde_json::json!({
+        "summary": evaluation.summary,
+        "skipped": evaluation.skips,
+        "files": evaluation.files,
+    });
+    files.push((SUMMARY_FILE.to_owned(), serde_json::to_vec_pretty(&summary)?));
+    if let Some(q) = &evaluation.quality {
+        files.push((
+            format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
+            serde_json::to_vec_pretty(&q.statistics)?,
+        ));
+        let violations = serde_json::json!({ "violations": q.violations });
+        files.push((
+            format!("{QUALITY_DIR}/{VIOLATIONS_FILE}"),
+            serde_json::to_vec_pretty(&violations)?,
+        ));
+        let join = serde_json::json!({
+            "join": q.join,
+            "auc_error_bound": q.auc_error_bound,
+            "not_evaluated": q.not_evaluated,
+            "skipped_labels": q.label_skips,
+            "files": q.ground_truth_files,
+        });
+        files.push((format!("{QUALITY_DIR}/join.json"), serde_json::to_vec_pretty(&join)?));
+    }
+    Ok(files)
+}
+
+/// Writes [`report_files`] into `store`.
+///
+/// # Errors
+///
+/// The first [`PortError`] of the store.
+pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result<(), PortError> {
+    let files =
+        report_files(evaluation).map_err(|e| PortError::new("serialising", "the reports", PortErrorKind::Other, e))?;
+    for (name, body) in files {
+        store.put(&name, &body)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The `evaluate-captures` function end to end against the emulators (LocalStack's S3, CloudWatch, SNS, SQS):
+//! the demo endpoint's captures in S3, the handler invoked in-process.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic};
+use chrono::{Duration, Utc};
+use evaluate_captures::config::Config;
+use evaluate_captures::handler::{App, Clients};
+use modelwatch_core::demo;
+use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
+use modelwatch_e2e::{DemoBucket, get, put, sdk_config, unique};
+
+fn dims(schedule: &str) -> Vec<Dimension> {
+    vec![
+        Dimension::builder().name("Endpoint").value(demo::ENDPOINT).build(),
+        Dimension::builder().name("MonitoringSchedule").value(schedule).build(),
+    ]
+}
+
+/// The hourly sample counts and maxima of a metric over the demo's hours.
+async fn hourly(cw: &aws_sdk_cloudwatch::Client, name: &str, demo: &DemoBucket, stat: &str) -> Vec<f64> {
+    let start = demo.data.start;
+    let metric = Metric::builder()
+        .namespace(DATA_METRICS_NAMESPACE)
+        .metric_name(name)
+        .set_dimensions(Some(dims(&demo.schedule)))
+        .build();
+    let out = cw
+        .get_metric_data()
+        .metric_data_queries(
+            MetricDataQuery::builder()
+                .id("m")
+                .metric_stat(MetricStat::builder().metric(metric).period(3600).stat(stat).build())
+                .build(),
+        )
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(start.timestamp()))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            (start + Duration::hours(demo::HOURS as i64 + 2)).timestamp(),
+        ))
+        .send()
+        .await
+        .expect("GetMetricData");
+    let result = &out.metric_data_results()[0];
+    let mut points: Vec<(i64, f64)> = result
+        .timestamps()
+        .iter()
+        .map(|t| t.secs())
+        .zip(result.values().iter().copied())
+        .collect();
+    points.sort_by_key(|p| p.0);
+    points.into_iter().map(|p| p.1).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms() {
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
+    let demo = DemoBucket::create(&s3).await;
+    let app = App {
+        config: Config::from_vars(&demo.env()).expect("config"),
+        clients: Clients {
+            s3: s3.clone(),
+            cloudwatch: cw.clone(),
+        },
+    };
+    let start = demo.data.start;
+    let end = start + Duration::hours(demo::HOURS as i64);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let now = end + Duration::minutes(10);
+
+    // Every hour of the demo, evaluated and committed.
+    let first = app.handle(backfill.clone(), now, "run-1").await.expect("backfill");
+    assert_eq!(first.windows.len(), demo::HOURS);
+    for (hour, w) in first.windows.iter().enumerate() {
+        assert_eq!(w.outcome.decision, "evaluated", "hour {hour}");
+        let summary = w.outcome.summary.as_ref().unwrap();
+        assert_eq!(summary.rows, demo::RECORDS_PER_HOUR as u64, "hour {hour}");
+        assert_eq!(summary.failed_files, 0);
+        let drifted = summary.drifted_features > 0;
+        assert_eq!(drifted, hour >= demo::DRIFT_FROM_HOUR, "hour {hour}: {summary:?}");
+    }
+
+    // The reports, in S3, under the hour's folder, with the CLI's names.
+    let folder = |h: i64| {
+        format!(
+            "reports/{}/{}/{}",
+            demo::ENDPOINT,
+            demo::VARIANT,
+            (start + Duration::hours(h)).format("%Y/%m/%d/%H")
+        )
+    };
+    let drift: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{}/drift.json", folder(4))).await).unwrap();
+    let drifted: Vec<&str> = drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["drifted"] == true)
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    for feature in demo::DRIFTED_FEATURES {
+        assert!(drifted.contains(&feature), "{feature} not in {drifted:?}");
+    }
+    let violations: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{}/constraint_violations.json", folder(4))).await)
+            .unwrap();
+    assert!(
+        violations["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["constraint_check_type"] == "baseline_drift_check")
+    );
+    let quality: serde_json::Value = serde_json::from_slice(
+        &get(
+            &s3,
+            &demo.bucket,
+            &format!("{}/model-quality/statistics.json", folder(1)),
+        )
+        .await,
+    )
+    .unwrap();
+    let accuracy = quality["binary_classification_metrics"]["accuracy"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((0.5..=1.0).contains(&accuracy), "{accuracy}");
+
+    // The metrics, in CloudWatch: one datum per hour, drift higher after the injected drift.
+    let counts = hourly(&cw, "feature_baseline_drift_income", &demo, "SampleCount").await;
+    assert_eq!(counts, vec![1.0; demo::HOURS]);
+    let drift_income = hourly(&cw, "feature_baseline_drift_income", &demo, "Maximum").await;
+    assert!(drift_income[4] > 2.0 * drift_income[0], "{drift_income:?}");
+    let items = hourly(&cw, "dataset_item_count", &demo, "Sum").await;
+    assert_eq!(items, vec![demo::RECORDS_PER_HOUR as f64; demo::HOURS]);
+
+    // The same window again, and the schedule after it: nothing evaluated, nothing published twice.
+    let again = app.handle(backfill, now, "run-2").await.expect("re-run");
+    assert!(
+        again
+            .windows
+            .iter()
+            .all(|w| w.outcome.decision == "already_committed" && w.outcome.published == 0)
+    );
+    let schedule = serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+        "source": "aws.events", "time": now.to_rfc3339(), "detail": {}});
+    let scheduled = app.handle(schedule, now, "run-3").await.expect("schedule");
+    assert!(scheduled.windows.is_empty(), "{:?}", scheduled.windows);
+    assert_eq!(
+        hourly(&cw, "feature_baseline_drift_income", &demo, "SampleCount").await,
+        counts
+    );
+
+    // An alarm on the live drift of `income`, notifying an SNS topic that feeds an SQS queue.
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let topic = sns.create_topic().name(unique("mw-drift")).send().await.unwrap();
+    let topic_arn = topic.topic_arn().unwrap().to_owned();
+    let queue = sqs.create_queue().queue_name(unique("mw-drift")).send().await.unwrap();
+    let queue_url = queue.queue_url().unwrap().to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let alarm = unique("mw-income-drift");
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace(DATA_METRICS_NAMESPACE)
+        .metric_name("feature_baseline_drift_income")
+        .set_dimensions(Some(dims(&format!("{}-live", demo.schedule))))
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.1)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions(&topic_arn)
+        .send()
+        .await
+        .unwrap();
+
+    // New capture files of the current hour, announced by S3 notifications, folded into the hour's profile.
+    let drifted_hour = &demo.data.captures[4].1;
+    let this_hour = Utc::now();
+    let key_in_hour = |name: &str| {
+        format!(
+            "datacapture/{}/{}/{}/{name}.jsonl",
+            demo::ENDPOINT,
+            demo::VARIANT,
+            this_hour.format("%Y/%m/%d/%H")
+        )
+    };
+    let notify = |key: &str| {
+        // An S3 event notification as S3 sends it (event structure version 2.1).
+        serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": Utc::now().to_rfc3339(), "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:TEST"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": "1", "x-amz-id-2": "2"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "captures",
+                   "bucket": {"name": demo.bucket, "ownerIdentity": {"principalId": "TEST"},
+                              "arn": format!("arn:aws:s3:::{}", demo.bucket)},
+                   "object": {"key": key, "size": 1, "eTag": "0", "sequencer": "0"}}
+        }]})
+    };
+    let first_key = key_in_hour("live-0");
+    put(&s3, &demo.bucket, &first_key, drifted_hour.as_bytes()).await;
+    let folded = app
+        .handle(notify(&first_key), Utc::now(), "event-0")
+        .await
+        .expect("fold");
+    assert_eq!(folded.folded.len(), 1);
+    let f = &folded.folded[0];
+    assert!(f.folded);
+    assert_eq!((f.hour_rows, f.objects_in_hour), (demo::RECORDS_PER_HOUR as u64, 1));
+    assert!(f.drifted_features >= 1, "{f:?}");
+    let live_drift: serde_json::Value = serde_json::from_slice(
+        &get(
+            &s3,
+            &demo.bucket,
+            &format!(
+                "reports/{}/{}/{}/live/drift.json",
+                demo::ENDPOINT,
+                demo::VARIANT,
+                this_hour.format("%Y/%m/%d/%H")
+            ),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(live_drift["drifted"].as_u64().unwrap() >= 1);
+    // The same notification again (S3 delivers at least once): not folded twice.
+    let repeat = app.handle(notify(&first_key), Utc::now(), "event-1").await.unwrap();
+    assert!(!repeat.folded[0].folded);
+    assert_eq!(repeat.folded[0].hour_rows, demo::RECORDS_PER_HOUR as u64);
+
+    // The alarm fires and its notification reaches the queue. LocalStack evaluates alarms about once a period;
+    // a further file is folded every 20 s so that the last minute always holds a datum.
+    let started = Instant::now();
+    let mut alarmed = false;
+    let mut notified = false;
+    let mut files = 1;
+    while started.elapsed() < StdDuration::from_secs(180) && !(alarmed && notified) {
+        if !alarmed {
+            let state = cw.describe_alarms().alarm_names(&alarm).send().await.unwrap();
+            alarmed = state.metric_alarms()[0].state_value().map(|s| s.as_str()) == Some("ALARM");
+        }
+        let messages = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        notified |= messages
+            .messages()
+            .iter()
+            .any(|m| m.body().is_some_and(|b| b.contains(&alarm) && b.contains("ALARM")));
+        if !(alarmed && notified) && started.elapsed().as_secs() > 20 * files {
+            let key = key_in_hour(&format!("live-{files}"));
+            put(&s3, &demo.bucket, &key, drifted_hour.as_bytes()).await;
+            let more = app.handle(notify(&key), Utc::now(), "event-n").await.unwrap();
+            assert_eq!(more.folded[0].objects_in_hour, files as usize + 1);
+            files += 1;
+        }
+    }
+    assert!(alarmed, "the alarm on live drift did not go to ALARM in 180 s");
+    assert!(notified, "no ALARM notification reached the SQS queue in 180 s");
+}
