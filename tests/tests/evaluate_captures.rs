@@ -127,6 +127,13 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
         .unwrap();
     assert!((0.5..=1.0).contains(&accuracy), "{accuracy}");
 
+    // The prediction history, kept in the state store across the hours, assessed in each hour's report.
+    let history: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{}/prediction_history.json", folder(5))).await)
+            .unwrap();
+    assert_eq!(history["windows_kept"], 6, "{history}");
+    assert_eq!(history["window"]["invocations"], demo::RECORDS_PER_HOUR as u64);
+
     // The metrics, in CloudWatch: one datum per hour, drift higher after the injected drift.
     let counts = hourly(&cw, "feature_baseline_drift_income", &demo, "SampleCount").await;
     assert_eq!(counts, vec![1.0; demo::HOURS]);

@@ -17,18 +17,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
-use modelwatch_core::dataset::{DatasetOptions, labelled_predictions, profile_dataset};
+use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE};
+use modelwatch_core::dataset::DatasetOptions;
 use modelwatch_core::evaluate::{
-    Evaluation, EvaluationConfig, PredictionConfig, QualityConfig, Sources, estimate_baseline, evaluate_window,
-    quality_baseline,
+    Evaluation, EvaluationConfig, PredictionConfig, QualityConfig, Sources, evaluate_window,
 };
 use modelwatch_core::history::{HistoryUpdate, history_state_key, update_history};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::ports::ReportStore;
-use modelwatch_core::quality::{
-    CBPE_CALIBRATION_FILE, CbpeCalibration, CbpeError, ModelQualityConstraints, ProblemType,
-};
+use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints, ProblemType};
+use modelwatch_core::suggest::{self, QualityRequest};
 use modelwatch_core::window::{Window, parse_time};
 
 use local::{FsCaptureSource, FsReportStore, FsStateStore};
@@ -175,16 +173,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 label_column,
                 prediction_column,
             };
-            let baseline = write_baseline(&dataset, &options, &out)?;
-            output::print_baseline(&baseline, &out);
-            if let Some(problem) = problem_type {
-                let config = QualityConfig {
+            let quality = problem_type.map(|problem| QualityRequest {
+                config: QualityConfig {
                     threshold,
                     ..QualityConfig::new(problem.into())
-                };
-                let label = predicted_label_column.as_deref();
-                write_quality_baseline(&dataset, &options, label, &config, tolerance, &out)?;
-            }
+                },
+                predicted_label_column,
+                tolerance,
+            });
+            write_baseline(&dataset, &options, quality.as_ref(), &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Evaluate {
@@ -243,7 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (Some(dir), Some(window)) => Some(record_history(dir, &endpoint, window, &config, &mut evaluation)?),
                 _ => None,
             };
-            output::write_reports(&FsReportStore::new(&out), &evaluation, history.as_ref())?;
+            report::write_reports(&FsReportStore::new(&out), &evaluation, history.as_ref())?;
             output::print_evaluation(&evaluation, history.as_ref(), &out);
             finish_code(&evaluation)
         }
@@ -299,7 +296,7 @@ fn guess_endpoint(captures: &Path) -> String {
 }
 
 /// The model-quality baseline's folder inside a baseline folder.
-use output::QUALITY_DIR;
+use modelwatch_core::report::{self, QUALITY_DIR};
 
 fn read_quality_constraints(path: &Path) -> Result<Option<ModelQualityConstraints>> {
     if !path.exists() {
@@ -345,45 +342,19 @@ fn record_history(
     Ok(update)
 }
 
-fn write_quality_baseline(
+fn write_baseline(
     dataset: &Path,
     options: &DatasetOptions,
-    predicted_label_column: Option<&str>,
-    config: &QualityConfig,
-    tolerance: f64,
+    quality: Option<&QualityRequest>,
     out: &Path,
-) -> Result<()> {
-    if options.label_column.is_none() {
-        bail!("--problem-type needs --label-column (the ground truth of the validation set)");
+) -> Result<Baseline> {
+    let suggested = suggest::suggest(dataset, options, quality)?;
+    suggest::write(&FsReportStore::new(out), &suggested)?;
+    output::print_baseline(&suggested.baseline, out);
+    if let Some(q) = &suggested.quality {
+        output::print_quality_baseline(&q.statistics, q.calibration.as_ref(), &out.join(QUALITY_DIR));
     }
-    if options.prediction_column.is_none() && predicted_label_column.is_none() {
-        bail!("--problem-type needs --prediction-column (scores) or --predicted-label-column");
-    }
-    let rows = labelled_predictions(dataset, options, predicted_label_column)?;
-    let calibration = match estimate_baseline(config, &rows) {
-        Ok(c) => c,
-        // A validation set of predicted labels only: quality works, estimates need scores.
-        Err(CbpeError::EmptyReference) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let (statistics, constraints) = quality_baseline(config, rows, tolerance);
-    let store = FsReportStore::new(out.join(QUALITY_DIR));
-    store.put(STATISTICS_FILE, statistics.to_json()?.as_bytes())?;
-    store.put(CONSTRAINTS_FILE, constraints.to_json()?.as_bytes())?;
-    if let Some(c) = &calibration {
-        store.put(CBPE_CALIBRATION_FILE, c.to_json().as_bytes())?;
-    }
-    output::print_quality_baseline(&statistics, calibration.as_ref(), &out.join(QUALITY_DIR));
-    Ok(())
-}
-
-fn write_baseline(dataset: &Path, options: &DatasetOptions, out: &Path) -> Result<Baseline> {
-    let profile = profile_dataset(dataset, options)?;
-    let baseline = Baseline::from_profile(&profile);
-    let store = FsReportStore::new(out);
-    store.put(STATISTICS_FILE, &serde_json::to_vec_pretty(&baseline.statistics)?)?;
-    store.put(CONSTRAINTS_FILE, &serde_json::to_vec_pretty(&baseline.constraints)?)?;
-    Ok(baseline)
+    Ok(suggested.baseline)
 }
 
 /// What an evaluation reads.
@@ -469,22 +440,27 @@ fn demo(out: &Path) -> Result<ExitCode> {
         label_column: Some(modelwatch_core::demo::LABEL.to_owned()),
         prediction_column: None,
     };
-    let baseline = write_baseline(&out.join("training.csv"), &options, &out.join("baseline"))?;
+    let baseline = write_baseline(&out.join("training.csv"), &options, None, &out.join("baseline"))?;
     let quality = QualityConfig::new(ProblemType::BinaryClassification);
     let validation = DatasetOptions {
         has_header: true,
         label_column: Some(modelwatch_core::demo::LABEL.to_owned()),
         prediction_column: Some("score".to_owned()),
     };
-    let tolerance = modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE;
-    write_quality_baseline(
-        &out.join("validation.csv"),
-        &validation,
-        None,
-        &quality,
-        tolerance,
-        &out.join("baseline"),
-    )?;
+    let request = QualityRequest {
+        config: quality.clone(),
+        predicted_label_column: None,
+        tolerance: modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE,
+    };
+    // The validation set gives only the model-quality baseline; the data baseline stays the training set's.
+    let suggested = suggest::suggest(&out.join("validation.csv"), &validation, Some(&request))?;
+    let suggested_quality = suggested.quality.expect("a quality request gives a quality baseline");
+    suggest::write_quality(&FsReportStore::new(out.join("baseline")), &suggested_quality)?;
+    output::print_quality_baseline(
+        &suggested_quality.statistics,
+        suggested_quality.calibration.as_ref(),
+        &out.join("baseline").join(QUALITY_DIR),
+    );
     let constraints = read_quality_constraints(&out.join("baseline").join(QUALITY_DIR).join(CONSTRAINTS_FILE))?;
     let calibration = read_calibration(&out.join("baseline").join(QUALITY_DIR).join(CBPE_CALIBRATION_FILE))?;
     println!(
@@ -525,7 +501,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         let window = hour_window(from_hour, to_hour)?;
         let evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
         let folder = out.join("reports").join(folder_of(&window));
-        output::write_reports(&FsReportStore::new(&folder), &evaluation, None)?;
+        report::write_reports(&FsReportStore::new(&folder), &evaluation, None)?;
         println!("== Window {} .. {} ({label}) ==", window.start, window.end);
         output::print_evaluation(&evaluation, None, &folder);
         println!();
@@ -544,7 +520,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         let mut evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
         let update = record_history(&state, endpoint, &window, &config, &mut evaluation)?;
         let folder = out.join("reports").join("hourly").join(folder_of(&window));
-        output::write_reports(&FsReportStore::new(&folder), &evaluation, Some(&update))?;
+        report::write_reports(&FsReportStore::new(&folder), &evaluation, Some(&update))?;
         println!("{}", output::hourly_line(&evaluation, &update));
     }
     println!(

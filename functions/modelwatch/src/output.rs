@@ -3,89 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
-use modelwatch_core::baseline::{Baseline, STATISTICS_FILE};
+use modelwatch_core::baseline::Baseline;
 use modelwatch_core::evaluate::{EstimateOutcome, Evaluation, QualityOutcome};
 use modelwatch_core::history::{Assessment, HistoryUpdate, Series, Verdict};
-use modelwatch_core::ports::ReportStore;
-use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, MetricsBlock, ModelQualityStatistics};
-use modelwatch_core::violations::VIOLATIONS_FILE;
-
-/// The drift report's file name.
-pub const DRIFT_FILE: &str = "drift.json";
-/// One CloudWatch datum a line.
-pub const METRICS_FILE: &str = "metrics.jsonl";
-/// Counts, skipped input and per-file results.
-pub const SUMMARY_FILE: &str = "summary.json";
-/// The window's prediction summary and its assessment against the history (with `--state`).
-pub const HISTORY_FILE: &str = "prediction_history.json";
-/// The label-free estimate (CBPE), in the model-quality folder.
-pub const ESTIMATE_FILE: &str = "estimated_metrics.json";
-
-/// Writes `statistics.json`, `constraint_violations.json`, `drift.json`, `metrics.jsonl` and `summary.json`; with
-/// quality the `model-quality/` files; with an estimate `model-quality/estimated_metrics.json`; with a history
-/// update `prediction_history.json`.
-pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation, history: Option<&HistoryUpdate>) -> Result<()> {
-    store.put(STATISTICS_FILE, &serde_json::to_vec_pretty(&evaluation.statistics)?)?;
-    store.put(VIOLATIONS_FILE, &serde_json::to_vec_pretty(&evaluation.violations)?)?;
-    store.put(DRIFT_FILE, &serde_json::to_vec_pretty(&evaluation.drift)?)?;
-    let mut metrics = Vec::new();
-    for datum in &evaluation.metrics {
-        serde_json::to_writer(&mut metrics, datum)?;
-        metrics.push(b'\n');
-    }
-    store.put(METRICS_FILE, &metrics)?;
-    let summary = serde_json::json!({
-        "summary": evaluation.summary,
-        "skipped": evaluation.skips,
-        "files": evaluation.files,
-    });
-    store.put(SUMMARY_FILE, &serde_json::to_vec_pretty(&summary)?)?;
-    if let Some(q) = &evaluation.quality {
-        store.put(
-            &format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
-            q.statistics.to_json()?.as_bytes(),
-        )?;
-        let violations = serde_json::json!({ "violations": q.violations });
-        store.put(
-            &format!("{QUALITY_DIR}/{VIOLATIONS_FILE}"),
-            &serde_json::to_vec_pretty(&violations)?,
-        )?;
-        let join = serde_json::json!({
-            "join": q.join,
-            "auc_error_bound": q.auc_error_bound,
-            "not_evaluated": q.not_evaluated,
-            "skipped_labels": q.label_skips,
-            "files": q.ground_truth_files,
-        });
-        store.put(&format!("{QUALITY_DIR}/join.json"), &serde_json::to_vec_pretty(&join)?)?;
-    }
-    if let Some(e) = &evaluation.estimate {
-        let realised = evaluation.quality.as_ref().and_then(realised_block).map(|block| {
-            e.estimate
-                .values()
-                .iter()
-                .filter_map(|(m, _)| Some((m.to_string(), block.value(m)?)))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        });
-        let report = serde_json::json!({
-            "note": "estimated from the scores alone by CBPE with the baseline's calibration; not a measurement",
-            "estimate": e,
-            "realised": realised,
-        });
-        store.put(
-            &format!("{QUALITY_DIR}/{ESTIMATE_FILE}"),
-            &serde_json::to_vec_pretty(&report)?,
-        )?;
-    }
-    if let Some(h) = history {
-        store.put(HISTORY_FILE, &serde_json::to_vec_pretty(h)?)?;
-    }
-    Ok(())
-}
-
-/// Model quality's reports live in their own folder, as Model Monitor's model-quality job writes its own.
-pub const QUALITY_DIR: &str = "model-quality";
+use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityStatistics};
+use modelwatch_core::report::{HISTORY_FILE, QUALITY_DIR, realised_block};
 
 /// The metrics shown in the quality table, in order, when present.
 const QUALITY_SHOWN: [&str; 12] = [
@@ -125,10 +47,6 @@ pub fn print_quality_baseline(statistics: &ModelQualityStatistics, calibration: 
 }
 
 /// The realised metrics of a window (its one block of metrics).
-fn realised_block(q: &QualityOutcome) -> Option<&MetricsBlock> {
-    q.statistics.blocks().next().map(|(_, b)| b)
-}
-
 /// The estimate beside the realised values (when labels were joined), clearly marked as an estimate.
 fn render_estimate(e: &EstimateOutcome, quality: Option<&QualityOutcome>, s: &mut String) {
     let realised = quality.and_then(realised_block);

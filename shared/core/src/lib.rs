@@ -11,6 +11,7 @@
 //! - [`profile`]: mergeable per-feature statistical profiles built in one streaming pass.
 //! - [`baseline`]: Model Monitor's `statistics.json` and `constraints.json`, read and written.
 //! - [`dataset`]: profiling a training data set (CSV or Parquet, through polars; feature `polars`).
+//! - [`suggest`]: the baseline use case: a data set in, the data and model-quality baseline files out (`polars`).
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
 //! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
 //! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names.
@@ -43,5 +44,7 @@ pub mod quality;
 pub mod report;
 pub mod scaling;
 pub mod sketch;
+#[cfg(feature = "polars")]
+pub mod suggest;
 pub mod violations;
 pub mod window;

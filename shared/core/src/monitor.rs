@@ -40,6 +40,8 @@ pub enum MonitorError {
     },
     #[error("state object {key} kept changing: gave up after {CAS_ATTEMPTS} attempts")]
     Contention { key: String },
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryStateError),
 }
 
 /// Where an endpoint variant's data and state live, and how its runs are scheduled.
@@ -68,6 +70,11 @@ impl Target {
             self.state_root(),
             window.start.format("%Y/%m/%d/%H")
         )
+    }
+
+    /// The key of the prediction history (one window per evaluated hour).
+    pub fn history_key(&self) -> String {
+        format!("{}/prediction_history.json", self.state_root())
     }
 
     /// The key of an hour's folded profile.
@@ -258,7 +265,7 @@ pub fn run_window(
         schedule: target.schedule.clone(),
         timestamp: window.end,
     };
-    let evaluation = evaluate_window(
+    let mut evaluation = evaluate_window(
         &ports.sources,
         Some(window),
         baseline,
@@ -266,11 +273,22 @@ pub fn run_window(
         &scope,
         &mut |_, _, _| {},
     )?;
+    // The prediction history: this window assessed against the earlier ones, then recorded (a taken-over window
+    // replaces its own entry).
+    let history = crate::history::update_history(
+        ports.state,
+        &target.history_key(),
+        &evaluation.predictions,
+        (window.end - window.start).num_seconds(),
+        &config.history,
+        &scope,
+    )?;
+    evaluation.metrics.extend(history.metrics.iter().cloned());
     let below = Below {
         store: ports.reports,
         folder: target.report_folder(window),
     };
-    report::write_reports(&below, &evaluation)?;
+    report::write_reports(&below, &evaluation, Some(&history))?;
     ports.metrics.publish(&evaluation.metrics)?;
     marker.status = MarkerStatus::Committed;
     marker.summary = Some(evaluation.summary.clone());
@@ -440,7 +458,7 @@ pub fn fold_object(
         store: ports.reports,
         folder: format!("{}/live", target.report_folder(&window)),
     };
-    report::write_reports(&below, &live)?;
+    report::write_reports(&below, &live, None)?;
     ports.metrics.publish(&live.metrics)?;
     Ok(FoldOutcome {
         object: object.name.clone(),
@@ -597,6 +615,21 @@ mod tests {
         assert!(published > 10);
         let folder = t.report_folder(&window);
         let drift_report = reports.files.lock().unwrap()[&format!("{folder}/drift.json")].clone();
+        // The prediction history recorded the window, and its assessment is in the reports.
+        let (history, _) = state.get(&t.history_key()).unwrap().expect("history written");
+        let history = crate::history::PredictionHistory::from_json(std::str::from_utf8(&history).unwrap()).unwrap();
+        assert!(
+            history
+                .at(window.start)
+                .is_some_and(|w| w.invocations == demo::RECORDS_PER_HOUR as u64)
+        );
+        assert!(
+            reports
+                .files
+                .lock()
+                .unwrap()
+                .contains_key(&format!("{folder}/{}", report::HISTORY_FILE))
+        );
         // Again (a re-run of the schedule, or a retry): nothing evaluated, nothing published twice.
         let again = run_window(&ports, &t, &window, &baseline, &config, "run-2", now, lease).unwrap();
         assert_eq!(again.decision, "already_committed");

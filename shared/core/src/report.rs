@@ -1,7 +1,8 @@
 //! An evaluation's report files, with the same names wherever they are written (a local folder, an S3 prefix).
 
 use crate::baseline::STATISTICS_FILE;
-use crate::evaluate::Evaluation;
+use crate::evaluate::{Evaluation, QualityOutcome};
+use crate::history::HistoryUpdate;
 use crate::ports::{PortError, PortErrorKind, ReportStore};
 use crate::violations::VIOLATIONS_FILE;
 
@@ -13,15 +14,28 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Model quality's reports live in their own folder, as Model Monitor's model-quality job writes its own.
 pub const QUALITY_DIR: &str = "model-quality";
+/// The window's prediction summary and its assessment against the history.
+pub const HISTORY_FILE: &str = "prediction_history.json";
+/// The label-free estimate (CBPE), in the model-quality folder.
+pub const ESTIMATE_FILE: &str = "estimated_metrics.json";
+
+/// The realised metrics of a window's quality outcome (its one problem-type block).
+pub fn realised_block(q: &QualityOutcome) -> Option<&crate::quality::MetricsBlock> {
+    q.statistics.blocks().next().map(|(_, b)| b)
+}
 
 /// The files of an evaluation, `(name, body)`: `statistics.json`, `constraint_violations.json`, `drift.json`,
-/// `metrics.jsonl`, `summary.json`, and with quality `model-quality/{statistics.json, constraint_violations.json,
-/// join.json}`.
+/// `metrics.jsonl`, `summary.json`; with quality `model-quality/{statistics.json, constraint_violations.json,
+/// join.json}`; with an estimate `model-quality/estimated_metrics.json`; with a history update
+/// `prediction_history.json`.
 ///
 /// # Errors
 ///
 /// A serialisation error (none is expected: every value is plain data).
-pub fn report_files(evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
+pub fn report_files(
+    evaluation: &Evaluation,
+    history: Option<&HistoryUpdate>,
+) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
     let mut files = vec![
         (
             STATISTICS_FILE.to_owned(),
@@ -64,6 +78,27 @@ pub fn report_files(evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, s
         });
         files.push((format!("{QUALITY_DIR}/join.json"), serde_json::to_vec_pretty(&join)?));
     }
+    if let Some(e) = &evaluation.estimate {
+        let realised = evaluation.quality.as_ref().and_then(realised_block).map(|block| {
+            e.estimate
+                .values()
+                .iter()
+                .filter_map(|(m, _)| Some((m.to_string(), block.value(m)?)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        });
+        let report = serde_json::json!({
+            "note": "estimated from the scores alone by CBPE with the baseline's calibration; not a measurement",
+            "estimate": e,
+            "realised": realised,
+        });
+        files.push((
+            format!("{QUALITY_DIR}/{ESTIMATE_FILE}"),
+            serde_json::to_vec_pretty(&report)?,
+        ));
+    }
+    if let Some(h) = history {
+        files.push((HISTORY_FILE.to_owned(), serde_json::to_vec_pretty(h)?));
+    }
     Ok(files)
 }
 
@@ -72,9 +107,13 @@ pub fn report_files(evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, s
 /// # Errors
 ///
 /// The first [`PortError`] of the store.
-pub fn write_reports(store: &dyn ReportStore, evaluation: &Evaluation) -> Result<(), PortError> {
-    let files =
-        report_files(evaluation).map_err(|e| PortError::new("serialising", "the reports", PortErrorKind::Other, e))?;
+pub fn write_reports(
+    store: &dyn ReportStore,
+    evaluation: &Evaluation,
+    history: Option<&HistoryUpdate>,
+) -> Result<(), PortError> {
+    let files = report_files(evaluation, history)
+        .map_err(|e| PortError::new("serialising", "the reports", PortErrorKind::Other, e))?;
     for (name, body) in files {
         store.put(&name, &body)?;
     }

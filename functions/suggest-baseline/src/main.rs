@@ -1,0 +1,22 @@
+//! Wiring only: JSON logs and the S3 client once per process; each event to [`handler::handle`].
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use suggest_baseline::handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?))
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let sdk = modelwatch_aws::config::load().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let s3 = &s3;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let response = handler::handle(s3, event.payload).await?;
+        Ok::<_, Error>(serde_json::to_value(response)?)
+    }))
+    .await
+}

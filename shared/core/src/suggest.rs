@@ -1,0 +1,160 @@
+//! The baseline use case: a training (or labelled validation) data set in, Model Monitor's `statistics.json` and
+//! `constraints.json` out, and with a problem type the model-quality baseline and the CBPE calibration beside
+//! them in `model-quality/`. The CLI's `baseline` command and the `suggest-baseline` function both call this.
+
+use std::path::Path;
+
+use crate::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
+use crate::dataset::{DatasetError, DatasetOptions, labelled_predictions, profile_dataset};
+use crate::evaluate::{QualityConfig, estimate_baseline, quality_baseline};
+use crate::ports::{PortError, PortErrorKind, ReportStore};
+use crate::quality::{
+    CBPE_CALIBRATION_FILE, CbpeCalibration, CbpeError, ModelQualityConstraints, ModelQualityStatistics,
+};
+use crate::report::QUALITY_DIR;
+
+/// What to suggest a model-quality baseline from.
+#[derive(Debug, Clone)]
+pub struct QualityRequest {
+    pub config: QualityConfig,
+    /// A column of predicted labels (instead of, or beside, the score column).
+    pub predicted_label_column: Option<String>,
+    /// Relative tolerance of the suggested thresholds (see [`quality_baseline`]).
+    pub tolerance: f64,
+}
+
+/// A suggested baseline.
+#[derive(Debug, Clone)]
+pub struct Suggested {
+    pub baseline: Baseline,
+    pub quality: Option<SuggestedQuality>,
+}
+
+/// A suggested model-quality baseline.
+#[derive(Debug, Clone)]
+pub struct SuggestedQuality {
+    pub statistics: ModelQualityStatistics,
+    pub constraints: ModelQualityConstraints,
+    /// The label-free estimate's calibration; `None` without scores or for other problems than binary.
+    pub calibration: Option<CbpeCalibration>,
+}
+
+/// The baseline could not be suggested.
+#[derive(Debug, thiserror::Error)]
+pub enum SuggestError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("a model-quality baseline needs {0}")]
+    Missing(&'static str),
+    #[error("calibrating the label-free estimate")]
+    Calibration(#[from] CbpeError),
+}
+
+/// Profiles `dataset` into a baseline, and with `quality`, its model-quality baseline.
+///
+/// # Errors
+///
+/// A [`SuggestError`] naming what is missing or which file could not be read.
+pub fn suggest(
+    dataset: &Path,
+    options: &DatasetOptions,
+    quality: Option<&QualityRequest>,
+) -> Result<Suggested, SuggestError> {
+    let profile = profile_dataset(dataset, options)?;
+    let baseline = Baseline::from_profile(&profile);
+    let quality = match quality {
+        None => None,
+        Some(request) => {
+            if options.label_column.is_none() {
+                return Err(SuggestError::Missing(
+                    "a label column (the ground truth of the validation set)",
+                ));
+            }
+            if options.prediction_column.is_none() && request.predicted_label_column.is_none() {
+                return Err(SuggestError::Missing(
+                    "a prediction (score) column or a predicted-label column",
+                ));
+            }
+            let rows = labelled_predictions(dataset, options, request.predicted_label_column.as_deref())?;
+            let calibration = match estimate_baseline(&request.config, &rows) {
+                Ok(c) => c,
+                // A validation set of predicted labels only: quality works, estimates need scores.
+                Err(CbpeError::EmptyReference) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let (statistics, constraints) = quality_baseline(&request.config, rows, request.tolerance);
+            Some(SuggestedQuality {
+                statistics,
+                constraints,
+                calibration,
+            })
+        }
+    };
+    Ok(Suggested { baseline, quality })
+}
+
+/// Writes a suggested baseline: `statistics.json`, `constraints.json`, and with quality [`write_quality`]'s files.
+/// Returns the names written.
+///
+/// # Errors
+///
+/// The first [`PortError`] of the store.
+pub fn write(store: &dyn ReportStore, suggested: &Suggested) -> Result<Vec<String>, PortError> {
+    let mut files = vec![
+        (
+            STATISTICS_FILE.to_owned(),
+            json(serde_json::to_vec_pretty(&suggested.baseline.statistics))?,
+        ),
+        (
+            CONSTRAINTS_FILE.to_owned(),
+            json(serde_json::to_vec_pretty(&suggested.baseline.constraints))?,
+        ),
+    ];
+    if let Some(q) = &suggested.quality {
+        files.extend(quality_files(q)?);
+    }
+    put_all(store, files)
+}
+
+/// Writes only a model-quality baseline: `model-quality/{statistics.json, constraints.json}` and, when fitted,
+/// `model-quality/cbpe_calibration.json` (for a validation set profiled beside a training set's baseline).
+///
+/// # Errors
+///
+/// The first [`PortError`] of the store.
+pub fn write_quality(store: &dyn ReportStore, quality: &SuggestedQuality) -> Result<Vec<String>, PortError> {
+    put_all(store, quality_files(quality)?)
+}
+
+fn json(value: Result<Vec<u8>, serde_json::Error>) -> Result<Vec<u8>, PortError> {
+    value.map_err(|e| PortError::new("serialising", "the baseline", PortErrorKind::Other, e))
+}
+
+fn quality_files(q: &SuggestedQuality) -> Result<Vec<(String, Vec<u8>)>, PortError> {
+    let mut files = vec![
+        (
+            format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
+            json(serde_json::to_vec_pretty(&q.statistics))?,
+        ),
+        (
+            format!("{QUALITY_DIR}/{CONSTRAINTS_FILE}"),
+            json(serde_json::to_vec_pretty(&q.constraints))?,
+        ),
+    ];
+    if let Some(c) = &q.calibration {
+        files.push((
+            format!("{QUALITY_DIR}/{CBPE_CALIBRATION_FILE}"),
+            c.to_json().into_bytes(),
+        ));
+    }
+    Ok(files)
+}
+
+fn put_all(store: &dyn ReportStore, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, PortError> {
+    let mut names = Vec::new();
+    for (name, body) in files {
+        store.put(&name, &body)?;
+        names.push(name);
+    }
+    Ok(names)
+}
