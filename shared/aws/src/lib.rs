@@ -10,8 +10,14 @@
 //! - [`error`]: SDK errors mapped to the core's [`PortError`](modelwatch_core::ports::PortError), cause kept.
 //! - [`s3`]: S3 locations; the capture source, the report store and the state store.
 //! - [`cloudwatch`]: the metric sink, batching within `PutMetricData`'s limits.
+//! - [`endpoint_metrics`]: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
+//! - [`sagemaker`]: the endpoint controller: describe, count changes, configuration copies, blue/green updates.
+//! - [`autoscaling`]: Application Auto Scaling registrations of variants, removed and restored.
 
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod config;
+pub mod endpoint_metrics;
 pub mod error;
 pub mod s3;
+pub mod sagemaker;

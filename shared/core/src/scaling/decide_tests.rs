@@ -568,3 +568,126 @@ proptest! {
         }
     }
 }
+
+/// A generated scenario with a vertical ladder and failing metric queries: a policy and, per minute, demand,
+/// whether the endpoint is `InService` and whether the metric query worked.
+fn ladder_scenario() -> impl Strategy<Value = (Policy, Vec<(f64, bool, bool)>)> {
+    (
+        1u32..3,
+        0u32..5,
+        0u64..400,
+        0u64..900,
+        2u32..12,
+        1u32..6,
+        5u32..30,
+        0u32..40,
+        1u32..4,
+    )
+        .prop_flat_map(
+            |(min, extra, out_cd, in_cd, stable, up_after, down_after, type_cd, failures_before_fallback)| {
+                let mut p = Policy::from_json(
+                    r#"{"endpoint":"e","variant":"v","instance_type":"ml.g5.xlarge","min_instances":1,
+                        "max_instances":4,"target_invocations_per_instance":60,"forecast":{"enabled":false},
+                        "latency_objective":{"percentile":"p90","max_ms":1000},
+                        "vertical":{"ladder":[
+                            {"instance_type":"ml.g5.xlarge","target_invocations_per_instance":60},
+                            {"instance_type":"ml.g5.2xlarge","target_invocations_per_instance":100},
+                            {"instance_type":"ml.g5.4xlarge","target_invocations_per_instance":160}]}}"#,
+                )
+                .unwrap();
+                p.min_instances = min;
+                p.max_instances = min + extra;
+                p.scale_out_cooldown_seconds = out_cd;
+                p.scale_in_cooldown_seconds = in_cd;
+                p.stable_window_minutes = stable;
+                p.panic_window_minutes = p.panic_window_minutes.min(stable);
+                p.missing_metrics.failures_before_fallback = failures_before_fallback;
+                if let Some(v) = &mut p.vertical {
+                    v.up_after_minutes = up_after;
+                    v.down_after_minutes = down_after;
+                    v.cooldown_minutes = type_cd;
+                }
+                p.validate().unwrap();
+                let minutes = prop::collection::vec(
+                    (
+                        prop_oneof![Just(0.0), 0.0f64..3000.0],
+                        prop::bool::weighted(0.85),
+                        prop::bool::weighted(0.9),
+                    ),
+                    30..150,
+                );
+                (Just(p), minutes)
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// The invariants again with type changes and metric outages in play: every action (count or type) keeps
+    /// the count within [min, max] and happens only `InService`; type changes respect their cooldown, move one
+    /// rung and wait a stable window after a count change; no scale-in follows a type change or a scale-out
+    /// within the stable window; no scale-out (but a panic) follows a scale-out within its cooldown.
+    #[test]
+    fn invariants_hold_with_the_ladder_and_metric_outages((p, minutes) in ladder_scenario()) {
+        let vp = p.vertical.clone().unwrap();
+        let rung = |t: &str| vp.ladder.iter().position(|r| r.instance_type == t).unwrap();
+        let mut h = History::default();
+        let (mut count, mut itype) = (p.min_instances, p.instance_type.clone());
+        let mut demand: Vec<f64> = Vec::new();
+        let mut last_out: Option<DateTime<Utc>> = None;
+        let mut last_in: Option<DateTime<Utc>> = None;
+        let mut last_type: Option<DateTime<Utc>> = None;
+        let stable = Duration::minutes(i64::from(p.stable_window_minutes));
+        for (i, &(d, in_service, metrics_ok)) in minutes.iter().enumerate() {
+            let now = t0() + Duration::minutes(i as i64);
+            let window = &demand[demand.len().saturating_sub(p.lookback_minutes() as usize)..];
+            let mut o = observed(now, window, count);
+            o.variant.instance_type = itype.clone();
+            if !in_service {
+                o.variant.status = VariantStatus::Updating;
+            }
+            if !metrics_ok {
+                o.metrics = MetricsFetch::Failed { error: "Throttling".to_owned() };
+            }
+            let dec = decide(&o, &p, &h);
+            prop_assert!(dec.desired_count >= p.min_instances && dec.desired_count <= p.max_instances, "{dec:?}");
+            if dec.action != Action::Hold {
+                prop_assert!(in_service, "acted while not in service: {dec:?}");
+            }
+            match &dec.action {
+                Action::Hold => {}
+                Action::SetCount { from, to } => {
+                    prop_assert_eq!(*from, count);
+                    if to > from {
+                        if !dec.panic {
+                            let cd = Duration::seconds(p.scale_out_cooldown_seconds as i64);
+                            prop_assert!(last_out.is_none_or(|t| now >= t + cd), "scale-out in cooldown {dec:?}");
+                        }
+                        last_out = Some(now);
+                    } else {
+                        prop_assert!(!dec.panic);
+                        prop_assert!(last_out.is_none_or(|t| now >= t + stable), "reversal of a scale-out {dec:?}");
+                        prop_assert!(last_type.is_none_or(|t| now >= t + stable), "scale-in after a type change {dec:?}");
+                        last_in = Some(now);
+                    }
+                }
+                Action::ChangeType { from_type, to_type, from_count, to_count } => {
+                    prop_assert!(metrics_ok, "type change without metrics {dec:?}");
+                    prop_assert_eq!(from_type, &itype);
+                    prop_assert_eq!(*from_count, count);
+                    prop_assert!(*to_count >= p.min_instances && *to_count <= p.max_instances);
+                    prop_assert_eq!(rung(from_type).abs_diff(rung(to_type)), 1, "one rung at a time {:?}", dec);
+                    let cd = Duration::minutes(i64::from(vp.cooldown_minutes));
+                    prop_assert!(last_type.is_none_or(|t| now >= t + cd), "type change in cooldown {dec:?}");
+                    let last_count = last_out.max(last_in);
+                    prop_assert!(last_count.is_none_or(|t| now >= t + stable), "type change right after a count change {dec:?}");
+                    last_type = Some(now);
+                    itype = to_type.clone();
+                }
+            }
+            h.record(&o, &p, &dec);
+            count = dec.desired_count;
+            demand.push(d);
+        }
+    }
+}

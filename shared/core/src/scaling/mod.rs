@@ -11,10 +11,18 @@
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
 //! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the SVG plot.
+//! - [`endpoint`]: the endpoint and configuration as described by SageMaker, and the one metric query per run.
+//! - [`autoscaling`]: an Application Auto Scaling registration, whether it controls the count, and whether it
+//!   can be restored after a type change.
+//! - [`controller`]: the scaling function's use case: its ports, the pure plan of calls, the state kept
+//!   between runs, and one run (observe, decide, claim, act, record, publish).
 
+pub mod autoscaling;
 pub mod catalogue;
+pub mod controller;
 pub mod cron;
 pub mod decide;
+pub mod endpoint;
 pub mod history;
 pub mod observed;
 pub mod policy;
@@ -26,5 +34,7 @@ pub use history::History;
 pub use observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 pub use policy::{Policy, PolicyError};
 
+#[cfg(test)]
+mod controller_tests;
 #[cfg(test)]
 mod decide_tests;

@@ -1,0 +1,26 @@
+//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`].
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use scale_endpoint::config::Config;
+use scale_endpoint::handler::{App, Clients};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?))
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let config = Config::from_env()?;
+    let app = App {
+        config,
+        clients: Clients::from_env().await,
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let response = app.handle(event.payload, chrono::Utc::now()).await?;
+        Ok::<_, Error>(serde_json::to_value(response)?)
+    }))
+    .await
+}
