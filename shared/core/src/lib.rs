@@ -18,6 +18,7 @@
 //! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
 //! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
 //! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
+//! - [`retrain`]: when to retrain (policy, decision, budget), job names, lineage tags, the version history.
 //! - [`ports`]: the traits the adapters implement (capture source, report store, metric sink, state store).
 //! - [`memory`]: in-memory adapters of the ports, for tests and dry runs.
 //! - [`evaluate`]: the monitoring use case that ties them together.
@@ -42,6 +43,7 @@ pub mod ports;
 pub mod profile;
 pub mod quality;
 pub mod report;
+pub mod retrain;
 pub mod scaling;
 pub mod sketch;
 #[cfg(feature = "polars")]

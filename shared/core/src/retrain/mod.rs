@@ -1,0 +1,34 @@
+//! Retraining when the model degrades, and the versions it produces: the pure decisions, no AWS.
+//!
+//! The launching function sequences them: it reads the model's [`RetrainHistory`] (with its version) and the
+//! recent windows' [`Signals`], calls [`decide_retraining`]; on `Launch` it derives the job's name with
+//! [`training_job_name`], records the launch with [`RetrainHistory::record_launch`] and writes the history back
+//! with a compare-and-set. Only a handler whose write lands calls `CreateTrainingJob` (with [`lineage_tags`]);
+//! one that loses re-reads and decides again, and holds on the job now in progress. A failed `CreateTrainingJob`
+//! is recorded as `Failed` with zero hours, so it does not block the next launch.
+//!
+//! # Layout
+//!
+//! - [`policy`]: the per-model policy file: which checks count, windows in a row, interval, budget.
+//! - [`signals`]: what one evaluated window showed (violations, drift, model quality against its thresholds).
+//! - [`history`]: the launches of a model, their status and hours, and the monthly budget's accounting.
+//! - [`decide`]: `decide_retraining(&Signals, &RetrainPolicy, &RetrainHistory, now) -> RetrainDecision`, with reasons.
+//! - [`naming`]: the training job's name and its lineage tags, within SageMaker's limits.
+//! - [`versions`]: the endpoint's version history, rollback targets and the `modelwatch history` rendering.
+
+pub mod decide;
+pub mod history;
+pub mod naming;
+pub mod policy;
+pub mod signals;
+pub mod versions;
+
+pub use decide::{Check, Reason, RetrainDecision, decide_retraining};
+pub use history::{JobStatus, LaunchRecord, RetrainHistory, RetrainHistoryError};
+pub use naming::{LaunchTags, Lineage, Tag, is_valid_training_job_name, lineage_tags, training_job_name};
+pub use policy::{RetrainPolicy, RetrainPolicyError};
+pub use signals::{DataQualitySignal, QualitySignal, Signals, WindowSignals};
+pub use versions::{ChangeCause, Deployment, DeploymentRecord, Outcome, RollbackError, VersionError, VersionHistory};
+
+#[cfg(test)]
+mod decide_tests;
