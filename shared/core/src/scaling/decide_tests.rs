@@ -233,6 +233,18 @@ fn stale_metrics_hold_then_fall_back() {
     let ok = observed(t0(), &[100.0; 10], 2);
     h.record(&ok, &p, &decide(&ok, &p, &h));
     assert_eq!(h.consecutive_metric_failures, 0);
+    // Runs while the endpoint updates do not count as metric failures: after a long update, one stale fetch
+    // is the first failure, not the fallback.
+    let mut updating = o.clone();
+    updating.variant.status = VariantStatus::Updating;
+    for _ in 0..10 {
+        let d = decide(&updating, &p, &h);
+        assert_eq!(d.rule, Rule::NotInService);
+        h.record(&updating, &p, &d);
+    }
+    assert_eq!(h.consecutive_metric_failures, 0);
+    let d = decide(&o, &p, &h);
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::MetricsUnavailable));
 }
 
 #[test]

@@ -170,7 +170,10 @@ impl History {
     /// action failed, with a [`Decision::hold_copy`] of it, so that no action time is recorded).
     pub fn record(&mut self, observed: &Observed, policy: &Policy, decision: &Decision) {
         let now = decision.at;
-        if decision.metrics_ok {
+        if decision.rule == crate::scaling::decide::Rule::NotInService {
+            // The metrics were not judged while the endpoint was updating: the failure count neither grows nor
+            // resets, so a long update followed by one stale fetch does not jump to the fallback capacity.
+        } else if decision.metrics_ok {
             self.consecutive_metric_failures = 0;
             // The forecast learns request demand; an asynchronous backlog is not seasonal demand.
             if policy.asynchronous.is_none()
