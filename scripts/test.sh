@@ -4,7 +4,8 @@
 #
 # The end-to-end tests (tests/) run against the local AWS emulators of scripts/teststack/: installed under
 # .local/ on first use (~90 s, package registries only), started on 127.0.0.1 before the tests and stopped by
-# process id afterwards, on success and on failure.
+# process id afterwards, on success and on failure. cfn-lint and aws-sam-cli install beside them (.local/venv-infra,
+# scripts/infra-check.sh) for the template's checks; its deploy and metric-name checks are tests/tests/infra.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +17,23 @@ stack_log=.local/logs/teststack-install.log
 mkdir -p .local/logs
 bash scripts/teststack/stack.sh install >"$stack_log" 2>&1 &
 install_pid=$!
+infra_log=.local/logs/infra-install.log
+bash scripts/infra-check.sh install >"$infra_log" 2>&1 &
+infra_pid=$!
 cargo test --workspace --all-targets --locked --no-run
 if ! wait "$install_pid"; then
   cat "$stack_log" >&2
   echo "installing the test stack failed (log above)" >&2
   exit 1
 fi
+if ! wait "$infra_pid"; then
+  cat "$infra_log" >&2
+  echo "installing cfn-lint and aws-sam-cli failed (log above)" >&2
+  exit 1
+fi
+
+echo "== SAM template: cfn-lint, sam validate --lint"
+bash scripts/infra-check.sh lint
 
 echo "== start the emulators"
 trap 'bash scripts/teststack/stack.sh stop || true' EXIT

@@ -1,0 +1,1262 @@
+//! The SAM template (`infra/template.yaml`) and the Grafana dashboard (`infra/grafana-dashboard.json`), checked
+//! against the code and deployed to the emulators.
+//!
+//! - [`template_and_dashboards_reference_only_what_the_code_publishes`] needs no emulator. It runs the core on the
+//!   demo endpoint (every hour scheduled with ground truth, a CBPE calibration and the prediction history, one file
+//!   folded live; multiclass and regression quality blocks besides) and collects every datum the functions would
+//!   publish. Every alarm and every dashboard metric of the template (resolved with the parameters below, the
+//!   demo's features in the drift slots) and of the Grafana dashboard must be one of those data: namespace, metric
+//!   name and dimensions. A CloudWatch `SEARCH` term `MetricName=x` without quotes is a partial match: by
+//!   CloudWatch's documented tokenisation (names split at non-alphanumeric characters), its tokens must appear in
+//!   a row in the name. `AWS/SageMaker` and `AWS/Lambda` metrics are AWS's own and are checked against the list in
+//!   [`aws_published`]; the scaler's against its constants in `modelwatch_core::scaling::controller`. It also
+//!   checks the evaluate-captures environment against the function's own parser, and the quality alarms' metric
+//!   lists against the core's.
+//! - [`template_deploys_and_its_alarm_notifies_through_sns`] deploys the template without its functions
+//!   (`DeployFunctions=false`) to LocalStack's CloudFormation, pushes data above two alarms' thresholds and waits
+//!   for their notifications in SQS queues subscribed to the alarm and retraining topics; it also sends a capture
+//!   file through the bucket's EventBridge notifications and the stack's capture rule.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum as SdkDatum};
+use chrono::{Duration, Utc};
+use modelwatch_core::baseline::Baseline;
+use modelwatch_core::dataset::{DatasetOptions, profile_dataset};
+use modelwatch_core::demo;
+use modelwatch_core::evaluate::{EvaluationConfig, QualityConfig, Sources};
+use modelwatch_core::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
+use modelwatch_core::metrics::{DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope};
+use modelwatch_core::monitor::{RunPorts, Target, fold_object, run_window};
+use modelwatch_core::ports::CaptureSource;
+use modelwatch_core::quality::metrics::{BinaryOptions, MulticlassAccumulator, RegressionAccumulator};
+use modelwatch_core::quality::report::lower_is_better;
+use modelwatch_core::quality::{CbpeCalibration, ModelQualityStatistics, ProblemType, quality_metric_data};
+use modelwatch_core::scaling::controller::{CURRENT_METRIC, DEFAULT_METRICS_NAMESPACE, DESIRED_METRIC};
+use modelwatch_core::window::Window;
+use modelwatch_e2e::{sdk_config, unique};
+use serde_json::{Value as Json, json};
+use serde_norway::Value as Yaml;
+
+fn infra(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra").join(file)
+}
+
+fn template_text() -> String {
+    std::fs::read_to_string(infra("template.yaml")).expect("infra/template.yaml")
+}
+
+/// The stack name the checks resolve `AWS::StackName` to.
+const STACK: &str = "modelwatch-check";
+
+/// A CloudFormation template with parameter values: conditions and intrinsic functions evaluated as
+/// CloudFormation would, for the functions the template uses (`Ref`, `Fn::Sub`, `Fn::If`, `Fn::GetAtt`,
+/// `Fn::Join` and the condition functions). Any other intrinsic fails the check, so it cannot go unevaluated.
+struct Stack {
+    root: Yaml,
+    params: BTreeMap<String, String>,
+}
+
+fn tag_name(tag: &serde_norway::value::Tag) -> String {
+    tag.to_string().trim_start_matches('!').to_owned()
+}
+
+fn text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        Json::Bool(b) => b.to_string(),
+        other => panic!("a scalar was expected, not {other}"),
+    }
+}
+
+impl Stack {
+    /// The template with its parameters' defaults and `overrides`; a required parameter without a value, or an
+    /// override of a parameter the template lacks, fails.
+    fn new(overrides: &[(&str, &str)]) -> Self {
+        let root: Yaml = serde_norway::from_str(&template_text()).expect("template.yaml is YAML");
+        let mut params = BTreeMap::new();
+        for (name, spec) in root["Parameters"].as_mapping().expect("Parameters") {
+            let name = name.as_str().expect("parameter name").to_owned();
+            if let Some(default) = spec.get("Default") {
+                let value = match default {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Number(n) => n.to_string(),
+                    other => panic!("parameter {name}: default {other:?}"),
+                };
+                params.insert(name, value);
+            }
+        }
+        for (name, value) in overrides {
+            assert!(
+                root["Parameters"].get(*name).is_some(),
+                "the template has no parameter {name}"
+            );
+            params.insert((*name).to_owned(), (*value).to_owned());
+        }
+        for name in root["Parameters"].as_mapping().unwrap().keys() {
+            let name = name.as_str().unwrap();
+            assert!(params.contains_key(name), "no value for the required parameter {name}");
+        }
+        Stack { root, params }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let c = self.root["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"));
+        self.truth(c)
+    }
+
+    fn truth(&self, v: &Yaml) -> bool {
+        let Yaml::Tagged(t) = v else {
+            panic!("a condition function was expected, not {v:?}")
+        };
+        let args = t.value.as_sequence();
+        match tag_name(&t.tag).as_str() {
+            "Equals" => {
+                let a = args.expect("Equals takes two values");
+                text(&self.resolve(&a[0]).expect("a value")) == text(&self.resolve(&a[1]).expect("a value"))
+            }
+            "Not" => !self.truth(&args.expect("Not takes a list")[0]),
+            "And" => args.expect("And takes a list").iter().all(|c| self.truth(c)),
+            "Or" => args.expect("Or takes a list").iter().any(|c| self.truth(c)),
+            "Condition" => self.condition(t.value.as_str().expect("a condition name")),
+            other => panic!("unsupported condition function {other}"),
+        }
+    }
+
+    fn resource(&self, name: &str) -> &Yaml {
+        self.root["Resources"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no resource {name}"))
+    }
+
+    /// Whether a resource is created: its condition, if any, holds.
+    fn present(&self, name: &str) -> bool {
+        self.resource(name)
+            .get("Condition")
+            .is_none_or(|c| self.condition(c.as_str().expect("a condition name")))
+    }
+
+    /// The resources created with these parameters, by logical id.
+    fn resources(&self) -> Vec<(String, &Yaml)> {
+        self.root["Resources"]
+            .as_mapping()
+            .expect("Resources")
+            .iter()
+            .map(|(k, v)| (k.as_str().expect("logical id").to_owned(), v))
+            .filter(|(k, _)| self.present(k))
+            .collect()
+    }
+
+    fn reference(&self, name: &str) -> Option<Json> {
+        match name {
+            "AWS::NoValue" => None,
+            "AWS::Region" => Some(json!("us-east-1")),
+            "AWS::AccountId" => Some(json!("000000000000")),
+            "AWS::Partition" => Some(json!("aws")),
+            "AWS::StackName" => Some(json!(STACK)),
+            _ if self.params.contains_key(name) => Some(json!(self.params[name])),
+            _ => {
+                assert!(
+                    self.present(name),
+                    "{name} is referenced, but not created with these parameters"
+                );
+                Some(json!(format!("{STACK}-{}", name.to_lowercase())))
+            }
+        }
+    }
+
+    fn attribute(&self, resource: &str, attribute: &str) -> Json {
+        assert!(
+            self.present(resource),
+            "{resource}.{attribute} is referenced, but {resource} is not created with these parameters"
+        );
+        json!(format!("arn:aws:test:us-east-1:000000000000:{resource}/{attribute}"))
+    }
+
+    fn substitute(&self, template: &str, vars: &BTreeMap<String, Json>) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            if let Some(literal) = after.strip_prefix('!') {
+                out.push_str("${");
+                rest = literal;
+                continue;
+            }
+            let end = after.find('}').expect("a closing brace in Fn::Sub");
+            let name = &after[..end];
+            let value = match vars.get(name) {
+                Some(v) => v.clone(),
+                None => match name.split_once('.') {
+                    Some((r, a)) if !name.starts_with("AWS::") => self.attribute(r, a),
+                    _ => self
+                        .reference(name)
+                        .unwrap_or_else(|| panic!("${{{name}}} is AWS::NoValue")),
+                },
+            };
+            out.push_str(&text(&value));
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The value CloudFormation would see; `None` for `AWS::NoValue`.
+    fn resolve(&self, v: &Yaml) -> Option<Json> {
+        match v {
+            Yaml::Null => Some(Json::Null),
+            Yaml::Bool(b) => Some(json!(b)),
+            Yaml::Number(n) => Some(serde_json::to_value(n).expect("a number")),
+            Yaml::String(s) => Some(json!(s)),
+            Yaml::Sequence(items) => Some(Json::Array(items.iter().filter_map(|i| self.resolve(i)).collect())),
+            Yaml::Mapping(m) => Some(Json::Object(
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str().expect("string keys").to_owned(), self.resolve(v)?)))
+                    .collect(),
+            )),
+            Yaml::Tagged(t) => {
+                let v = &t.value;
+                match tag_name(&t.tag).as_str() {
+                    "Ref" => self.reference(v.as_str().expect("Ref takes a name")),
+                    "GetAtt" => {
+                        let (r, a) = v.as_str().expect("GetAtt Resource.Attribute").split_once('.').unwrap();
+                        Some(self.attribute(r, a))
+                    }
+                    "If" => {
+                        let args = v.as_sequence().expect("If takes a list");
+                        let branch = if self.condition(args[0].as_str().expect("a condition name")) {
+                            &args[1]
+                        } else {
+                            &args[2]
+                        };
+                        self.resolve(branch)
+                    }
+                    "Sub" => {
+                        let (template, vars) = match v {
+                            Yaml::String(s) => (s.as_str(), BTreeMap::new()),
+                            Yaml::Sequence(args) => {
+                                let vars = args[1]
+                                    .as_mapping()
+                                    .expect("Sub's variables")
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        let name = k.as_str().unwrap().to_owned();
+                                        let value = self.resolve(v).unwrap_or_else(|| panic!("{name} is NoValue"));
+                                        (name, value)
+                                    })
+                                    .collect();
+                                (args[0].as_str().expect("Sub's template"), vars)
+                            }
+                            other => panic!("Sub takes a string or a list, not {other:?}"),
+                        };
+                        Some(json!(self.substitute(template, &vars)))
+                    }
+                    "Join" => {
+                        let args = v.as_sequence().expect("Join takes a list");
+                        let parts = self.resolve(&args[1]).expect("Join's values");
+                        let parts: Vec<String> = parts.as_array().expect("a list").iter().map(text).collect();
+                        Some(json!(parts.join(args[0].as_str().expect("Join's delimiter"))))
+                    }
+                    other => panic!("unsupported intrinsic function {other}"),
+                }
+            }
+        }
+    }
+
+    /// A resource's properties, resolved.
+    fn properties(&self, name: &str) -> Json {
+        self.resolve(&self.resource(name)["Properties"]).expect("Properties")
+    }
+}
+
+/// A metric a dashboard or an alarm refers to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Reference {
+    namespace: String,
+    /// The metric name, or a SEARCH's partial term.
+    name: String,
+    partial: bool,
+    /// Dimension names and values; for a SEARCH, the schema's dimensions with the values it filters on ("" for
+    /// a dimension it does not filter on).
+    dimensions: BTreeMap<String, String>,
+    /// Where it was found, for the failure message.
+    source: String,
+}
+
+/// CloudWatch's search tokens of a name: split at non-alphanumeric characters, lower case.
+fn tokens(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+impl Reference {
+    fn matches_name(&self, name: &str) -> bool {
+        if !self.partial {
+            return self.name == name;
+        }
+        let want = tokens(&self.name);
+        tokens(name).windows(want.len()).any(|w| w == want.as_slice())
+    }
+
+    fn matches(&self, d: &Published) -> bool {
+        self.namespace == d.namespace
+            && self.matches_name(&d.name)
+            && self.dimensions.len() == d.dimensions.len()
+            && self
+                .dimensions
+                .iter()
+                .all(|(k, v)| d.dimensions.get(k).is_some_and(|dv| v.is_empty() || v == dv))
+    }
+}
+
+/// A datum as published: namespace, name, dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Published {
+    namespace: String,
+    name: String,
+    dimensions: BTreeMap<String, String>,
+}
+
+impl From<&MetricDatum> for Published {
+    fn from(d: &MetricDatum) -> Self {
+        Published {
+            namespace: d.namespace.clone(),
+            name: d.metric_name.clone(),
+            dimensions: d.dimensions.iter().cloned().collect(),
+        }
+    }
+}
+
+/// The endpoint metrics SageMaker and the Lambda metrics AWS publish, that the dashboards show (AWS's
+/// documentation of `AWS/SageMaker` endpoint invocation metrics and `AWS/Lambda` function metrics).
+fn aws_published(endpoint: &str, variant: &str, functions: &[String]) -> Vec<Published> {
+    let sagemaker = [
+        "Invocations",
+        "InvocationsPerInstance",
+        "ModelLatency",
+        "OverheadLatency",
+        "Invocation4XXErrors",
+        "Invocation5XXErrors",
+    ]
+    .map(|name| Published {
+        namespace: "AWS/SageMaker".into(),
+        name: name.into(),
+        dimensions: [
+            ("EndpointName".to_owned(), endpoint.to_owned()),
+            ("VariantName".to_owned(), variant.to_owned()),
+        ]
+        .into(),
+    });
+    let lambda = functions.iter().flat_map(|f| {
+        ["Errors", "Invocations", "Duration", "Throttles"].map(|name| Published {
+            namespace: "AWS/Lambda".into(),
+            name: name.into(),
+            dimensions: [("FunctionName".to_owned(), f.clone())].into(),
+        })
+    });
+    sagemaker.into_iter().chain(lambda).collect()
+}
+
+/// What scale-endpoint publishes (`scaling::controller::run_variant`: its two counts, by endpoint and variant).
+fn scaler_published(namespace: &str, endpoint: &str, variant: &str) -> Vec<Published> {
+    [DESIRED_METRIC, CURRENT_METRIC]
+        .map(|name| Published {
+            namespace: namespace.into(),
+            name: name.into(),
+            dimensions: [
+                ("EndpointName".to_owned(), endpoint.to_owned()),
+                ("VariantName".to_owned(), variant.to_owned()),
+            ]
+            .into(),
+        })
+        .into()
+}
+
+/// Everything evaluate-captures publishes for the demo endpoint under `schedule`, computed by the core as the
+/// function computes it: the six hours scheduled (ground truth, CBPE, prediction history), one file folded live,
+/// and the quality metrics of the other two problem types.
+fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
+    let data = demo::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let training = dir.path().join("training.csv");
+    std::fs::write(&training, &data.training_csv).expect("write the training set");
+    let options = DatasetOptions {
+        has_header: true,
+        label_column: Some(demo::LABEL.to_owned()),
+        prediction_column: None,
+    };
+    let baseline = Baseline::from_profile(&profile_dataset(&training, &options).expect("profile the training set"));
+    // The validation set is `default,score`: the CBPE calibration's reference.
+    let validation: Vec<(String, f64)> = data
+        .validation_csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (label, score) = l.split_once(',').expect("label,score");
+            (label.to_owned(), score.parse().expect("a score"))
+        })
+        .collect();
+    let calibration = CbpeCalibration::fit(
+        BinaryOptions::default(),
+        validation.iter().map(|(l, s)| (l.as_str(), Some(*s))),
+    )
+    .expect("calibration");
+    let captures = MemorySource::new(data.captures.iter().map(|(p, c)| (p.clone(), c.clone())));
+    let ground_truth = MemorySource::new(data.ground_truth.iter().map(|(p, c)| (p.clone(), c.clone())));
+    let (reports, metrics, state) = (
+        MemoryReports::default(),
+        MemoryMetrics::default(),
+        MemoryState::default(),
+    );
+    let ports = RunPorts {
+        sources: Sources {
+            captures: &captures,
+            ground_truth: Some(&ground_truth),
+            quality_constraints: None,
+            estimate: Some(&calibration),
+        },
+        reports: &reports,
+        metrics: &metrics,
+        state: &state,
+    };
+    let config = EvaluationConfig {
+        quality: Some(QualityConfig::new(ProblemType::BinaryClassification)),
+        ..EvaluationConfig::default()
+    };
+    let target = Target {
+        endpoint: demo::ENDPOINT.into(),
+        variant: demo::VARIANT.into(),
+        schedule: schedule.into(),
+    };
+    let lease = Duration::minutes(20);
+    let hour = |h: i64| Window {
+        start: data.start + Duration::hours(h),
+        end: data.start + Duration::hours(h + 1),
+    };
+    for h in 0..demo::HOURS as i64 {
+        let w = hour(h);
+        let outcome = run_window(&ports, &target, &w, &baseline, &config, "infra-check", w.end, lease).unwrap();
+        assert_eq!(outcome.decision, "evaluated");
+    }
+    let live_hour = hour(demo::HOURS as i64 - 1);
+    let object = captures.list(Some(&live_hour)).unwrap().remove(0);
+    fold_object(&ports, &target, &object, &baseline, &config, live_hour.end).expect("fold a file live");
+
+    let mut out = metrics.data.lock().unwrap().clone();
+    let scope = MetricScope {
+        endpoint: target.endpoint.clone(),
+        schedule: target.schedule.clone(),
+        timestamp: live_hour.end,
+    };
+    let mut multiclass = MulticlassAccumulator::default();
+    let mut regression = RegressionAccumulator::default();
+    for (key, (predicted, actual)) in [(0, 0), (1, 1), (2, 1), (1, 2), (0, 0), (2, 2)].into_iter().enumerate() {
+        multiclass.add(key as u64, predicted, actual);
+        regression.add(key as u64, predicted as f64 + 0.5, actual as f64);
+    }
+    let classes = ["a", "b", "c"].map(String::from);
+    for (problem, block) in [
+        (ProblemType::MulticlassClassification, multiclass.block(&classes)),
+        (ProblemType::Regression, regression.block()),
+    ] {
+        out.extend(quality_metric_data(
+            &ModelQualityStatistics::new(problem, 6, block),
+            &scope,
+        ));
+    }
+    out
+}
+
+/// The metric references of a CloudWatch dashboard body.
+fn cloudwatch_dashboard_references(body: &Json, source: &str) -> Vec<Reference> {
+    let mut out = Vec::new();
+    for (i, widget) in body["widgets"].as_array().expect("widgets").iter().enumerate() {
+        let Some(metrics) = widget["properties"]["metrics"].as_array() else {
+            continue;
+        };
+        let mut previous: Vec<String> = Vec::new();
+        for row in metrics {
+            let row = row.as_array().expect("a metric row");
+            let source = format!("{source} widget {i} ({})", widget["properties"]["title"]);
+            if let Some(expression) = row[0].get("expression") {
+                out.extend(search_references(expression.as_str().unwrap(), &source));
+                continue;
+            }
+            // ["ns", "name", "dim", "value", ..., {options}]; "." repeats the previous row's entry.
+            let fields: Vec<String> = row
+                .iter()
+                .take_while(|f| f.is_string())
+                .enumerate()
+                .map(|(j, f)| match f.as_str().unwrap() {
+                    "." => previous[j].clone(),
+                    s => s.to_owned(),
+                })
+                .collect();
+            assert!(
+                fields.len() >= 2 && fields.len().is_multiple_of(2),
+                "{source}: bad metric row {row:?}"
+            );
+            out.push(Reference {
+                namespace: fields[0].clone(),
+                name: fields[1].clone(),
+                partial: false,
+                dimensions: fields[2..].chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect(),
+                source,
+            });
+            previous = fields;
+        }
+    }
+    out
+}
+
+/// The metrics a `SEARCH('{schema} terms', 'stat', period)` expression finds: the schema's namespace and
+/// dimensions, `Name="value"` filters on them, and `MetricName="x"` (exact) or `MetricName=x` (partial).
+fn search_references(expression: &str, source: &str) -> Vec<Reference> {
+    let inner = expression
+        .strip_prefix("SEARCH('")
+        .unwrap_or_else(|| panic!("{source}: only SEARCH expressions are used, not {expression}"));
+    let query = &inner[..inner.find("',").expect("the query's closing quote")];
+    let (schema, terms) = query
+        .strip_prefix('{')
+        .and_then(|q| q.split_once('}'))
+        .expect("a metric schema");
+    let mut parts = schema.split(',').map(|p| p.trim().trim_matches('"').to_owned());
+    let namespace = parts.next().expect("a namespace");
+    let mut dimensions: BTreeMap<String, String> = parts.map(|d| (d, String::new())).collect();
+    let mut names = Vec::new();
+    for term in terms.split_whitespace() {
+        let (key, value) = term.split_once('=').unwrap_or_else(|| panic!("{source}: term {term}"));
+        let exact = value.starts_with('"');
+        let value = value.trim_matches('"').to_owned();
+        if key == "MetricName" {
+            names.push((value, !exact));
+        } else {
+            assert!(
+                exact,
+                "{source}: dimension filters are exact in these dashboards: {term}"
+            );
+            let slot = dimensions
+                .get_mut(key)
+                .unwrap_or_else(|| panic!("{source}: {key} is not in the schema"));
+            *slot = value;
+        }
+    }
+    assert!(!names.is_empty(), "{source}: a SEARCH without MetricName");
+    names
+        .into_iter()
+        .map(|(name, partial)| Reference {
+            namespace: namespace.clone(),
+            name,
+            partial,
+            dimensions: dimensions.clone(),
+            source: source.to_owned(),
+        })
+        .collect()
+}
+
+/// The metric references of the Grafana dashboard, with its variables replaced by `vars`.
+fn grafana_references(dashboard: &Json, vars: &[(&str, &str)]) -> Vec<Reference> {
+    let fill = |s: &str| {
+        let mut s = s.to_owned();
+        // Longest names first, so that $schedule does not eat a prefix of another variable.
+        let mut vars = vars.to_vec();
+        vars.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        for (k, v) in &vars {
+            s = s.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
+        }
+        assert!(!s.contains('$') || s.contains("PROP("), "unknown variable in {s}");
+        s
+    };
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let source = format!("grafana panel {}", panel["title"]);
+        for target in panel["targets"].as_array().expect("targets") {
+            if target["metricEditorMode"] == 1 {
+                out.extend(search_references(
+                    &fill(target["expression"].as_str().unwrap()),
+                    &source,
+                ));
+                continue;
+            }
+            assert_eq!(target["matchExact"], true, "{source}: dimensions must match exactly");
+            out.push(Reference {
+                namespace: fill(target["namespace"].as_str().unwrap()),
+                name: target["metricName"].as_str().unwrap().to_owned(),
+                partial: false,
+                dimensions: target["dimensions"]
+                    .as_object()
+                    .expect("dimensions")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fill(v.as_str().unwrap())))
+                    .collect(),
+                source: source.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn unmatched<'r>(references: &'r [Reference], published: &[Published]) -> Vec<&'r Reference> {
+    references
+        .iter()
+        .filter(|r| !published.iter().any(|p| r.matches(p)))
+        .collect()
+}
+
+#[test]
+fn template_and_dashboards_reference_only_what_the_code_publishes() {
+    let schedule = "check-hourly";
+    let features = ["income", "region", "age", "credit_score", "channel"];
+    let stack = Stack::new(&[
+        ("EndpointName", demo::ENDPOINT),
+        ("VariantName", demo::VARIANT),
+        ("ScheduleName", schedule),
+        ("GroundTruthPrefix", "ground-truth/credit-risk"),
+        (
+            "EvaluationConfig",
+            r#"{"quality": {"problem_type": "BinaryClassification"}}"#,
+        ),
+        ("SettleMinutes", "7"),
+        ("MaxWindowsPerRun", "12"),
+        ("LeaseMinutes", "25"),
+        ("DriftAlarmFeature1", features[0]),
+        ("DriftAlarmFeature2", features[1]),
+        ("DriftAlarmFeature3", features[2]),
+        ("DriftAlarmFeature4", features[3]),
+        ("DriftAlarmFeature5", features[4]),
+        ("QualityAlarm1Metric", "accuracy"),
+        ("QualityAlarm2Metric", "rmse"),
+        ("QualityAlarm3Metric", "estimated_auc"),
+    ]);
+    let data = evaluation_published(schedule);
+    let names: BTreeSet<&str> = data.iter().map(|d| d.metric_name.as_str()).collect();
+    for expected in [
+        "feature_baseline_drift_income",
+        "dataset_drift_share",
+        "accuracy",
+        "estimated_accuracy",
+        "prediction_anomaly_score",
+        "rmse",
+        "weighted_f1",
+    ] {
+        assert!(
+            names.contains(expected),
+            "the core run published no {expected}: {names:?}"
+        );
+    }
+    assert!(
+        data.iter().any(|d| d.dimensions[1].1 == format!("{schedule}-live")),
+        "the live fold published nothing"
+    );
+    let functions: Vec<String> = [
+        "EvaluateCapturesFunction",
+        "ScaleEndpointFunction",
+        "SuggestBaselineFunction",
+    ]
+    .iter()
+    .map(|f| text(&stack.reference(f).unwrap()))
+    .collect();
+    let mut published: Vec<Published> = data.iter().map(Published::from).collect();
+    published.extend(aws_published(demo::ENDPOINT, demo::VARIANT, &functions));
+    published.extend(scaler_published(
+        DEFAULT_METRICS_NAMESPACE,
+        demo::ENDPOINT,
+        demo::VARIANT,
+    ));
+    assert_eq!(stack.params["ScalingMetricsNamespace"], DEFAULT_METRICS_NAMESPACE);
+
+    // Every resource resolves (a reference to a resource left out by its condition fails here).
+    let resources = stack.resources();
+    for (name, _) in &resources {
+        stack.properties(name);
+    }
+
+    // Alarms.
+    let mut alarms = Vec::new();
+    for (name, r) in &resources {
+        if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let p = stack.properties(name);
+        alarms.push(Reference {
+            namespace: text(&p["Namespace"]),
+            name: text(&p["MetricName"]),
+            partial: false,
+            dimensions: p["Dimensions"]
+                .as_array()
+                .expect("Dimensions")
+                .iter()
+                .map(|d| (text(&d["Name"]), text(&d["Value"])))
+                .collect(),
+            source: format!("alarm {name}"),
+        });
+    }
+    assert_eq!(
+        alarms.len(),
+        16,
+        "every alarm is created with these parameters: {alarms:#?}"
+    );
+    for f in features {
+        assert!(alarms.iter().any(|a| a.name == format!("feature_baseline_drift_{f}")));
+    }
+    assert_eq!(unmatched(&alarms, &published), Vec::<&Reference>::new());
+
+    // The CloudWatch dashboard.
+    let body = stack.properties("Dashboard")["DashboardBody"].clone();
+    let body: Json = serde_json::from_str(body.as_str().unwrap()).expect("the dashboard body is JSON");
+    let cloudwatch = cloudwatch_dashboard_references(&body, "dashboard");
+    assert!(cloudwatch.len() > 25, "{cloudwatch:#?}");
+    assert_eq!(unmatched(&cloudwatch, &published), Vec::<&Reference>::new());
+    // The drift SEARCH finds exactly the per-feature drift metrics.
+    let drift: BTreeSet<&str> = cloudwatch
+        .iter()
+        .filter(|r| r.partial)
+        .flat_map(|r| published.iter().filter(|p| r.matches(p)).map(|p| p.name.as_str()))
+        .collect();
+    let expected: BTreeSet<&str> = published
+        .iter()
+        .filter(|p| p.name.starts_with("feature_baseline_drift_") && p.dimensions["MonitoringSchedule"] == schedule)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(expected.len() >= demo::FEATURES.len(), "{expected:?}");
+    assert_eq!(drift, expected);
+
+    // The Grafana dashboard, with its variables set to the stack's values.
+    let grafana: Json = serde_json::from_str(
+        &std::fs::read_to_string(infra("grafana-dashboard.json")).expect("grafana-dashboard.json"),
+    )
+    .expect("the Grafana dashboard is JSON");
+    let grafana = grafana_references(
+        &grafana,
+        &[
+            ("datasource", "cloudwatch"),
+            ("region", "us-east-1"),
+            ("data_namespace", DATA_METRICS_NAMESPACE),
+            ("model_namespace", MODEL_METRICS_NAMESPACE),
+            ("scaling_namespace", DEFAULT_METRICS_NAMESPACE),
+            ("endpoint", demo::ENDPOINT),
+            ("variant", demo::VARIANT),
+            ("schedule", schedule),
+        ],
+    );
+    assert!(grafana.len() > 20, "{grafana:#?}");
+    assert_eq!(unmatched(&grafana, &published), Vec::<&Reference>::new());
+    // The Grafana dashboard shows what the CloudWatch dashboard shows (the Lambda errors aside).
+    let shown = |refs: &[Reference]| -> BTreeSet<(String, String)> {
+        refs.iter()
+            .filter(|r| r.namespace != "AWS/Lambda")
+            .map(|r| (r.namespace.clone(), r.name.clone()))
+            .collect()
+    };
+    assert_eq!(shown(&grafana), shown(&cloudwatch));
+
+    // The quality alarms offer exactly the metric names the core publishes in the model-metrics namespace, and
+    // compare in the direction the core's lower_is_better gives.
+    let model_metrics: BTreeSet<String> = data
+        .iter()
+        .filter(|d| d.namespace == MODEL_METRICS_NAMESPACE && !d.metric_name.starts_with("prediction_"))
+        .map(|d| d.metric_name.clone())
+        .filter(|n| !n.ends_with("_best_constant_classifier"))
+        .collect();
+    for slot in 1..=3 {
+        let allowed: BTreeSet<String> =
+            stack.root["Parameters"][format!("QualityAlarm{slot}Metric").as_str()]["AllowedValues"]
+                .as_sequence()
+                .expect("AllowedValues")
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect();
+        let missing: Vec<_> = allowed.difference(&model_metrics).collect();
+        assert!(
+            missing.is_empty(),
+            "QualityAlarm{slot}Metric offers unpublished {missing:?}"
+        );
+        for metric in &allowed {
+            let key = format!("QualityAlarm{slot}Metric");
+            let check = Stack::new(&[("EndpointName", demo::ENDPOINT), (key.as_str(), metric.as_str())]);
+            let comparison = text(&check.properties(&format!("QualityAlarm{slot}"))["ComparisonOperator"]);
+            let want = if lower_is_better(metric.trim_start_matches("estimated_")) {
+                "GreaterThanThreshold"
+            } else {
+                "LessThanThreshold"
+            };
+            assert_eq!(comparison, want, "QualityAlarm{slot} on {metric}");
+        }
+    }
+    let offered: BTreeSet<String> = stack.root["Parameters"]["QualityAlarm1Metric"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let unoffered: Vec<_> = model_metrics.difference(&offered).collect();
+    assert!(
+        unoffered.is_empty(),
+        "published but not offered for alarms: {unoffered:?}"
+    );
+
+    // evaluate-captures' environment parses with the function's own parser, and every variable set is read:
+    // leaving any one out changes the parsed configuration or fails.
+    let env = stack.properties("EvaluateCapturesFunction")["Environment"]["Variables"].clone();
+    let env: std::collections::HashMap<String, String> = env
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    let config = evaluate_captures::config::Config::from_vars(&env).expect("the template's environment parses");
+    assert_eq!(config.schedule, schedule);
+    assert_eq!(config.endpoints.len(), 1);
+    assert_eq!(
+        config.capture_of(&config.endpoints[0]).to_string(),
+        format!(
+            "s3://{STACK}-databucket/datacapture/{}/{}",
+            demo::ENDPOINT,
+            demo::VARIANT
+        )
+    );
+    assert_eq!(
+        config.baseline_of(&config.endpoints[0]).to_string(),
+        format!("s3://{STACK}-databucket/baselines/{}/{}", demo::ENDPOINT, demo::VARIANT)
+    );
+    // METRICS_NAMESPACE is left out with the default namespaces (see the custom namespace test).
+    let keys: BTreeSet<&str> = env.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = [
+        "ENDPOINTS",
+        "CAPTURE_S3_URI",
+        "BASELINE_S3_URI",
+        "REPORT_S3_URI",
+        "STATE_S3_URI",
+        "GROUND_TRUTH_S3_URI",
+        "EVALUATION_CONFIG",
+        "SCHEDULE_NAME",
+        "SETTLE_MINUTES",
+        "MAX_WINDOWS_PER_RUN",
+        "LEASE_MINUTES",
+    ]
+    .into();
+    assert_eq!(keys, expected);
+    let full = format!("{config:?}");
+    for key in env.keys() {
+        let mut less = env.clone();
+        less.remove(key);
+        if let Ok(c) = evaluate_captures::config::Config::from_vars(&less) {
+            assert_ne!(
+                format!("{c:?}"),
+                full,
+                "{key} is set by the template but not read by the function"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_custom_namespace_moves_alarms_and_dashboard_together() {
+    // With MetricsNamespace set, the function publishes to {it}/data-metrics and {it}/model-metrics (the
+    // CloudWatch sink keeps the last segment of Model Monitor's namespace).
+    let stack = Stack::new(&[
+        ("EndpointName", "churn"),
+        ("MetricsNamespace", "acme/ml"),
+        ("DeployFunctions", "false"),
+    ]);
+    let mut namespaces = BTreeSet::new();
+    for (name, r) in stack.resources() {
+        assert_ne!(
+            r["Type"].as_str(),
+            Some("AWS::Serverless::Function"),
+            "{name} despite DeployFunctions=false"
+        );
+        if r["Type"].as_str() == Some("AWS::CloudWatch::Alarm") {
+            namespaces.insert(text(&stack.properties(&name)["Namespace"]));
+        }
+    }
+    assert_eq!(
+        namespaces,
+        ["acme/ml/data-metrics", "acme/ml/model-metrics"]
+            .map(String::from)
+            .into()
+    );
+    let body = stack.properties("Dashboard")["DashboardBody"].clone();
+    let body: Json = serde_json::from_str(body.as_str().unwrap()).unwrap();
+    let dashboard: BTreeSet<String> = cloudwatch_dashboard_references(&body, "dashboard")
+        .into_iter()
+        .map(|r| r.namespace)
+        .filter(|n| !n.starts_with("AWS/") && n != DEFAULT_METRICS_NAMESPACE)
+        .collect();
+    assert_eq!(dashboard, namespaces);
+    // The role may publish exactly there.
+    let role = stack.properties("EvaluateCapturesRole");
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"].as_array().unwrap();
+    let publish = statements
+        .iter()
+        .find(|s| s["Action"] == "cloudwatch:PutMetricData")
+        .expect("a PutMetricData statement");
+    let allowed: BTreeSet<String> = publish["Condition"]["StringEquals"]["cloudwatch:namespace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(allowed, namespaces);
+    // And the function is told.
+    let deployed = Stack::new(&[("EndpointName", "churn"), ("MetricsNamespace", "acme/ml")]);
+    let env = deployed.properties("EvaluateCapturesFunction")["Environment"]["Variables"].clone();
+    let env: std::collections::HashMap<String, String> = env
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect();
+    let config = evaluate_captures::config::Config::from_vars(&env).expect("the template's environment parses");
+    assert_eq!(config.namespace.as_deref(), Some("acme/ml"));
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Deployed to LocalStack.
+
+async fn queue_for(sqs: &aws_sdk_sqs::Client, sns: &aws_sdk_sns::Client, topic: &str, name: &str) -> String {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique(name))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let arn = queue_arn(sqs, &url).await;
+    sns.subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .expect("subscribe");
+    url
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
+/// The bodies of the messages waiting in a queue (a few seconds of long polling), deleted once read.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive");
+    let mut bodies = Vec::new();
+    for m in out.messages() {
+        bodies.push(m.body().unwrap_or_default().to_owned());
+        if let Some(handle) = m.receipt_handle() {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    bodies
+}
+
+fn dims(endpoint: &str, schedule: &str) -> Vec<Dimension> {
+    vec![
+        Dimension::builder().name("Endpoint").value(endpoint).build(),
+        Dimension::builder().name("MonitoringSchedule").value(schedule).build(),
+    ]
+}
+
+/// Data above the thresholds of the data-set drift alarm and the prediction anomaly alarm.
+async fn push_breaching(cw: &aws_sdk_cloudwatch::Client, endpoint: &str, schedule: &str) {
+    for (namespace, name, value) in [
+        (DATA_METRICS_NAMESPACE, "dataset_drift_share", 0.9),
+        (MODEL_METRICS_NAMESPACE, "prediction_anomaly_score", 9.0),
+    ] {
+        cw.put_metric_data()
+            .namespace(namespace)
+            .metric_data(
+                SdkDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(dims(endpoint, schedule)))
+                    .value(value)
+                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                        Utc::now().timestamp(),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_deploys_and_its_alarm_notifies_through_sns() {
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+
+    // What `sam deploy` does: the functions' local CodeUri replaced by an S3 location (nothing is read from it,
+    // the functions are left out), and the template uploaded, as it is larger than CreateStack's inline limit.
+    let local = "    CodeUri: ..\n";
+    let template = template_text();
+    assert_eq!(template.matches(local).count(), 1, "one CodeUri, in Globals");
+    let template = template.replace(local, "    CodeUri: s3://modelwatch-not-deployed/functions.zip\n");
+    let staging = unique("mw-infra-staging");
+    s3.create_bucket()
+        .bucket(&staging)
+        .send()
+        .await
+        .expect("staging bucket");
+    modelwatch_e2e::put(&s3, &staging, "template.yaml", template.into_bytes()).await;
+    let stack = unique("mw-infra");
+    let endpoint = unique("ep");
+    let schedule = unique("hourly");
+    let params = [
+        ("DeployFunctions", "false"),
+        ("EndpointName", endpoint.as_str()),
+        ("ScheduleName", schedule.as_str()),
+        ("AlarmPeriodSeconds", "60"),
+        ("DriftAlarmFeature1", "income"),
+        ("QualityAlarm1Metric", "accuracy"),
+        ("QualityAlarm1Threshold", "0.7"),
+    ];
+    let started = Instant::now();
+    cfn.create_stack()
+        .stack_name(&stack)
+        .template_url(format!("{}/{staging}/template.yaml", modelwatch_e2e::endpoint()))
+        .set_parameters(Some(
+            params
+                .iter()
+                .map(|(k, v)| Parameter::builder().parameter_key(*k).parameter_value(*v).build())
+                .collect(),
+        ))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityAutoExpand)
+        .send()
+        .await
+        .expect("CreateStack");
+    let described = loop {
+        let s = cfn
+            .describe_stacks()
+            .stack_name(&stack)
+            .send()
+            .await
+            .expect("DescribeStacks");
+        let s = s.stacks()[0].clone();
+        let status = s.stack_status().cloned().unwrap();
+        if !status.as_str().ends_with("IN_PROGRESS") {
+            break s;
+        }
+        assert!(
+            started.elapsed() < StdDuration::from_secs(180),
+            "stack still {status:?}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+    };
+    if described.stack_status() != Some(&StackStatus::CreateComplete) {
+        let events = cfn.describe_stack_events().stack_name(&stack).send().await.unwrap();
+        let failed: Vec<String> = events
+            .stack_events()
+            .iter()
+            .filter(|e| e.resource_status().is_some_and(|s| s.as_str().ends_with("FAILED")))
+            .map(|e| format!("{:?}: {:?}", e.logical_resource_id(), e.resource_status_reason()))
+            .collect();
+        panic!(
+            "{:?} {:?}: {failed:#?}",
+            described.stack_status(),
+            described.stack_status_reason()
+        );
+    }
+    println!("stack created in {:.1} s", started.elapsed().as_secs_f64());
+    let output = |key: &str| {
+        described
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .unwrap_or_else(|| panic!("output {key}"))
+            .to_owned()
+    };
+    assert!(
+        described
+            .outputs()
+            .iter()
+            .all(|o| !o.output_key().unwrap_or_default().ends_with("FunctionArn")),
+        "no function outputs without functions"
+    );
+    let resources = cfn.describe_stack_resources().stack_name(&stack).send().await.unwrap();
+    let types: BTreeMap<String, String> = resources
+        .stack_resources()
+        .iter()
+        .map(|r| {
+            (
+                r.logical_resource_id().unwrap().to_owned(),
+                r.resource_type().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(!types.values().any(|t| t.starts_with("AWS::Lambda::")), "{types:?}");
+    for (id, kind) in [
+        ("DataBucket", "AWS::S3::Bucket"),
+        ("AlarmTopic", "AWS::SNS::Topic"),
+        ("RetrainingTopic", "AWS::SNS::Topic"),
+        ("EvaluateCapturesRole", "AWS::IAM::Role"),
+        ("ScaleEndpointRole", "AWS::IAM::Role"),
+        ("SuggestBaselineRole", "AWS::IAM::Role"),
+        ("EvaluateCapturesLogGroup", "AWS::Logs::LogGroup"),
+        ("CaptureObjectCreatedRule", "AWS::Events::Rule"),
+        ("EvaluationScheduleRule", "AWS::Events::Rule"),
+        ("ScalingScheduleRule", "AWS::Events::Rule"),
+        ("FeatureDriftAlarm1", "AWS::CloudWatch::Alarm"),
+        ("QualityAlarm1", "AWS::CloudWatch::Alarm"),
+        ("Dashboard", "AWS::CloudWatch::Dashboard"),
+    ] {
+        assert_eq!(types.get(id).map(String::as_str), Some(kind), "{id}");
+    }
+
+    // Queues on both topics; data above two alarms' thresholds: the data-set drift alarm (both topics) and the
+    // prediction anomaly alarm (the alarm topic only).
+    let alarms_queue = queue_for(&sqs, &sns, &output("AlarmTopicArn"), "mw-infra-alarms").await;
+    let retraining_queue = queue_for(&sqs, &sns, &output("RetrainingTopicArn"), "mw-infra-retraining").await;
+    let drift_alarm = format!("{stack}-{endpoint}-dataset-drift");
+    let anomaly_alarm = format!("{stack}-{endpoint}-prediction-anomaly");
+    push_breaching(&cw, &endpoint, &schedule).await;
+
+    // Meanwhile: a capture file below the variant's prefix goes through the bucket's EventBridge notifications
+    // and the capture rule (to a queue the test adds as the rule's target); files elsewhere do not.
+    let bucket = output("DataBucketName");
+    let rule = resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("CaptureObjectCreatedRule"))
+        .and_then(|r| r.physical_resource_id())
+        .unwrap()
+        .to_owned();
+    let rule_queue = sqs
+        .create_queue()
+        .queue_name(unique("mw-infra-captures"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("test-queue")
+                .arn(queue_arn(&sqs, &rule_queue).await)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+    let hour = Utc::now().format("%Y/%m/%d/%H");
+    let inside = format!("datacapture/{endpoint}/AllTraffic/{hour}/capture.jsonl");
+    for key in [
+        inside.clone(),
+        format!("datacapture/other-endpoint/AllTraffic/{hour}/capture.jsonl"),
+        format!("reports/{endpoint}/AllTraffic/{hour}/drift.json"),
+    ] {
+        modelwatch_e2e::put(&s3, &bucket, &key, b"{}".to_vec()).await;
+    }
+    let mut keys = Vec::new();
+    let waited = Instant::now();
+    while waited.elapsed() < StdDuration::from_secs(10) {
+        for body in drain(&sqs, &rule_queue).await {
+            let event: Json = serde_json::from_str(&body).expect("an EventBridge event");
+            assert_eq!(event["detail-type"], "Object Created");
+            keys.push(event["detail"]["object"]["key"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(keys, vec![inside], "only the variant's capture files reach the rule");
+
+    // The alarms fire; LocalStack evaluates them about once a period (60 s), so the data are pushed again every
+    // 20 s to keep the last minute breaching.
+    let mut alarm_topic: Vec<String> = Vec::new();
+    let mut retraining_topic: Vec<String> = Vec::new();
+    let notified = |bodies: &[String], alarm: &str| bodies.iter().any(|b| b.contains(alarm) && b.contains("ALARM"));
+    let mut pushed = Instant::now();
+    let waited = Instant::now();
+    while waited.elapsed() < StdDuration::from_secs(240)
+        && !(notified(&alarm_topic, &drift_alarm)
+            && notified(&alarm_topic, &anomaly_alarm)
+            && notified(&retraining_topic, &drift_alarm))
+    {
+        alarm_topic.extend(drain(&sqs, &alarms_queue).await);
+        retraining_topic.extend(drain(&sqs, &retraining_queue).await);
+        if pushed.elapsed() > StdDuration::from_secs(20) {
+            push_breaching(&cw, &endpoint, &schedule).await;
+            pushed = Instant::now();
+        }
+    }
+    println!("alarms notified {:.0} s after the data", waited.elapsed().as_secs_f64());
+    let state = cw
+        .describe_alarms()
+        .alarm_names(&drift_alarm)
+        .alarm_names(&anomaly_alarm)
+        .send()
+        .await
+        .unwrap();
+    for alarm in state.metric_alarms() {
+        assert_eq!(
+            alarm.state_value().map(|s| s.as_str()),
+            Some("ALARM"),
+            "{:?}",
+            alarm.alarm_name()
+        );
+    }
+    assert_eq!(state.metric_alarms().len(), 2);
+    assert!(
+        notified(&alarm_topic, &drift_alarm),
+        "no data-set drift notification on the alarm topic"
+    );
+    assert!(
+        notified(&alarm_topic, &anomaly_alarm),
+        "no anomaly notification on the alarm topic"
+    );
+    assert!(
+        notified(&retraining_topic, &drift_alarm),
+        "no data-set drift notification on the retraining topic"
+    );
+    // The anomaly alarm, which fired at the same time, is not a retraining trigger.
+    retraining_topic.extend(drain(&sqs, &retraining_queue).await);
+    assert!(
+        !retraining_topic.iter().any(|b| b.contains(&anomaly_alarm)),
+        "the prediction anomaly alarm reached the retraining topic"
+    );
+
+    cfn.delete_stack().stack_name(&stack).send().await.expect("DeleteStack");
+}
