@@ -8,6 +8,7 @@ use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
 use modelwatch_core::evaluate::Sources;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, WindowOutcome, windows_due};
 use modelwatch_core::ports::CaptureObject;
+use modelwatch_core::ports::error_chain as chain;
 use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints};
 use modelwatch_core::report::QUALITY_DIR;
 use modelwatch_core::window::{Window, hour_of_key};
@@ -80,17 +81,6 @@ pub struct BaselineFiles {
 pub struct App {
     pub config: Config,
     pub clients: Clients,
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 impl App {

@@ -6,12 +6,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?))
-        .with_current_span(false)
-        .without_time()
-        .init();
+    modelwatch_aws::logs::init_json_logs();
     let config = Config::from_env()?;
     let app = App {
         config,

@@ -2,6 +2,7 @@
 //! baseline files written to S3.
 
 use modelwatch_aws::s3::{S3Location, S3ReportStore};
+use modelwatch_core::ports::error_chain as chain;
 use modelwatch_core::suggest;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -31,17 +32,6 @@ pub enum HandlerError {
     Download { uri: String, message: String },
     #[error("{0}")]
     Suggest(String),
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Handles one event.

@@ -5,12 +5,7 @@ use suggest_baseline::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env().add_directive("info".parse()?))
-        .with_current_span(false)
-        .without_time()
-        .init();
+    modelwatch_aws::logs::init_json_logs();
     let sdk = modelwatch_aws::config::load().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let s3 = &s3;

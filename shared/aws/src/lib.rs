@@ -8,6 +8,7 @@
 //!
 //! - [`config`]: the SDK configuration, loaded once per process (region, endpoint overrides, retries).
 //! - [`error`]: SDK errors mapped to the core's [`PortError`](modelwatch_core::ports::PortError), cause kept.
+//! - [`logs`]: the functions' JSON logs, set up once per process.
 //! - [`s3`]: S3 locations; the capture source, the report store and the state store.
 //! - [`cloudwatch`]: the metric sink, batching within `PutMetricData`'s limits.
 //! - [`endpoint_metrics`]: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
@@ -19,5 +20,6 @@ pub mod cloudwatch;
 pub mod config;
 pub mod endpoint_metrics;
 pub mod error;
+pub mod logs;
 pub mod s3;
 pub mod sagemaker;

@@ -18,7 +18,7 @@ use crate::capture::{CaptureReader, FileSummary, ReaderConfig, SkipReport, open_
 use crate::drift::{self, DriftConfig, DriftReport, ModelMonitorComparison};
 use crate::history::{HistoryConfig, WindowBuilder, WindowSummary};
 use crate::metrics::{DATA_METRICS_NAMESPACE, MetricDatum, MetricScope, StatisticSet, Unit};
-use crate::ports::{CaptureObject, CaptureSource, PortError};
+use crate::ports::{CaptureObject, CaptureSource, PortError, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
     self, BinaryOptions, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, GroundTruth, JoinReport,
@@ -494,17 +494,6 @@ impl<'a> Evaluator<'a> {
             estimate,
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,

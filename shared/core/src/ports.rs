@@ -50,6 +50,18 @@ impl PortError {
     }
 }
 
+/// An error with its causes, on one line (`outer: cause: root cause`), for reports and log events.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// One capture file or object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureObject {

@@ -435,16 +435,7 @@ pub enum ControllerError {
 }
 
 /// An error with its causes, on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
+pub use crate::ports::error_chain as chain;
 
 fn to_json(state: &ScalerState) -> Vec<u8> {
     serde_json::to_vec(state).expect("the state is plain data")
