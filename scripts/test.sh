@@ -44,7 +44,7 @@ set -a
 set +a
 
 echo "== unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked --no-fail-fast
 
 echo "== doc tests"
 cargo test --workspace --doc --locked

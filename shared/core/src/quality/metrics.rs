@@ -272,7 +272,7 @@ impl ScoreHistogram {
             area += pb * (negatives_below + 0.5 * nb);
             same_bin += pb * nb;
         }
-        Some((area / (p * n), 0.5 * same_bin / (p * n)))
+        Some(((area / (p * n)).min(1.0), 0.5 * same_bin / (p * n)))
     }
 
     /// Average precision over the bins as thresholds (scikit-learn's `average_precision_score`); 0 without
@@ -296,7 +296,8 @@ impl ScoreHistogram {
             fp += nb;
             ap += (pb / p) * (tp / (tp + fp));
         }
-        ap
+        // The recall steps sum to 1 only up to rounding (1.0000000000000002 happens): keep the area in [0, 1].
+        ap.min(1.0)
     }
 }
 
