@@ -702,12 +702,16 @@ fn template_and_dashboards_reference_only_what_the_code_publishes() {
     }
     assert_eq!(
         alarms.len(),
-        16,
+        17,
         "every alarm is created with these parameters: {alarms:#?}"
     );
     for f in features {
         assert!(alarms.iter().any(|a| a.name == format!("feature_baseline_drift_{f}")));
     }
+    assert!(
+        alarms.iter().any(|a| a.name == "dataset_max_feature_drift"),
+        "the any-feature drift alarm"
+    );
     assert_eq!(unmatched(&alarms, &published), Vec::<&Reference>::new());
 
     // The CloudWatch dashboard.

@@ -498,7 +498,8 @@ impl<'a> Evaluator<'a> {
 
 /// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,
 /// `feature_baseline_drift_*`), for features whose `emit_metrics` is not disabled, plus modelwatch's data-set
-/// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_records_skipped`, `constraint_violations`.
+/// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_max_feature_drift` (the largest
+/// `feature_baseline_drift_*`), `dataset_records_skipped`, `constraint_violations`.
 pub fn data_metrics(
     baseline: &Baseline,
     profile: &DatasetProfile,
@@ -564,6 +565,16 @@ pub fn data_metrics(
     let ns = DATA_METRICS_NAMESPACE;
     out.push(scope.datum(ns, "dataset_item_count", profile.item_count as f64, Unit::Count));
     out.push(scope.datum(ns, "dataset_drift_share", drift.drift_share, Unit::None));
+    // The largest feature_baseline_drift_<f> of the window: one alarm on it covers every feature.
+    if let Some(max) = drift
+        .features
+        .iter()
+        .map(|f| f.model_monitor_distance)
+        .filter(|d| d.is_finite())
+        .reduce(f64::max)
+    {
+        out.push(scope.datum(ns, "dataset_max_feature_drift", max, Unit::None));
+    }
     out.push(scope.datum(ns, "dataset_records_skipped", summary.skipped as f64, Unit::Count));
     out.push(scope.datum(ns, "constraint_violations", summary.violations as f64, Unit::Count));
     out

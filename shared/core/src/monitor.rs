@@ -612,6 +612,22 @@ mod tests {
         );
         let published = metrics.data.lock().unwrap().len();
         assert_eq!(first.published, published);
+        // One datum for "any feature drifted": the largest of the per-feature drift data.
+        {
+            let data = metrics.data.lock().unwrap();
+            let per_feature = data
+                .iter()
+                .filter(|d| d.metric_name.starts_with("feature_baseline_drift_"))
+                .map(|d| d.value)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let max: Vec<f64> = data
+                .iter()
+                .filter(|d| d.metric_name == "dataset_max_feature_drift")
+                .map(|d| d.value)
+                .collect();
+            assert_eq!(max, vec![per_feature]);
+            assert!(per_feature > 0.1, "hour 4 drifted: {per_feature}");
+        }
         assert!(published > 10);
         let folder = t.report_folder(&window);
         let drift_report = reports.files.lock().unwrap()[&format!("{folder}/drift.json")].clone();
