@@ -21,6 +21,9 @@ infra_log=.local/logs/infra-install.log
 bash scripts/infra-check.sh install >"$infra_log" 2>&1 &
 infra_pid=$!
 cargo test --workspace --all-targets --locked --no-run
+# The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
+# features, not the tests'), so that the test does not compile it under its own timeout.
+cargo build --locked --bin evaluate-captures
 if ! wait "$install_pid"; then
   cat "$stack_log" >&2
   echo "installing the test stack failed (log above)" >&2

@@ -11,15 +11,22 @@
 //! - [`logs`]: the functions' JSON logs, set up once per process.
 //! - [`s3`]: S3 locations; the capture source, the report store and the state store.
 //! - [`cloudwatch`]: the metric sink, batching within `PutMetricData`'s limits.
-//! - [`endpoint_metrics`]: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
-//! - [`sagemaker`]: the endpoint controller: describe, count changes, configuration copies, blue/green updates.
-//! - [`autoscaling`]: Application Auto Scaling registrations of variants, removed and restored.
+//!
+//! With feature `scaling` (only the scaling function needs them, so the others neither compile nor ship the
+//! SageMaker SDK):
+//!
+//! - `endpoint_metrics`: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
+//! - `sagemaker`: the endpoint controller: describe, count changes, configuration copies, blue/green updates.
+//! - `autoscaling`: Application Auto Scaling registrations of variants, removed and restored.
 
+#[cfg(feature = "scaling")]
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod config;
+#[cfg(feature = "scaling")]
 pub mod endpoint_metrics;
 pub mod error;
 pub mod logs;
 pub mod s3;
+#[cfg(feature = "scaling")]
 pub mod sagemaker;
