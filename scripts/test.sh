@@ -20,7 +20,10 @@ install_pid=$!
 infra_log=.local/logs/infra-install.log
 bash scripts/infra-check.sh install >"$infra_log" 2>&1 &
 infra_pid=$!
-cargo test --workspace --all-targets --locked --no-run
+# Feature modelwatch/aws: the CLI's `history` from S3 and `rollback` (off by default so that `modelwatch demo` does
+# not compile the SageMaker SDK), tested against the emulators.
+features=(--features modelwatch/aws)
+cargo test --workspace --all-targets --locked "${features[@]}" --no-run
 # The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
 # features, not the tests'), so that the test does not compile it under its own timeout.
 cargo build --locked --bin evaluate-captures
@@ -47,7 +50,7 @@ set -a
 set +a
 
 echo "== unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
-cargo test --workspace --all-targets --locked --no-fail-fast
+cargo test --workspace --all-targets --locked "${features[@]}" --no-fail-fast
 
 echo "== doc tests"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked "${features[@]}"

@@ -6,10 +6,12 @@
 //! - [`local`]: the core's ports over the filesystem.
 //! - [`output`]: writing the reports and printing the tables.
 //! - [`simulate`]: the autoscaling simulator command.
+//! - [`versions`]: `history` and `rollback`, over the retraining function's version history.
 
 mod local;
 mod output;
 mod simulate;
+mod versions;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -125,6 +127,10 @@ enum Command {
     },
     /// Replay a request trace through a scaling policy (and target tracking, to compare).
     Simulate(simulate::SimulateArgs),
+    /// Print an endpoint's model versions: which served when, and why each changed.
+    History(versions::HistoryArgs),
+    /// Return an endpoint to an earlier version's configuration (needs feature `aws`).
+    Rollback(versions::RollbackArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -246,6 +252,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Simulate(args) => {
             simulate::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History(args) => {
+            versions::history(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback(args) => {
+            versions::rollback(&args)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`config`]: the SDK configuration, loaded once per process (region, endpoint overrides, retries).
+//! - [`env`]: environment variables into typed configuration, shared by the functions.
 //! - [`error`]: SDK errors mapped to the core's [`PortError`](modelwatch_core::ports::PortError), cause kept.
 //! - [`logs`]: the functions' JSON logs, set up once per process.
 //! - [`s3`]: S3 locations; the capture source, the report store and the state store.
@@ -18,6 +19,12 @@
 //! - `endpoint_metrics`: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
 //! - `sagemaker`: the endpoint controller: describe, count changes, configuration copies, blue/green updates.
 //! - `autoscaling`: Application Auto Scaling registrations of variants, removed and restored.
+//!
+//! With feature `retrain` (only the retraining function needs it):
+//!
+//! - `retrain`: the retraining loop's ports: training jobs cloned from a template, model packages registered and
+//!   described, models copied with new model data, and blue/green deployments of new configurations.
+//! - `sagemaker` (also compiled here, for its configuration copies and deployment configurations).
 
 #[cfg(feature = "scaling")]
 pub mod autoscaling;
@@ -25,8 +32,11 @@ pub mod cloudwatch;
 pub mod config;
 #[cfg(feature = "scaling")]
 pub mod endpoint_metrics;
+pub mod env;
 pub mod error;
 pub mod logs;
+#[cfg(feature = "retrain")]
+pub mod retrain;
 pub mod s3;
-#[cfg(feature = "scaling")]
+#[cfg(any(feature = "scaling", feature = "retrain"))]
 pub mod sagemaker;

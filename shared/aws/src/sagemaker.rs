@@ -10,11 +10,11 @@ use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigIn
 use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
 use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
 use aws_sdk_sagemaker::types::{
-    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, DeploymentConfig, DesiredWeightAndCapacity,
-    ProductionVariantInstanceType, TrafficRoutingConfig, TrafficRoutingConfigType,
+    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, DeploymentConfig,
+    DesiredWeightAndCapacity, ProductionVariantInstanceType, TrafficRoutingConfig, TrafficRoutingConfigType,
 };
 use modelwatch_core::ports::{PortError, PortErrorKind};
-use modelwatch_core::scaling::controller::{Deployment, EndpointPort, NewConfig};
+use modelwatch_core::scaling::controller::{CapacityStep, Deployment, EndpointPort, NewConfig};
 use modelwatch_core::scaling::endpoint::{ConfigVariant, ConfigView, EndpointView, LiveVariant, status_of};
 use tokio::runtime::Handle;
 
@@ -93,6 +93,9 @@ pub fn copy_config(
         if let Some(w) = o.initial_weight {
             v.initial_variant_weight = Some(w);
         }
+        if let Some(m) = &o.model_name {
+            v.model_name = Some(m.clone());
+        }
     }
     CreateEndpointConfigInput::builder()
         .endpoint_config_name(&plan.name)
@@ -121,8 +124,19 @@ pub fn copy_config(
 pub fn deployment_config(d: &Deployment) -> DeploymentConfig {
     let routing = TrafficRoutingConfig::builder()
         .r#type(TrafficRoutingConfigType::from(d.traffic_routing.as_str()))
-        .wait_interval_in_seconds(d.wait_interval_seconds)
-        .build();
+        .wait_interval_in_seconds(d.wait_interval_seconds);
+    let step = |s: &CapacityStep| {
+        CapacitySize::builder()
+            .r#type(CapacitySizeType::from(s.unit.as_str()))
+            .value(s.value)
+            .build()
+    };
+    let routing = match (d.traffic_routing.as_str(), &d.step) {
+        ("CANARY", Some(s)) => routing.canary_size(step(s)),
+        ("LINEAR", Some(s)) => routing.linear_step_size(step(s)),
+        _ => routing,
+    }
+    .build();
     let policy = BlueGreenUpdatePolicy::builder()
         .traffic_routing_configuration(routing)
         .termination_wait_in_seconds(d.termination_wait_seconds)
@@ -142,6 +156,37 @@ pub fn deployment_config(d: &Deployment) -> DeploymentConfig {
         .blue_green_update_policy(policy)
         .set_auto_rollback_configuration(rollback)
         .build()
+}
+
+/// `CreateEndpointConfig`: `config.source` described and copied with [`copy_config`]. Shared by the endpoint
+/// controller and the retraining adapter, so both send the very same copy.
+pub(crate) fn create_config_copy(client: &Client, handle: &Handle, config: &NewConfig) -> Result<(), PortError> {
+    let source = handle
+        .block_on(
+            client
+                .describe_endpoint_config()
+                .endpoint_config_name(&config.source)
+                .send(),
+        )
+        .map_err(|e| port_error("describing endpoint configuration", config.source.clone(), e))?;
+    let input = copy_config(&source, config)?;
+    let request = client
+        .create_endpoint_config()
+        .set_endpoint_config_name(input.endpoint_config_name)
+        .set_production_variants(input.production_variants)
+        .set_data_capture_config(input.data_capture_config)
+        .set_kms_key_id(input.kms_key_id)
+        .set_async_inference_config(input.async_inference_config)
+        .set_explainer_config(input.explainer_config)
+        .set_shadow_production_variants(input.shadow_production_variants)
+        .set_execution_role_arn(input.execution_role_arn)
+        .set_vpc_config(input.vpc_config)
+        .set_enable_network_isolation(input.enable_network_isolation)
+        .set_metrics_config(input.metrics_config);
+    handle
+        .block_on(request.send())
+        .map_err(|e| port_error("creating endpoint configuration", config.name.clone(), e))?;
+    Ok(())
 }
 
 /// SageMaker endpoints, blocking on a runtime handle (call from a blocking thread).
@@ -197,34 +242,7 @@ impl EndpointPort for SageMakerEndpoints {
     }
 
     fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
-        let source = self
-            .handle
-            .block_on(
-                self.client
-                    .describe_endpoint_config()
-                    .endpoint_config_name(&config.source)
-                    .send(),
-            )
-            .map_err(|e| port_error("describing endpoint configuration", config.source.clone(), e))?;
-        let input = copy_config(&source, config)?;
-        let request = self
-            .client
-            .create_endpoint_config()
-            .set_endpoint_config_name(input.endpoint_config_name)
-            .set_production_variants(input.production_variants)
-            .set_data_capture_config(input.data_capture_config)
-            .set_kms_key_id(input.kms_key_id)
-            .set_async_inference_config(input.async_inference_config)
-            .set_explainer_config(input.explainer_config)
-            .set_shadow_production_variants(input.shadow_production_variants)
-            .set_execution_role_arn(input.execution_role_arn)
-            .set_vpc_config(input.vpc_config)
-            .set_enable_network_isolation(input.enable_network_isolation)
-            .set_metrics_config(input.metrics_config);
-        self.handle
-            .block_on(request.send())
-            .map_err(|e| port_error("creating endpoint configuration", config.name.clone(), e))?;
-        Ok(())
+        create_config_copy(&self.client, &self.handle, config)
     }
 
     fn delete_config(&self, config: &str) -> Result<(), PortError> {
@@ -300,12 +318,14 @@ mod tests {
                     instance_type: Some("ml.m5.xlarge".into()),
                     initial_count: Some(3),
                     initial_weight: Some(0.9),
+                    model_name: None,
                 },
                 VariantOverride {
                     name: "Canary".into(),
                     instance_type: None,
                     initial_count: Some(2),
                     initial_weight: Some(0.1),
+                    model_name: None,
                 },
             ],
         };

@@ -40,6 +40,15 @@ pub struct LaunchRecord {
     /// Training hours it used, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours_used: Option<f64>,
+    /// The checks that triggered it (`quality drift_share`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trigger: String,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The model package it was registered as, once registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package: Option<String>,
 }
 
 impl LaunchRecord {
@@ -136,6 +145,9 @@ impl RetrainHistory {
             job_name: job_name.to_owned(),
             status: JobStatus::InProgress,
             hours_used: None,
+            trigger: String::new(),
+            failure: None,
+            model_package: None,
         });
         Ok(())
     }
@@ -166,6 +178,11 @@ impl RetrainHistory {
             rec.hours_used = Some(h);
         }
         Ok(*rec != before)
+    }
+
+    /// The record of a job.
+    pub fn job_mut(&mut self, job_name: &str) -> Option<&mut LaunchRecord> {
+        self.launches.iter_mut().find(|l| l.job_name == job_name)
     }
 
     /// Drops ended launches from before `cutoff`, keeping the newest launch (the minimum interval needs it).

@@ -15,11 +15,16 @@
 //! - [`decide`]: `decide_retraining(&Signals, &RetrainPolicy, &RetrainHistory, now) -> RetrainDecision`, with reasons.
 //! - [`naming`]: the training job's name and its lineage tags, within SageMaker's limits.
 //! - [`versions`]: the endpoint's version history, rollback targets and the `modelwatch history` rendering.
+//! - [`settings`]: an endpoint's retraining file: the policy, how to train, register and deploy.
+//! - [`lifecycle`]: the loop over ports: launch, register on completion, deploy on approval, follow the
+//!   deployment, roll back.
 
 pub mod decide;
 pub mod history;
+pub mod lifecycle;
 pub mod naming;
 pub mod policy;
+pub mod settings;
 pub mod signals;
 pub mod versions;
 
@@ -28,7 +33,11 @@ pub use history::{JobStatus, LaunchRecord, RetrainHistory, RetrainHistoryError};
 pub use naming::{LaunchTags, Lineage, Tag, is_valid_training_job_name, lineage_tags, training_job_name};
 pub use policy::{RetrainPolicy, RetrainPolicyError};
 pub use signals::{DataQualitySignal, QualitySignal, Signals, WindowSignals};
-pub use versions::{ChangeCause, Deployment, DeploymentRecord, Outcome, RollbackError, VersionError, VersionHistory};
+pub use versions::{
+    ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, RollbackError, VersionError, VersionHistory,
+};
 
 #[cfg(test)]
 mod decide_tests;
+#[cfg(test)]
+mod lifecycle_tests;

@@ -311,6 +311,31 @@ pub fn training_job_name(model: &str, at: DateTime<Utc>) -> String {
     format!("{base}-{hash}-{stamp}")
 }
 
+/// A SageMaker resource name (Model, EndpointConfig: at most 63 characters, `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`):
+/// `{base}-{hash}-{suffix}`, `base` slugged and cut to fit as in [`training_job_name`], `hash` over the full
+/// base, `suffix` kept whole (ASCII letters, digits and `-`, at most 40 bytes).
+pub fn resource_name(base: &str, suffix: &str) -> String {
+    let suffix: String = slug(suffix, 40);
+    let hash = format!("{:08x}", fnv1a32(base.as_bytes()));
+    let room = MAX_TRAINING_JOB_NAME - suffix.len() - hash.len() - 2;
+    let mut head = slug(base, room);
+    if head.is_empty() {
+        head = "model".to_owned();
+    }
+    if suffix.is_empty() {
+        format!("{head}-{hash}")
+    } else {
+        format!("{head}-{hash}-{suffix}")
+    }
+}
+
+/// An idempotency token (`ClientToken`: 1 to 36 characters, `^[a-zA-Z0-9-]+$`) that is the same for the same
+/// text on every platform and Rust version: two FNV-1a hashes of it, 16 hex digits.
+pub fn client_token(text: &str) -> String {
+    let salted: Vec<u8> = text.bytes().rev().collect();
+    format!("{:08x}{:08x}", fnv1a32(text.as_bytes()), fnv1a32(&salted))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -320,6 +345,25 @@ mod tests {
     use crate::quality::report::ComparisonOperator;
     use crate::retrain::signals::{DataQualitySignal, QualitySignal};
     use crate::violations::CheckType;
+
+    #[test]
+    fn resource_names_are_valid_and_keep_their_suffix() {
+        for base in [
+            "churn",
+            "Ünïcode model name that is far too long for any SageMaker resource name",
+            "---",
+            "",
+        ] {
+            let n = resource_name(base, "v12-20261127101500");
+            assert!(is_valid_training_job_name(&n), "{n}");
+            assert!(n.ends_with("-v12-20261127101500"), "{n}");
+        }
+        assert_ne!(resource_name("Churn", "v1"), resource_name("churn", "v1"));
+        let t = client_token("churn-5dc80105-20261126130509");
+        assert_eq!(t.len(), 16);
+        assert_eq!(t, client_token("churn-5dc80105-20261126130509"));
+        assert_ne!(t, client_token("churn-5dc80105-20261126130510"));
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 13, 5, 9).unwrap()

@@ -181,6 +181,9 @@ pub struct VariantOverride {
     pub instance_type: Option<String>,
     pub initial_count: Option<u32>,
     pub initial_weight: Option<f32>,
+    /// The SageMaker Model the variant serves (a retrained model's deployment replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
 }
 
 /// A new endpoint configuration: a copy of `source` with overrides.
@@ -202,6 +205,38 @@ pub struct Deployment {
     pub max_execution_seconds: i32,
     /// `AutoRollbackConfiguration.Alarms` (none: no auto-rollback).
     pub rollback_alarms: Vec<String>,
+    /// The canary's size (`CANARY`) or the step (`LINEAR`); none for `ALL_AT_ONCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<CapacityStep>,
+}
+
+/// `CapacitySize`: a share of the new fleet's capacity or a number of instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// `CAPACITY_PERCENT` or `INSTANCE_COUNT`.
+    pub unit: CapacityUnit,
+    /// The percentage or the count (at least 1).
+    pub value: i32,
+}
+
+/// `CapacitySize.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CapacityUnit {
+    /// A percentage of the new fleet.
+    CapacityPercent,
+    /// A number of instances.
+    InstanceCount,
+}
+
+impl CapacityUnit {
+    /// SageMaker's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityUnit::CapacityPercent => "CAPACITY_PERCENT",
+            CapacityUnit::InstanceCount => "INSTANCE_COUNT",
+        }
+    }
 }
 
 impl Deployment {
@@ -213,6 +248,7 @@ impl Deployment {
             termination_wait_seconds: TERMINATION_WAIT_SECONDS,
             max_execution_seconds: MAX_EXECUTION_SECONDS,
             rollback_alarms: rollback_alarms.to_vec(),
+            step: None,
         }
     }
 }
@@ -272,6 +308,7 @@ pub fn new_config(
                     live.and_then(|l| l.desired_count).filter(|_| c.instance_type.is_some())
                 },
                 initial_weight: live.and_then(|l| l.desired_weight),
+                model_name: None,
             }
         })
         .collect();

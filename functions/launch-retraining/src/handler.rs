@@ -1,0 +1,288 @@
+//! One invocation: the event classified, each endpoint's retraining file read from S3, and the core's step
+//! (`modelwatch_core::retrain::lifecycle`) run on a blocking thread with the SageMaker and S3 adapters; each
+//! result logged as one structured event.
+
+use chrono::{DateTime, Utc};
+use modelwatch_aws::retrain::SageMakerRetrain;
+use modelwatch_aws::s3::{S3StateStore, get_bytes};
+use modelwatch_core::memory::MemoryState;
+use modelwatch_core::ports::error_chain;
+use modelwatch_core::retrain::lifecycle::{
+    self, DeployOutcome, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport, TrainingReport,
+};
+use modelwatch_core::retrain::settings::RetrainSettings;
+use serde::Serialize;
+use tokio::runtime::Handle;
+
+use crate::config::Config;
+use crate::event::{Invocation, classify};
+
+/// The SDK clients, built once per process.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+}
+
+impl Clients {
+    /// Clients from the environment's SDK configuration.
+    pub async fn from_env() -> Self {
+        let sdk = modelwatch_aws::config::load().await;
+        Self {
+            s3: modelwatch_aws::config::s3_client(&sdk),
+            sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+        }
+    }
+}
+
+/// What one endpoint's step did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StepReport {
+    Check(LaunchReport),
+    Training {
+        endpoint: String,
+        report: TrainingReport,
+    },
+    Deploy {
+        endpoint: String,
+        outcome: DeployOutcome,
+    },
+    Reconcile {
+        endpoint: String,
+        /// The configuration whose deployment ended, and how (`None`: nothing ended).
+        ended: Option<(String, String)>,
+    },
+    Rollback(RollbackReport),
+    History {
+        endpoint: String,
+        history: modelwatch_core::retrain::VersionHistory,
+        rendered: String,
+    },
+}
+
+/// What an invocation did.
+#[derive(Debug, Default, Serialize)]
+pub struct Response {
+    pub steps: Vec<StepReport>,
+    /// Endpoints named by the event that this function does not manage.
+    pub skipped: Vec<String>,
+}
+
+/// Why an invocation failed; the endpoints that ran kept their results.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] crate::event::EventError),
+    #[error("{endpoint}: {message}")]
+    Endpoint { endpoint: String, message: String },
+}
+
+/// The function: configuration and clients.
+pub struct App {
+    pub config: Config,
+    pub clients: Clients,
+}
+
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("unserialisable: {e}"))
+}
+
+/// One structured event per step.
+fn log(step: &StepReport) {
+    let text = json(step);
+    match step {
+        StepReport::Check(r) => {
+            let reasons = json(&r.decision.reasons());
+            let outcome = json(&r.outcome);
+            if matches!(r.outcome, LaunchOutcome::Failed { .. }) {
+                tracing::error!(endpoint = %r.endpoint, model = %r.model, windows = r.windows,
+                    decision = if r.decision.is_launch() { "launch" } else { "hold" },
+                    reasons = %reasons, outcome = %outcome, "Retraining launch failed.");
+            } else {
+                tracing::info!(endpoint = %r.endpoint, model = %r.model, windows = r.windows,
+                    unreadable_windows = %json(&r.unreadable_windows),
+                    decision = if r.decision.is_launch() { "launch" } else { "hold" },
+                    reasons = %reasons, outcome = %outcome, "Retraining decision made.");
+            }
+        }
+        StepReport::Deploy {
+            outcome: DeployOutcome::Failed { .. },
+            ..
+        } => tracing::error!(step = %text, "Deployment failed."),
+        _ => tracing::info!(step = %text, "Retraining step done."),
+    }
+}
+
+impl App {
+    /// Handles one event at `now`.
+    ///
+    /// # Errors
+    ///
+    /// A [`HandlerError`] for an unrecognised event, or for the first endpoint whose step failed (the others
+    /// still run).
+    pub async fn handle(&self, event: serde_json::Value, now: DateTime<Utc>) -> Result<Response, HandlerError> {
+        let invocation = classify(event)?;
+        let mut response = Response::default();
+        let configured = |e: &String| self.config.endpoints.contains(e);
+        let (endpoints, action): (Vec<String>, Action) = match invocation {
+            Invocation::Check { endpoints, trigger } => {
+                let named = endpoints.unwrap_or_else(|| self.config.endpoints.clone());
+                response.skipped = named.iter().filter(|e| !configured(e)).cloned().collect();
+                tracing::info!(trigger = %trigger, endpoints = %json(&named), "Checking retraining policies.");
+                (named.into_iter().filter(configured).collect(), Action::Check)
+            }
+            Invocation::TrainingJob { job_name } => (self.config.endpoints.clone(), Action::Training(job_name)),
+            Invocation::ModelPackage { arn } => (self.config.endpoints.clone(), Action::Deploy(arn)),
+            Invocation::Endpoint { endpoint } => self.one(endpoint, Action::Reconcile, &mut response),
+            Invocation::Rollback {
+                endpoint,
+                to,
+                requested_by,
+            } => self.one(endpoint, Action::Rollback { to, requested_by }, &mut response),
+            Invocation::History { endpoint } => self.one(endpoint, Action::History, &mut response),
+        };
+        let mut first_error = None;
+        for endpoint in endpoints {
+            match self.run(&endpoint, &action, now).await {
+                Ok(Some(step)) => {
+                    log(&step);
+                    response.steps.push(step);
+                }
+                Ok(None) => {}
+                Err(message) => {
+                    tracing::error!(endpoint = %endpoint, error = %message, "Retraining step failed.");
+                    first_error.get_or_insert(HandlerError::Endpoint { endpoint, message });
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(response),
+        }
+    }
+
+    fn one(&self, endpoint: String, action: Action, response: &mut Response) -> (Vec<String>, Action) {
+        if self.config.endpoints.contains(&endpoint) {
+            (vec![endpoint], action)
+        } else {
+            response.skipped.push(endpoint);
+            (Vec::new(), action)
+        }
+    }
+
+    /// Reads and validates the retraining file of `endpoint`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the file when it is missing, invalid, or written for another endpoint.
+    pub async fn read_settings(&self, endpoint: &str) -> Result<RetrainSettings, String> {
+        let location = self.config.settings_of(endpoint);
+        let uri = location.to_string();
+        let (bytes, _) = get_bytes(&self.clients.s3, &location.bucket, &location.prefix)
+            .await
+            .map_err(|e| error_chain(&e))?
+            .ok_or_else(|| format!("retraining file {uri} does not exist"))?;
+        let text = String::from_utf8(bytes).map_err(|e| format!("retraining file {uri}: {e}"))?;
+        let settings =
+            RetrainSettings::from_json(&text).map_err(|e| format!("retraining file {uri}: {}", error_chain(&e)))?;
+        if settings.endpoint != endpoint {
+            return Err(format!(
+                "retraining file {uri} is for endpoint {}, not {endpoint}",
+                settings.endpoint
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// One step for one endpoint, on a blocking thread.
+    async fn run(&self, endpoint: &str, action: &Action, now: DateTime<Utc>) -> Result<Option<StepReport>, String> {
+        let settings = match action {
+            // Rollback and history need no retraining file: they work on the version history alone.
+            Action::Rollback { .. } | Action::History | Action::Reconcile => None,
+            _ => Some(self.read_settings(endpoint).await?),
+        };
+        let variant = settings
+            .as_ref()
+            .map_or("AllTraffic", |s| s.variant.as_str())
+            .to_owned();
+        let handle = Handle::current();
+        let clients = self.clients.clone();
+        let config = self.config.clone();
+        let endpoint = endpoint.to_owned();
+        let action = action.clone();
+        tokio::task::spawn_blocking(move || {
+            let state = S3StateStore::new(clients.s3.clone(), handle.clone(), config.state.clone());
+            let reports = S3StateStore::new(clients.s3.clone(), handle.clone(), config.reports.clone());
+            let no_baseline = MemoryState::default();
+            let baseline = config
+                .baseline_of(&endpoint, &variant)
+                .map(|b| S3StateStore::new(clients.s3.clone(), handle.clone(), b));
+            let sagemaker = SageMakerRetrain::new(clients.sagemaker, handle);
+            let ports = RetrainPorts {
+                state: &state,
+                reports: &reports,
+                baseline: match &baseline {
+                    Some(b) => b,
+                    None => &no_baseline,
+                },
+                training: &sagemaker,
+                registry: &sagemaker,
+                endpoints: &sagemaker,
+            };
+            let ctx = config.context(&endpoint, &variant);
+            let chain = |e: lifecycle::LifecycleError| error_chain(&e);
+            let step = match (&action, &settings) {
+                (Action::Check, Some(s)) => Some(StepReport::Check(
+                    lifecycle::check_and_launch(&ports, s, &ctx, "", now).map_err(chain)?,
+                )),
+                (Action::Training(job), Some(s)) => {
+                    match lifecycle::on_training_job(&ports, s, &ctx, job).map_err(chain)? {
+                        TrainingReport::NotOurs { .. } => None,
+                        report => Some(StepReport::Training { endpoint, report }),
+                    }
+                }
+                (Action::Deploy(arn), Some(s)) => {
+                    match lifecycle::deploy_package(&ports, s, &ctx, arn, now).map_err(chain)? {
+                        DeployOutcome::Ignored { .. } => None,
+                        outcome => Some(StepReport::Deploy { endpoint, outcome }),
+                    }
+                }
+                (Action::Reconcile, _) => {
+                    let ended = lifecycle::reconcile(&ports, &endpoint, now).map_err(chain)?;
+                    Some(StepReport::Reconcile {
+                        endpoint,
+                        ended: ended.map(|(config, outcome)| (config, format!("{outcome:?}"))),
+                    })
+                }
+                (Action::Rollback { to, requested_by }, _) => Some(StepReport::Rollback(
+                    lifecycle::rollback(&ports, &endpoint, to.as_deref(), requested_by, now).map_err(chain)?,
+                )),
+                (Action::History, _) => {
+                    let history = lifecycle::version_history(&state, &endpoint).map_err(chain)?;
+                    let rendered = history.render();
+                    Some(StepReport::History {
+                        endpoint,
+                        history,
+                        rendered,
+                    })
+                }
+                (_, None) => unreachable!("the settings are read for every other action"),
+            };
+            Ok(step)
+        })
+        .await
+        .map_err(|e| format!("the step panicked: {e}"))?
+    }
+}
+
+/// What to do for each endpoint.
+#[derive(Debug, Clone)]
+enum Action {
+    Check,
+    Training(String),
+    Deploy(String),
+    Reconcile,
+    Rollback { to: Option<String>, requested_by: String },
+    History,
+}

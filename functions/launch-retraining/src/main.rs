@@ -1,0 +1,21 @@
+//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`].
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use launch_retraining::config::Config;
+use launch_retraining::handler::{App, Clients};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    modelwatch_aws::logs::init_json_logs();
+    let config = Config::from_env()?;
+    let app = App {
+        config,
+        clients: Clients::from_env().await,
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let response = app.handle(event.payload, chrono::Utc::now()).await?;
+        Ok::<_, Error>(serde_json::to_value(response)?)
+    }))
+    .await
+}

@@ -1,0 +1,703 @@
+//! The retraining loop over in-memory ports: a storm of notifications launches one job, a completed job is
+//! registered once, an approved version is deployed once with its deployment configuration, the deployment is
+//! followed to its end, and rollback restores the previous configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::history::{JobStatus, RetrainHistory};
+use super::lifecycle::*;
+use super::settings::RetrainSettings;
+use super::versions::{ChangeCause, DeploymentStatus, Outcome};
+use crate::drift::DriftReport;
+use crate::memory::MemoryState;
+use crate::monitor::{MarkerStatus, Target, WindowMarker};
+use crate::ports::{PortError, PortErrorKind, StateStore};
+use crate::report::DRIFT_FILE;
+use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig};
+use crate::violations::{VIOLATIONS_FILE, Violations};
+use crate::window::Window;
+
+const SETTINGS: &str = r#"{"endpoint": "churn-prod", "policy": {"model": "churn",
+    "checks": {"quality": {"enabled": false}, "drift_share": {"above": 0.5}},
+    "consecutive_windows": 3, "min_interval_hours": 24,
+    "budget": {"monthly_training_hours": 10, "estimated_hours_per_job": 2}},
+    "training": {"template_job": "churn-initial", "data_s3_uri": "s3://ml/churn/{date}/"},
+    "registration": {"auto_approve": true, "metric": "validation:auc"},
+    "deployment": {"traffic_routing": "LINEAR", "step_percent": 25, "wait_seconds": 300}}"#;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 13, 10, 0).unwrap()
+}
+
+fn ctx() -> Context {
+    Context {
+        training_role: "arn:aws:iam::1:role/train".into(),
+        model_role: "arn:aws:iam::1:role/model".into(),
+        rollback_alarms: vec!["churn-errors".into()],
+        baseline_uri: Some("s3://b/baselines/churn-prod/AllTraffic".into()),
+    }
+}
+
+/// SageMaker in memory: the calls made, and the state they change.
+#[derive(Default)]
+struct Fake {
+    jobs: Mutex<BTreeMap<String, TrainingJobView>>,
+    created_jobs: Mutex<Vec<TrainingRequest>>,
+    fail_create: Mutex<bool>,
+    packages: Mutex<Vec<PackageView>>,
+    registered: Mutex<Vec<RegisterRequest>>,
+    endpoint: Mutex<Option<EndpointState>>,
+    models: Mutex<Vec<NewModel>>,
+    configs: Mutex<Vec<NewConfig>>,
+    updates: Mutex<Vec<(String, String, DeploymentConfig)>>,
+}
+
+fn job(name: &str, status: JobStatus) -> TrainingJobView {
+    TrainingJobView {
+        name: name.into(),
+        status,
+        failure_reason: None,
+        hours: Some(1.5),
+        model_artifacts: Some(format!("s3://ml/out/{name}/model.tar.gz")),
+        final_metrics: BTreeMap::from([("validation:auc".to_owned(), 0.91)]),
+        tags: vec![super::naming::Tag {
+            key: "cost-centre".into(),
+            value: "ml".into(),
+        }],
+    }
+}
+
+impl Fake {
+    fn new() -> Self {
+        let f = Fake::default();
+        f.jobs
+            .lock()
+            .unwrap()
+            .insert("churn-initial".into(), job("churn-initial", JobStatus::Completed));
+        *f.endpoint.lock().unwrap() = Some(EndpointState {
+            status: "InService".into(),
+            config: "churn-prod-config-1".into(),
+            failure_reason: None,
+            desired_counts: BTreeMap::from([("AllTraffic".to_owned(), 3)]),
+        });
+        f
+    }
+
+    fn set_endpoint(&self, status: &str, config: &str) {
+        let mut e = self.endpoint.lock().unwrap();
+        let e = e.as_mut().unwrap();
+        e.status = status.into();
+        e.config = config.into();
+    }
+}
+
+impl TrainingPort for Fake {
+    fn describe_job(&self, name: &str) -> Result<Option<TrainingJobView>, PortError> {
+        Ok(self.jobs.lock().unwrap().get(name).cloned())
+    }
+
+    fn create_job(&self, request: &TrainingRequest) -> Result<(), PortError> {
+        if *self.fail_create.lock().unwrap() {
+            return Err(PortError::new(
+                "creating training job",
+                &request.job_name,
+                PortErrorKind::Other,
+                "ResourceLimitExceeded",
+            ));
+        }
+        self.created_jobs.lock().unwrap().push(request.clone());
+        self.jobs
+            .lock()
+            .unwrap()
+            .insert(request.job_name.clone(), job(&request.job_name, JobStatus::InProgress));
+        Ok(())
+    }
+}
+
+impl RegistryPort for Fake {
+    fn register(&self, request: &RegisterRequest) -> Result<String, PortError> {
+        self.registered.lock().unwrap().push(request.clone());
+        let mut packages = self.packages.lock().unwrap();
+        let version = packages.len() as u32 + 1;
+        let arn = format!("arn:aws:sagemaker:r:1:model-package/{}/{version}", request.group);
+        packages.push(PackageView {
+            arn: arn.clone(),
+            group: request.group.clone(),
+            version,
+            approval: request.approval,
+            image: Some(request.image.clone()),
+            model_data_url: Some(request.model_data_url.clone()),
+            metadata: request.metadata.clone(),
+        });
+        Ok(arn)
+    }
+
+    fn describe_package(&self, arn: &str) -> Result<PackageView, PortError> {
+        self.packages
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.arn == arn)
+            .cloned()
+            .ok_or_else(|| PortError::new("describing model package", arn, PortErrorKind::NotFound, "no such"))
+    }
+
+    fn latest_approved(&self, group: &str) -> Result<Option<PackageView>, PortError> {
+        Ok(self
+            .packages
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|p| p.group == group && p.approval == Approval::Approved)
+            .cloned())
+    }
+}
+
+impl DeployPort for Fake {
+    fn describe_endpoint(&self, _endpoint: &str) -> Result<EndpointState, PortError> {
+        Ok(self.endpoint.lock().unwrap().clone().unwrap())
+    }
+
+    fn serving_model(&self, config: &str, _variant: &str) -> Result<ServingModel, PortError> {
+        Ok(ServingModel {
+            name: format!("model-of-{config}"),
+            image: Some("xgboost:1.7".into()),
+        })
+    }
+
+    fn create_model(&self, model: &NewModel) -> Result<(), PortError> {
+        self.models.lock().unwrap().push(model.clone());
+        Ok(())
+    }
+
+    fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
+        self.configs.lock().unwrap().push(config.clone());
+        Ok(())
+    }
+
+    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &DeploymentConfig) -> Result<(), PortError> {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((endpoint.into(), config.into(), deployment.clone()));
+        let current = self.endpoint.lock().unwrap().clone().unwrap().config;
+        self.set_endpoint("Updating", &current);
+        Ok(())
+    }
+}
+
+struct World {
+    state: MemoryState,
+    reports: MemoryState,
+    baseline: MemoryState,
+    fake: Fake,
+    settings: RetrainSettings,
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            state: MemoryState::default(),
+            reports: MemoryState::default(),
+            baseline: MemoryState::default(),
+            fake: Fake::new(),
+            settings: RetrainSettings::from_json(SETTINGS).unwrap(),
+        }
+    }
+
+    fn ports(&self) -> RetrainPorts<'_> {
+        RetrainPorts {
+            state: &self.state,
+            reports: &self.reports,
+            baseline: &self.baseline,
+            training: &self.fake,
+            registry: &self.fake,
+            endpoints: &self.fake,
+        }
+    }
+
+    /// The evaluator's work for the hour starting `hours_back` hours before now's hour: reports, then the
+    /// marker (`committed` or only claimed).
+    fn window(&self, hours_back: i64, drift_share: f64, status: MarkerStatus) {
+        let target = Target {
+            endpoint: "churn-prod".into(),
+            variant: "AllTraffic".into(),
+            schedule: "s".into(),
+        };
+        let start = crate::window::truncate_to_hour(now()) - Duration::hours(hours_back);
+        let window = Window {
+            start,
+            end: start + Duration::hours(1),
+        };
+        let folder = target.report_folder(&window);
+        let drift = DriftReport {
+            compared: 5,
+            drifted: (drift_share * 5.0).round() as usize,
+            drift_share,
+            ..DriftReport::default()
+        };
+        let put = |key: &str, body: Vec<u8>| {
+            let version = self.reports.get(key).unwrap().map(|(_, v)| v);
+            self.reports.put_if(key, &body, version.as_ref()).unwrap();
+        };
+        put(&format!("{folder}/{DRIFT_FILE}"), serde_json::to_vec(&drift).unwrap());
+        put(
+            &format!("{folder}/{VIOLATIONS_FILE}"),
+            serde_json::to_vec(&Violations::default()).unwrap(),
+        );
+        let marker = WindowMarker {
+            status,
+            run_id: "run".into(),
+            claimed_at: window.end,
+            summary: None,
+        };
+        self.state
+            .put_if(&target.marker_key(&window), &serde_json::to_vec(&marker).unwrap(), None)
+            .unwrap();
+    }
+
+    fn drifting(&self) {
+        for back in 1..=3 {
+            self.window(back, 0.8, MarkerStatus::Committed);
+        }
+    }
+
+    fn history(&self) -> RetrainHistory {
+        let (bytes, _) = self.state.get(&history_key("churn")).unwrap().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn check(&self, at: DateTime<Utc>) -> LaunchReport {
+        check_and_launch(&self.ports(), &self.settings, &ctx(), "s", at).unwrap()
+    }
+}
+
+#[test]
+fn a_storm_of_notifications_launches_one_job_with_its_lineage() {
+    let w = World::new();
+    w.drifting();
+    let first = w.check(now());
+    let LaunchOutcome::Launched { job_name, .. } = &first.outcome else {
+        panic!("{first:?}");
+    };
+    for k in 1..=2 {
+        let again = w.check(now() + Duration::seconds(k));
+        assert_eq!(again.outcome, LaunchOutcome::Held, "{again:?}");
+        assert!(again.decision.has_reason("training_in_progress"), "{again:?}");
+    }
+    let created = w.fake.created_jobs.lock().unwrap().clone();
+    assert_eq!(created.len(), 1);
+    let req = &created[0];
+    assert_eq!(&req.job_name, job_name);
+    assert_eq!(req.template_job, "churn-initial");
+    assert_eq!(req.channel, "train");
+    assert_eq!(req.data_s3_uri, "s3://ml/churn/2026-11-27/");
+    assert_eq!(req.role_arn, "arn:aws:iam::1:role/train");
+    let tag = |k: &str| req.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
+    assert_eq!(tag("modelwatch:trigger").as_deref(), Some("drift_share"));
+    assert_eq!(
+        tag("modelwatch:baseline").as_deref(),
+        Some("s3://b/baselines/churn-prod/AllTraffic")
+    );
+    assert_eq!(
+        tag("modelwatch:previous-training-job").as_deref(),
+        Some("churn-initial")
+    );
+    assert_eq!(
+        tag("cost-centre").as_deref(),
+        Some("ml"),
+        "the template's tags are kept"
+    );
+    let h = w.history();
+    assert_eq!(h.launches.len(), 1);
+    assert_eq!(h.launches[0].status, JobStatus::InProgress);
+    assert_eq!(h.launches[0].trigger, "drift_share");
+}
+
+#[test]
+fn concurrent_handlers_launch_once() {
+    let w = World::new();
+    w.drifting();
+    let outcomes: Vec<LaunchReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| w.check(now()))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let launched = outcomes
+        .iter()
+        .filter(|r| matches!(r.outcome, LaunchOutcome::Launched { .. }))
+        .count();
+    assert_eq!(launched, 1, "{outcomes:?}");
+    assert_eq!(w.fake.created_jobs.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn claimed_windows_do_not_count_and_unreadable_ones_are_named() {
+    let w = World::new();
+    w.window(1, 0.8, MarkerStatus::Committed);
+    w.window(2, 0.8, MarkerStatus::Claimed);
+    w.window(3, 0.8, MarkerStatus::Committed);
+    let r = w.check(now());
+    assert_eq!(r.windows, 2);
+    assert_eq!(r.outcome, LaunchOutcome::Held);
+    assert!(r.decision.has_reason("not_sustained"), "{r:?}");
+    assert!(w.fake.created_jobs.lock().unwrap().is_empty());
+
+    // A committed window whose drift report is gone is a gap, and named.
+    let w = World::new();
+    w.drifting();
+    let start = crate::window::truncate_to_hour(now()) - Duration::hours(2);
+    let key = format!("churn-prod/AllTraffic/{}/{DRIFT_FILE}", start.format("%Y/%m/%d/%H"));
+    let v = w.reports.get(&key).unwrap().unwrap().1;
+    w.reports.put_if(&key, b"not json", Some(&v)).unwrap();
+    let r = w.check(now());
+    assert_eq!(r.unreadable_windows.len(), 1, "{r:?}");
+    assert!(r.unreadable_windows[0].contains(DRIFT_FILE));
+    assert_eq!(r.outcome, LaunchOutcome::Held);
+}
+
+#[test]
+fn a_failed_create_is_recorded_and_does_not_block_the_next_launch() {
+    let w = World::new();
+    w.drifting();
+    *w.fake.fail_create.lock().unwrap() = true;
+    let r = w.check(now());
+    let LaunchOutcome::Failed { error, .. } = &r.outcome else {
+        panic!("{r:?}")
+    };
+    assert!(error.contains("ResourceLimitExceeded"), "{error}");
+    let h = w.history();
+    assert_eq!(h.launches[0].status, JobStatus::Failed);
+    assert_eq!(h.launches[0].hours_used, Some(0.0));
+    // Within the interval it holds; after it, with fresh evidence, it launches again.
+    *w.fake.fail_create.lock().unwrap() = false;
+    assert_eq!(w.check(now() + Duration::minutes(5)).outcome, LaunchOutcome::Held);
+    let later = now() + Duration::hours(25);
+    let w2 = World {
+        state: w.state,
+        ..World::new()
+    };
+    for back in 1..=3 {
+        let hours_back = back;
+        let start = crate::window::truncate_to_hour(later) - Duration::hours(hours_back);
+        let at = crate::window::truncate_to_hour(now());
+        w2.window((at - start).num_hours(), 0.9, MarkerStatus::Committed);
+    }
+    let r = w2.check(later);
+    assert!(matches!(r.outcome, LaunchOutcome::Launched { .. }), "{r:?}");
+}
+
+/// Launches a job and completes it.
+fn completed(w: &World, auc: f64) -> String {
+    w.drifting();
+    let LaunchOutcome::Launched { job_name, .. } = w.check(now()).outcome else {
+        panic!("no launch")
+    };
+    let mut done = job(&job_name, JobStatus::Completed);
+    done.final_metrics.insert("validation:auc".into(), auc);
+    w.fake.jobs.lock().unwrap().insert(job_name.clone(), done);
+    job_name
+}
+
+#[test]
+fn a_completed_job_is_registered_once_and_approved_when_it_beats_the_current_version() {
+    let w = World::new();
+    let name = completed(&w, 0.93);
+    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap();
+    let TrainingReport::Registered {
+        approval,
+        model_package,
+        ..
+    } = &r
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        *approval,
+        Approval::Approved,
+        "no approved version yet: the first is approved"
+    );
+    let again = on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap();
+    assert!(matches!(&again, TrainingReport::Registered { model_package: m, .. } if m == model_package));
+    let registered = w.fake.registered.lock().unwrap().clone();
+    assert_eq!(registered.len(), 1, "registered once");
+    let req = &registered[0];
+    assert_eq!(req.group, "churn");
+    assert_eq!(req.image, "xgboost:1.7", "the serving model's image");
+    assert_eq!(req.model_data_url, format!("s3://ml/out/{name}/model.tar.gz"));
+    assert_eq!(req.metadata.get("modelwatch:training-job"), Some(&name));
+    assert_eq!(
+        req.metadata.get("modelwatch:metric:validation:auc").map(String::as_str),
+        Some("0.93")
+    );
+    assert_eq!(req.client_token, super::naming::client_token(&name));
+    let h = w.history();
+    assert_eq!(h.launches[0].status, JobStatus::Completed);
+    assert_eq!(h.launches[0].hours_used, Some(1.5));
+    assert_eq!(h.launches[0].model_package.as_ref(), Some(model_package));
+
+    // The next job, worse than the approved 0.93, waits for a person.
+    let w2 = World {
+        state: w.state,
+        fake: w.fake,
+        ..World::new()
+    };
+    let later = now() + Duration::hours(30);
+    for back in 1..=3 {
+        let start = crate::window::truncate_to_hour(later) - Duration::hours(back);
+        w2.window(
+            (crate::window::truncate_to_hour(now()) - start).num_hours(),
+            0.9,
+            MarkerStatus::Committed,
+        );
+    }
+    let LaunchOutcome::Launched {
+        job_name, template_job, ..
+    } = w2.check(later).outcome
+    else {
+        panic!("no second launch")
+    };
+    assert_eq!(template_job, name, "the last completed retraining job is the template");
+    let mut done = job(&job_name, JobStatus::Completed);
+    done.final_metrics.insert("validation:auc".into(), 0.92);
+    w2.fake.jobs.lock().unwrap().insert(job_name.clone(), done);
+    let r = on_training_job(&w2.ports(), &w2.settings, &ctx(), &job_name).unwrap();
+    assert!(
+        matches!(&r, TrainingReport::Registered { approval: Approval::PendingManualApproval, why, .. } if why.contains("0.93")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_failed_job_is_recorded_with_its_reason_and_nothing_is_registered() {
+    let w = World::new();
+    w.drifting();
+    let LaunchOutcome::Launched { job_name, .. } = w.check(now()).outcome else {
+        panic!()
+    };
+    let mut failed = job(&job_name, JobStatus::Failed);
+    failed.failure_reason = Some("AlgorithmError: out of memory".into());
+    failed.hours = Some(0.25);
+    w.fake.jobs.lock().unwrap().insert(job_name.clone(), failed);
+    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &job_name).unwrap();
+    assert!(
+        matches!(
+            r,
+            TrainingReport::Ended {
+                status: JobStatus::Failed,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let h = w.history();
+    assert_eq!(h.launches[0].status, JobStatus::Failed);
+    assert_eq!(h.launches[0].hours_used, Some(0.25));
+    assert_eq!(h.launches[0].failure.as_deref(), Some("AlgorithmError: out of memory"));
+    assert!(w.fake.registered.lock().unwrap().is_empty());
+    let other = on_training_job(&w.ports(), &w.settings, &ctx(), "someone-elses-job").unwrap();
+    assert!(matches!(other, TrainingReport::NotOurs { .. }));
+}
+
+/// A registered, approved version 1.
+fn approved(w: &World) -> String {
+    let name = completed(w, 0.95);
+    let TrainingReport::Registered { model_package, .. } =
+        on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap()
+    else {
+        panic!()
+    };
+    model_package
+}
+
+#[test]
+fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
+    let w = World::new();
+    let arn = approved(&w);
+    let at = now() + Duration::hours(2);
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, at).unwrap();
+    let DeployOutcome::Deploying {
+        version,
+        model_name,
+        endpoint_config,
+        deployment,
+    } = &d
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(version, "1");
+    assert_eq!(deployment.traffic_routing, "LINEAR");
+    assert_eq!(deployment.step.map(|s| s.value), Some(25));
+    assert_eq!(deployment.wait_interval_seconds, 300);
+    assert_eq!(deployment.rollback_alarms, vec!["churn-errors".to_owned()]);
+    let models = w.fake.models.lock().unwrap().clone();
+    assert_eq!(models.len(), 1);
+    assert_eq!(&models[0].name, model_name);
+    assert_eq!(models[0].source, "model-of-churn-prod-config-1");
+    assert_eq!(models[0].role_arn, "arn:aws:iam::1:role/model");
+    assert!(models[0].model_data_url.ends_with("model.tar.gz"));
+    let configs = w.fake.configs.lock().unwrap().clone();
+    assert_eq!(configs[0].source, "churn-prod-config-1");
+    assert_eq!(configs[0].variants[0].model_name.as_ref(), Some(model_name));
+    assert_eq!(
+        configs[0].variants[0].initial_count,
+        Some(3),
+        "the scaler's count is kept"
+    );
+    // Repeated approval events change nothing.
+    let again = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, at + Duration::seconds(3)).unwrap();
+    assert!(matches!(again, DeployOutcome::AlreadyDeployed { .. }), "{again:?}");
+    assert_eq!(w.fake.updates.lock().unwrap().len(), 1);
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    assert_eq!(history.deployments.len(), 2);
+    assert_eq!(history.deployments[0].cause, ChangeCause::Initial);
+    assert_eq!(history.serving().unwrap().endpoint_config, "churn-prod-config-1");
+    assert_eq!(history.in_progress().unwrap().endpoint_config, *endpoint_config);
+
+    // Served: the endpoint is back InService on the new configuration.
+    w.fake.set_endpoint("InService", endpoint_config);
+    let r = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(30)).unwrap();
+    assert_eq!(r, Some((endpoint_config.clone(), Outcome::Served)));
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    assert_eq!(history.serving().unwrap().version, "1");
+
+    // Rollback: one UpdateEndpoint back to the initial configuration, all at once, no alarms.
+    let rb = rollback(&w.ports(), "churn-prod", None, "cli", at + Duration::hours(1)).unwrap();
+    assert_eq!((rb.from_version.as_str(), rb.to_version.as_str()), ("1", "initial"));
+    let updates = w.fake.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[1].1, "churn-prod-config-1");
+    assert_eq!(updates[1].2.traffic_routing, "ALL_AT_ONCE");
+    assert!(updates[1].2.rollback_alarms.is_empty());
+    // While that deployment runs, another rollback is refused.
+    w.fake.set_endpoint("InService", endpoint_config);
+    let busy = rollback(
+        &w.ports(),
+        "churn-prod",
+        None,
+        "cli",
+        at + Duration::hours(1) + Duration::minutes(1),
+    );
+    assert!(matches!(busy, Err(LifecycleError::Refused(_))), "{busy:?}");
+    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    reconcile(&w.ports(), "churn-prod", at + Duration::hours(2)).unwrap();
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    let serving = history.serving().unwrap();
+    assert_eq!(serving.version, "initial");
+    assert!(matches!(serving.cause, ChangeCause::Rollback { .. }));
+    assert!(history.render().contains("initial"));
+}
+
+#[test]
+fn a_deployment_rolled_back_by_its_alarms_is_recorded_failed_after_the_grace() {
+    let w = World::new();
+    let arn = approved(&w);
+    let at = now() + Duration::hours(2);
+    let DeployOutcome::Deploying { endpoint_config, .. } =
+        deploy_package(&w.ports(), &w.settings, &ctx(), &arn, at).unwrap()
+    else {
+        panic!()
+    };
+    w.fake.set_endpoint("RollingBack", "churn-prod-config-1");
+    assert_eq!(
+        reconcile(&w.ports(), "churn-prod", at + Duration::minutes(10)).unwrap(),
+        None
+    );
+    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    assert_eq!(
+        reconcile(&w.ports(), "churn-prod", at + Duration::minutes(5)).unwrap(),
+        None,
+        "within the grace a handler may still be between its record and UpdateEndpoint"
+    );
+    let r = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(DEPLOY_GRACE_MINUTES)).unwrap();
+    assert!(
+        matches!(&r, Some((c, Outcome::Failed { .. })) if *c == endpoint_config),
+        "{r:?}"
+    );
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    assert_eq!(history.serving().unwrap().version, "initial");
+    assert_eq!(history.deployments[1].status, DeploymentStatus::Failed);
+    // The failed version is not deployed again by a repeated approval.
+    let again = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, at + Duration::hours(1)).unwrap();
+    assert!(matches!(
+        again,
+        DeployOutcome::AlreadyDeployed {
+            status: DeploymentStatus::Failed,
+            ..
+        }
+    ));
+    // Nothing served but the initial version: no rollback target.
+    let none = rollback(&w.ports(), "churn-prod", None, "cli", at + Duration::hours(2));
+    assert!(matches!(none, Err(LifecycleError::Rollback(_))), "{none:?}");
+}
+
+#[test]
+fn packages_not_approved_or_of_another_group_are_not_deployed() {
+    let w = World::new();
+    let arn = approved(&w);
+    w.fake.packages.lock().unwrap()[0].approval = Approval::PendingManualApproval;
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Ignored { .. }), "{d:?}");
+    w.fake.packages.lock().unwrap()[0].approval = Approval::Approved;
+    w.fake.packages.lock().unwrap()[0].group = "fraud".into();
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Ignored { .. }), "{d:?}");
+    assert!(w.fake.updates.lock().unwrap().is_empty());
+    // A busy endpoint refuses, and nothing is recorded.
+    w.fake.packages.lock().unwrap()[0].group = "churn".into();
+    w.fake.set_endpoint("Updating", "churn-prod-config-1");
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Refused { .. }), "{d:?}");
+    assert!(version_history(&w.state, "churn-prod").unwrap().deployments.is_empty());
+}
+
+#[test]
+fn approval_compares_in_the_metric_direction() {
+    use super::settings::RegistrationSettings;
+    let auc = RegistrationSettings {
+        auto_approve: true,
+        metric: Some("auc".into()),
+        ..RegistrationSettings::default()
+    };
+    let m = |v: f64| BTreeMap::from([("auc".to_owned(), v), ("rmse".to_owned(), v)]);
+    assert_eq!(decide_approval(&auc, &m(0.8), None).approval, Approval::Approved);
+    assert_eq!(decide_approval(&auc, &m(0.8), Some(0.7)).approval, Approval::Approved);
+    assert_eq!(
+        decide_approval(&auc, &m(0.8), Some(0.8)).approval,
+        Approval::PendingManualApproval
+    );
+    assert_eq!(
+        decide_approval(&auc, &m(f64::NAN), None).approval,
+        Approval::PendingManualApproval
+    );
+    assert_eq!(
+        decide_approval(&auc, &BTreeMap::new(), None).approval,
+        Approval::PendingManualApproval
+    );
+    let margin = RegistrationSettings {
+        min_improvement: 0.05,
+        ..auc.clone()
+    };
+    assert_eq!(
+        decide_approval(&margin, &m(0.74), Some(0.7)).approval,
+        Approval::PendingManualApproval
+    );
+    let rmse = RegistrationSettings {
+        metric: Some("rmse".into()),
+        higher_is_better: false,
+        ..auc.clone()
+    };
+    assert_eq!(decide_approval(&rmse, &m(1.0), Some(1.2)).approval, Approval::Approved);
+    assert_eq!(
+        decide_approval(&rmse, &m(1.3), Some(1.2)).approval,
+        Approval::PendingManualApproval
+    );
+    let manual = RegistrationSettings::default();
+    assert_eq!(
+        decide_approval(&manual, &m(0.99), Some(0.1)).approval,
+        Approval::PendingManualApproval
+    );
+}

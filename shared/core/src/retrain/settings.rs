@@ -1,0 +1,375 @@
+//! The retraining file of one endpoint: when to retrain (the [`RetrainPolicy`]), how to train, how to register
+//! the new version and how to deploy it. One JSON object, read once per invocation and validated; unknown
+//! fields are rejected.
+//!
+//! ```json
+//! {"endpoint": "churn-prod", "variant": "AllTraffic",
+//!  "policy": {"model": "churn", "budget": {"monthly_training_hours": 40, "estimated_hours_per_job": 2}},
+//!  "training": {"template_job": "churn-2026-11-01", "data_s3_uri": "s3://ml/churn/train/"},
+//!  "registration": {"auto_approve": true, "metric": "validation:auc"},
+//!  "deployment": {"traffic_routing": "CANARY", "step_percent": 10, "wait_seconds": 600}}
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{RetrainPolicy, RetrainPolicyError};
+use crate::scaling::controller::{CapacityStep, CapacityUnit, Deployment};
+
+/// `TrafficRoutingConfig.WaitIntervalInSeconds`: "Minimum value of 0. Maximum value of 3600" (SageMaker API
+/// Reference, `TrafficRoutingConfig`).
+pub const MAX_WAIT_SECONDS: i32 = 3600;
+/// `BlueGreenUpdatePolicy.TerminationWaitInSeconds`: "Minimum value of 0. Maximum value of 3600".
+pub const MAX_TERMINATION_WAIT_SECONDS: i32 = 3600;
+/// `BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds`: "Minimum value of 600. Maximum value of 28800".
+pub const EXECUTION_TIMEOUT_SECONDS: std::ops::RangeInclusive<i32> = 600..=28_800;
+/// `AutoRollbackConfig.Alarms`: "Minimum number of 1 item. Maximum number of 10 items".
+pub const MAX_ROLLBACK_ALARMS: usize = 10;
+/// `Channel.ChannelName`: "Maximum length of 64", pattern `[A-Za-z0-9\.\-_]+` (SageMaker API Reference).
+pub const MAX_CHANNEL_NAME: usize = 64;
+
+/// Why a retraining file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The JSON is malformed or has unknown or mistyped fields.
+    #[error("retraining file JSON is invalid: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The policy inside is invalid.
+    #[error(transparent)]
+    Policy(#[from] RetrainPolicyError),
+    /// A field is out of range.
+    #[error("retraining file for endpoint {endpoint}: {field}: {why}")]
+    Invalid {
+        /// The endpoint.
+        endpoint: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn default_variant() -> String {
+    "AllTraffic".to_owned()
+}
+fn default_channel() -> String {
+    "train".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// How a retraining job is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSettings {
+    /// The job cloned: its algorithm, resources, stopping condition, hyperparameters, channels, output and
+    /// tags. Once a retraining job completed, the newest completed one is cloned instead (the model's last
+    /// training job), unless `always_clone_template` is set.
+    pub template_job: String,
+    /// Clone `template_job` even after retraining jobs completed.
+    #[serde(default)]
+    pub always_clone_template: bool,
+    /// The data channel replaced (default `train`): its `S3Uri` becomes `data_s3_uri`.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    /// The new training window: an S3 prefix. `{date}` is replaced by the decision's date (`yyyy-mm-dd`).
+    pub data_s3_uri: String,
+    /// Where the job writes its model (default: the template's `OutputDataConfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_s3_uri: Option<String>,
+}
+
+/// How a completed job becomes a version in the model registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSettings {
+    /// Approve the new version automatically when its `metric` beats the approved version's.
+    #[serde(default)]
+    pub auto_approve: bool,
+    /// The training job's final metric compared (`FinalMetricDataList`), for example `validation:auc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// Whether a higher value is better (default true; false for errors such as `validation:rmse`).
+    #[serde(default = "default_true")]
+    pub higher_is_better: bool,
+    /// The least improvement that counts (default 0: any strict improvement).
+    #[serde(default)]
+    pub min_improvement: f64,
+    /// `SupportedContentTypes` of the inference specification (default `text/csv`).
+    #[serde(default = "default_content_types")]
+    pub content_types: Vec<String>,
+    /// `SupportedResponseMIMETypes` (default `text/csv`).
+    #[serde(default = "default_content_types")]
+    pub response_types: Vec<String>,
+}
+
+fn default_content_types() -> Vec<String> {
+    vec!["text/csv".to_owned()]
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            auto_approve: false,
+            metric: None,
+            higher_is_better: true,
+            min_improvement: 0.0,
+            content_types: default_content_types(),
+            response_types: default_content_types(),
+        }
+    }
+}
+
+/// `TrafficRoutingConfig.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TrafficRouting {
+    /// All traffic moves to the new fleet at once, after it is up.
+    AllAtOnce,
+    /// A canary share first, the rest after `wait_seconds`.
+    Canary,
+    /// Steps of `step_percent` every `wait_seconds`.
+    Linear,
+}
+
+impl TrafficRouting {
+    /// SageMaker's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficRouting::AllAtOnce => "ALL_AT_ONCE",
+            TrafficRouting::Canary => "CANARY",
+            TrafficRouting::Linear => "LINEAR",
+        }
+    }
+}
+
+fn default_routing() -> TrafficRouting {
+    TrafficRouting::Canary
+}
+fn default_step_percent() -> i32 {
+    10
+}
+fn default_wait_seconds() -> i32 {
+    600
+}
+fn default_execution_timeout() -> i32 {
+    3600
+}
+
+/// How an approved version is deployed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// Canary (default), linear or all at once; always blue/green.
+    #[serde(default = "default_routing")]
+    pub traffic_routing: TrafficRouting,
+    /// The canary's share or the linear step, in percent of the new fleet (default 10).
+    #[serde(default = "default_step_percent")]
+    pub step_percent: i32,
+    /// Baking time between steps, watching the rollback alarms (default 600).
+    #[serde(default = "default_wait_seconds")]
+    pub wait_seconds: i32,
+    /// How long the old fleet is kept after the shift (default 0).
+    #[serde(default)]
+    pub termination_wait_seconds: i32,
+    /// The whole deployment's limit (default 3600).
+    #[serde(default = "default_execution_timeout")]
+    pub max_execution_seconds: i32,
+    /// Alarms that roll the deployment back, besides the function's configured ones.
+    #[serde(default)]
+    pub rollback_alarms: Vec<String>,
+}
+
+impl Default for DeploymentSettings {
+    fn default() -> Self {
+        Self {
+            traffic_routing: default_routing(),
+            step_percent: default_step_percent(),
+            wait_seconds: default_wait_seconds(),
+            termination_wait_seconds: 0,
+            max_execution_seconds: default_execution_timeout(),
+            rollback_alarms: Vec::new(),
+        }
+    }
+}
+
+impl DeploymentSettings {
+    /// The `DeploymentConfig` of a new version: blue/green with these settings, rolled back by `alarms` (the
+    /// function's) and the file's own, without repeats.
+    pub fn deployment(&self, alarms: &[String]) -> Deployment {
+        let mut all: Vec<String> = Vec::new();
+        for a in alarms.iter().chain(&self.rollback_alarms) {
+            if !all.contains(a) {
+                all.push(a.clone());
+            }
+        }
+        let step = (self.traffic_routing != TrafficRouting::AllAtOnce).then_some(CapacityStep {
+            unit: CapacityUnit::CapacityPercent,
+            value: self.step_percent,
+        });
+        Deployment {
+            traffic_routing: self.traffic_routing.as_str().to_owned(),
+            wait_interval_seconds: self.wait_seconds,
+            termination_wait_seconds: self.termination_wait_seconds,
+            max_execution_seconds: self.max_execution_seconds,
+            rollback_alarms: all,
+            step,
+        }
+    }
+}
+
+/// The retraining file of one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainSettings {
+    /// The endpoint whose windows are judged and whose model is replaced.
+    pub endpoint: String,
+    /// Its variant (default `AllTraffic`): the windows are this variant's, and the new model replaces its model.
+    #[serde(default = "default_variant")]
+    pub variant: String,
+    /// When to retrain; `policy.model` names the Model Package Group.
+    pub policy: RetrainPolicy,
+    /// How to train.
+    pub training: TrainingSettings,
+    /// How to register.
+    #[serde(default)]
+    pub registration: RegistrationSettings,
+    /// How to deploy.
+    #[serde(default)]
+    pub deployment: DeploymentSettings,
+}
+
+impl RetrainSettings {
+    /// Reads and validates a retraining file.
+    ///
+    /// # Errors
+    ///
+    /// A [`SettingsError`] naming the first offending field.
+    pub fn from_json(text: &str) -> Result<Self, SettingsError> {
+        let s: Self = serde_json::from_str(text).map_err(SettingsError::Json)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks ranges.
+    ///
+    /// # Errors
+    ///
+    /// A [`SettingsError`] naming the first offending field.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.policy.validate()?;
+        let bad = |field: &'static str, why: &str| SettingsError::Invalid {
+            endpoint: self.endpoint.clone(),
+            field,
+            why: why.to_owned(),
+        };
+        if self.endpoint.trim().is_empty() {
+            return Err(bad("endpoint", "must not be empty"));
+        }
+        let t = &self.training;
+        if t.template_job.trim().is_empty() {
+            return Err(bad("training.template_job", "must not be empty"));
+        }
+        if !t.data_s3_uri.starts_with("s3://") {
+            return Err(bad("training.data_s3_uri", "must be an s3:// URI"));
+        }
+        let channel_ok = |c: &str| {
+            !c.is_empty()
+                && c.len() <= MAX_CHANNEL_NAME
+                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ".-_".contains(ch))
+        };
+        if !channel_ok(&t.channel) {
+            return Err(bad("training.channel", "must match [A-Za-z0-9.-_]{1,64}"));
+        }
+        let r = &self.registration;
+        if r.auto_approve && r.metric.is_none() {
+            return Err(bad("registration.metric", "auto_approve needs a metric to compare"));
+        }
+        if !(r.min_improvement.is_finite() && r.min_improvement >= 0.0) {
+            return Err(bad("registration.min_improvement", "must be a finite number >= 0"));
+        }
+        if r.content_types.is_empty() || r.response_types.is_empty() {
+            return Err(bad("registration.content_types", "must name at least one type"));
+        }
+        let d = &self.deployment;
+        if !(1..=100).contains(&d.step_percent) {
+            return Err(bad("deployment.step_percent", "must be in 1..=100"));
+        }
+        if !(0..=MAX_WAIT_SECONDS).contains(&d.wait_seconds) {
+            return Err(bad("deployment.wait_seconds", "must be in 0..=3600"));
+        }
+        if !(0..=MAX_TERMINATION_WAIT_SECONDS).contains(&d.termination_wait_seconds) {
+            return Err(bad("deployment.termination_wait_seconds", "must be in 0..=3600"));
+        }
+        if !EXECUTION_TIMEOUT_SECONDS.contains(&d.max_execution_seconds) {
+            return Err(bad("deployment.max_execution_seconds", "must be in 600..=28800"));
+        }
+        if d.rollback_alarms.len() > MAX_ROLLBACK_ALARMS {
+            return Err(bad("deployment.rollback_alarms", "at most 10 alarms"));
+        }
+        Ok(())
+    }
+
+    /// The training data URI for a decision on `date` (`{date}` replaced).
+    pub fn data_uri(&self, date: chrono::NaiveDate) -> String {
+        self.training
+            .data_s3_uri
+            .replace("{date}", &date.format("%Y-%m-%d").to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"endpoint": "ep", "policy": {"model": "churn",
+        "budget": {"monthly_training_hours": 10, "estimated_hours_per_job": 2}},
+        "training": {"template_job": "churn-1", "data_s3_uri": "s3://ml/churn/{date}/"}}"#;
+
+    #[test]
+    fn a_minimal_file_gets_the_documented_defaults() {
+        let s = RetrainSettings::from_json(MINIMAL).unwrap();
+        assert_eq!(s.variant, "AllTraffic");
+        assert_eq!(s.training.channel, "train");
+        assert!(!s.registration.auto_approve);
+        assert_eq!(s.deployment.traffic_routing, TrafficRouting::Canary);
+        let d = s.deployment.deployment(&["errors".to_owned()]);
+        assert_eq!(d.traffic_routing, "CANARY");
+        assert_eq!(d.step.map(|s| s.value), Some(10));
+        assert_eq!(d.rollback_alarms, vec!["errors".to_owned()]);
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        assert_eq!(s.data_uri(date), "s3://ml/churn/2026-11-27/");
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named() {
+        let cases = [
+            (r#""registration": {"auto_approve": true}"#, "registration.metric"),
+            (r#""deployment": {"step_percent": 0}"#, "deployment.step_percent"),
+            (r#""deployment": {"wait_seconds": 3601}"#, "deployment.wait_seconds"),
+            (
+                r#""deployment": {"max_execution_seconds": 599}"#,
+                "deployment.max_execution_seconds",
+            ),
+        ];
+        for (extra, field) in cases {
+            let text = MINIMAL.trim_end().strip_suffix('}').unwrap().to_owned() + "," + extra + "}";
+            let e = RetrainSettings::from_json(&text).unwrap_err().to_string();
+            assert!(e.contains(field), "{extra}: {e}");
+        }
+        let typo = MINIMAL.replace("\"template_job\"", "\"template\"");
+        assert!(matches!(RetrainSettings::from_json(&typo), Err(SettingsError::Json(_))));
+    }
+
+    #[test]
+    fn all_at_once_has_no_step_and_alarms_are_not_repeated() {
+        let s = DeploymentSettings {
+            traffic_routing: TrafficRouting::AllAtOnce,
+            rollback_alarms: vec!["a".into(), "b".into()],
+            ..DeploymentSettings::default()
+        };
+        let d = s.deployment(&["b".to_owned(), "c".to_owned()]);
+        assert_eq!(d.step, None);
+        assert_eq!(d.rollback_alarms, vec!["b", "c", "a"]);
+    }
+}

@@ -1,0 +1,565 @@
+//! The `launch-retraining` function end to end against the emulators: SageMaker from moto (through the test
+//! stack's plugin, with its `UpdateEndpoint`), S3 from LocalStack. Three committed windows of drift are written
+//! where the evaluator writes them; a drift alarm's SNS notification, delivered three times (twice at once),
+//! launches exactly one training job cloned from the template; the job's completion registers a version in the
+//! Model Package Group; the approval event deploys it with `UpdateEndpoint` and its blue/green configuration;
+//! the endpoint's state change records it serving; a rollback restores the previous configuration. Every
+//! effect is checked with SageMaker's own Describe and List calls.
+
+use std::collections::HashMap;
+
+use aws_sdk_sagemaker::types::{
+    AlgorithmSpecification, Channel, ContainerDefinition, DataSource, EndpointStatus, ModelApprovalStatus,
+    OutputDataConfig, ProductionVariant, ProductionVariantInstanceType, ResourceConfig, S3DataSource, S3DataType,
+    StoppingCondition, Tag, TrafficRoutingConfigType, TrainingInputMode, TrainingInstanceType,
+};
+use chrono::{Duration, Utc};
+use launch_retraining::config::Config;
+use launch_retraining::handler::{App, Clients, StepReport};
+use modelwatch_aws::env::Vars;
+use modelwatch_core::drift::DriftReport;
+use modelwatch_core::monitor::{MarkerStatus, Target, WindowMarker};
+use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, TrainingReport};
+use modelwatch_core::violations::Violations;
+use modelwatch_core::window::{Window, truncate_to_hour};
+use modelwatch_e2e::{put, sdk_config, unique};
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
+const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
+
+struct Stack {
+    clients: Clients,
+    bucket: String,
+    endpoint: String,
+    model: String,
+    template_job: String,
+}
+
+impl Stack {
+    /// A bucket; a model, configuration and endpoint; the model's original training job; its Model Package
+    /// Group; and the endpoint's retraining file.
+    async fn new() -> Self {
+        let sdk = sdk_config().await;
+        let clients = Clients {
+            s3: modelwatch_aws::config::s3_client(&sdk),
+            sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+        };
+        let bucket = unique("mw-retrain");
+        clients
+            .s3
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+        let endpoint = unique("mw-retrain");
+        let model = unique("churn");
+        let sm = &clients.sagemaker;
+        sm.create_model()
+            .model_name(format!("{endpoint}-model"))
+            .execution_role_arn(ROLE)
+            .primary_container(
+                ContainerDefinition::builder()
+                    .image(IMAGE)
+                    .model_data_url(format!("s3://{bucket}/models/original/model.tar.gz"))
+                    .environment("SAGEMAKER_PROGRAM", "inference.py")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateModel");
+        sm.create_endpoint_config()
+            .endpoint_config_name(format!("{endpoint}-config"))
+            .production_variants(
+                ProductionVariant::builder()
+                    .variant_name("AllTraffic")
+                    .model_name(format!("{endpoint}-model"))
+                    .instance_type(ProductionVariantInstanceType::MlM5Large)
+                    .initial_instance_count(2)
+                    .initial_variant_weight(1.0)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateEndpointConfig");
+        sm.create_endpoint()
+            .endpoint_name(&endpoint)
+            .endpoint_config_name(format!("{endpoint}-config"))
+            .send()
+            .await
+            .expect("CreateEndpoint");
+        let template_job = format!("{model}-original");
+        sm.create_training_job()
+            .training_job_name(&template_job)
+            .role_arn("arn:aws:iam::000000000000:role/someone-elses-role")
+            .algorithm_specification(
+                AlgorithmSpecification::builder()
+                    .training_image(IMAGE)
+                    .training_input_mode(TrainingInputMode::File)
+                    .build(),
+            )
+            .hyper_parameters("num_round", "100")
+            .input_data_config(channel("train", &format!("s3://{bucket}/data/2026-01-01/")))
+            .input_data_config(channel("validation", &format!("s3://{bucket}/data/validation/")))
+            .output_data_config(
+                OutputDataConfig::builder()
+                    .s3_output_path(format!("s3://{bucket}/models"))
+                    .build(),
+            )
+            .resource_config(
+                ResourceConfig::builder()
+                    .instance_type(TrainingInstanceType::MlM5Xlarge)
+                    .instance_count(1)
+                    .volume_size_in_gb(30)
+                    .build(),
+            )
+            .stopping_condition(StoppingCondition::builder().max_runtime_in_seconds(3600).build())
+            .tags(Tag::builder().key("cost-centre").value("ml-platform").build())
+            .send()
+            .await
+            .expect("CreateTrainingJob (template)");
+        sm.create_model_package_group()
+            .model_package_group_name(&model)
+            .send()
+            .await
+            .expect("CreateModelPackageGroup");
+        let stack = Self {
+            clients,
+            bucket,
+            endpoint,
+            model,
+            template_job,
+        };
+        let settings = serde_json::json!({
+            "endpoint": stack.endpoint, "variant": "AllTraffic",
+            "policy": {"model": stack.model, "checks": {"quality": {"enabled": false}, "drift_share": {"above": 0.5}},
+                "consecutive_windows": 3, "min_interval_hours": 24,
+                "budget": {"monthly_training_hours": 20, "estimated_hours_per_job": 2}},
+            "training": {"template_job": stack.template_job, "data_s3_uri": format!("s3://{}/data/{{date}}/", stack.bucket)},
+            "registration": {"auto_approve": true, "metric": "train:progress"},
+            "deployment": {"traffic_routing": "CANARY", "step_percent": 20, "wait_seconds": 300}
+        });
+        put(
+            &stack.clients.s3,
+            &stack.bucket,
+            &format!("retrain/{}.json", stack.endpoint),
+            settings.to_string().into_bytes(),
+        )
+        .await;
+        stack
+    }
+
+    fn app(&self) -> App {
+        let env: HashMap<String, String> = [
+            ("ENDPOINTS", self.endpoint.clone()),
+            (
+                "RETRAIN_SETTINGS_S3_URI",
+                format!("s3://{}/retrain/{{endpoint}}.json", self.bucket),
+            ),
+            ("STATE_S3_URI", format!("s3://{}/state/monitor", self.bucket)),
+            ("REPORT_S3_URI", format!("s3://{}/reports", self.bucket)),
+            (
+                "BASELINE_S3_URI",
+                format!("s3://{}/baselines/{{endpoint}}/{{variant}}", self.bucket),
+            ),
+            ("TRAINING_ROLE_ARN", ROLE.to_owned()),
+            ("ROLLBACK_ALARMS", "{endpoint}-errors".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        App {
+            config: Config::from_vars(&Vars::from_map(env)).expect("config"),
+            clients: self.clients.clone(),
+        }
+    }
+
+    /// What the evaluator leaves for a committed hour: its reports, its marker, its last-window record.
+    async fn committed_window(&self, hours_back: i64, drift_share: f64) {
+        let target = Target {
+            endpoint: self.endpoint.clone(),
+            variant: "AllTraffic".into(),
+            schedule: "hourly".into(),
+        };
+        let start = truncate_to_hour(Utc::now()) - Duration::hours(hours_back);
+        let window = Window {
+            start,
+            end: start + Duration::hours(1),
+        };
+        let folder = format!("reports/{}", target.report_folder(&window));
+        let drift = DriftReport {
+            compared: 5,
+            drifted: 4,
+            drift_share,
+            ..DriftReport::default()
+        };
+        let s3 = &self.clients.s3;
+        put(
+            s3,
+            &self.bucket,
+            &format!("{folder}/drift.json"),
+            serde_json::to_vec(&drift).unwrap(),
+        )
+        .await;
+        let violations = serde_json::to_vec(&Violations::default()).unwrap();
+        put(
+            s3,
+            &self.bucket,
+            &format!("{folder}/constraint_violations.json"),
+            violations,
+        )
+        .await;
+        let marker = WindowMarker {
+            status: MarkerStatus::Committed,
+            run_id: "e2e".into(),
+            claimed_at: window.end,
+            summary: None,
+        };
+        let key = format!("state/monitor/{}", target.marker_key(&window));
+        put(s3, &self.bucket, &key, serde_json::to_vec(&marker).unwrap()).await;
+    }
+
+    /// The endpoint's configuration once it is `InService` again (the emulator finishes an update after a few
+    /// DescribeEndpoint calls).
+    async fn settled(&self) -> String {
+        for _ in 0..10 {
+            let (status, config) = self.endpoint_config().await;
+            if status == EndpointStatus::InService {
+                return config;
+            }
+        }
+        panic!("endpoint {} never returned to InService", self.endpoint)
+    }
+
+    async fn training_jobs(&self) -> Vec<String> {
+        let out = self
+            .clients
+            .sagemaker
+            .list_training_jobs()
+            .name_contains(&self.model)
+            .max_results(100)
+            .send()
+            .await
+            .expect("ListTrainingJobs");
+        out.training_job_summaries()
+            .iter()
+            .filter_map(|s| s.training_job_name().map(str::to_owned))
+            .filter(|n| *n != self.template_job)
+            .collect()
+    }
+
+    async fn endpoint_config(&self) -> (EndpointStatus, String) {
+        let d = self
+            .clients
+            .sagemaker
+            .describe_endpoint()
+            .endpoint_name(&self.endpoint)
+            .send()
+            .await
+            .expect("DescribeEndpoint");
+        (
+            d.endpoint_status().cloned().expect("status"),
+            d.endpoint_config_name().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+fn channel(name: &str, uri: &str) -> Channel {
+    Channel::builder()
+        .channel_name(name)
+        .data_source(
+            DataSource::builder()
+                .s3_data_source(
+                    S3DataSource::builder()
+                        .s3_data_type(S3DataType::S3Prefix)
+                        .s3_uri(uri)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn alarm_notification(endpoint: &str) -> serde_json::Value {
+    let alarm = serde_json::json!({"AlarmName": format!("{endpoint}-drift"), "NewStateValue": "ALARM",
+        "Trigger": {"MetricName": "dataset_max_feature_drift", "Namespace": "aws/sagemaker/Endpoints/data-metrics",
+            "Dimensions": [{"value": endpoint, "name": "Endpoint"}]}});
+    serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "Sns": {"Type": "Notification", "MessageId": "1", "TopicArn": "arn:aws:sns:us-east-1:000000000000:retrain",
+            "Subject": "ALARM", "Message": alarm.to_string(), "Timestamp": "2026-11-27T10:00:00.000Z"}}]})
+}
+
+fn eventbridge(detail_type: &str, detail: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"version": "0", "id": "e2e", "detail-type": detail_type, "source": "aws.sagemaker",
+        "account": "000000000000", "time": Utc::now().to_rfc3339(), "region": "us-east-1", "resources": [],
+        "detail": detail})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drift_retrains_once_registers_deploys_and_rolls_back() {
+    let stack = Stack::new().await;
+    for back in 1..=3 {
+        stack.committed_window(back, 0.8).await;
+    }
+    let app = stack.app();
+    let now = Utc::now();
+
+    // The same alarm three times, two of them at once: one training job.
+    let notification = alarm_notification(&stack.endpoint);
+    let (a, b) = tokio::join!(
+        app.handle(notification.clone(), now),
+        app.handle(notification.clone(), now)
+    );
+    let c = app.handle(notification, now + Duration::seconds(5)).await;
+    let mut launched = Vec::new();
+    for r in [a, b, c] {
+        let r = r.expect("handled");
+        let StepReport::Check(report) = &r.steps[0] else {
+            panic!("{r:?}")
+        };
+        if let LaunchOutcome::Launched { job_name, .. } = &report.outcome {
+            launched.push(job_name.clone());
+        }
+    }
+    assert_eq!(launched.len(), 1, "{launched:?}");
+    let job_name = launched.remove(0);
+    assert_eq!(stack.training_jobs().await, vec![job_name.clone()]);
+
+    // The job is the template cloned: the new data, the configured role, the lineage and the template's tags.
+    let sm = &stack.clients.sagemaker;
+    let job = sm
+        .describe_training_job()
+        .training_job_name(&job_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(job.role_arn(), Some(ROLE));
+    let uri = |name: &str| {
+        job.input_data_config()
+            .iter()
+            .find(|c| c.channel_name() == Some(name))
+            .and_then(|c| c.data_source()?.s3_data_source()?.s3_uri().map(str::to_owned))
+    };
+    assert_eq!(
+        uri("train"),
+        Some(format!("s3://{}/data/{}/", stack.bucket, now.format("%Y-%m-%d")))
+    );
+    assert_eq!(
+        uri("validation"),
+        Some(format!("s3://{}/data/validation/", stack.bucket))
+    );
+    assert_eq!(
+        job.hyper_parameters()
+            .and_then(|h| h.get("num_round"))
+            .map(String::as_str),
+        Some("100")
+    );
+    let tags = sm
+        .list_tags()
+        .resource_arn(job.training_job_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == Some(k))
+            .and_then(|t| t.value().map(str::to_owned))
+    };
+    assert_eq!(tag("modelwatch:trigger").as_deref(), Some("drift_share"));
+    assert_eq!(
+        tag("modelwatch:previous-training-job"),
+        Some(stack.template_job.clone())
+    );
+    assert_eq!(tag("cost-centre").as_deref(), Some("ml-platform"));
+
+    // Completion registers one version (moto's jobs complete at once; the event may arrive twice).
+    let completed = eventbridge(
+        "SageMaker Training Job State Change",
+        serde_json::json!({"TrainingJobName": job_name, "TrainingJobStatus": "Completed"}),
+    );
+    for _ in 0..2 {
+        let r = app.handle(completed.clone(), Utc::now()).await.expect("handled");
+        assert!(
+            matches!(
+                &r.steps[..],
+                [StepReport::Training {
+                    report: TrainingReport::Registered { .. },
+                    ..
+                }]
+            ),
+            "{r:?}"
+        );
+    }
+    let packages = sm
+        .list_model_packages()
+        .model_package_group_name(&stack.model)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(packages.model_package_summary_list().len(), 1);
+    let arn = packages.model_package_summary_list()[0]
+        .model_package_arn()
+        .unwrap()
+        .to_owned();
+    let package = sm
+        .describe_model_package()
+        .model_package_name(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(package.model_approval_status(), Some(&ModelApprovalStatus::Approved));
+    let container = &package.inference_specification().unwrap().containers()[0];
+    assert_eq!(container.image(), Some(IMAGE));
+    assert_eq!(
+        container.model_data_url(),
+        job.model_artifacts().and_then(|a| a.s3_model_artifacts())
+    );
+    let metadata = package.customer_metadata_properties().cloned().unwrap_or_default();
+    assert_eq!(metadata.get("modelwatch:training-job"), Some(&job_name));
+
+    // Approval deploys it blue/green, canary 20% with the rollback alarm, once.
+    let approved = eventbridge(
+        "SageMaker Model Package State Change",
+        serde_json::json!({"ModelPackageArn": arn, "ModelPackageGroupName": stack.model, "ModelApprovalStatus": "Approved"}),
+    );
+    let r = app.handle(approved.clone(), Utc::now()).await.expect("handled");
+    let [
+        StepReport::Deploy {
+            outcome:
+                DeployOutcome::Deploying {
+                    endpoint_config,
+                    model_name,
+                    ..
+                },
+            ..
+        },
+    ] = &r.steps[..]
+    else {
+        panic!("{r:?}")
+    };
+    let again = app.handle(approved, Utc::now()).await.expect("handled");
+    assert!(
+        matches!(
+            &again.steps[..],
+            [StepReport::Deploy {
+                outcome: DeployOutcome::AlreadyDeployed { .. },
+                ..
+            }]
+        ),
+        "{again:?}"
+    );
+    let new_config = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(endpoint_config)
+        .send()
+        .await
+        .expect("the new configuration exists");
+    let variant = &new_config.production_variants()[0];
+    assert_eq!(variant.model_name(), Some(model_name.as_str()));
+    assert_eq!(variant.initial_instance_count(), Some(2));
+    let new_model = sm.describe_model().model_name(model_name).send().await.unwrap();
+    let primary = new_model.primary_container().unwrap();
+    assert_eq!(primary.model_data_url(), container.model_data_url());
+    assert_eq!(
+        primary
+            .environment()
+            .and_then(|e| e.get("SAGEMAKER_PROGRAM"))
+            .map(String::as_str),
+        Some("inference.py")
+    );
+    assert_eq!(stack.settled().await, endpoint_config.as_str());
+    let described = sm
+        .describe_endpoint()
+        .endpoint_name(&stack.endpoint)
+        .send()
+        .await
+        .unwrap();
+    let deployment = described
+        .last_deployment_config()
+        .expect("the deployment configuration");
+    let routing = deployment
+        .blue_green_update_policy()
+        .unwrap()
+        .traffic_routing_configuration()
+        .unwrap();
+    assert_eq!(routing.r#type(), Some(&TrafficRoutingConfigType::Canary));
+    assert_eq!(routing.canary_size().and_then(|s| s.value()), Some(20));
+    assert_eq!(routing.wait_interval_in_seconds(), Some(300));
+    let alarms = deployment.auto_rollback_configuration().unwrap().alarms();
+    assert_eq!(
+        alarms[0].alarm_name(),
+        Some(format!("{}-errors", stack.endpoint).as_str())
+    );
+
+    // The endpoint's state change records the version serving.
+    app.handle(in_service_event(&stack.endpoint), Utc::now())
+        .await
+        .expect("handled");
+    let history = app
+        .handle(
+            serde_json::json!({"action": "history", "endpoint": stack.endpoint}),
+            Utc::now(),
+        )
+        .await
+        .expect("handled");
+    let [StepReport::History { history, rendered, .. }] = &history.steps[..] else {
+        panic!("{history:?}")
+    };
+    assert_eq!(history.serving().map(|d| d.version.as_str()), Some("1"), "{rendered}");
+
+    // Rollback returns the original configuration in one UpdateEndpoint.
+    let r = app
+        .handle(
+            serde_json::json!({"action": "rollback", "endpoint": stack.endpoint}),
+            Utc::now(),
+        )
+        .await
+        .expect("handled");
+    let [StepReport::Rollback(rb)] = &r.steps[..] else {
+        panic!("{r:?}")
+    };
+    assert_eq!((rb.from_version.as_str(), rb.to_version.as_str()), ("1", "initial"));
+    let original = format!("{}-config", stack.endpoint);
+    assert_eq!(rb.endpoint_config, original);
+    assert_eq!(stack.endpoint_config().await.0, EndpointStatus::Updating);
+    assert_eq!(stack.settled().await, original);
+    app.handle(in_service_event(&stack.endpoint), Utc::now())
+        .await
+        .expect("handled");
+    let history = app
+        .handle(
+            serde_json::json!({"action": "history", "endpoint": stack.endpoint}),
+            Utc::now(),
+        )
+        .await
+        .expect("handled");
+    let [StepReport::History { history, rendered, .. }] = &history.steps[..] else {
+        panic!("{history:?}")
+    };
+    let serving = history.serving().expect("a version serves");
+    assert_eq!(
+        (serving.version.as_str(), serving.endpoint_config.as_str()),
+        ("initial", original.as_str()),
+        "{rendered}"
+    );
+    assert_eq!(
+        history.deployments.len(),
+        3,
+        "initial, version 1, the rollback: {rendered}"
+    );
+    // Nothing that served was deleted: version 1's configuration and model are still there to go back to.
+    sm.describe_endpoint_config()
+        .endpoint_config_name(endpoint_config)
+        .send()
+        .await
+        .expect("kept");
+    sm.describe_model().model_name(model_name).send().await.expect("kept");
+}
+
+fn in_service_event(endpoint: &str) -> serde_json::Value {
+    eventbridge(
+        "SageMaker Endpoint State Change",
+        serde_json::json!({"EndpointName": endpoint, "EndpointStatus": "IN_SERVICE"}),
+    )
+}
