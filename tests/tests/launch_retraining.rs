@@ -23,6 +23,7 @@ use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, Training
 use modelwatch_core::violations::Violations;
 use modelwatch_core::window::{Window, truncate_to_hour};
 use modelwatch_e2e::{put, sdk_config, unique};
+use serde::Deserialize;
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
 const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
@@ -33,6 +34,7 @@ struct Stack {
     endpoint: String,
     model: String,
     template_job: String,
+    bus: String,
 }
 
 impl Stack {
@@ -43,6 +45,7 @@ impl Stack {
         let clients = Clients {
             s3: modelwatch_aws::config::s3_client(&sdk),
             sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         };
         let bucket = unique("mw-retrain");
         clients
@@ -123,12 +126,21 @@ impl Stack {
             .send()
             .await
             .expect("CreateModelPackageGroup");
+        let bus = unique("mw-retrain");
+        clients
+            .eventbridge
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("CreateEventBus");
         let stack = Self {
             clients,
             bucket,
             endpoint,
             model,
             template_job,
+            bus,
         };
         let settings = serde_json::json!({
             "endpoint": stack.endpoint, "variant": "AllTraffic",
@@ -137,7 +149,10 @@ impl Stack {
                 "budget": {"monthly_training_hours": 20, "estimated_hours_per_job": 2}},
             "training": {"template_job": stack.template_job, "data_s3_uri": format!("s3://{}/data/{{date}}/", stack.bucket)},
             "registration": {"auto_approve": true, "metric": "train:progress"},
-            "deployment": {"traffic_routing": "CANARY", "step_percent": 20, "wait_seconds": 300}
+            "deployment": {"traffic_routing": "CANARY", "step_percent": 20, "wait_seconds": 300},
+            "new_baseline": {"dataset": format!("s3://{}/data/{{date}}/train.csv", stack.bucket),
+                "baseline": format!("s3://{}/baselines/{}/AllTraffic", stack.bucket, stack.endpoint),
+                "label_column": "churned"}
         });
         put(
             &stack.clients.s3,
@@ -164,6 +179,7 @@ impl Stack {
             ),
             ("TRAINING_ROLE_ARN", ROLE.to_owned()),
             ("ROLLBACK_ALARMS", "{endpoint}-errors".to_owned()),
+            ("EVENT_BUS_NAME", self.bus.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -492,10 +508,86 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         Some(format!("{}-errors", stack.endpoint).as_str())
     );
 
-    // The endpoint's state change records the version serving.
-    app.handle(in_service_event(&stack.endpoint), Utc::now())
+    // The endpoint's state change records the version serving, and asks for its baseline (an EventBridge rule
+    // routes the request, as the template routes it to suggest-baseline; here to a queue).
+    let sdk = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("mw-baseline"))
+        .send()
+        .await
+        .unwrap();
+    let queue_url = queue.queue_url().unwrap().to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .unwrap();
+    let eb = &stack.clients.eventbridge;
+    eb.put_rule()
+        .name("baseline-requests")
+        .event_bus_name(&stack.bus)
+        .event_pattern(r#"{"source": ["modelwatch.retraining"], "detail-type": ["Baseline Requested"]}"#)
+        .send()
+        .await
+        .expect("PutRule");
+    eb.put_targets()
+        .rule("baseline-requests")
+        .event_bus_name(&stack.bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&queue_arn)
+                .input_path("$.detail")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+    let r = app
+        .handle(in_service_event(&stack.endpoint), Utc::now())
         .await
         .expect("handled");
+    let [
+        StepReport::Reconcile {
+            ended: Some(ended),
+            baseline_requested: Some(request),
+            ..
+        },
+    ] = &r.steps[..]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(ended.record.version, "1");
+    assert_eq!(
+        request["dataset"],
+        format!("s3://{}/data/{}/train.csv", stack.bucket, now.format("%Y-%m-%d"))
+    );
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        received.extend(got.messages().iter().filter_map(|m| m.body().map(str::to_owned)));
+        if !received.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 1, "{received:?}");
+    let delivered: serde_json::Value = serde_json::from_str(&received[0]).unwrap();
+    assert_eq!(&delivered, request, "suggest-baseline gets the request itself");
+    suggest_baseline::request::SuggestRequest::deserialize(&delivered).expect("a request suggest-baseline takes");
     let history = app
         .handle(
             serde_json::json!({"action": "history", "endpoint": stack.endpoint}),

@@ -25,6 +25,8 @@ pub struct Config {
     pub model_role: String,
     /// Alarms that roll every deployment back (`{endpoint}` replaced).
     pub rollback_alarms: Vec<String>,
+    /// The EventBridge bus the baseline requests go to (default `default`).
+    pub event_bus: String,
 }
 
 /// `Alarm.AlarmName`: 1 to 255 characters; `AutoRollbackConfig.Alarms`: at most 10 (SageMaker API Reference).
@@ -76,6 +78,7 @@ impl Config {
             training_role,
             model_role,
             rollback_alarms,
+            event_bus: vars.get("EVENT_BUS_NAME").unwrap_or("default").to_owned(),
         })
     }
 

@@ -8,7 +8,7 @@ use modelwatch_aws::s3::{S3StateStore, get_bytes};
 use modelwatch_core::memory::MemoryState;
 use modelwatch_core::ports::error_chain;
 use modelwatch_core::retrain::lifecycle::{
-    self, DeployOutcome, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport, TrainingReport,
+    self, DeployOutcome, Ended, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport, TrainingReport,
 };
 use modelwatch_core::retrain::settings::RetrainSettings;
 use serde::Serialize;
@@ -16,12 +16,14 @@ use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::event::{Invocation, classify};
+use crate::events::BaselineEvents;
 
 /// The SDK clients, built once per process.
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -31,6 +33,7 @@ impl Clients {
         Self {
             s3: modelwatch_aws::config::s3_client(&sdk),
             sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         }
     }
 }
@@ -50,8 +53,10 @@ pub enum StepReport {
     },
     Reconcile {
         endpoint: String,
-        /// The configuration whose deployment ended, and how (`None`: nothing ended).
-        ended: Option<(String, String)>,
+        /// The deployment that ended, and how (`None`: nothing ended).
+        ended: Option<Ended>,
+        /// The `suggest-baseline` request sent for the version that began serving.
+        baseline_requested: Option<serde_json::Value>,
     },
     Rollback(RollbackReport),
     History {
@@ -199,7 +204,15 @@ impl App {
     async fn run(&self, endpoint: &str, action: &Action, now: DateTime<Utc>) -> Result<Option<StepReport>, String> {
         let settings = match action {
             // Rollback and history need no retraining file: they work on the version history alone.
-            Action::Rollback { .. } | Action::History | Action::Reconcile => None,
+            Action::Rollback { .. } | Action::History => None,
+            // Following a deployment needs none either; the file only adds the new version's baseline request.
+            Action::Reconcile => match self.read_settings(endpoint).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(endpoint = %endpoint, error = %e, "No retraining file: no baseline will be requested.");
+                    None
+                }
+            },
             _ => Some(self.read_settings(endpoint).await?),
         };
         let variant = settings
@@ -218,6 +231,7 @@ impl App {
             let baseline = config
                 .baseline_of(&endpoint, &variant)
                 .map(|b| S3StateStore::new(clients.s3.clone(), handle.clone(), b));
+            let events = BaselineEvents::new(clients.eventbridge, handle.clone(), config.event_bus.clone());
             let sagemaker = SageMakerRetrain::new(clients.sagemaker, handle);
             let ports = RetrainPorts {
                 state: &state,
@@ -248,11 +262,24 @@ impl App {
                         outcome => Some(StepReport::Deploy { endpoint, outcome }),
                     }
                 }
-                (Action::Reconcile, _) => {
-                    let ended = lifecycle::reconcile(&ports, &endpoint, now).map_err(chain)?;
+                (Action::Reconcile, settings) => {
+                    let mut requested = None;
+                    let mut request_baseline = |ended: &Ended| -> Result<(), lifecycle::LifecycleError> {
+                        let Some(s) = settings else { return Ok(()) };
+                        let history = lifecycle::retrain_history(&state, &s.policy.model)?;
+                        let Some(request) = lifecycle::baseline_request(s, ended, &history) else {
+                            return Ok(());
+                        };
+                        events.request_baseline(&endpoint, &request)?;
+                        requested = Some(request);
+                        Ok(())
+                    };
+                    let ended =
+                        lifecycle::reconcile_then(&ports, &endpoint, now, &mut request_baseline).map_err(chain)?;
                     Some(StepReport::Reconcile {
                         endpoint,
-                        ended: ended.map(|(config, outcome)| (config, format!("{outcome:?}"))),
+                        ended,
+                        baseline_requested: requested,
                     })
                 }
                 (Action::Rollback { to, requested_by }, _) => Some(StepReport::Rollback(
@@ -267,7 +294,9 @@ impl App {
                         rendered,
                     })
                 }
-                (_, None) => unreachable!("the settings are read for every other action"),
+                (Action::Check | Action::Training(_) | Action::Deploy(_), None) => {
+                    unreachable!("the settings are read for these actions")
+                }
             };
             Ok(step)
         })

@@ -9,6 +9,7 @@
 //!
 //! - [`config`]: the environment variables, parsed once into a typed configuration.
 //! - [`event`]: what invoked the function, classified.
+//! - [`events`]: what it sends: a new version's baseline request, routed to `suggest-baseline`.
 //! - [`handler`]: the invocation: each endpoint's retraining file read, the core's step run on a blocking
 //!   thread with the SageMaker and S3 adapters, each result logged as one structured event.
 //!
@@ -16,4 +17,5 @@
 
 pub mod config;
 pub mod event;
+pub mod events;
 pub mod handler;

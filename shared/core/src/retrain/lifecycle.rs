@@ -21,7 +21,7 @@ use super::history::{JobStatus, RetrainHistory};
 use super::naming::{Lineage, Tag, client_token, lineage_tags, resource_name, training_job_name};
 use super::settings::RetrainSettings;
 use super::signals::{Signals, WindowSignals};
-use super::versions::{ChangeCause, Deployment, DeploymentStatus, Outcome, VersionHistory};
+use super::versions::{ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, VersionHistory};
 use crate::baseline::CONSTRAINTS_FILE;
 use crate::drift::DriftReport;
 use crate::monitor::{MarkerStatus, Target, WindowMarker};
@@ -1034,8 +1034,17 @@ pub fn judge_deployment(
     }
 }
 
+/// A deployment that ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ended {
+    /// Its record, after the outcome.
+    pub record: DeploymentRecord,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
 /// Records how the endpoint's deployment in progress ended, if it has: serving on the new configuration, or
-/// failed (rolled back by its alarms, or the endpoint failed). Returns the outcome recorded.
+/// failed (rolled back by its alarms, or the endpoint failed). Returns the deployment that ended.
 ///
 /// # Errors
 ///
@@ -1044,7 +1053,22 @@ pub fn reconcile(
     ports: &RetrainPorts<'_>,
     endpoint: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(String, Outcome)>, LifecycleError> {
+) -> Result<Option<Ended>, LifecycleError> {
+    reconcile_then(ports, endpoint, now, &mut |_| Ok(()))
+}
+
+/// [`reconcile`], calling `before_record` with the ended deployment before its outcome is written: when it fails,
+/// nothing is recorded and the next reconcile calls it again (what it does happens at least once).
+///
+/// # Errors
+///
+/// A [`LifecycleError`] when the state or SageMaker cannot be reached, or `before_record`'s.
+pub fn reconcile_then(
+    ports: &RetrainPorts<'_>,
+    endpoint: &str,
+    now: DateTime<Utc>,
+    before_record: &mut dyn FnMut(&Ended) -> Result<(), LifecycleError>,
+) -> Result<Option<Ended>, LifecycleError> {
     let Some((history, _)) = read::<VersionHistory>(ports.state, &versions_key(endpoint))? else {
         return Ok(None);
     };
@@ -1055,8 +1079,51 @@ pub fn reconcile(
     let Some(outcome) = judge_deployment(&deploying.endpoint_config, deploying.requested_at, &state, now) else {
         return Ok(None);
     };
-    record_outcome(ports, endpoint, &deploying.endpoint_config, now, outcome.clone())?;
-    Ok(Some((deploying.endpoint_config, outcome)))
+    let mut preview = history.clone();
+    preview
+        .record_outcome(&deploying.endpoint_config, now, outcome.clone())
+        .map_err(|e| LifecycleError::Refused(e.to_string()))?;
+    let record = preview
+        .deployments
+        .iter()
+        .rev()
+        .find(|d| d.endpoint_config == deploying.endpoint_config && d.requested_at == deploying.requested_at)
+        .cloned()
+        .unwrap_or(deploying.clone());
+    let ended = Ended { record, outcome };
+    before_record(&ended)?;
+    record_outcome(ports, endpoint, &deploying.endpoint_config, now, ended.outcome.clone())?;
+    Ok(Some(ended))
+}
+
+/// The `suggest-baseline` request for a retrained version that began serving: the retraining file's
+/// `new_baseline`, filled with the date its training job was launched and its version. `None` for any other
+/// ended deployment (a failure, a rollback, the initial version), when the file asks for no baseline, or when the
+/// job is not in the model's history.
+pub fn baseline_request(
+    settings: &RetrainSettings,
+    ended: &Ended,
+    history: &RetrainHistory,
+) -> Option<serde_json::Value> {
+    if ended.outcome != Outcome::Served {
+        return None;
+    }
+    let ChangeCause::Retrained { training_job, .. } = &ended.record.cause else {
+        return None;
+    };
+    let launch = history.launches.iter().find(|l| &l.job_name == training_job)?;
+    settings.baseline_request(launch.at.date_naive(), &ended.record.version)
+}
+
+/// The model's retraining history (empty when nothing was launched).
+///
+/// # Errors
+///
+/// A [`LifecycleError`] when the state cannot be read.
+pub fn retrain_history(state: &dyn StateStore, model: &str) -> Result<RetrainHistory, LifecycleError> {
+    Ok(read::<RetrainHistory>(state, &history_key(model))?
+        .map(|(h, _)| h)
+        .unwrap_or_default())
 }
 
 /// What a rollback did.

@@ -559,8 +559,25 @@ fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
 
     // Served: the endpoint is back InService on the new configuration.
     w.fake.set_endpoint("InService", endpoint_config);
-    let r = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(30)).unwrap();
-    assert_eq!(r, Some((endpoint_config.clone(), Outcome::Served)));
+    let ended = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(30))
+        .unwrap()
+        .expect("the deployment ended");
+    assert_eq!(ended.outcome, Outcome::Served);
+    assert_eq!(ended.record.endpoint_config, *endpoint_config);
+    // The new version's baseline is requested once it serves, from the data it was trained on.
+    let with_baseline = RetrainSettings::from_json(
+        &(SETTINGS.trim_end().strip_suffix('}').unwrap().to_owned()
+            + r#", "new_baseline": {"dataset": "s3://ml/churn/{date}/train.csv", "baseline": "s3://b/{version}"}}"#),
+    )
+    .unwrap();
+    let request = baseline_request(&with_baseline, &ended, &w.history()).expect("a request");
+    assert_eq!(request["dataset"], "s3://ml/churn/2026-11-27/train.csv");
+    assert_eq!(request["baseline"], "s3://b/1");
+    assert_eq!(
+        baseline_request(&w.settings, &ended, &w.history()),
+        None,
+        "the file asks for none"
+    );
     let history = version_history(&w.state, "churn-prod").unwrap();
     assert_eq!(history.serving().unwrap().version, "1");
 
@@ -612,11 +629,12 @@ fn a_deployment_rolled_back_by_its_alarms_is_recorded_failed_after_the_grace() {
         None,
         "within the grace a handler may still be between its record and UpdateEndpoint"
     );
-    let r = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(DEPLOY_GRACE_MINUTES)).unwrap();
-    assert!(
-        matches!(&r, Some((c, Outcome::Failed { .. })) if *c == endpoint_config),
-        "{r:?}"
-    );
+    let r = reconcile(&w.ports(), "churn-prod", at + Duration::minutes(DEPLOY_GRACE_MINUTES))
+        .unwrap()
+        .expect("the deployment ended");
+    assert!(matches!(&r.outcome, Outcome::Failed { .. }), "{r:?}");
+    assert_eq!(r.record.endpoint_config, endpoint_config);
+    assert_eq!(r.record.status, DeploymentStatus::Failed);
     let history = version_history(&w.state, "churn-prod").unwrap();
     assert_eq!(history.serving().unwrap().version, "initial");
     assert_eq!(history.deployments[1].status, DeploymentStatus::Failed);

@@ -237,6 +237,11 @@ pub struct RetrainSettings {
     /// How to deploy.
     #[serde(default)]
     pub deployment: DeploymentSettings,
+    /// The `suggest-baseline` request for a new version's baseline from its training data, sent (as an EventBridge
+    /// event) when the version begins serving. `{date}` (the launch's date, as in `training.data_s3_uri`) and
+    /// `{version}` are replaced in its string values. It needs `dataset` and `baseline` (`s3://` URIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_baseline: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl RetrainSettings {
@@ -307,7 +312,38 @@ impl RetrainSettings {
         if d.rollback_alarms.len() > MAX_ROLLBACK_ALARMS {
             return Err(bad("deployment.rollback_alarms", "at most 10 alarms"));
         }
+        if let Some(b) = &self.new_baseline {
+            for field in ["dataset", "baseline"] {
+                if !b
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| v.starts_with("s3://"))
+                {
+                    return Err(bad("new_baseline", &format!("needs {field}, an s3:// URI")));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The `suggest-baseline` request of a version trained on data of `date`, if the file asks for one.
+    pub fn baseline_request(&self, date: chrono::NaiveDate, version: &str) -> Option<serde_json::Value> {
+        fn fill(v: &serde_json::Value, date: &str, version: &str) -> serde_json::Value {
+            match v {
+                serde_json::Value::String(s) => {
+                    serde_json::Value::String(s.replace("{date}", date).replace("{version}", version))
+                }
+                serde_json::Value::Array(items) => items.iter().map(|i| fill(i, date, version)).collect(),
+                serde_json::Value::Object(map) => {
+                    serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), fill(v, date, version))).collect())
+                }
+                other => other.clone(),
+            }
+        }
+        let date = date.format("%Y-%m-%d").to_string();
+        self.new_baseline
+            .as_ref()
+            .map(|b| fill(&serde_json::Value::Object(b.clone()), &date, version))
     }
 
     /// The training data URI for a decision on `date` (`{date}` replaced).
@@ -359,6 +395,30 @@ mod tests {
         }
         let typo = MINIMAL.replace("\"template_job\"", "\"template\"");
         assert!(matches!(RetrainSettings::from_json(&typo), Err(SettingsError::Json(_))));
+    }
+
+    #[test]
+    fn a_baseline_request_is_filled_with_the_date_and_version() {
+        let text = MINIMAL.trim_end().strip_suffix('}').unwrap().to_owned()
+            + r#", "new_baseline": {"dataset": "s3://ml/churn/{date}/train.csv", "label_column": "churned",
+                "baseline": "s3://b/baselines/ep/AllTraffic", "header": true}}"#;
+        let s = RetrainSettings::from_json(&text).unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let r = s.baseline_request(date, "3").unwrap();
+        assert_eq!(r["dataset"], "s3://ml/churn/2026-11-27/train.csv");
+        assert_eq!(r["label_column"], "churned");
+        assert_eq!(r["header"], true);
+        let bad = MINIMAL.trim_end().strip_suffix('}').unwrap().to_owned() + r#", "new_baseline": {"dataset": "x"}}"#;
+        assert!(
+            RetrainSettings::from_json(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("new_baseline")
+        );
+        assert_eq!(
+            RetrainSettings::from_json(MINIMAL).unwrap().baseline_request(date, "1"),
+            None
+        );
     }
 
     #[test]

@@ -107,7 +107,8 @@ pub struct DeploymentRecord {
 }
 
 /// How a deployment ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// `InService` on the new configuration.
     Served,
