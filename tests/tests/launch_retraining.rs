@@ -147,7 +147,8 @@ impl Stack {
             "policy": {"model": stack.model, "checks": {"quality": {"enabled": false}, "drift_share": {"above": 0.5}},
                 "consecutive_windows": 3, "min_interval_hours": 24,
                 "budget": {"monthly_training_hours": 20, "estimated_hours_per_job": 2}},
-            "training": {"template_job": stack.template_job, "data_s3_uri": format!("s3://{}/data/{{date}}/", stack.bucket)},
+            "training": {"template_job": stack.template_job, "data_s3_uri": format!("s3://{}/data/{{date}}/", stack.bucket),
+                "captured": {"s3_uri": format!("s3://{}/labelled/{}", stack.bucket, stack.endpoint), "days": 7}},
             "registration": {"auto_approve": true, "metric": "train:progress"},
             "deployment": {"traffic_routing": "CANARY", "step_percent": 20, "wait_seconds": 300},
             "new_baseline": {"dataset": format!("s3://{}/data/{{date}}/train.csv", stack.bucket),
@@ -317,6 +318,23 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     for back in 1..=3 {
         stack.committed_window(back, 0.8).await;
     }
+    // Labelled captures: two files in the last week, one older (left out).
+    let labelled = |days: i64, name: &str| {
+        format!(
+            "labelled/{}/{}/{name}",
+            stack.endpoint,
+            (Utc::now() - Duration::days(days)).format("%Y/%m/%d/10")
+        )
+    };
+    for (days, name) in [(1, "a.jsonl"), (6, "b.jsonl"), (9, "old.jsonl")] {
+        put(
+            &stack.clients.s3,
+            &stack.bucket,
+            &labelled(days, name),
+            b"{}\n".to_vec(),
+        )
+        .await;
+    }
     let app = stack.app();
     let now = Utc::now();
 
@@ -364,6 +382,38 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         uri("validation"),
         Some(format!("s3://{}/data/validation/", stack.bucket))
     );
+    // The labelled captures of the last week: a manifest channel listing the two recent files.
+    let captured = job
+        .input_data_config()
+        .iter()
+        .find(|c| c.channel_name() == Some("captured"))
+        .and_then(|c| c.data_source()?.s3_data_source())
+        .expect("the captured channel");
+    assert_eq!(captured.s3_data_type(), Some(&S3DataType::ManifestFile));
+    let (_, manifest_key) = captured
+        .s3_uri()
+        .unwrap()
+        .strip_prefix("s3://")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&modelwatch_e2e::get(&stack.clients.s3, &stack.bucket, manifest_key).await).unwrap();
+    let prefix = format!("s3://{}/labelled/{}/", stack.bucket, stack.endpoint);
+    assert_eq!(manifest[0]["prefix"], prefix.as_str());
+    let listed: Vec<&str> = manifest.as_array().unwrap()[1..]
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let expected: Vec<String> = [(6, "b.jsonl"), (1, "a.jsonl")]
+        .iter()
+        .map(|(d, n)| {
+            labelled(*d, n)
+                .trim_start_matches(&format!("labelled/{}/", stack.endpoint))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(listed, expected);
     assert_eq!(
         job.hyper_parameters()
             .and_then(|h| h.get("num_round"))

@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
-use modelwatch_aws::s3::{S3StateStore, get_bytes};
+use modelwatch_aws::s3::{S3LabelledData, S3StateStore, get_bytes};
 use modelwatch_core::memory::MemoryState;
 use modelwatch_core::ports::error_chain;
 use modelwatch_core::retrain::lifecycle::{
-    self, DeployOutcome, Ended, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport, TrainingReport,
+    self, DeployOutcome, Ended, LabelledDataPort, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport,
+    TrainingReport,
 };
 use modelwatch_core::retrain::settings::RetrainSettings;
 use serde::Serialize;
@@ -231,6 +232,16 @@ impl App {
             let baseline = config
                 .baseline_of(&endpoint, &variant)
                 .map(|b| S3StateStore::new(clients.s3.clone(), handle.clone(), b));
+            let labelled = match settings.as_ref().and_then(|s| s.training.captured.as_ref()) {
+                Some(c) => Some(S3LabelledData::new(
+                    clients.s3.clone(),
+                    handle.clone(),
+                    c.s3_uri
+                        .parse()
+                        .map_err(|e| format!("training.captured.s3_uri {}: {e}", c.s3_uri))?,
+                )),
+                None => None,
+            };
             let events = BaselineEvents::new(clients.eventbridge, handle.clone(), config.event_bus.clone());
             let sagemaker = SageMakerRetrain::new(clients.sagemaker, handle);
             let ports = RetrainPorts {
@@ -243,6 +254,7 @@ impl App {
                 training: &sagemaker,
                 registry: &sagemaker,
                 endpoints: &sagemaker,
+                labelled: labelled.as_ref().map(|l| l as &dyn LabelledDataPort),
             };
             let ctx = config.context(&endpoint, &variant);
             let chain = |e: lifecycle::LifecycleError| error_chain(&e);

@@ -131,6 +131,7 @@ mod aws {
             training: &sagemaker,
             registry: &sagemaker,
             endpoints: &sagemaker,
+            labelled: None,
         };
         lifecycle::rollback(&ports, endpoint, to, by, chrono::Utc::now())
             .with_context(|| format!("rolling back endpoint {endpoint}"))

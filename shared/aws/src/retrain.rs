@@ -25,7 +25,7 @@ use aws_sdk_sagemaker::operation::describe_model_package::DescribeModelPackageOu
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::types::{
     InferenceSpecification, ModelApprovalStatus, ModelPackageContainerDefinition, ModelPackageSortBy, OutputDataConfig,
-    SortOrder, Tag as SdkTag, TrainingJobStatus,
+    S3DataType, SortOrder, Tag as SdkTag, TrainingJobStatus,
 };
 use modelwatch_core::ports::{PortError, PortErrorKind};
 use modelwatch_core::retrain::history::JobStatus;
@@ -215,6 +215,17 @@ pub fn clone_training_job(
         )));
     };
     s3.s3_uri = Some(request.data_s3_uri.clone());
+    // The labelled captures: the replaced channel's settings (content type, compression, input mode), reading a
+    // manifest of the files instead of a prefix.
+    if let Some(extra) = &request.manifest_channel {
+        let mut copy = channel.clone();
+        copy.channel_name = Some(extra.name.clone());
+        if let Some(s3) = copy.data_source.as_mut().and_then(|d| d.s3_data_source.as_mut()) {
+            s3.s3_uri = Some(extra.manifest_uri.clone());
+            s3.s3_data_type = Some(S3DataType::ManifestFile);
+        }
+        channels.push(copy);
+    }
     let output = match (template.output_data_config().cloned(), &request.output_s3_uri) {
         (Some(mut o), Some(uri)) => {
             o.s3_output_path = Some(uri.clone());
@@ -745,7 +756,31 @@ mod tests {
                 key: "modelwatch:model".into(),
                 value: "churn".into(),
             }],
+            manifest_channel: None,
         }
+    }
+
+    #[test]
+    fn the_labelled_captures_are_a_manifest_channel_like_the_replaced_one() {
+        let mut r = request();
+        r.manifest_channel = Some(modelwatch_core::retrain::lifecycle::ManifestChannel {
+            name: "captured".into(),
+            manifest_uri: "s3://l/_manifests/job.json".into(),
+        });
+        let input = clone_training_job(&template(), &r).unwrap();
+        let channels = input.input_data_config();
+        let train = channels.iter().find(|c| c.channel_name() == Some("train")).unwrap();
+        let captured = channels.last().unwrap();
+        assert_eq!(captured.channel_name(), Some("captured"));
+        let s3 = captured.data_source().unwrap().s3_data_source().unwrap();
+        assert_eq!(s3.s3_uri(), Some("s3://l/_manifests/job.json"));
+        assert_eq!(s3.s3_data_type(), Some(&S3DataType::ManifestFile));
+        assert_eq!(captured.content_type(), train.content_type());
+        assert_eq!(
+            train.data_source().unwrap().s3_data_source().unwrap().s3_data_type(),
+            Some(&S3DataType::S3Prefix),
+            "the replaced channel still reads its prefix"
+        );
     }
 
     #[test]

@@ -357,6 +357,46 @@ impl StateStore for S3StateStore {
     }
 }
 
+/// Labelled data below an S3 location (the retraining file's `training.captured`): listed by folder, with the
+/// training manifests written beside it.
+pub struct S3LabelledData {
+    client: Client,
+    handle: Handle,
+    location: S3Location,
+}
+
+impl S3LabelledData {
+    /// The data below `location`, blocking on `handle`.
+    pub fn new(client: Client, handle: Handle, location: S3Location) -> Self {
+        Self {
+            client,
+            handle,
+            location,
+        }
+    }
+}
+
+impl modelwatch_core::retrain::lifecycle::LabelledDataPort for S3LabelledData {
+    fn list(&self, folder: &str) -> Result<Vec<String>, PortError> {
+        let prefix = self.location.key(folder);
+        let root = self.location.key("");
+        let keys = self
+            .handle
+            .block_on(list_keys(&self.client, &self.location.bucket, &prefix))?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|(k, _)| k.strip_prefix(&root).map(str::to_owned))
+            .collect())
+    }
+
+    fn put(&self, key: &str, body: &[u8]) -> Result<String, PortError> {
+        let key = self.location.key(key);
+        self.handle
+            .block_on(put_bytes(&self.client, &self.location.bucket, &key, body))?;
+        Ok(self.location.uri_of(&key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,6 +250,7 @@ fn create_job_sends_the_template_cloned_with_the_request() {
                 value: "quality".into(),
             },
         ],
+        manifest_channel: None,
     };
     training.create_job(&request).unwrap();
     assert_eq!((describe_rule.num_calls(), create_rule.num_calls()), (1, 1));
@@ -270,6 +271,7 @@ fn create_job_with_an_unknown_channel_creates_nothing() {
         role_arn: "arn:aws:iam::000000000000:role/training".into(),
         output_s3_uri: None,
         tags: vec![],
+        manifest_channel: None,
     };
     let e = adapter(&rt, &client).create_job(&request).unwrap_err();
     assert_eq!(e.resource, "churn-template");

@@ -77,6 +77,16 @@ pub struct TrainingRequest {
     pub output_s3_uri: Option<String>,
     /// Every tag of the job (lineage and the template's, already merged).
     pub tags: Vec<Tag>,
+    /// One more channel, a copy of `channel` reading a manifest file (the labelled captures).
+    pub manifest_channel: Option<ManifestChannel>,
+}
+
+/// A channel reading a manifest file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestChannel {
+    pub name: String,
+    /// The manifest's `s3://` URI.
+    pub manifest_uri: String,
 }
 
 /// The approval status of a model package.
@@ -198,6 +208,14 @@ pub trait DeployPort {
     fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &DeploymentConfig) -> Result<(), PortError>;
 }
 
+/// Labelled data below one S3 location.
+pub trait LabelledDataPort {
+    /// The keys (relative to the location) of every object below `folder` (relative, ending in `/`).
+    fn list(&self, folder: &str) -> Result<Vec<String>, PortError>;
+    /// Writes `body` at `key` (relative); returns its `s3://` URI.
+    fn put(&self, key: &str, body: &[u8]) -> Result<String, PortError>;
+}
+
 /// The ports of the loop. `reports` and `baseline` are only read (any [`StateStore`] over those locations).
 pub struct RetrainPorts<'a> {
     pub state: &'a dyn StateStore,
@@ -206,6 +224,8 @@ pub struct RetrainPorts<'a> {
     pub training: &'a dyn TrainingPort,
     pub registry: &'a dyn RegistryPort,
     pub endpoints: &'a dyn DeployPort,
+    /// The retraining file's `training.captured` location, when it has one.
+    pub labelled: Option<&'a dyn LabelledDataPort>,
 }
 
 /// What the function is allowed and told, besides the endpoint's retraining file.
@@ -413,6 +433,8 @@ pub enum LaunchOutcome {
         data_s3_uri: String,
         tags: usize,
         dropped_tags: Vec<String>,
+        /// Labelled capture files in the extra channel (0: no channel, none were found or none configured).
+        captured_files: usize,
     },
     /// `CreateTrainingJob` failed; the launch is recorded `Failed` so it does not block the next one.
     Failed { job_name: String, error: String },
@@ -537,6 +559,7 @@ fn launch_job(
         previous_training_job: Some(template),
     };
     let tags = lineage_tags(&lineage, &template_view.tags);
+    let (manifest_channel, captured_files) = captured_channel(ports, settings, job_name, now)?;
     let request = TrainingRequest {
         job_name: job_name.to_owned(),
         template_job: template.to_owned(),
@@ -545,6 +568,7 @@ fn launch_job(
         role_arn: ctx.training_role.clone(),
         output_s3_uri: settings.training.output_s3_uri.clone(),
         tags: tags.tags,
+        manifest_channel,
     };
     ports.training.create_job(&request).map_err(|e| message(&e))?;
     Ok(LaunchOutcome::Launched {
@@ -553,7 +577,43 @@ fn launch_job(
         data_s3_uri: request.data_s3_uri,
         tags: request.tags.len(),
         dropped_tags: tags.dropped,
+        captured_files,
     })
+}
+
+/// The labelled captures of the last days as a manifest channel: the daily folders listed, the manifest written.
+/// No channel when none is configured or no file was found (a channel without data fails the job).
+fn captured_channel(
+    ports: &RetrainPorts<'_>,
+    settings: &RetrainSettings,
+    job_name: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<ManifestChannel>, usize), String> {
+    let Some(captured) = &settings.training.captured else {
+        return Ok((None, 0));
+    };
+    let labelled = ports
+        .labelled
+        .ok_or_else(|| "training.captured is set but no labelled-data store was given".to_owned())?;
+    let mut keys = Vec::new();
+    for folder in captured.day_folders(now) {
+        keys.extend(labelled.list(&folder).map_err(|e| message(&e))?);
+    }
+    keys.retain(|k| !k.ends_with('/'));
+    if keys.is_empty() {
+        return Ok((None, 0));
+    }
+    let body = super::settings::manifest(&captured.s3_uri, &keys).to_string();
+    let uri = labelled
+        .put(&format!("_manifests/{job_name}.json"), body.as_bytes())
+        .map_err(|e| message(&e))?;
+    Ok((
+        Some(ManifestChannel {
+            name: captured.channel.clone(),
+            manifest_uri: uri,
+        }),
+        keys.len(),
+    ))
 }
 
 // ----------------------------------------------------------------------------------------------------------

@@ -190,7 +190,29 @@ impl DeployPort for Fake {
     }
 }
 
+/// Labelled data in memory: keys, and the manifests written.
+#[derive(Default)]
+struct Labelled {
+    keys: Vec<String>,
+    written: Mutex<Vec<(String, String)>>,
+}
+
+impl LabelledDataPort for Labelled {
+    fn list(&self, folder: &str) -> Result<Vec<String>, PortError> {
+        Ok(self.keys.iter().filter(|k| k.starts_with(folder)).cloned().collect())
+    }
+
+    fn put(&self, key: &str, body: &[u8]) -> Result<String, PortError> {
+        self.written
+            .lock()
+            .unwrap()
+            .push((key.to_owned(), String::from_utf8(body.to_vec()).unwrap()));
+        Ok(format!("s3://labelled/{key}"))
+    }
+}
+
 struct World {
+    labelled: Labelled,
     state: MemoryState,
     reports: MemoryState,
     baseline: MemoryState,
@@ -201,6 +223,7 @@ struct World {
 impl World {
     fn new() -> Self {
         Self {
+            labelled: Labelled::default(),
             state: MemoryState::default(),
             reports: MemoryState::default(),
             baseline: MemoryState::default(),
@@ -217,6 +240,7 @@ impl World {
             training: &self.fake,
             registry: &self.fake,
             endpoints: &self.fake,
+            labelled: Some(&self.labelled),
         }
     }
 
@@ -718,4 +742,58 @@ fn approval_compares_in_the_metric_direction() {
         decide_approval(&manual, &m(0.99), Some(0.1)).approval,
         Approval::PendingManualApproval
     );
+}
+
+#[test]
+fn the_labelled_captures_of_the_last_days_are_one_more_channel() {
+    let settings = RetrainSettings::from_json(&SETTINGS.replace(
+        r#""data_s3_uri": "s3://ml/churn/{date}/"}"#,
+        r#""data_s3_uri": "s3://ml/churn/{date}/",
+            "captured": {"s3_uri": "s3://labelled", "days": 2}}"#,
+    ))
+    .unwrap();
+    let w = World {
+        labelled: Labelled {
+            keys: vec![
+                "2026/11/20/13/old.jsonl".into(),
+                "2026/11/26/23/a.jsonl".into(),
+                "2026/11/27/09/b.jsonl".into(),
+            ],
+            ..Labelled::default()
+        },
+        settings,
+        ..World::new()
+    };
+    w.drifting();
+    let r = w.check(now());
+    assert!(
+        matches!(r.outcome, LaunchOutcome::Launched { captured_files: 2, .. }),
+        "{r:?}"
+    );
+    let req = w.fake.created_jobs.lock().unwrap()[0].clone();
+    let channel = req.manifest_channel.expect("the extra channel");
+    assert_eq!(channel.name, "captured");
+    assert_eq!(
+        channel.manifest_uri,
+        format!("s3://labelled/_manifests/{}.json", req.job_name)
+    );
+    let written = w.labelled.written.lock().unwrap().clone();
+    let manifest: serde_json::Value = serde_json::from_str(&written[0].1).unwrap();
+    assert_eq!(
+        manifest,
+        serde_json::json!([{"prefix": "s3://labelled/"}, "2026/11/26/23/a.jsonl", "2026/11/27/09/b.jsonl"])
+    );
+
+    // No labelled file in the window: no channel (one without data would fail the job).
+    let empty = World {
+        settings: w.settings.clone(),
+        ..World::new()
+    };
+    empty.drifting();
+    let r = empty.check(now());
+    assert!(
+        matches!(r.outcome, LaunchOutcome::Launched { captured_files: 0, .. }),
+        "{r:?}"
+    );
+    assert_eq!(empty.fake.created_jobs.lock().unwrap()[0].manifest_channel, None);
 }

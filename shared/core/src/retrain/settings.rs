@@ -74,9 +74,53 @@ pub struct TrainingSettings {
     pub channel: String,
     /// The new training window: an S3 prefix. `{date}` is replaced by the decision's date (`yyyy-mm-dd`).
     pub data_s3_uri: String,
+    /// Labelled captures of the last days, as one more channel (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured: Option<CapturedData>,
     /// Where the job writes its model (default: the template's `OutputDataConfig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_s3_uri: Option<String>,
+}
+
+fn default_captured_channel() -> String {
+    "captured".to_owned()
+}
+
+/// The captured-and-labelled data of the last days, given to the job as one more channel: the objects below
+/// `s3_uri` in its `yyyy/mm/dd/` folders of the last `days` days (today's included), listed in a manifest file
+/// (`S3DataType: ManifestFile`) written at `{s3_uri}/_manifests/{job}.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapturedData {
+    /// The labelled data's root, with daily folders `yyyy/mm/dd/` below it (the ground-truth merge's layout).
+    pub s3_uri: String,
+    /// How many days, 1 to [`MAX_CAPTURED_DAYS`].
+    pub days: u32,
+    /// The channel's name (default `captured`); the job's other settings for it are the replaced channel's.
+    #[serde(default = "default_captured_channel")]
+    pub channel: String,
+}
+
+/// The most days of labelled captures one job takes.
+pub const MAX_CAPTURED_DAYS: u32 = 90;
+
+impl CapturedData {
+    /// The daily folders (relative to `s3_uri`, `yyyy/mm/dd/`) of the last `days` days before and including
+    /// `now`'s day, oldest first.
+    pub fn day_folders(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+        (0..i64::from(self.days))
+            .rev()
+            .map(|back| (now - chrono::Duration::days(back)).format("%Y/%m/%d/").to_string())
+            .collect()
+    }
+}
+
+/// A SageMaker manifest file of `keys` (relative to `root`, an `s3://` URI): `[{"prefix": root/}, key, ...]`.
+pub fn manifest(root: &str, keys: &[String]) -> serde_json::Value {
+    let prefix = format!("{}/", root.trim_end_matches('/'));
+    std::iter::once(serde_json::json!({ "prefix": prefix }))
+        .chain(keys.iter().map(|k| serde_json::Value::String(k.clone())))
+        .collect()
 }
 
 /// How a completed job becomes a version in the model registry.
@@ -286,6 +330,20 @@ impl RetrainSettings {
         if !channel_ok(&t.channel) {
             return Err(bad("training.channel", "must match [A-Za-z0-9.-_]{1,64}"));
         }
+        if let Some(c) = &t.captured {
+            if !c.s3_uri.starts_with("s3://") {
+                return Err(bad("training.captured.s3_uri", "must be an s3:// URI"));
+            }
+            if !(1..=MAX_CAPTURED_DAYS).contains(&c.days) {
+                return Err(bad("training.captured.days", "must be in 1..=90"));
+            }
+            if !channel_ok(&c.channel) || c.channel == t.channel {
+                return Err(bad(
+                    "training.captured.channel",
+                    "must match [A-Za-z0-9.-_]{1,64} and differ from training.channel",
+                ));
+            }
+        }
         let r = &self.registration;
         if r.auto_approve && r.metric.is_none() {
             return Err(bad("registration.metric", "auto_approve needs a metric to compare"));
@@ -418,6 +476,32 @@ mod tests {
         assert_eq!(
             RetrainSettings::from_json(MINIMAL).unwrap().baseline_request(date, "1"),
             None
+        );
+    }
+
+    #[test]
+    fn captured_days_are_daily_folders_and_a_manifest() {
+        let c = CapturedData {
+            s3_uri: "s3://b/labelled/".into(),
+            days: 3,
+            channel: "captured".into(),
+        };
+        let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 1, 10, 0, 0).unwrap();
+        assert_eq!(c.day_folders(now), vec!["2026/02/27/", "2026/02/28/", "2026/03/01/"]);
+        let m = manifest("s3://b/labelled/", &["2026/02/28/a.csv".to_owned()]);
+        assert_eq!(
+            m,
+            serde_json::json!([{"prefix": "s3://b/labelled/"}, "2026/02/28/a.csv"])
+        );
+        let text = MINIMAL.replace(
+            r#""data_s3_uri": "s3://ml/churn/{date}/"}"#,
+            r#""data_s3_uri": "s3://ml/churn/{date}/", "captured": {"s3_uri": "s3://b/l", "days": 0}}"#,
+        );
+        assert!(
+            RetrainSettings::from_json(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("captured.days")
         );
     }
 
