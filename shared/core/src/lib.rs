@@ -18,7 +18,8 @@
 //! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
 //! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
 //! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
-//! - [`retrain`]: when to retrain (policy, decision, budget), job names, lineage tags, the version history.
+//! - [`retrain`]: the retraining loop: when to retrain (policy, decision, budget), the endpoint's retraining file,
+//!   job names and lineage tags, the version history, and the steps over ports (launch, register, deploy, roll back).
 //! - [`ports`]: the traits the adapters implement (capture source, report store, metric sink, state store).
 //! - [`memory`]: in-memory adapters of the ports, for tests and dry runs.
 //! - [`evaluate`]: the monitoring use case that ties them together.
