@@ -12,12 +12,19 @@
 //!   [`aws_published`]; the scaler's against its constants in `modelwatch_core::scaling::controller`. It also
 //!   checks the evaluate-captures environment against the function's own parser, and the quality alarms' metric
 //!   lists against the core's.
+//! - The `launch_retraining_*` tests need no emulator either. They resolve the template with the retraining part
+//!   on (a `TrainingRoleArn` given): it adds exactly its own resources and changes no other, and none of it exists
+//!   without the role or without the functions; launch-retraining's environment parses with the function's own
+//!   parser and shares evaluate-captures' state, report and baseline locations; its rollback alarms are the
+//!   stack's own; its role passes only the training and model roles (to SageMaker only) and writes only the
+//!   core's history keys; its triggers are the events the function classifies, the S3 one on the very object
+//!   key the evaluator commits (`Target::last_window_key` below the state root).
 //! - [`template_deploys_and_its_alarm_notifies_through_sns`] deploys the template without its functions
 //!   (`DeployFunctions=false`) to LocalStack's CloudFormation, pushes data above two alarms' thresholds and waits
 //!   for their notifications in SQS queues subscribed to the alarm and retraining topics; it also sends a capture
 //!   file through the bucket's EventBridge notifications and the stack's capture rule.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -35,6 +42,7 @@ use modelwatch_core::ports::CaptureSource;
 use modelwatch_core::quality::metrics::{BinaryOptions, MulticlassAccumulator, RegressionAccumulator};
 use modelwatch_core::quality::report::lower_is_better;
 use modelwatch_core::quality::{CbpeCalibration, ModelQualityStatistics, ProblemType, quality_metric_data};
+use modelwatch_core::retrain::lifecycle::{history_key, versions_key};
 use modelwatch_core::scaling::controller::{CURRENT_METRIC, DEFAULT_METRICS_NAMESPACE, DESIRED_METRIC};
 use modelwatch_core::window::Window;
 use modelwatch_e2e::{sdk_config, unique};
@@ -166,6 +174,13 @@ impl Stack {
                     self.present(name),
                     "{name} is referenced, but not created with these parameters"
                 );
+                // An alarm's Ref is its name (CloudFormation's AWS::CloudWatch::Alarm return values).
+                let resource = self.resource(name);
+                if resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                    && let Some(alarm_name) = resource["Properties"].get("AlarmName")
+                {
+                    return self.resolve(alarm_name);
+                }
                 Some(json!(format!("{STACK}-{}", name.to_lowercase())))
             }
         }
@@ -923,6 +938,725 @@ fn a_custom_namespace_moves_alarms_and_dashboard_together() {
         .collect();
     let config = evaluate_captures::config::Config::from_vars(&env).expect("the template's environment parses");
     assert_eq!(config.namespace.as_deref(), Some("acme/ml"));
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// The retraining part: launch-retraining and what it needs, only under DeployRetraining.
+
+const TRAINING_ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
+const MODEL_ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-model";
+const RETRAIN_ENDPOINT: &str = "churn-prod";
+const RETRAIN_VARIANT: &str = "blue";
+
+/// The stack of `RETRAIN_ENDPOINT`/`RETRAIN_VARIANT` with the retraining part on and `more` parameters.
+fn retraining_stack(more: &[(&str, &str)]) -> Stack {
+    let mut params = vec![
+        ("EndpointName", RETRAIN_ENDPOINT),
+        ("VariantName", RETRAIN_VARIANT),
+        ("TrainingRoleArn", TRAINING_ROLE),
+    ];
+    params.extend_from_slice(more);
+    Stack::new(&params)
+}
+
+/// A function's environment, resolved.
+fn environment(stack: &Stack, function: &str) -> HashMap<String, String> {
+    stack.properties(function)["Environment"]["Variables"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{function} has no Environment.Variables"))
+        .iter()
+        .map(|(k, v)| (k.clone(), text(v)))
+        .collect()
+}
+
+fn retraining_config(env: &HashMap<String, String>) -> Result<launch_retraining::config::Config, String> {
+    launch_retraining::config::Config::from_vars(&modelwatch_aws::env::Vars::from_map(env.clone()))
+        .map_err(|e| e.to_string())
+}
+
+/// The statements of a role's inline policies, resolved.
+fn statements(stack: &Stack, role: &str) -> Vec<Json> {
+    stack.properties(role)["Policies"]
+        .as_array()
+        .expect("Policies")
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().expect("Statement").clone())
+        .collect()
+}
+
+/// An `Action` or `Resource` element as a list.
+fn items(v: &Json) -> Vec<String> {
+    match v {
+        Json::Array(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+/// IAM's ARN matching: `*` matches any run of characters, `/` included; `?` one character.
+fn glob(pattern: &str, s: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some((b'?', rest)) => !s.is_empty() && go(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), s.as_bytes())
+}
+
+/// Whether some statement allows `action` on `resource` (all statements here are Allow).
+fn allows(statements: &[Json], action: &str, resource: &str) -> bool {
+    statements.iter().any(|s| {
+        items(&s["Action"]).iter().any(|a| a == action) && items(&s["Resource"]).iter().any(|r| glob(r, resource))
+    })
+}
+
+/// The object ARN of `key` in `bucket`.
+fn object_arn(bucket: &str, key: &str) -> String {
+    format!("arn:aws:s3:::{bucket}/{key}")
+}
+
+#[test]
+fn launch_retraining_exists_only_with_a_training_role_and_the_functions() {
+    let ids = |s: &Stack| -> BTreeSet<String> { s.resources().into_iter().map(|(id, _)| id).collect() };
+    let off = Stack::new(&[("EndpointName", RETRAIN_ENDPOINT), ("VariantName", RETRAIN_VARIANT)]);
+    let on = retraining_stack(&[]);
+    let part: BTreeSet<String> = ids(&on).difference(&ids(&off)).cloned().collect();
+    let expected: BTreeSet<String> = [
+        "LaunchRetrainingLogGroup",
+        "LaunchRetrainingRole",
+        "LaunchRetrainingFunction",
+        "ModelPackageGroup",
+        "RetrainingTopicSubscription",
+        "RetrainingTopicPermission",
+        "TrainingJobStateRule",
+        "TrainingJobStatePermission",
+        "ModelPackageApprovedRule",
+        "ModelPackageApprovedPermission",
+        "EndpointStateRule",
+        "EndpointStatePermission",
+        "WindowCommittedRule",
+        "WindowCommittedPermission",
+        "BaselineRequestedRule",
+        "BaselineRequestedPermission",
+        "RollbackErrorsAlarm",
+        "LaunchRetrainingErrorsAlarm",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(part, expected, "the retraining part");
+    assert!(ids(&off).is_subset(&ids(&on)));
+    // It changes nothing else, and everything resolves (a reference into the part from outside it would fail
+    // in `off`), outputs included.
+    for id in ids(&off) {
+        assert_eq!(
+            on.properties(&id),
+            off.properties(&id),
+            "{id} changes with the retraining part"
+        );
+    }
+    for stack in [&on, &off] {
+        for (name, output) in stack.root["Outputs"].as_mapping().expect("Outputs") {
+            if output
+                .get("Condition")
+                .is_none_or(|c| stack.condition(c.as_str().unwrap()))
+            {
+                stack
+                    .resolve(&output["Value"])
+                    .unwrap_or_else(|| panic!("output {name:?}"));
+            }
+        }
+    }
+    let output_present = |s: &Stack, name: &str| {
+        let o = &s.root["Outputs"][name];
+        o.get("Condition").is_none_or(|c| s.condition(c.as_str().unwrap()))
+    };
+    assert!(output_present(&on, "LaunchRetrainingFunctionArn"));
+    assert!(!output_present(&off, "LaunchRetrainingFunctionArn"));
+
+    // Without the functions (the LocalStack deploy test) nothing of it exists, whatever the role: in particular
+    // no AWS::SageMaker resource.
+    let emulated = retraining_stack(&[("DeployFunctions", "false")]);
+    for (id, r) in emulated.resources() {
+        assert!(!part.contains(&id), "{id} without the functions");
+        let kind = r["Type"].as_str().unwrap();
+        assert!(
+            !kind.starts_with("AWS::SageMaker::"),
+            "{id}: {kind} without the functions"
+        );
+    }
+    assert!(!output_present(&emulated, "LaunchRetrainingFunctionArn"));
+
+    // An existing group is used, not created.
+    let existing = retraining_stack(&[("CreateModelPackageGroup", "false")]);
+    let without_group: BTreeSet<String> = ids(&existing).difference(&ids(&off)).cloned().collect();
+    let mut want = part.clone();
+    want.remove("ModelPackageGroup");
+    assert_eq!(without_group, want);
+
+    // The group outlives the stack, and is the one the role, the approval rule and the output name.
+    let group = on.resource("ModelPackageGroup");
+    assert_eq!(group["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(group["UpdateReplacePolicy"].as_str(), Some("Retain"));
+    for (stack, name) in [
+        (&on, RETRAIN_ENDPOINT),
+        (&retraining_stack(&[("ModelPackageGroupName", "churn")]), "churn"),
+    ] {
+        assert_eq!(stack.properties("ModelPackageGroup")["ModelPackageGroupName"], name);
+        assert_eq!(
+            stack.properties("ModelPackageApprovedRule")["EventPattern"]["detail"]["ModelPackageGroupName"],
+            json!([name])
+        );
+        assert_eq!(
+            text(
+                &stack
+                    .resolve(&stack.root["Outputs"]["ModelPackageGroupName"]["Value"])
+                    .unwrap()
+            ),
+            name
+        );
+        let statements = statements(stack, "LaunchRetrainingRole");
+        let package = format!("arn:aws:sagemaker:us-east-1:000000000000:model-package/{name}/3");
+        let group_arn = format!("arn:aws:sagemaker:us-east-1:000000000000:model-package-group/{name}");
+        for action in ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"] {
+            assert!(allows(&statements, action, &package), "{action} on {package}");
+            assert!(
+                !allows(&statements, action, &package.replace(name, "other")),
+                "{action} beyond the group"
+            );
+        }
+        assert!(allows(&statements, "sagemaker:CreateModelPackage", &group_arn));
+    }
+
+    // The function is built and run like the others.
+    let function = on.resource("LaunchRetrainingFunction");
+    assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"].as_str(),
+        Some("launch-retraining")
+    );
+    let p = on.properties("LaunchRetrainingFunction");
+    assert_eq!(p["Timeout"], 300);
+    assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(
+        p["LoggingConfig"]["LogGroup"],
+        on.reference("LaunchRetrainingLogGroup").unwrap()
+    );
+    assert_eq!(p["Role"], on.attribute("LaunchRetrainingRole", "Arn"));
+}
+
+#[test]
+fn launch_retraining_environment_parses_and_is_the_evaluators() {
+    let stack = retraining_stack(&[
+        ("StatePrefix", "mw/state"),
+        ("ReportPrefix", "mw/reports"),
+        ("BaselinePrefix", "mw/baselines"),
+        ("RetrainSettingsKey", "retraining/churn-prod.json"),
+        ("QualityAlarm1Metric", "accuracy"),
+        ("QualityAlarm2Metric", "rmse"),
+        ("QualityAlarm3Metric", "estimated_auc"),
+    ]);
+    let env = environment(&stack, "LaunchRetrainingFunction");
+    let evaluator = environment(&stack, "EvaluateCapturesFunction");
+    for key in ["STATE_S3_URI", "REPORT_S3_URI", "BASELINE_S3_URI"] {
+        assert!(env.contains_key(key), "launch-retraining has no {key}");
+        assert_eq!(
+            env.get(key),
+            evaluator.get(key),
+            "{key}: launch-retraining's is not evaluate-captures'"
+        );
+    }
+    let config = retraining_config(&env).expect("the template's environment parses");
+    let ec = evaluate_captures::config::Config::from_vars(&evaluator).expect("evaluate-captures' parses");
+    assert_eq!(config.endpoints, vec![RETRAIN_ENDPOINT.to_owned()]);
+    let bucket = format!("{STACK}-databucket");
+    assert_eq!(
+        config.settings_of(RETRAIN_ENDPOINT).to_string(),
+        format!("s3://{bucket}/retraining/churn-prod.json")
+    );
+    assert_eq!(config.state.to_string(), ec.state.to_string());
+    assert_eq!(config.reports.to_string(), ec.reports.to_string());
+    assert_eq!(
+        config
+            .baseline_of(RETRAIN_ENDPOINT, RETRAIN_VARIANT)
+            .expect("a baseline folder")
+            .to_string(),
+        ec.baseline_of(&ec.endpoints[0]).to_string()
+    );
+    assert_eq!(config.training_role, TRAINING_ROLE);
+    assert_eq!(
+        config.model_role, TRAINING_ROLE,
+        "without ModelRoleArn the models run as the training role"
+    );
+
+    // The rollback alarms are the stack's: the server-error alarm and the quality alarms created, by name.
+    let alarms: BTreeMap<String, String> = stack
+        .resources()
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(id, _)| (text(&stack.properties(&id)["AlarmName"]), id))
+        .collect();
+    let rollback: Vec<&str> = config
+        .rollback_alarms
+        .iter()
+        .map(|a| {
+            alarms
+                .get(a)
+                .unwrap_or_else(|| panic!("rollback alarm {a} is not an alarm of the stack"))
+                .as_str()
+        })
+        .collect();
+    // Not the quality alarms, though they exist: they are in ALARM when the retraining they asked for deploys.
+    assert_eq!(rollback, ["RollbackErrorsAlarm"]);
+    assert!(stack.present("QualityAlarm1"));
+    assert!(config.rollback_alarms.len() <= launch_retraining::config::MAX_ROLLBACK_ALARMS);
+    assert!(config.rollback_alarms.iter().all(|a| (1..=255).contains(&a.len())));
+    let plain = retraining_config(&environment(&retraining_stack(&[]), "LaunchRetrainingFunction")).unwrap();
+    assert_eq!(
+        plain.rollback_alarms,
+        vec![format!("{STACK}-{RETRAIN_ENDPOINT}-server-errors")],
+        "without quality alarms, the server-error alarm alone"
+    );
+
+    // The retraining part's alarms watch what AWS publishes: the variant's server errors, the function's errors.
+    let function = text(&stack.reference("LaunchRetrainingFunction").unwrap());
+    let published = aws_published(RETRAIN_ENDPOINT, RETRAIN_VARIANT, &[function]);
+    for id in ["RollbackErrorsAlarm", "LaunchRetrainingErrorsAlarm"] {
+        let p = stack.properties(id);
+        let reference = Reference {
+            namespace: text(&p["Namespace"]),
+            name: text(&p["MetricName"]),
+            partial: false,
+            dimensions: p["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| (text(&d["Name"]), text(&d["Value"])))
+                .collect(),
+            source: format!("alarm {id}"),
+        };
+        assert_eq!(unmatched(&[reference], &published), Vec::<&Reference>::new());
+    }
+    let errors = stack.properties("RollbackErrorsAlarm");
+    assert_eq!(
+        (
+            &errors["MetricName"],
+            &errors["Statistic"],
+            &errors["Period"],
+            &errors["EvaluationPeriods"]
+        ),
+        (&json!("Invocation5XXErrors"), &json!("Sum"), &json!(60), &json!(1))
+    );
+    assert_eq!(errors["Threshold"], "5");
+    assert_eq!(errors["TreatMissingData"], "notBreaching");
+    assert_eq!(errors["AlarmActions"], json!([stack.reference("AlarmTopic").unwrap()]));
+
+    // Every variable set is read; without a required one the environment does not parse, and the error names it.
+    let keys: BTreeSet<&str> = env.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = [
+        "ENDPOINTS",
+        "RETRAIN_SETTINGS_S3_URI",
+        "STATE_S3_URI",
+        "REPORT_S3_URI",
+        "BASELINE_S3_URI",
+        "TRAINING_ROLE_ARN",
+        "ROLLBACK_ALARMS",
+    ]
+    .into();
+    assert_eq!(keys, expected, "MODEL_ROLE_ARN is left out without ModelRoleArn");
+    let required = [
+        "ENDPOINTS",
+        "RETRAIN_SETTINGS_S3_URI",
+        "STATE_S3_URI",
+        "REPORT_S3_URI",
+        "TRAINING_ROLE_ARN",
+    ];
+    let full = format!("{config:?}");
+    for key in env.keys() {
+        let mut less = env.clone();
+        less.remove(key);
+        match retraining_config(&less) {
+            Err(e) => {
+                assert!(
+                    required.contains(&key.as_str()),
+                    "{key} is optional, yet without it: {e}"
+                );
+                assert!(e.contains(key.as_str()), "the error names {key}: {e}");
+            }
+            Ok(c) => {
+                assert!(
+                    !required.contains(&key.as_str()),
+                    "without {key} the environment still parses"
+                );
+                assert_ne!(
+                    format!("{c:?}"),
+                    full,
+                    "{key} is set by the template but not read by the function"
+                );
+            }
+        }
+    }
+
+    // A model role of its own.
+    let env = environment(
+        &retraining_stack(&[("ModelRoleArn", MODEL_ROLE)]),
+        "LaunchRetrainingFunction",
+    );
+    assert_eq!(env["MODEL_ROLE_ARN"], MODEL_ROLE);
+    let config = retraining_config(&env).unwrap();
+    assert_eq!(
+        (config.training_role.as_str(), config.model_role.as_str()),
+        (TRAINING_ROLE, MODEL_ROLE)
+    );
+}
+
+#[test]
+fn launch_retraining_role_passes_only_its_roles_and_writes_only_its_histories() {
+    for (more, passed) in [
+        (vec![], vec![TRAINING_ROLE]),
+        (vec![("ModelRoleArn", MODEL_ROLE)], vec![TRAINING_ROLE, MODEL_ROLE]),
+    ] {
+        let stack = retraining_stack(&more);
+        let statements = statements(&stack, "LaunchRetrainingRole");
+        for s in &statements {
+            assert_eq!(s["Effect"], "Allow", "{s}");
+            assert!(
+                items(&s["Action"]).iter().all(|a| !a.contains('*')),
+                "a wildcard action: {s}"
+            );
+        }
+        let pass: Vec<&Json> = statements
+            .iter()
+            .filter(|s| items(&s["Action"]).iter().any(|a| a.starts_with("iam:")))
+            .collect();
+        assert_eq!(pass.len(), 1, "one IAM statement: {pass:#?}");
+        assert_eq!(items(&pass[0]["Action"]), ["iam:PassRole"]);
+        assert_eq!(items(&pass[0]["Resource"]), passed, "PassRole on exactly these roles");
+        assert_eq!(
+            pass[0]["Condition"],
+            json!({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
+        );
+        // ... which are the roles the function passes.
+        let config = retraining_config(&environment(&stack, "LaunchRetrainingFunction")).unwrap();
+        let mut used = vec![config.training_role.clone(), config.model_role.clone()];
+        used.dedup();
+        assert_eq!(used, passed);
+    }
+
+    // S3: reads what the core reads, writes only the core's history keys (never the evaluator's state).
+    let stack = retraining_stack(&[("StatePrefix", "mw/state")]);
+    let statements = statements(&stack, "LaunchRetrainingRole");
+    let config = retraining_config(&environment(&stack, "LaunchRetrainingFunction")).unwrap();
+    let target = Target {
+        endpoint: RETRAIN_ENDPOINT.into(),
+        variant: RETRAIN_VARIANT.into(),
+        schedule: String::new(),
+    };
+    let window = Window {
+        start: Utc::now() - Duration::hours(1),
+        end: Utc::now(),
+    };
+    let state = |key: &str| (config.state.bucket.clone(), config.state.key(key));
+    let settings = config.settings_of(RETRAIN_ENDPOINT);
+    let baseline = config.baseline_of(RETRAIN_ENDPOINT, RETRAIN_VARIANT).unwrap();
+    let histories = [state(&history_key("churn")), state(&versions_key(RETRAIN_ENDPOINT))];
+    let evaluator_state = [
+        state(&target.last_window_key()),
+        state(&target.marker_key(&window)),
+        state(&target.history_key()),
+    ];
+    let inputs = [
+        (settings.bucket.clone(), settings.prefix.clone()),
+        (
+            config.reports.bucket.clone(),
+            config
+                .reports
+                .key(&format!("{}/drift.json", target.report_folder(&window))),
+        ),
+        (baseline.bucket.clone(), baseline.key("model-quality/constraints.json")),
+    ];
+    let prefixes: Vec<String> = statements
+        .iter()
+        .filter(|s| items(&s["Action"]) == ["s3:ListBucket"])
+        .flat_map(|s| items(&s["Condition"]["StringLike"]["s3:prefix"]))
+        .collect();
+    for (bucket, key) in histories.iter().chain(&evaluator_state).chain(&inputs) {
+        assert!(
+            allows(&statements, "s3:GetObject", &object_arn(bucket, key)),
+            "read {key}"
+        );
+        assert!(
+            allows(&statements, "s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                && prefixes.iter().any(|p| glob(p, key)),
+            "list {key} (a missing object is a 404)"
+        );
+    }
+    for (bucket, key) in &histories {
+        assert!(
+            allows(&statements, "s3:PutObject", &object_arn(bucket, key)),
+            "write {key}"
+        );
+    }
+    for (bucket, key) in evaluator_state.iter().chain(&inputs) {
+        assert!(
+            !allows(&statements, "s3:PutObject", &object_arn(bucket, key)),
+            "write {key}"
+        );
+    }
+    let writes: Vec<String> = statements
+        .iter()
+        .filter(|s| {
+            items(&s["Action"])
+                .iter()
+                .any(|a| a.starts_with("s3:") && a != "s3:GetObject" && a != "s3:ListBucket")
+        })
+        .flat_map(|s| items(&s["Action"]).into_iter().chain(items(&s["Resource"])))
+        .collect();
+    let dir = |key: String| key.split('/').next().unwrap().to_owned();
+    assert_eq!(
+        writes,
+        vec![
+            "s3:PutObject".to_owned(),
+            object_arn(
+                &config.state.bucket,
+                &config.state.key(&format!("{}/*", dir(history_key("m"))))
+            ),
+            object_arn(
+                &config.state.bucket,
+                &config.state.key(&format!("{}/*", dir(versions_key("e"))))
+            ),
+            // The training manifests of the labelled captures (training.captured), beside them.
+            "s3:PutObject".to_owned(),
+            object_arn(
+                &config.state.bucket,
+                &format!("labelled/{RETRAIN_ENDPOINT}/_manifests/*")
+            ),
+        ]
+    );
+    let labelled = format!("labelled/{RETRAIN_ENDPOINT}/2026/11/27/10/a.jsonl");
+    assert!(
+        allows(
+            &statements,
+            "s3:ListBucket",
+            &format!("arn:aws:s3:::{}", config.state.bucket)
+        ) && prefixes.iter().any(|p| glob(p, &labelled)),
+        "list the labelled captures"
+    );
+    // Other endpoints' data is not read.
+    let other = Target {
+        endpoint: "other".into(),
+        ..target.clone()
+    };
+    assert!(!allows(
+        &statements,
+        "s3:GetObject",
+        &object_arn(&config.state.bucket, &config.state.key(&other.last_window_key()))
+    ));
+
+    // SageMaker: the endpoint, by its (lower-case) name.
+    let endpoint = format!("arn:aws:sagemaker:us-east-1:000000000000:endpoint/{RETRAIN_ENDPOINT}");
+    for action in ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint"] {
+        assert!(allows(&statements, action, &endpoint), "{action}");
+        assert!(
+            !allows(&statements, action, &format!("{endpoint}-other")),
+            "{action} on another endpoint"
+        );
+    }
+    assert!(allows(
+        &statements,
+        "cloudwatch:DescribeAlarms",
+        "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a"
+    ));
+
+    // The data key, when there is one.
+    let key = "arn:aws:kms:us-east-1:000000000000:key/1234";
+    let with_kms = retraining_stack(&[("DataKmsKeyArn", key)]);
+    let statements = self::statements(&with_kms, "LaunchRetrainingRole");
+    assert!(allows(&statements, "kms:Decrypt", key) && allows(&statements, "kms:GenerateDataKey", key));
+}
+
+/// An event that the pattern matches: the first value of each list, `extra` added to its detail.
+fn event_of(pattern: &Json, extra: Json) -> Json {
+    fn sample(v: &Json) -> Json {
+        match v {
+            Json::Object(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), sample(v))).collect()),
+            Json::Array(values) => match &values[0] {
+                Json::Object(m) if m.contains_key("prefix") => m["prefix"].clone(),
+                first => first.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+    let mut detail = sample(&pattern["detail"]);
+    detail
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({"version": "0", "id": "1", "detail-type": sample(&pattern["detail-type"]),
+        "source": sample(&pattern["source"]), "account": "000000000000", "time": "2026-11-27T10:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": detail})
+}
+
+#[test]
+fn launch_retraining_triggers_are_the_events_it_handles() {
+    use launch_retraining::event::{Invocation, classify};
+
+    let stack = retraining_stack(&[("StatePrefix", "mw/state")]);
+    // What launch-retraining sends: a new version's baseline request, to suggest-baseline, the detail as its event.
+    let baseline = stack.properties("BaselineRequestedRule");
+    assert_eq!(
+        baseline["EventPattern"],
+        json!({"source": [launch_retraining::events::SOURCE],
+               "detail-type": [launch_retraining::events::BASELINE_REQUESTED],
+               "resources": [RETRAIN_ENDPOINT]})
+    );
+    let target = &baseline["Targets"][0];
+    assert_eq!(target["Arn"], stack.attribute("SuggestBaselineFunction", "Arn"));
+    assert_eq!(target["InputPath"], "$.detail");
+    let permission = stack.properties("BaselineRequestedPermission");
+    assert_eq!(
+        (&permission["FunctionName"], &permission["SourceArn"]),
+        (
+            &stack.reference("SuggestBaselineFunction").unwrap(),
+            &stack.attribute("BaselineRequestedRule", "Arn")
+        )
+    );
+    let function = stack.attribute("LaunchRetrainingFunction", "Arn");
+    let name = stack.reference("LaunchRetrainingFunction").unwrap();
+    let resources: Vec<(String, String)> = stack
+        .resources()
+        .into_iter()
+        .map(|(id, r)| (id, r["Type"].as_str().unwrap().to_owned()))
+        .collect();
+    let of_type = |kind: &str| -> Vec<(String, Json)> {
+        resources
+            .iter()
+            .filter(|(_, t)| t == kind)
+            .map(|(id, _)| (id.clone(), stack.properties(id)))
+            .collect()
+    };
+    let rules: Vec<(String, Json)> = of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, p)| {
+            p["Targets"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["Arn"] == function))
+        })
+        .collect();
+    let permissions: Vec<Json> = of_type("AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p["FunctionName"] == name)
+        .collect();
+    assert_eq!(
+        permissions.len(),
+        rules.len() + 1,
+        "one permission per rule, and the topic's"
+    );
+    for (id, _) in &rules {
+        assert!(
+            permissions.iter().any(|p| p["Principal"] == "events.amazonaws.com"
+                && p["Action"] == "lambda:InvokeFunction"
+                && p["SourceArn"] == stack.attribute(id, "Arn")),
+            "no permission for {id}"
+        );
+    }
+    let topic = stack.reference("RetrainingTopic").unwrap();
+    assert!(
+        permissions
+            .iter()
+            .any(|p| p["Principal"] == "sns.amazonaws.com" && p["SourceArn"] == topic)
+    );
+    let subscription = stack.properties("RetrainingTopicSubscription");
+    assert_eq!(
+        (
+            &subscription["TopicArn"],
+            &subscription["Protocol"],
+            &subscription["Endpoint"]
+        ),
+        (&topic, &json!("lambda"), &function)
+    );
+    // The topic the data-set drift alarm notifies.
+    assert!(
+        stack.properties("DatasetDriftAlarm")["AlarmActions"]
+            .as_array()
+            .unwrap()
+            .contains(&topic)
+    );
+
+    // Each rule's events are classified as the step they are meant for.
+    let config = retraining_config(&environment(&stack, "LaunchRetrainingFunction")).unwrap();
+    let target = Target {
+        endpoint: RETRAIN_ENDPOINT.into(),
+        variant: RETRAIN_VARIANT.into(),
+        schedule: String::new(),
+    };
+    let mut seen = BTreeSet::new();
+    for (id, p) in &rules {
+        let pattern = &p["EventPattern"];
+        let detail_type = text(&pattern["detail-type"][0]);
+        assert_eq!(pattern["detail-type"].as_array().unwrap().len(), 1, "{id}");
+        let (extra, want) = match detail_type.as_str() {
+            "SageMaker Training Job State Change" => {
+                assert_eq!(
+                    pattern["detail"]["TrainingJobStatus"],
+                    json!(["Completed", "Failed", "Stopped"])
+                );
+                (
+                    json!({"TrainingJobName": "churn-1"}),
+                    Invocation::TrainingJob {
+                        job_name: "churn-1".into(),
+                    },
+                )
+            }
+            "SageMaker Model Package State Change" => {
+                assert_eq!(pattern["detail"]["ModelApprovalStatus"], json!(["Approved"]));
+                (
+                    json!({"ModelPackageArn": "arn:p/1"}),
+                    Invocation::ModelPackage { arn: "arn:p/1".into() },
+                )
+            }
+            "SageMaker Endpoint State Change" => (
+                json!({"EndpointStatus": "InService"}),
+                Invocation::Endpoint {
+                    endpoint: RETRAIN_ENDPOINT.into(),
+                },
+            ),
+            "Object Created" => {
+                // The very object the evaluator writes when it commits a window, in its state bucket.
+                let detail = &pattern["detail"];
+                assert_eq!(detail["bucket"]["name"], json!([config.state.bucket]));
+                assert_eq!(
+                    detail["object"]["key"],
+                    json!([config.state.key(&target.last_window_key())])
+                );
+                let key = text(&detail["object"]["key"][0]);
+                (
+                    json!({}),
+                    Invocation::Check {
+                        endpoints: Some(vec![RETRAIN_ENDPOINT.into()]),
+                        trigger: format!("window committed: {key}"),
+                    },
+                )
+            }
+            other => panic!("{id}: detail-type {other:?} is not one the function handles"),
+        };
+        let source = if detail_type == "Object Created" {
+            "aws.s3"
+        } else {
+            "aws.sagemaker"
+        };
+        assert_eq!(pattern["source"], json!([source]), "{id}");
+        let event = event_of(pattern, extra);
+        assert_eq!(
+            classify(event.clone()).unwrap_or_else(|e| panic!("{id}: {e}: {event}")),
+            want,
+            "{id}"
+        );
+        seen.insert(detail_type);
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
 }
 
 // ------------------------------------------------------------------------------------------------------------------
