@@ -3,16 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use modelwatch_aws::s3::{LocationError, S3Location};
+pub use modelwatch_aws::env::{ConfigError, EndpointVariant};
+use modelwatch_aws::env::{Vars, invalid};
+use modelwatch_aws::s3::S3Location;
 use modelwatch_core::evaluate::EvaluationConfig;
 use modelwatch_core::monitor::Target;
-
-/// One configured endpoint variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointVariant {
-    pub endpoint: String,
-    pub variant: String,
-}
 
 /// The typed configuration.
 #[derive(Debug, Clone)]
@@ -37,22 +32,6 @@ pub struct Config {
     pub max_windows: usize,
     /// How long a window's claim lasts; longer than the function's timeout.
     pub lease: Duration,
-}
-
-/// A configuration error, naming the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name}: {message}")]
-    Invalid { name: &'static str, message: String },
-}
-
-fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        message: message.to_string(),
-    }
 }
 
 /// Default `SCHEDULE_NAME`.
@@ -81,62 +60,28 @@ impl Config {
     ///
     /// A [`ConfigError`] naming the variable that is missing or invalid.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let location = |name: &'static str| -> Result<S3Location, ConfigError> {
-            required(name)?.parse().map_err(|e: LocationError| invalid(name, e))
-        };
-        let template = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match get(name) {
-                None => Ok(None),
-                Some(t) => {
-                    let probe = t.replace("{endpoint}", "e").replace("{variant}", "v");
-                    probe.parse::<S3Location>().map_err(|e| invalid(name, e))?;
-                    Ok(Some(t.to_owned()))
-                }
-            }
-        };
-        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            get(name).map_or(Ok(default), |v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| invalid(name, format!("{v:?} is not a whole number")))
-            })
-        };
-        let endpoints = required("ENDPOINTS")?
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let (endpoint, variant) = s.split_once('/').unwrap_or((s, "AllTraffic"));
-                EndpointVariant {
-                    endpoint: endpoint.to_owned(),
-                    variant: variant.to_owned(),
-                }
-            })
-            .collect::<Vec<_>>();
-        if endpoints.is_empty() {
-            return Err(invalid("ENDPOINTS", "names no endpoint"));
-        }
-        let evaluation = match get("EVALUATION_CONFIG") {
+        let vars = Vars::from_map(vars.clone());
+        let endpoints = vars.endpoint_variants("ENDPOINTS")?;
+        let evaluation = match vars.get("EVALUATION_CONFIG") {
             None => EvaluationConfig::default(),
             Some(json) => serde_json::from_str(json).map_err(|e| invalid("EVALUATION_CONFIG", e))?,
         };
-        let max_windows = number("MAX_WINDOWS_PER_RUN", DEFAULT_MAX_WINDOWS as i64)?;
+        let max_windows = vars.number("MAX_WINDOWS_PER_RUN", DEFAULT_MAX_WINDOWS as i64)?;
         Ok(Self {
             endpoints,
-            capture: location("CAPTURE_S3_URI")?,
-            baseline: template("BASELINE_S3_URI")?.ok_or(ConfigError::Missing("BASELINE_S3_URI"))?,
-            reports: location("REPORT_S3_URI")?,
-            state: location("STATE_S3_URI")?,
-            ground_truth: template("GROUND_TRUTH_S3_URI")?,
+            capture: vars.location("CAPTURE_S3_URI")?,
+            baseline: vars
+                .template("BASELINE_S3_URI")?
+                .ok_or(ConfigError::Missing("BASELINE_S3_URI"))?,
+            reports: vars.location("REPORT_S3_URI")?,
+            state: vars.location("STATE_S3_URI")?,
+            ground_truth: vars.template("GROUND_TRUTH_S3_URI")?,
             evaluation,
-            namespace: get("METRICS_NAMESPACE").map(str::to_owned),
-            schedule: get("SCHEDULE_NAME").unwrap_or(DEFAULT_SCHEDULE).to_owned(),
-            settle: Duration::minutes(number("SETTLE_MINUTES", DEFAULT_SETTLE_MINUTES)?),
+            namespace: vars.get("METRICS_NAMESPACE").map(str::to_owned),
+            schedule: vars.get("SCHEDULE_NAME").unwrap_or(DEFAULT_SCHEDULE).to_owned(),
+            settle: Duration::minutes(vars.number("SETTLE_MINUTES", DEFAULT_SETTLE_MINUTES)?),
             max_windows: usize::try_from(max_windows.max(1)).unwrap_or(DEFAULT_MAX_WINDOWS),
-            lease: Duration::minutes(number("LEASE_MINUTES", DEFAULT_LEASE_MINUTES)?),
+            lease: Duration::minutes(vars.number("LEASE_MINUTES", DEFAULT_LEASE_MINUTES)?),
         })
     }
 
@@ -178,9 +123,7 @@ impl Config {
 }
 
 fn fill(template: &str, ev: &EndpointVariant) -> String {
-    template
-        .replace("{endpoint}", &ev.endpoint)
-        .replace("{variant}", &ev.variant)
+    modelwatch_aws::env::fill(template, &ev.endpoint, &ev.variant)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The function's configuration, from environment variables (the README's table lists them).
 
-use modelwatch_aws::env::{ConfigError, Vars, fill, invalid};
+use modelwatch_aws::env::{ConfigError, Vars, fill, invalid, valid_name};
 use modelwatch_aws::s3::S3Location;
 use modelwatch_core::retrain::lifecycle::Context;
 
@@ -59,6 +59,12 @@ impl Config {
         let endpoints = vars.list("ENDPOINTS");
         if endpoints.is_empty() {
             return Err(ConfigError::Missing("ENDPOINTS"));
+        }
+        if let Some(bad) = endpoints.iter().find(|e| !valid_name(e)) {
+            return Err(invalid(
+                "ENDPOINTS",
+                format!("{bad:?} is not a SageMaker endpoint name"),
+            ));
         }
         let settings = vars
             .template("RETRAIN_SETTINGS_S3_URI")?
@@ -161,5 +167,9 @@ mod tests {
         v.push(("TRAINING_ROLE_ARN", "train"));
         let e = Config::from_vars(&vars(&v)).unwrap_err().to_string();
         assert!(e.contains("TRAINING_ROLE_ARN"), "{e}");
+        let mut v: Vec<(&str, &str)> = BASE.to_vec();
+        v[0] = ("ENDPOINTS", "churn_prod");
+        let e = Config::from_vars(&vars(&v)).unwrap_err().to_string();
+        assert!(e.contains("ENDPOINTS"), "{e}");
     }
 }

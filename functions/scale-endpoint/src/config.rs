@@ -2,28 +2,18 @@
 
 use std::collections::HashMap;
 
-use modelwatch_aws::s3::{LocationError, S3Location};
+pub use modelwatch_aws::env::{ConfigError, DEFAULT_VARIANT, EndpointVariant, NAME_MAX, valid_name};
+use modelwatch_aws::env::{Vars, fill, invalid};
+use modelwatch_aws::s3::S3Location;
 use modelwatch_core::scaling::controller::{
     AasMode, ControllerOptions, DEFAULT_METRICS_NAMESPACE, MAX_ROLLBACK_ALARMS,
 };
 
-/// The variant scaled when `ENDPOINTS` names an endpoint alone (SageMaker's default variant name).
-pub const DEFAULT_VARIANT: &str = "AllTraffic";
-/// Endpoint and variant names: at most 63 characters, `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}` (SageMaker API
-/// reference, `CreateEndpoint` and `ProductionVariant`).
-pub const NAME_MAX: usize = 63;
 /// `Alarm.AlarmName`: 1 to 255 characters (SageMaker API reference, `Alarm`).
 pub const ALARM_NAME_MAX: usize = 255;
 /// CloudWatch namespaces: 1 to 255 characters, and `AWS/` is reserved for AWS services (CloudWatch API
 /// reference, `PutMetricData`).
 pub const NAMESPACE_MAX: usize = 255;
-
-/// One configured endpoint variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointVariant {
-    pub endpoint: String,
-    pub variant: String,
-}
 
 /// The typed configuration.
 #[derive(Debug, Clone)]
@@ -35,41 +25,6 @@ pub struct Config {
     pub state: S3Location,
     /// Dry run, Application Auto Scaling mode, rollback alarms, metrics namespace.
     pub options: ControllerOptions,
-}
-
-/// A configuration error, naming the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name}: {message}")]
-    Invalid { name: &'static str, message: String },
-}
-
-fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        message: message.to_string(),
-    }
-}
-
-/// Whether `name` is a valid SageMaker endpoint or variant name.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= NAME_MAX
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-fn list(value: Option<&str>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 impl Config {
@@ -88,36 +43,11 @@ impl Config {
     ///
     /// A [`ConfigError`] naming the variable that is missing or invalid.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let vars = Vars::from_map(vars.clone());
+        let get = |name: &'static str| vars.get(name);
+        let endpoints = vars.endpoint_variants("ENDPOINTS")?;
 
-        let mut endpoints: Vec<EndpointVariant> = Vec::new();
-        for item in list(Some(required("ENDPOINTS")?)) {
-            let (endpoint, variant) = item.split_once('/').unwrap_or((&item, DEFAULT_VARIANT));
-            for name in [endpoint, variant] {
-                if !valid_name(name) {
-                    return Err(invalid(
-                        "ENDPOINTS",
-                        format!(
-                            "{name:?} in {item:?} is not a SageMaker name (letters, digits and '-', at most {NAME_MAX})"
-                        ),
-                    ));
-                }
-            }
-            let ev = EndpointVariant {
-                endpoint: endpoint.to_owned(),
-                variant: variant.to_owned(),
-            };
-            if endpoints.contains(&ev) {
-                return Err(invalid("ENDPOINTS", format!("{endpoint}/{variant} is named twice")));
-            }
-            endpoints.push(ev);
-        }
-        if endpoints.is_empty() {
-            return Err(invalid("ENDPOINTS", "names no endpoint"));
-        }
-
-        let policy = required("POLICY_S3_URI")?.to_owned();
+        let policy = vars.required("POLICY_S3_URI")?.to_owned();
         let probe = fill(&policy, "e", "v");
         if S3Location::split_uri(&probe).is_none_or(|(bucket, key)| bucket.is_empty() || key.is_empty()) {
             return Err(invalid(
@@ -125,9 +55,7 @@ impl Config {
                 format!("{policy:?} is not an s3://bucket/key URI"),
             ));
         }
-        let state = required("STATE_S3_URI")?
-            .parse()
-            .map_err(|e: LocationError| invalid("STATE_S3_URI", e))?;
+        let state = vars.location("STATE_S3_URI")?;
 
         let dry_run = match get("DRY_RUN").map(str::to_ascii_lowercase).as_deref() {
             None | Some("false") => false,
@@ -144,7 +72,7 @@ impl Config {
                 ));
             }
         };
-        let rollback_alarms = list(get("ROLLBACK_ALARMS"));
+        let rollback_alarms = vars.list("ROLLBACK_ALARMS");
         if rollback_alarms.len() > MAX_ROLLBACK_ALARMS {
             return Err(invalid(
                 "ROLLBACK_ALARMS",
@@ -186,10 +114,6 @@ impl Config {
         let (bucket, key) = S3Location::split_uri(&uri).expect("validated at parse time");
         (bucket.to_owned(), key.to_owned())
     }
-}
-
-fn fill(template: &str, endpoint: &str, variant: &str) -> String {
-    template.replace("{endpoint}", endpoint).replace("{variant}", variant)
 }
 
 #[cfg(test)]

@@ -22,6 +22,28 @@ pub fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
     }
 }
 
+/// The variant an `ENDPOINTS` item names when it names an endpoint alone (SageMaker's default variant name).
+pub const DEFAULT_VARIANT: &str = "AllTraffic";
+/// Endpoint and variant names: at most 63 characters, `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}` (SageMaker API
+/// reference, `CreateEndpoint` and `ProductionVariant`).
+pub const NAME_MAX: usize = 63;
+
+/// Whether `name` is a valid SageMaker endpoint or variant name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= NAME_MAX
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// One configured endpoint variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointVariant {
+    pub endpoint: String,
+    pub variant: String,
+}
+
 /// `template` with `{endpoint}` and `{variant}` replaced.
 pub fn fill(template: &str, endpoint: &str, variant: &str) -> String {
     template.replace("{endpoint}", endpoint).replace("{variant}", variant)
@@ -82,6 +104,56 @@ impl Vars {
         }
     }
 
+    /// A required comma-separated list of `endpoint` or `endpoint/variant` (variant [`DEFAULT_VARIANT`]), each a
+    /// valid SageMaker name, none twice.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when missing, empty, or an item is invalid or repeated.
+    pub fn endpoint_variants(&self, name: &'static str) -> Result<Vec<EndpointVariant>, ConfigError> {
+        self.required(name)?;
+        let mut out: Vec<EndpointVariant> = Vec::new();
+        for item in self.list(name) {
+            let (endpoint, variant) = item.split_once('/').unwrap_or((&item, DEFAULT_VARIANT));
+            for part in [endpoint, variant] {
+                if !valid_name(part) {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "{part:?} in {item:?} is not a SageMaker name (letters, digits and '-', at most {NAME_MAX})"
+                        ),
+                    ));
+                }
+            }
+            let ev = EndpointVariant {
+                endpoint: endpoint.to_owned(),
+                variant: variant.to_owned(),
+            };
+            if out.contains(&ev) {
+                return Err(invalid(name, format!("{endpoint}/{variant} is named twice")));
+            }
+            out.push(ev);
+        }
+        if out.is_empty() {
+            return Err(invalid(name, "names no endpoint"));
+        }
+        Ok(out)
+    }
+
+    /// A whole number `>= 0`, or `default` when unset.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when it is not one.
+    pub fn number(&self, name: &'static str, default: i64) -> Result<i64, ConfigError> {
+        self.get(name).map_or(Ok(default), |v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid(name, format!("{v:?} is not a whole number")))
+        })
+    }
+
     /// The comma-separated items of a variable (none when unset).
     pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
@@ -123,5 +195,35 @@ mod tests {
         assert!(matches!(v.required("BLANK"), Err(ConfigError::Missing("BLANK"))));
         assert_eq!(v.list("L"), vec!["a", "b", "c"]);
         assert!(v.list("NONE").is_empty());
+    }
+
+    #[test]
+    fn endpoints_and_numbers() {
+        let v = vars(&[
+            ("E", "a, b/Canary"),
+            ("DUP", "a,a/AllTraffic"),
+            ("BAD", "a_b"),
+            ("N", "7"),
+            ("NEG", "-1"),
+        ]);
+        let e = v.endpoint_variants("E").unwrap();
+        assert_eq!((e[0].endpoint.as_str(), e[0].variant.as_str()), ("a", DEFAULT_VARIANT));
+        assert_eq!(e[1].variant, "Canary");
+        assert!(
+            v.endpoint_variants("DUP")
+                .unwrap_err()
+                .to_string()
+                .contains("named twice")
+        );
+        assert!(
+            v.endpoint_variants("BAD")
+                .unwrap_err()
+                .to_string()
+                .contains("not a SageMaker name")
+        );
+        assert!(matches!(v.endpoint_variants("NONE"), Err(ConfigError::Missing("NONE"))));
+        assert_eq!((v.number("N", 1).unwrap(), v.number("NONE", 3).unwrap()), (7, 3));
+        assert!(v.number("NEG", 1).is_err());
+        assert!(!valid_name("-a") && !valid_name(&"a".repeat(64)) && valid_name("a-1"));
     }
 }
