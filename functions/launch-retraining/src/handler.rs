@@ -263,7 +263,7 @@ impl App {
                     lifecycle::check_and_launch(&ports, s, &ctx, "", now).map_err(chain)?,
                 )),
                 (Action::Training(job), Some(s)) => {
-                    match lifecycle::on_training_job(&ports, s, &ctx, job).map_err(chain)? {
+                    match lifecycle::on_training_job(&ports, s, &ctx, job, now).map_err(chain)? {
                         TrainingReport::NotOurs { .. } => None,
                         report => Some(StepReport::Training { endpoint, report }),
                     }

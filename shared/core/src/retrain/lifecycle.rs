@@ -34,6 +34,9 @@ use crate::window::Window;
 
 /// Compare-and-set attempts before giving up on a contended state object.
 pub const CAS_ATTEMPTS: usize = 5;
+/// A launch recorded but unknown to SageMaker is judged never created only after this long: longer than a Lambda
+/// invocation (15 minutes), so a handler between its record and its `CreateTrainingJob` is not overtaken.
+pub const LAUNCH_GRACE_MINUTES: i64 = 20;
 /// Windows read back at most (a week of hours), whatever the policy asks.
 pub const MAX_LOOKBACK_WINDOWS: u32 = 168;
 /// A deployment recorded but not seen on the endpoint is judged failed only after this long: longer than a
@@ -449,8 +452,11 @@ pub struct LaunchReport {
     pub unreadable_windows: Vec<String>,
     pub decision: RetrainDecision,
     pub outcome: LaunchOutcome,
-    /// What became of the job that was in progress, when the check found it ended.
+    /// What became of the job that was in progress, when the check looked at it.
     pub refreshed: Option<TrainingReport>,
+    /// Why looking at it failed (the decision still ran, on the history as it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_error: Option<String>,
 }
 
 /// Checks the policy of `settings` at `now` and launches a training job when it says so. Safe under repeated
@@ -470,10 +476,14 @@ pub fn check_and_launch(
     let model = settings.policy.model.clone();
     let key = history_key(&model);
     // A job recorded in progress may have ended without its event reaching us: look before deciding.
-    let refreshed = match read::<RetrainHistory>(ports.state, &key)?.and_then(|(h, _)| h.in_progress().cloned()) {
-        Some(job) => Some(on_training_job(ports, settings, ctx, &job.job_name)?),
-        None => None,
-    };
+    let (refreshed, refresh_error) =
+        match read::<RetrainHistory>(ports.state, &key)?.and_then(|(h, _)| h.in_progress().cloned()) {
+            Some(job) => match on_training_job(ports, settings, ctx, &job.job_name, now) {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(message(&e))),
+            },
+            None => (None, None),
+        };
     let (signals, unreadable) = read_signals(ports, settings, schedule, now)?;
     let job_name = training_job_name(&model, now);
     let mut decision = None;
@@ -512,6 +522,7 @@ pub fn check_and_launch(
         decision: decision.clone(),
         outcome,
         refreshed: refreshed.clone(),
+        refresh_error: refresh_error.clone(),
     };
     if recorded.is_none() {
         return Ok(report(LaunchOutcome::Held));
@@ -711,6 +722,7 @@ pub fn on_training_job(
     settings: &RetrainSettings,
     ctx: &Context,
     job_name: &str,
+    now: DateTime<Utc>,
 ) -> Result<TrainingReport, LifecycleError> {
     let key = history_key(&settings.policy.model);
     let Some((history, _)) = read::<RetrainHistory>(ports.state, &key)? else {
@@ -723,14 +735,33 @@ pub fn on_training_job(
             job_name: job_name.to_owned(),
         });
     };
-    let job = ports.training.describe_job(job_name)?.ok_or_else(|| {
-        PortError::new(
-            "describing training job",
-            job_name,
-            PortErrorKind::NotFound,
-            "it is recorded as launched but SageMaker does not know it",
-        )
-    })?;
+    let Some(job) = ports.training.describe_job(job_name)? else {
+        // Recorded, never created: the launching handler stopped between its record and CreateTrainingJob. Once
+        // no handler can still be about to create it, it is failed, so that it does not hold every launch.
+        if now - record.at < Duration::minutes(LAUNCH_GRACE_MINUTES) {
+            return Ok(TrainingReport::Running {
+                job_name: job_name.to_owned(),
+            });
+        }
+        let why = "never created: the launch was recorded but CreateTrainingJob was not called".to_owned();
+        update(ports.state, &key, RetrainHistory::default, |h| {
+            let Some(rec) = h.job_mut(job_name) else {
+                return Ok(None);
+            };
+            if rec.status != JobStatus::InProgress {
+                return Ok(None);
+            }
+            rec.status = JobStatus::Failed;
+            rec.hours_used = Some(0.0);
+            rec.failure = Some(why.clone());
+            Ok(Some(()))
+        })?;
+        return Ok(TrainingReport::Ended {
+            job_name: job_name.to_owned(),
+            status: JobStatus::Failed,
+            failure: Some(why),
+        });
+    };
     update(ports.state, &key, RetrainHistory::default, |h| {
         let changed = h
             .update_status(job_name, job.status, job.hours)

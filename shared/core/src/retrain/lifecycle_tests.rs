@@ -430,7 +430,7 @@ fn completed(w: &World, auc: f64) -> String {
 fn a_completed_job_is_registered_once_and_approved_when_it_beats_the_current_version() {
     let w = World::new();
     let name = completed(&w, 0.93);
-    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap();
+    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &name, now()).unwrap();
     let TrainingReport::Registered {
         approval,
         model_package,
@@ -444,7 +444,7 @@ fn a_completed_job_is_registered_once_and_approved_when_it_beats_the_current_ver
         Approval::Approved,
         "no approved version yet: the first is approved"
     );
-    let again = on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap();
+    let again = on_training_job(&w.ports(), &w.settings, &ctx(), &name, now()).unwrap();
     assert!(matches!(&again, TrainingReport::Registered { model_package: m, .. } if m == model_package));
     let registered = w.fake.registered.lock().unwrap().clone();
     assert_eq!(registered.len(), 1, "registered once");
@@ -488,7 +488,7 @@ fn a_completed_job_is_registered_once_and_approved_when_it_beats_the_current_ver
     let mut done = job(&job_name, JobStatus::Completed);
     done.final_metrics.insert("validation:auc".into(), 0.92);
     w2.fake.jobs.lock().unwrap().insert(job_name.clone(), done);
-    let r = on_training_job(&w2.ports(), &w2.settings, &ctx(), &job_name).unwrap();
+    let r = on_training_job(&w2.ports(), &w2.settings, &ctx(), &job_name, now()).unwrap();
     assert!(
         matches!(&r, TrainingReport::Registered { approval: Approval::PendingManualApproval, why, .. } if why.contains("0.93")),
         "{r:?}"
@@ -506,7 +506,7 @@ fn a_failed_job_is_recorded_with_its_reason_and_nothing_is_registered() {
     failed.failure_reason = Some("AlgorithmError: out of memory".into());
     failed.hours = Some(0.25);
     w.fake.jobs.lock().unwrap().insert(job_name.clone(), failed);
-    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &job_name).unwrap();
+    let r = on_training_job(&w.ports(), &w.settings, &ctx(), &job_name, now()).unwrap();
     assert!(
         matches!(
             r,
@@ -522,7 +522,7 @@ fn a_failed_job_is_recorded_with_its_reason_and_nothing_is_registered() {
     assert_eq!(h.launches[0].hours_used, Some(0.25));
     assert_eq!(h.launches[0].failure.as_deref(), Some("AlgorithmError: out of memory"));
     assert!(w.fake.registered.lock().unwrap().is_empty());
-    let other = on_training_job(&w.ports(), &w.settings, &ctx(), "someone-elses-job").unwrap();
+    let other = on_training_job(&w.ports(), &w.settings, &ctx(), "someone-elses-job", now()).unwrap();
     assert!(matches!(other, TrainingReport::NotOurs { .. }));
 }
 
@@ -530,7 +530,7 @@ fn a_failed_job_is_recorded_with_its_reason_and_nothing_is_registered() {
 fn approved(w: &World) -> String {
     let name = completed(w, 0.95);
     let TrainingReport::Registered { model_package, .. } =
-        on_training_job(&w.ports(), &w.settings, &ctx(), &name).unwrap()
+        on_training_job(&w.ports(), &w.settings, &ctx(), &name, now()).unwrap()
     else {
         panic!()
     };
@@ -796,4 +796,37 @@ fn the_labelled_captures_of_the_last_days_are_one_more_channel() {
         "{r:?}"
     );
     assert_eq!(empty.fake.created_jobs.lock().unwrap()[0].manifest_channel, None);
+}
+
+#[test]
+fn a_launch_recorded_but_never_created_stops_holding_after_the_grace() {
+    let w = World::new();
+    w.drifting();
+    let LaunchOutcome::Launched { job_name, .. } = w.check(now()).outcome else {
+        panic!()
+    };
+    // As if the handler had died before CreateTrainingJob: SageMaker does not know the job.
+    w.fake.jobs.lock().unwrap().remove(&job_name);
+    let soon = on_training_job(&w.ports(), &w.settings, &ctx(), &job_name, now() + Duration::minutes(5)).unwrap();
+    assert!(matches!(soon, TrainingReport::Running { .. }), "{soon:?}");
+    assert_eq!(w.history().launches[0].status, JobStatus::InProgress);
+    let later = now() + Duration::minutes(LAUNCH_GRACE_MINUTES);
+    let r = w.check(later);
+    assert!(
+        matches!(
+            r.refreshed,
+            Some(TrainingReport::Ended {
+                status: JobStatus::Failed,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(!r.decision.has_reason("training_in_progress"), "{r:?}");
+    let h = w.history();
+    assert_eq!(
+        (h.launches[0].status, h.launches[0].hours_used),
+        (JobStatus::Failed, Some(0.0))
+    );
+    assert!(h.launches[0].failure.as_deref().unwrap().contains("never created"));
 }
