@@ -260,7 +260,7 @@ impl App {
             let chain = |e: lifecycle::LifecycleError| error_chain(&e);
             let step = match (&action, &settings) {
                 (Action::Check, Some(s)) => Some(StepReport::Check(
-                    lifecycle::check_and_launch(&ports, s, &ctx, "", now).map_err(chain)?,
+                    lifecycle::check_and_launch(&ports, s, &ctx, now).map_err(chain)?,
                 )),
                 (Action::Training(job), Some(s)) => {
                     match lifecycle::on_training_job(&ports, s, &ctx, job, now).map_err(chain)? {

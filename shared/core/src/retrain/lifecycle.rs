@@ -352,13 +352,13 @@ pub fn lookback_windows(settings: &RetrainSettings) -> u32 {
 pub fn read_signals(
     ports: &RetrainPorts<'_>,
     settings: &RetrainSettings,
-    schedule: &str,
     now: DateTime<Utc>,
 ) -> Result<(Signals, Vec<String>), LifecycleError> {
+    // The schedule only names metrics; the keys read here do not depend on it.
     let target = Target {
         endpoint: settings.endpoint.clone(),
         variant: settings.variant.clone(),
-        schedule: schedule.to_owned(),
+        schedule: String::new(),
     };
     let constraints: Option<ModelQualityConstraints> = ports
         .baseline
@@ -470,7 +470,6 @@ pub fn check_and_launch(
     ports: &RetrainPorts<'_>,
     settings: &RetrainSettings,
     ctx: &Context,
-    schedule: &str,
     now: DateTime<Utc>,
 ) -> Result<LaunchReport, LifecycleError> {
     let model = settings.policy.model.clone();
@@ -484,7 +483,7 @@ pub fn check_and_launch(
             },
             None => (None, None),
         };
-    let (signals, unreadable) = read_signals(ports, settings, schedule, now)?;
+    let (signals, unreadable) = read_signals(ports, settings, now)?;
     let job_name = training_job_name(&model, now);
     let mut decision = None;
     let mut template = settings.training.template_job.clone();

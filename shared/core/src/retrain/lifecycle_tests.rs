@@ -296,7 +296,7 @@ impl World {
     }
 
     fn check(&self, at: DateTime<Utc>) -> LaunchReport {
-        check_and_launch(&self.ports(), &self.settings, &ctx(), "s", at).unwrap()
+        check_and_launch(&self.ports(), &self.settings, &ctx(), at).unwrap()
     }
 }
 
