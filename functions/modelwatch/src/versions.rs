@@ -15,7 +15,7 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub endpoint: String,
     /// The state store: the retraining function's STATE_S3_URI (`s3://...`, needs feature `aws`) or a folder.
-    #[arg(long)]
+    #[arg(long, env = "MODELWATCH_STATE")]
     pub state: String,
     /// Print the history as JSON instead of a table.
     #[arg(long)]
@@ -33,7 +33,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub to: Option<String>,
     /// The retraining function's STATE_S3_URI (`s3://bucket/prefix`).
-    #[arg(long)]
+    #[arg(long, env = "MODELWATCH_STATE")]
     pub state: String,
     /// Who asks, for the history (default: $USER, or `cli`).
     #[arg(long)]
