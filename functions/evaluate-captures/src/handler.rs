@@ -1,6 +1,9 @@
 //! One invocation: the event classified, the baseline read, the core's runs called on a blocking thread with the
 //! S3 and CloudWatch adapters, and a summary returned (and logged, one structured event per window or object).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStore, get_bytes};
@@ -126,12 +129,25 @@ impl App {
                 }
             }
             Invocation::Objects(objects) => {
+                // One event may carry many objects of the same variant: its baseline is read once.
+                let mut baselines: HashMap<EndpointVariant, Arc<BaselineFiles>> = HashMap::new();
                 for (bucket, key) in objects {
                     let Some(ev) = self.config.owner_of(&bucket, &key) else {
                         response.ignored.push(format!("s3://{bucket}/{key}"));
                         continue;
                     };
-                    match self.fold(ev, &bucket, &key, now).await {
+                    let files = match baselines.get(ev) {
+                        Some(f) => Ok(f.clone()),
+                        None => self.read_baseline(ev).await.map(Arc::new),
+                    };
+                    let folded = match files {
+                        Ok(files) => {
+                            baselines.insert(ev.clone(), files.clone());
+                            self.fold(ev, files, &bucket, &key, now).await
+                        }
+                        Err(message) => Err(message),
+                    };
+                    match folded {
                         Ok(outcome) => {
                             tracing::info!(object = %outcome.object, folded = outcome.folded, hour_rows = outcome.hour_rows,
                                 drifted = outcome.drifted_features, "capture object folded into its hour");
@@ -215,14 +231,7 @@ impl App {
         tokio::task::spawn_blocking(move || -> Result<Vec<WindowOutcome>, MonitorError> {
             let target = config.target(&ev);
             let windows = match backfill {
-                Some(w) => w
-                    .hours()
-                    .into_iter()
-                    .map(|start| Window {
-                        start,
-                        end: start + chrono::Duration::hours(1),
-                    })
-                    .collect(),
+                Some(w) => w.hourly(),
                 None => {
                     let last = monitor::last_window_end(&adapters.state, &target)?;
                     windows_due(now, last, config.settle, config.max_windows)
@@ -259,11 +268,11 @@ impl App {
     async fn fold(
         &self,
         ev: &EndpointVariant,
+        files: Arc<BaselineFiles>,
         bucket: &str,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<FoldOutcome, String> {
-        let files = self.read_baseline(ev).await?;
         let adapters = Adapters::new(self, ev);
         let config = self.config.clone();
         let ev = ev.clone();

@@ -38,7 +38,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// One configured endpoint variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EndpointVariant {
     pub endpoint: String,
     pub variant: String,

@@ -45,6 +45,18 @@ impl Window {
         hours
     }
 
+    /// The whole hours that overlap the window, each as a one-hour window, oldest first: how a backfill of an
+    /// arbitrary window is evaluated (each hour is committed on its own, as the schedule commits it).
+    pub fn hourly(&self) -> Vec<Window> {
+        self.hours()
+            .into_iter()
+            .map(|start| Window {
+                start,
+                end: start + chrono::Duration::hours(1),
+            })
+            .collect()
+    }
+
     /// Whether the hour starting at `hour` overlaps the window.
     pub fn overlaps_hour(&self, hour: DateTime<Utc>) -> bool {
         hour < self.end && hour + chrono::Duration::hours(1) > self.start
@@ -117,6 +129,17 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, TimeError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_window_splits_into_the_whole_hours_it_overlaps() {
+        let t = |h: u32, m: u32| Utc.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap();
+        let w = Window::new(t(10, 30), t(12, 15)).unwrap();
+        let hours = w.hourly();
+        assert_eq!(hours.len(), 3);
+        assert_eq!((hours[0].start, hours[0].end), (t(10, 0), t(11, 0)));
+        assert_eq!((hours[2].start, hours[2].end), (t(12, 0), t(13, 0)));
+        assert!(Window::new(t(10, 0), t(11, 0)).unwrap().hourly().len() == 1);
+    }
+
     use super::*;
 
     #[test]
