@@ -193,6 +193,10 @@ pub fn clone_training_job(
         )
     };
     let mut channels = template.input_data_config().to_vec();
+    channels.retain(|c| {
+        !c.channel_name()
+            .is_some_and(|n| request.drop_channels.iter().any(|d| d == n))
+    });
     let Some(channel) = channels
         .iter_mut()
         .find(|c| c.channel_name() == Some(request.channel.as_str()))
@@ -757,7 +761,42 @@ mod tests {
                 value: "churn".into(),
             }],
             manifest_channel: None,
+            drop_channels: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_earlier_jobs_manifest_channel_is_replaced_not_repeated() {
+        let mut template = template();
+        let captured = s3_channel("captured", "s3://l/_manifests/old.json");
+        template.input_data_config = Some([template.input_data_config().to_vec(), vec![captured]].concat());
+        let mut r = request();
+        r.drop_channels = vec!["captured".into()];
+        let names = |r: &TrainingRequest| -> Vec<String> {
+            clone_training_job(&template, r)
+                .unwrap()
+                .input_data_config()
+                .iter()
+                .filter_map(|c| c.channel_name().map(str::to_owned))
+                .collect()
+        };
+        assert!(
+            !names(&r).contains(&"captured".to_owned()),
+            "no files this time: no channel"
+        );
+        r.manifest_channel = Some(modelwatch_core::retrain::lifecycle::ManifestChannel {
+            name: "captured".into(),
+            manifest_uri: "s3://l/_manifests/new.json".into(),
+        });
+        let input = clone_training_job(&template, &r).unwrap();
+        let captured: Vec<_> = input
+            .input_data_config()
+            .iter()
+            .filter(|c| c.channel_name() == Some("captured"))
+            .collect();
+        assert_eq!(captured.len(), 1);
+        let uri = captured[0].data_source().unwrap().s3_data_source().unwrap().s3_uri();
+        assert_eq!(uri, Some("s3://l/_manifests/new.json"));
     }
 
     #[test]

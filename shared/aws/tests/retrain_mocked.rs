@@ -251,6 +251,7 @@ fn create_job_sends_the_template_cloned_with_the_request() {
             },
         ],
         manifest_channel: None,
+        drop_channels: Vec::new(),
     };
     training.create_job(&request).unwrap();
     assert_eq!((describe_rule.num_calls(), create_rule.num_calls()), (1, 1));
@@ -272,6 +273,7 @@ fn create_job_with_an_unknown_channel_creates_nothing() {
         output_s3_uri: None,
         tags: vec![],
         manifest_channel: None,
+        drop_channels: Vec::new(),
     };
     let e = adapter(&rt, &client).create_job(&request).unwrap_err();
     assert_eq!(e.resource, "churn-template");

@@ -82,6 +82,9 @@ pub struct TrainingRequest {
     pub tags: Vec<Tag>,
     /// One more channel, a copy of `channel` reading a manifest file (the labelled captures).
     pub manifest_channel: Option<ManifestChannel>,
+    /// Channels of the template left out: the labelled-captures channel of an earlier retraining job, when that
+    /// job is the template (its manifest lists another week's files).
+    pub drop_channels: Vec<String>,
 }
 
 /// A channel reading a manifest file.
@@ -579,6 +582,7 @@ fn launch_job(
         output_s3_uri: settings.training.output_s3_uri.clone(),
         tags: tags.tags,
         manifest_channel,
+        drop_channels: settings.training.captured.iter().map(|c| c.channel.clone()).collect(),
     };
     ports.training.create_job(&request).map_err(|e| message(&e))?;
     Ok(LaunchOutcome::Launched {

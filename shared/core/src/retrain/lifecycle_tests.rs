@@ -771,6 +771,11 @@ fn the_labelled_captures_of_the_last_days_are_one_more_channel() {
         "{r:?}"
     );
     let req = w.fake.created_jobs.lock().unwrap()[0].clone();
+    assert_eq!(
+        req.drop_channels,
+        vec!["captured".to_owned()],
+        "an earlier job's manifest is not kept"
+    );
     let channel = req.manifest_channel.expect("the extra channel");
     assert_eq!(channel.name, "captured");
     assert_eq!(
