@@ -697,6 +697,53 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         .await
         .expect("kept");
     sm.describe_model().model_name(model_name).send().await.expect("kept");
+
+    // A day later the drift is back: the next job clones the last retraining job (the model's last training job),
+    // with this launch's data and its own labelled-captures channel, not the earlier one's.
+    for back in [-22, -23, -24] {
+        stack.committed_window(back, 0.9).await;
+    }
+    let later = now + Duration::hours(25);
+    let r = app
+        .handle(alarm_notification(&stack.endpoint), later)
+        .await
+        .expect("handled");
+    let [StepReport::Check(report)] = &r.steps[..] else {
+        panic!("{r:?}")
+    };
+    let LaunchOutcome::Launched {
+        job_name: second,
+        template_job,
+        ..
+    } = &report.outcome
+    else {
+        panic!("{report:?}")
+    };
+    assert_eq!(template_job, &job_name);
+    let job = sm
+        .describe_training_job()
+        .training_job_name(second)
+        .send()
+        .await
+        .unwrap();
+    let channels: Vec<&str> = job
+        .input_data_config()
+        .iter()
+        .filter_map(|c| c.channel_name())
+        .collect();
+    assert_eq!(channels.iter().filter(|c| **c == "captured").count(), 1, "{channels:?}");
+    assert!(
+        channels.contains(&"train") && channels.contains(&"validation"),
+        "{channels:?}"
+    );
+    let manifest = job
+        .input_data_config()
+        .iter()
+        .find(|c| c.channel_name() == Some("captured"))
+        .and_then(|c| c.data_source()?.s3_data_source()?.s3_uri())
+        .unwrap();
+    assert!(manifest.ends_with(&format!("/_manifests/{second}.json")), "{manifest}");
+    assert_eq!(stack.training_jobs().await.len(), 2);
 }
 
 fn in_service_event(endpoint: &str) -> serde_json::Value {
