@@ -99,17 +99,20 @@ fn log(step: &StepReport) {
     let text = json(step);
     match step {
         StepReport::Check(r) => {
-            let reasons = json(&r.decision.reasons());
-            let outcome = json(&r.outcome);
+            let (reasons, outcome) = (json(&r.decision.reasons()), json(&r.outcome));
+            let decision = if r.decision.is_launch() { "launch" } else { "hold" };
+            macro_rules! event {
+                ($level:ident) => {
+                    tracing::$level!(endpoint = %r.endpoint, model = %r.model, windows = r.windows,
+                        unreadable_windows = %json(&r.unreadable_windows), decision, reasons = %reasons,
+                        outcome = %outcome, refresh_error = r.refresh_error.as_deref(),
+                        "Retraining decision made.")
+                };
+            }
             if matches!(r.outcome, LaunchOutcome::Failed { .. }) {
-                tracing::error!(endpoint = %r.endpoint, model = %r.model, windows = r.windows,
-                    decision = if r.decision.is_launch() { "launch" } else { "hold" },
-                    reasons = %reasons, outcome = %outcome, "Retraining launch failed.");
+                event!(error)
             } else {
-                tracing::info!(endpoint = %r.endpoint, model = %r.model, windows = r.windows,
-                    unreadable_windows = %json(&r.unreadable_windows),
-                    decision = if r.decision.is_launch() { "launch" } else { "hold" },
-                    reasons = %reasons, outcome = %outcome, "Retraining decision made.");
+                event!(info)
             }
         }
         StepReport::Deploy {
@@ -326,4 +329,87 @@ enum Action {
     Reconcile,
     Rollback { to: Option<String>, requested_by: String },
     History,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use modelwatch_core::retrain::{Reason, RetrainDecision};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The JSON events `log` writes for `step`.
+    fn events(step: &StepReport) -> Vec<serde_json::Value> {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log(step));
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn check(outcome: LaunchOutcome) -> StepReport {
+        StepReport::Check(LaunchReport {
+            endpoint: "churn-prod".into(),
+            model: "churn".into(),
+            windows: 2,
+            unreadable_windows: vec![],
+            decision: RetrainDecision::Hold {
+                reasons: vec![Reason::NoSignals],
+            },
+            outcome,
+            refreshed: None,
+            refresh_error: None,
+        })
+    }
+
+    #[test]
+    fn each_decision_is_one_json_event_with_its_reasons() {
+        let held = events(&check(LaunchOutcome::Held));
+        assert_eq!(held.len(), 1);
+        let fields = &held[0]["fields"];
+        assert_eq!(held[0]["level"], "INFO");
+        assert_eq!(fields["message"], "Retraining decision made.");
+        assert_eq!(
+            (fields["endpoint"].as_str(), fields["decision"].as_str()),
+            (Some("churn-prod"), Some("hold"))
+        );
+        let reasons: serde_json::Value = serde_json::from_str(fields["reasons"].as_str().unwrap()).unwrap();
+        assert_eq!(reasons[0]["reason"], "no_signals");
+        let outcome: serde_json::Value = serde_json::from_str(fields["outcome"].as_str().unwrap()).unwrap();
+        assert_eq!(outcome["kind"], "held");
+
+        let failed = events(&check(LaunchOutcome::Failed {
+            job_name: "churn-1".into(),
+            error: "ResourceLimitExceeded".into(),
+        }));
+        assert_eq!(failed[0]["level"], "ERROR");
+        assert_eq!(failed[0]["fields"]["message"], "Retraining decision made.");
+        assert!(
+            failed[0]["fields"]["outcome"]
+                .as_str()
+                .unwrap()
+                .contains("ResourceLimitExceeded")
+        );
+    }
 }
