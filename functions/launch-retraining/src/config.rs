@@ -29,8 +29,7 @@ pub struct Config {
     pub event_bus: String,
 }
 
-/// `Alarm.AlarmName`: 1 to 255 characters; `AutoRollbackConfig.Alarms`: at most 10 (SageMaker API Reference).
-pub const MAX_ROLLBACK_ALARMS: usize = 10;
+pub use modelwatch_core::scaling::controller::MAX_ROLLBACK_ALARMS;
 
 fn role(vars: &Vars, name: &'static str) -> Result<Option<String>, ConfigError> {
     match vars.get(name) {

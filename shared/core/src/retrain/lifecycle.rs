@@ -24,7 +24,7 @@ use super::signals::{Signals, WindowSignals};
 use super::versions::{ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, VersionHistory};
 use crate::baseline::CONSTRAINTS_FILE;
 use crate::drift::DriftReport;
-use crate::monitor::{MarkerStatus, Target, WindowMarker};
+use crate::monitor::{CAS_ATTEMPTS, MarkerStatus, Target, WindowMarker};
 use crate::ports::{PortError, PortErrorKind, StateStore, StateVersion, error_chain};
 use crate::quality::report::{ModelQualityConstraints, ModelQualityStatistics};
 use crate::report::{DRIFT_FILE, QUALITY_DIR};
@@ -32,8 +32,6 @@ use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig, Vari
 use crate::violations::{VIOLATIONS_FILE, Violations};
 use crate::window::Window;
 
-/// Compare-and-set attempts before giving up on a contended state object.
-pub const CAS_ATTEMPTS: usize = 5;
 /// A launch recorded but unknown to SageMaker is judged never created only after this long: longer than a Lambda
 /// invocation (15 minutes), so a handler between its record and its `CreateTrainingJob` is not overtaken.
 pub const LAUNCH_GRACE_MINUTES: i64 = 20;
@@ -318,10 +316,6 @@ where
     Err(LifecycleError::Contention { key: key.to_owned() })
 }
 
-fn message(e: &dyn std::error::Error) -> String {
-    error_chain(e)
-}
-
 // ----------------------------------------------------------------------------------------------------------
 // Signals
 
@@ -400,7 +394,7 @@ fn window_signals(
     let get = |name: &str| -> Result<Option<Vec<u8>>, String> {
         Ok(reports
             .get(&format!("{folder}/{name}"))
-            .map_err(|e| message(&e))?
+            .map_err(|e| error_chain(&e))?
             .map(|(b, _)| b))
     };
     let violations: Violations = match get(VIOLATIONS_FILE)? {
@@ -482,7 +476,7 @@ pub fn check_and_launch(
         match read::<RetrainHistory>(ports.state, &key)?.and_then(|(h, _)| h.in_progress().cloned()) {
             Some(job) => match on_training_job(ports, settings, ctx, &job.job_name, now) {
                 Ok(r) => (Some(r), None),
-                Err(e) => (None, Some(message(&e))),
+                Err(e) => (None, Some(error_chain(&e))),
             },
             None => (None, None),
         };
@@ -558,10 +552,10 @@ fn launch_job(
     let template_view = ports
         .training
         .describe_job(template)
-        .map_err(|e| message(&e))?
+        .map_err(|e| error_chain(&e))?
         .ok_or_else(|| format!("template training job {template} does not exist"))?;
     let previous_model = read::<VersionHistory>(ports.state, &versions_key(&settings.endpoint))
-        .map_err(|e| message(&e))?
+        .map_err(|e| error_chain(&e))?
         .and_then(|(h, _)| h.serving().map(|d| d.model_name.clone()));
     let lineage = Lineage {
         model: &settings.policy.model,
@@ -584,7 +578,7 @@ fn launch_job(
         manifest_channel,
         drop_channels: settings.training.captured.iter().map(|c| c.channel.clone()).collect(),
     };
-    ports.training.create_job(&request).map_err(|e| message(&e))?;
+    ports.training.create_job(&request).map_err(|e| error_chain(&e))?;
     Ok(LaunchOutcome::Launched {
         job_name: job_name.to_owned(),
         template_job: template.to_owned(),
@@ -611,7 +605,7 @@ fn captured_channel(
         .ok_or_else(|| "training.captured is set but no labelled-data store was given".to_owned())?;
     let mut keys = Vec::new();
     for folder in captured.day_folders(now) {
-        keys.extend(labelled.list(&folder).map_err(|e| message(&e))?);
+        keys.extend(labelled.list(&folder).map_err(|e| error_chain(&e))?);
     }
     keys.retain(|k| !k.ends_with('/'));
     if keys.is_empty() {
@@ -620,7 +614,7 @@ fn captured_channel(
     let body = super::settings::manifest(&captured.s3_uri, &keys).to_string();
     let uri = labelled
         .put(&format!("_manifests/{job_name}.json"), body.as_bytes())
-        .map_err(|e| message(&e))?;
+        .map_err(|e| error_chain(&e))?;
     Ok((
         Some(ManifestChannel {
             name: captured.channel.clone(),
@@ -1067,7 +1061,7 @@ pub fn deploy_package(
             deployment,
         }),
         Err(e) => {
-            let error = message(&e);
+            let error = error_chain(&e);
             record_outcome(
                 ports,
                 &settings.endpoint,
@@ -1276,7 +1270,7 @@ pub fn rollback(
         .endpoints
         .update_endpoint(endpoint, &d.endpoint_config, &deployment)
     {
-        let why = message(&e);
+        let why = error_chain(&e);
         record_outcome(ports, endpoint, &d.endpoint_config, now, Outcome::Failed { why })?;
         return Err(e.into());
     }

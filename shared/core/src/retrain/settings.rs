@@ -22,8 +22,7 @@ pub const MAX_WAIT_SECONDS: i32 = 3600;
 pub const MAX_TERMINATION_WAIT_SECONDS: i32 = 3600;
 /// `BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds`: "Minimum value of 600. Maximum value of 28800".
 pub const EXECUTION_TIMEOUT_SECONDS: std::ops::RangeInclusive<i32> = 600..=28_800;
-/// `AutoRollbackConfig.Alarms`: "Minimum number of 1 item. Maximum number of 10 items".
-pub const MAX_ROLLBACK_ALARMS: usize = 10;
+pub use crate::scaling::controller::MAX_ROLLBACK_ALARMS;
 /// `Channel.ChannelName`: "Maximum length of 64", pattern `[A-Za-z0-9\.\-_]+` (SageMaker API Reference).
 pub const MAX_CHANNEL_NAME: usize = 64;
 
