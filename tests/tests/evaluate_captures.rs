@@ -9,6 +9,7 @@ use evaluate_captures::config::Config;
 use evaluate_captures::handler::{App, Clients};
 use modelwatch_core::demo;
 use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
+use modelwatch_core::monitor::WindowDecision;
 use modelwatch_e2e::{DemoBucket, get, put, sdk_config, unique};
 
 fn dims(schedule: &str) -> Vec<Dimension> {
@@ -74,7 +75,7 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     let first = app.handle(backfill.clone(), now, "run-1").await.expect("backfill");
     assert_eq!(first.windows.len(), demo::HOURS);
     for (hour, w) in first.windows.iter().enumerate() {
-        assert_eq!(w.outcome.decision, "evaluated", "hour {hour}");
+        assert_eq!(w.outcome.decision, WindowDecision::Evaluated, "hour {hour}");
         let summary = w.outcome.summary.as_ref().unwrap();
         assert_eq!(summary.rows, demo::RECORDS_PER_HOUR as u64, "hour {hour}");
         assert_eq!(summary.failed_files, 0);
@@ -148,7 +149,7 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
         again
             .windows
             .iter()
-            .all(|w| w.outcome.decision == "already_committed" && w.outcome.published == 0)
+            .all(|w| w.outcome.decision == WindowDecision::AlreadyCommitted && w.outcome.published == 0)
     );
     let schedule = serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
         "source": "aws.events", "time": now.to_rfc3339(), "detail": {}});

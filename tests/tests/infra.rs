@@ -37,7 +37,7 @@ use modelwatch_core::demo;
 use modelwatch_core::evaluate::{EvaluationConfig, QualityConfig, Sources};
 use modelwatch_core::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
 use modelwatch_core::metrics::{DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope};
-use modelwatch_core::monitor::{RunPorts, Target, fold_object, run_window};
+use modelwatch_core::monitor::{RunPorts, Target, WindowDecision, commit_window_once, fold_object};
 use modelwatch_core::ports::CaptureSource;
 use modelwatch_core::quality::metrics::{BinaryOptions, MulticlassAccumulator, RegressionAccumulator};
 use modelwatch_core::quality::report::lower_is_better;
@@ -459,8 +459,8 @@ fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
     };
     for h in 0..demo::HOURS as i64 {
         let w = hour(h);
-        let outcome = run_window(&ports, &target, &w, &baseline, &config, "infra-check", w.end, lease).unwrap();
-        assert_eq!(outcome.decision, "evaluated");
+        let outcome = commit_window_once(&ports, &target, &w, &baseline, &config, "infra-check", w.end, lease).unwrap();
+        assert_eq!(outcome.decision, WindowDecision::Evaluated);
     }
     let live_hour = hour(demo::HOURS as i64 - 1);
     let object = captures.list(Some(&live_hour)).unwrap().remove(0);

@@ -34,8 +34,8 @@ pub struct Config {
     pub lease: Duration,
 }
 
-/// Default `SCHEDULE_NAME`.
-pub const DEFAULT_SCHEDULE: &str = "modelwatch-hourly";
+/// Default `SCHEDULE_NAME`: the core's, which the CLI uses too.
+pub use modelwatch_core::monitor::DEFAULT_SCHEDULE;
 /// Default `SETTLE_MINUTES`: Data Capture writes its files within a few minutes of the hour's end.
 pub const DEFAULT_SETTLE_MINUTES: i64 = 5;
 /// Default `MAX_WINDOWS_PER_RUN`: a day of missed hours is caught up in one invocation.

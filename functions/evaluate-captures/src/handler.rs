@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use modelwatch_aws::cloudwatch::CloudWatchSink;
-use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStore, get_bytes};
-use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
+use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStore};
+pub use modelwatch_core::baseline_files::BaselineFiles;
+use modelwatch_core::baseline_files::{self};
 use modelwatch_core::evaluate::Sources;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, WindowOutcome, windows_due};
 use modelwatch_core::ports::CaptureObject;
 use modelwatch_core::ports::error_chain as chain;
-use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints};
-use modelwatch_core::report::QUALITY_DIR;
 use modelwatch_core::window::{Window, hour_of_key};
 use serde::Serialize;
 use tokio::runtime::Handle;
@@ -70,14 +69,6 @@ pub enum HandlerError {
         variant: String,
         message: String,
     },
-}
-
-/// The baseline of one endpoint variant, as read from S3.
-#[derive(Debug, Clone)]
-pub struct BaselineFiles {
-    pub baseline: Baseline,
-    pub quality_constraints: Option<ModelQualityConstraints>,
-    pub calibration: Option<CbpeCalibration>,
 }
 
 /// The function: configuration and clients.
@@ -171,48 +162,20 @@ impl App {
         }
     }
 
-    /// Reads the baseline of `ev`: `statistics.json` and `constraints.json`, and when present
-    /// `model-quality/constraints.json` and `model-quality/cbpe_calibration.json`.
+    /// Reads the baseline of `ev` with the core's loader ([`baseline_files::load`]): `statistics.json` and
+    /// `constraints.json`, and when present `model-quality/constraints.json` and
+    /// `model-quality/cbpe_calibration.json`.
     ///
     /// # Errors
     ///
     /// A message naming the file that is missing or invalid.
     pub async fn read_baseline(&self, ev: &EndpointVariant) -> Result<BaselineFiles, String> {
         let folder = self.config.baseline_of(ev);
-        let s3 = &self.clients.s3;
-        let folder_ref = &folder;
-        let get = |name: String| async move {
-            get_bytes(s3, &folder_ref.bucket, &folder_ref.key(&name))
-                .await
-                .map_err(|e| chain(&e))
-        };
-        let required = |name: &'static str, found: Option<(Vec<u8>, String)>| {
-            found
-                .map(|(bytes, _)| bytes)
-                .ok_or_else(|| format!("baseline file {} does not exist", folder.uri_of(&folder.key(name))))
-        };
-        let statistics = required(STATISTICS_FILE, get(STATISTICS_FILE.to_owned()).await?)?;
-        let constraints = required(CONSTRAINTS_FILE, get(CONSTRAINTS_FILE.to_owned()).await?)?;
-        let baseline = Baseline::from_json(&folder.to_string(), &statistics, &constraints).map_err(|e| chain(&e))?;
-        let quality_constraints = match get(format!("{QUALITY_DIR}/{CONSTRAINTS_FILE}")).await? {
-            None => None,
-            Some((bytes, _)) => Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{folder}/{QUALITY_DIR}/{CONSTRAINTS_FILE}: {e}"))?,
-            ),
-        };
-        let calibration = match get(format!("{QUALITY_DIR}/{CBPE_CALIBRATION_FILE}")).await? {
-            None => None,
-            Some((bytes, _)) => Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{folder}/{QUALITY_DIR}/{CBPE_CALIBRATION_FILE}: {e}"))?,
-            ),
-        };
-        Ok(BaselineFiles {
-            baseline,
-            quality_constraints,
-            calibration,
-        })
+        let store = S3StateStore::new(self.clients.s3.clone(), Handle::current(), folder.clone());
+        tokio::task::spawn_blocking(move || baseline_files::load(&folder.to_string(), &store))
+            .await
+            .map_err(|e| format!("reading the baseline panicked: {e}"))?
+            .map_err(|e| chain(&e))
     }
 
     /// Evaluates the windows due for `ev` (or every hour of `backfill`), each committed once.
@@ -240,7 +203,7 @@ impl App {
             let ports = adapters.ports(&files);
             let mut outcomes = Vec::new();
             for window in windows {
-                let outcome = monitor::run_window(
+                let outcome = monitor::commit_window_once(
                     &ports,
                     &target,
                     &window,

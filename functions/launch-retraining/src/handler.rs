@@ -232,9 +232,11 @@ impl App {
             let state = S3StateStore::new(clients.s3.clone(), handle.clone(), config.state.clone());
             let reports = S3StateStore::new(clients.s3.clone(), handle.clone(), config.reports.clone());
             let no_baseline = MemoryState::default();
-            let baseline = config
-                .baseline_of(&endpoint, &variant)
-                .map(|b| S3StateStore::new(clients.s3.clone(), handle.clone(), b));
+            let baseline_location = config.baseline_of(&endpoint, &variant);
+            let baseline_name = baseline_location
+                .as_ref()
+                .map_or_else(|| "(no BASELINE_S3_URI)".to_owned(), ToString::to_string);
+            let baseline = baseline_location.map(|b| S3StateStore::new(clients.s3.clone(), handle.clone(), b));
             let labelled = match settings.as_ref().and_then(|s| s.training.captured.as_ref()) {
                 Some(c) => Some(S3LabelledData::new(
                     clients.s3.clone(),
@@ -254,6 +256,7 @@ impl App {
                     Some(b) => b,
                     None => &no_baseline,
                 },
+                baseline_name: &baseline_name,
                 training: &sagemaker,
                 registry: &sagemaker,
                 endpoints: &sagemaker,

@@ -19,15 +19,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE};
+use modelwatch_core::baseline::Baseline;
+use modelwatch_core::baseline_files::{self, BaselineFiles};
 use modelwatch_core::dataset::DatasetOptions;
 use modelwatch_core::evaluate::{
     Evaluation, EvaluationConfig, PredictionConfig, QualityConfig, Sources, evaluate_window,
 };
-use modelwatch_core::history::{HistoryUpdate, history_state_key, update_history};
 use modelwatch_core::metrics::MetricScope;
-use modelwatch_core::ports::ReportStore;
-use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints, ProblemType};
+use modelwatch_core::monitor::{self, RecordedWindow, Target};
+use modelwatch_core::ports::{CaptureObject, CaptureSource, ReportStore};
+use modelwatch_core::quality::{CbpeCalibration, ModelQualityConstraints, ProblemType};
 use modelwatch_core::suggest::{self, QualityRequest};
 use modelwatch_core::window::{Window, parse_time};
 
@@ -104,9 +105,16 @@ enum Command {
         /// A JSON configuration file (reader limits, JSON selectors, drift methods and thresholds).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// The endpoint name in the metrics' dimensions (default: taken from the capture path).
+        /// The endpoint name in the metrics' dimensions and the state's keys (default: taken from the capture path,
+        /// `{endpoint}/{variant}/yyyy/mm/dd/hh`).
         #[arg(long)]
         endpoint: Option<String>,
+        /// The production variant in the state's keys (default: taken from the capture path, else AllTraffic).
+        #[arg(long)]
+        variant: Option<String>,
+        /// The `MonitoringSchedule` dimension of the metrics (the evaluate-captures function's default).
+        #[arg(long, default_value = monitor::DEFAULT_SCHEDULE)]
+        schedule: String,
         /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
         #[arg(long)]
         ground_truth: Option<PathBuf>,
@@ -120,8 +128,10 @@ enum Command {
         /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
         #[arg(long)]
         quality_constraints: Option<PathBuf>,
-        /// Keep the prediction history in this folder: the window is assessed against the earlier windows and
-        /// recorded (re-running a window replaces it). Needs --from and --to, one window length per folder.
+        /// Keep the endpoint's state in this folder, in the evaluate-captures function's layout (the folder can be
+        /// copied to its STATE_S3_URI and the other way round): the window is assessed against the prediction
+        /// history and recorded (re-running a window replaces it), and marked committed, so that the scheduled
+        /// function continues after it. Needs --from and --to, one window length per endpoint variant.
         #[arg(long)]
         state: Option<PathBuf>,
     },
@@ -198,6 +208,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             to,
             config,
             endpoint,
+            variant,
+            schedule,
             ground_truth,
             problem_type,
             threshold,
@@ -229,24 +241,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ..PredictionConfig::new(problem.into())
                 });
             }
-            let baseline = Baseline::read_dir(&baseline_dir)?;
-            let constraints_path =
-                quality_constraints.unwrap_or_else(|| baseline_dir.join(QUALITY_DIR).join(CONSTRAINTS_FILE));
-            let constraints = read_quality_constraints(&constraints_path)?;
-            let calibration = read_calibration(&baseline_dir.join(QUALITY_DIR).join(CBPE_CALIBRATION_FILE))?;
-            let endpoint = endpoint.unwrap_or_else(|| guess_endpoint(&captures));
+            let files = read_baseline(&baseline_dir)?;
+            let constraints = match quality_constraints {
+                Some(path) => Some(read_quality_constraints(&path)?),
+                None => files.quality_constraints,
+            };
+            let (baseline, calibration) = (files.baseline, files.calibration);
+            let (guessed_endpoint, guessed_variant) = guess_target(&captures);
+            let target = Target {
+                endpoint: endpoint.unwrap_or(guessed_endpoint),
+                variant: variant.unwrap_or(guessed_variant),
+                schedule,
+            };
             let inputs = Inputs {
                 captures: &captures,
                 ground_truth: ground_truth.as_deref(),
                 constraints: constraints.as_ref(),
                 estimate: calibration.as_ref(),
             };
-            let mut evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &endpoint)?;
-            let history = match (&state, &window) {
-                (Some(dir), Some(window)) => Some(record_history(dir, &endpoint, window, &config, &mut evaluation)?),
-                _ => None,
+            let (evaluation, history) = match (&state, &window) {
+                (Some(dir), Some(window)) => {
+                    let recorded = evaluate_recorded(&inputs, window, &baseline, &config, &target, dir, &out)?;
+                    (recorded.evaluation, Some(recorded.history))
+                }
+                _ => {
+                    let evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &target)?;
+                    report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
+                    (evaluation, None)
+                }
             };
-            report::write_reports(&FsReportStore::new(&out), &evaluation, history.as_ref())?;
             output::print_evaluation(&evaluation, history.as_ref(), &out);
             finish_code(&evaluation)
         }
@@ -290,8 +313,9 @@ fn read_config(path: Option<&Path>) -> Result<EvaluationConfig> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid modelwatch configuration", path.display()))
 }
 
-/// The endpoint folder of S3's layout, `{endpoint}/{variant}/yyyy/mm/dd/hh`, when the path has one.
-fn guess_endpoint(captures: &Path) -> String {
+/// The endpoint and variant folders of S3's layout, `{endpoint}/{variant}/yyyy/mm/dd/hh`, when the path has them
+/// (a path to the capture root: its first endpoint and variant folders); else `local` and `AllTraffic`.
+fn guess_target(captures: &Path) -> (String, String) {
     let parts: Vec<String> = captures
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -300,60 +324,95 @@ fn guess_endpoint(captures: &Path) -> String {
     if let Some(i) = parts.iter().position(|p| is_year(p))
         && i >= 2
     {
-        return parts[i - 2].clone();
+        return (parts[i - 2].clone(), parts[i - 1].clone());
     }
-    std::fs::read_dir(captures)
-        .ok()
-        .and_then(|mut d| d.find_map(|e| e.ok().filter(|e| e.path().is_dir())))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .unwrap_or_else(|| "local".to_owned())
+    let first_folder = |dir: &Path| {
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()).filter(|p| p.is_dir()))
+            .collect();
+        folders.sort();
+        folders.into_iter().next()
+    };
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let endpoint = first_folder(captures);
+    let variant = endpoint.as_deref().and_then(first_folder);
+    (
+        endpoint.as_deref().and_then(name).unwrap_or_else(|| "local".to_owned()),
+        variant
+            .as_deref()
+            .and_then(name)
+            .filter(|v| !is_year(v))
+            .unwrap_or_else(|| DEFAULT_VARIANT.to_owned()),
+    )
 }
+
+/// SageMaker's variant name for an endpoint created with one variant.
+const DEFAULT_VARIANT: &str = "AllTraffic";
 
 /// The model-quality baseline's folder inside a baseline folder.
 use modelwatch_core::report::{self, QUALITY_DIR};
 
-fn read_quality_constraints(path: &Path) -> Result<Option<ModelQualityConstraints>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(
-        ModelQualityConstraints::from_json(&text).with_context(|| format!("parsing {}", path.display()))?,
-    ))
+/// The baseline folder (data baseline, and when present the model-quality constraints and CBPE calibration).
+fn read_baseline(dir: &Path) -> Result<BaselineFiles> {
+    Ok(baseline_files::load(
+        &dir.display().to_string(),
+        &FsStateStore::new(dir),
+    )?)
 }
 
-/// The baseline's CBPE calibration, when the file exists.
-fn read_calibration(path: &Path) -> Result<Option<CbpeCalibration>> {
-    if !path.exists() {
-        return Ok(None);
-    }
+/// A model-quality constraints file named on the command line.
+fn read_quality_constraints(path: &Path) -> Result<ModelQualityConstraints> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(
-        CbpeCalibration::from_json(&text).with_context(|| format!("parsing {}", path.display()))?,
-    ))
+    ModelQualityConstraints::from_json(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Assesses the evaluated window against the prediction history kept in `dir`, records it there, and adds the
-/// history's metrics to the evaluation's.
-fn record_history(
-    dir: &Path,
-    endpoint: &str,
+/// The monitoring use case with state, as the scheduled function runs it ([`monitor::evaluate_and_record`]): the
+/// window evaluated, assessed against the prediction history in `state` and recorded there, the reports written
+/// into `out`, and the window marked committed in `state`.
+fn evaluate_recorded(
+    inputs: &Inputs<'_>,
     window: &Window,
+    baseline: &Baseline,
     config: &EvaluationConfig,
-    evaluation: &mut Evaluation,
-) -> Result<HistoryUpdate> {
-    let store = FsStateStore::new(dir);
-    let update = update_history(
+    target: &Target,
+    state: &Path,
+    out: &Path,
+) -> Result<RecordedWindow> {
+    let captures = FsCaptureSource::new(inputs.captures);
+    if captures.list(Some(window))?.is_empty() {
+        bail!(
+            "no capture file (*.jsonl, *.jsonl.gz) under {} for the window",
+            inputs.captures.display()
+        );
+    }
+    let labels = inputs.ground_truth.map(FsCaptureSource::new);
+    let sources = inputs.sources(&captures, labels.as_ref());
+    let store = FsStateStore::new(state);
+    let progress = Progress::new();
+    let recorded = monitor::evaluate_and_record(
+        &sources,
+        &FsReportStore::new(out),
         &store,
-        &history_state_key(endpoint),
-        &evaluation.predictions,
-        (window.end - window.start).num_seconds(),
-        &config.history,
-        &metric_scope(endpoint, Some(window)),
+        target,
+        window,
+        baseline,
+        config,
+        &mut |i, n, o| progress.show(i, n, o),
     )
-    .with_context(|| format!("updating the prediction history in {}", dir.display()))?;
-    evaluation.metrics.extend(update.metrics.iter().cloned());
-    Ok(update)
+    .with_context(|| format!("evaluating with the state in {}", state.display()))?;
+    progress.finish();
+    let run_id = format!("modelwatch-cli-{}", std::process::id());
+    monitor::record_committed(
+        &store,
+        target,
+        window,
+        &run_id,
+        &recorded.evaluation.summary,
+        chrono::Utc::now(),
+    )
+    .with_context(|| format!("recording the window in {}", state.display()))?;
+    Ok(recorded)
 }
 
 fn write_baseline(
@@ -379,55 +438,76 @@ struct Inputs<'a> {
     estimate: Option<&'a CbpeCalibration>,
 }
 
-/// The metrics' dimensions and timestamp (the window's end).
-fn metric_scope(endpoint: &str, window: Option<&Window>) -> MetricScope {
-    MetricScope {
-        endpoint: endpoint.to_owned(),
-        schedule: format!("modelwatch-{endpoint}"),
-        timestamp: window.map_or_else(chrono::Utc::now, |w| w.end),
+impl Inputs<'_> {
+    fn sources<'s>(&'s self, captures: &'s FsCaptureSource, labels: Option<&'s FsCaptureSource>) -> Sources<'s> {
+        Sources {
+            captures,
+            ground_truth: labels.map(|l| l as &dyn CaptureSource),
+            quality_constraints: self.constraints,
+            estimate: self.estimate,
+        }
     }
 }
 
+/// A progress bar of the files read, on a terminal only.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new() -> Self {
+        Self(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} {wide_msg}")
+                    .expect("valid template"),
+            );
+            bar
+        }))
+    }
+
+    fn show(&self, i: usize, n: usize, object: &CaptureObject) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(n as u64);
+            bar.set_position(i as u64);
+            bar.set_message(object.name.clone());
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Evaluates a window (all the captures without one) without state; the metrics are timestamped at the window's
+/// end, or now.
 fn evaluate(
     inputs: &Inputs<'_>,
     window: Option<&Window>,
     baseline: &Baseline,
     config: &EvaluationConfig,
-    endpoint: &str,
+    target: &Target,
 ) -> Result<Evaluation> {
-    let captures = inputs.captures;
-    let source = FsCaptureSource::new(captures);
+    let captures = FsCaptureSource::new(inputs.captures);
     let labels = inputs.ground_truth.map(FsCaptureSource::new);
-    let sources = Sources {
-        captures: &source,
-        ground_truth: labels.as_ref().map(|l| l as &dyn modelwatch_core::ports::CaptureSource),
-        quality_constraints: inputs.constraints,
-        estimate: inputs.estimate,
+    let sources = inputs.sources(&captures, labels.as_ref());
+    let scope = match window {
+        Some(w) => target.scope(w),
+        None => MetricScope {
+            endpoint: target.endpoint.clone(),
+            schedule: target.schedule.clone(),
+            timestamp: chrono::Utc::now(),
+        },
     };
-    let scope = metric_scope(endpoint, window);
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} {wide_msg}")
-                .expect("valid template"),
-        );
-        bar
-    });
-    let mut on_object = |i: usize, n: usize, object: &modelwatch_core::ports::CaptureObject| {
-        if let Some(bar) = &bar {
-            bar.set_length(n as u64);
-            bar.set_position(i as u64);
-            bar.set_message(object.name.clone());
-        }
-    };
-    let evaluation = evaluate_window(&sources, window, baseline, config, &scope, &mut on_object)?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let progress = Progress::new();
+    let evaluation = evaluate_window(&sources, window, baseline, config, &scope, &mut |i, n, o| {
+        progress.show(i, n, o);
+    })?;
+    progress.finish();
     if evaluation.files.is_empty() {
         bail!(
             "no capture file (*.jsonl, *.jsonl.gz) under {} for the window",
-            captures.display()
+            inputs.captures.display()
         );
     }
     Ok(evaluation)
@@ -475,8 +555,11 @@ fn demo(out: &Path) -> Result<ExitCode> {
         suggested_quality.calibration.as_ref(),
         &out.join("baseline").join(QUALITY_DIR),
     );
-    let constraints = read_quality_constraints(&out.join("baseline").join(QUALITY_DIR).join(CONSTRAINTS_FILE))?;
-    let calibration = read_calibration(&out.join("baseline").join(QUALITY_DIR).join(CBPE_CALIBRATION_FILE))?;
+    let BaselineFiles {
+        quality_constraints: constraints,
+        calibration,
+        ..
+    } = read_baseline(&out.join("baseline"))?;
     println!(
         "Baseline: {} features from {} training rows.\n",
         baseline.statistics.features.len(),
@@ -495,7 +578,11 @@ fn demo(out: &Path) -> Result<ExitCode> {
         constraints: constraints.as_ref(),
         estimate: calibration.as_ref(),
     };
-    let endpoint = modelwatch_core::demo::ENDPOINT;
+    let target = Target {
+        endpoint: modelwatch_core::demo::ENDPOINT.to_owned(),
+        variant: modelwatch_core::demo::VARIANT.to_owned(),
+        schedule: monitor::DEFAULT_SCHEDULE.to_owned(),
+    };
     let folder_of = |w: &Window| format!("{}-{}", w.start.format("%Y%m%dT%H"), w.end.format("%Y%m%dT%H"));
     let hour_window = |from: usize, to: usize| {
         Window::new(
@@ -513,7 +600,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         ),
     ] {
         let window = hour_window(from_hour, to_hour)?;
-        let evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
+        let evaluation = evaluate(&inputs, Some(&window), &baseline, &config, &target)?;
         let folder = out.join("reports").join(folder_of(&window));
         report::write_reports(&FsReportStore::new(&folder), &evaluation, None)?;
         println!("== Window {} .. {} ({label}) ==", window.start, window.end);
@@ -531,11 +618,9 @@ fn demo(out: &Path) -> Result<ExitCode> {
     println!("{}", output::HOURLY_HEADER);
     for hour in 0..modelwatch_core::demo::HOURS {
         let window = hour_window(hour, hour + 1)?;
-        let mut evaluation = evaluate(&inputs, Some(&window), &baseline, &config, endpoint)?;
-        let update = record_history(&state, endpoint, &window, &config, &mut evaluation)?;
         let folder = out.join("reports").join("hourly").join(folder_of(&window));
-        report::write_reports(&FsReportStore::new(&folder), &evaluation, Some(&update))?;
-        println!("{}", output::hourly_line(&evaluation, &update));
+        let recorded = evaluate_recorded(&inputs, &window, &baseline, &config, &target, &state, &folder)?;
+        println!("{}", output::hourly_line(&recorded.evaluation, &recorded.history));
     }
     println!(
         "(each hour's reports, with prediction_history.json: {}/reports/hourly/)\n",

@@ -128,6 +128,7 @@ mod aws {
             state: &state,
             reports: &unused,
             baseline: &unused,
+            baseline_name: "(none)",
             training: &sagemaker,
             registry: &sagemaker,
             endpoints: &sagemaker,

@@ -601,7 +601,7 @@ fn state_keeps_the_prediction_history_across_runs() {
     assert!(z < -3.5, "{z}");
     assert_eq!(metric(&data, "prediction_anomaly_score"), Some(z.abs()));
     assert_eq!(metric(&data, "prediction_invocations"), Some(2000.0));
-    let stored = json(&state.join("prediction-history/credit-risk.json"));
+    let stored = json(&state.join("credit-risk/AllTraffic/prediction_history.json"));
     assert_eq!(stored["windows"].as_array().unwrap().len(), 5);
 
     // One window length per history, and a history needs a window.
@@ -646,7 +646,7 @@ fn demo_shows_the_hourly_prediction_history() {
         stdout.contains("Hour by hour") && stdout.contains("est. accuracy (CBPE)"),
         "{stdout}"
     );
-    let stored = json(&dir.path().join("state/prediction-history/credit-risk.json"));
+    let stored = json(&dir.path().join("state/credit-risk/AllTraffic/prediction_history.json"));
     assert_eq!(stored["windows"].as_array().unwrap().len(), 6);
     let verdicts = |hour: &str| -> Vec<String> {
         let h = json(
@@ -669,6 +669,6 @@ fn demo_shows_the_hourly_prediction_history() {
     assert!(verdicts("20261126T13-20261126T14").contains(&"prediction_mean:level_shift_down".to_owned()));
     // Running the demo again replaces its hours: the history does not grow.
     run_demo(dir.path());
-    let again = json(&dir.path().join("state/prediction-history/credit-risk.json"));
+    let again = json(&dir.path().join("state/credit-risk/AllTraffic/prediction_history.json"));
     assert_eq!(again, stored);
 }

@@ -517,6 +517,21 @@ pub enum BaselineError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("baseline file {path} does not exist")]
+    Missing { path: String },
+    #[error("reading {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: crate::ports::PortError,
+    },
+    #[error("{path} is not a valid {what} file")]
+    Invalid {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Baseline {

@@ -45,7 +45,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit};
-use crate::ports::{PortError, PortErrorKind, StateStore, StateVersion};
+use crate::ports::{PortError, StateStore, StateVersion};
+use crate::state::{StateError, Step};
 
 /// The history format version this code writes and reads.
 pub const HISTORY_VERSION: u32 = 1;
@@ -573,12 +574,7 @@ impl Default for HistoryConfig {
 }
 
 /// Read-assess-write cycles tried before [`update_history`] gives up on a history other runs keep changing.
-pub const MAX_STATE_ATTEMPTS: usize = 5;
-
-/// The state key of an endpoint's prediction history.
-pub fn history_state_key(endpoint: &str) -> String {
-    format!("prediction-history/{endpoint}.json")
-}
+pub const MAX_STATE_ATTEMPTS: usize = crate::state::CAS_ATTEMPTS;
 
 /// Why the prediction history could not be updated. Each case names the state key.
 #[derive(Debug, thiserror::Error)]
@@ -612,6 +608,12 @@ pub enum HistoryStateError {
     },
     #[error("the prediction history {key} changed under each of {attempts} attempts to update it")]
     Contended { key: String, attempts: usize },
+    #[error("the prediction history {key} is not valid")]
+    Invalid {
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What [`update_history`] did.
@@ -667,61 +669,56 @@ pub fn update_history(
             seconds: window_seconds,
         }));
     }
-    for attempt in 1..=MAX_STATE_ATTEMPTS {
-        let stored = store.get(key).map_err(|source| HistoryStateError::Read {
-            key: key.to_owned(),
-            source,
-        })?;
-        let (mut history, expected) = match stored {
-            None => (PredictionHistory::new(window_seconds, config.max_windows), None),
-            Some((body, version)) => {
-                let text = String::from_utf8_lossy(&body);
-                (PredictionHistory::from_json(&text).map_err(state_err)?, Some(version))
-            }
-        };
-        if history.window_seconds != window_seconds {
-            return Err(HistoryStateError::WindowLength {
-                key: key.to_owned(),
-                history_seconds: history.window_seconds,
-                window_seconds,
-            });
-        }
-        history.max_windows = config.max_windows;
-        let assessments = assess(&history, current, &config.detector);
-        let replaced = history.at(current.start).is_some();
-        history.record(current.clone());
-        let body = history.to_json().map_err(state_err)?;
-        match store.put_if(key, body.as_bytes(), expected.as_ref()) {
-            Ok(version) => {
-                return Ok(HistoryUpdate {
+    let updated = crate::state::update_with(
+        store,
+        key,
+        |bytes| PredictionHistory::from_json(&String::from_utf8_lossy(bytes)).map_err(state_err),
+        |history| history.to_json().map(String::into_bytes).map_err(state_err),
+        || PredictionHistory::new(window_seconds, config.max_windows),
+        |history| {
+            if history.window_seconds != window_seconds {
+                return Err(HistoryStateError::WindowLength {
                     key: key.to_owned(),
-                    window: current.clone(),
-                    metrics: history_metric_data(current, &assessments, scope),
-                    assessments,
-                    windows_kept: history.windows.len(),
-                    replaced,
-                    attempts: attempt,
-                    version,
+                    history_seconds: history.window_seconds,
+                    window_seconds,
                 });
             }
-            Err(e) if e.kind == PortErrorKind::Conflict => continue,
-            Err(source) => {
-                return Err(HistoryStateError::Write {
-                    key: key.to_owned(),
-                    source,
-                });
-            }
+            history.max_windows = config.max_windows;
+            let assessments = assess(history, current, &config.detector);
+            let replaced = history.at(current.start).is_some();
+            history.record(current.clone());
+            Ok(Step::Write((assessments, replaced, history.windows.len())))
+        },
+    )?;
+    let (assessments, replaced, windows_kept) = updated.result;
+    Ok(HistoryUpdate {
+        key: key.to_owned(),
+        window: current.clone(),
+        metrics: history_metric_data(current, &assessments, scope),
+        assessments,
+        windows_kept,
+        replaced,
+        attempts: updated.attempts,
+        version: updated.written.expect("every update writes"),
+    })
+}
+
+impl From<StateError> for HistoryStateError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Read { key, source } => HistoryStateError::Read { key, source },
+            StateError::Write { key, source } => HistoryStateError::Write { key, source },
+            StateError::Contended { key, attempts } => HistoryStateError::Contended { key, attempts },
+            // The history decodes itself (`decode` above), so the helper never reports it invalid.
+            StateError::Invalid { key, source } => HistoryStateError::Invalid { key, source },
         }
     }
-    Err(HistoryStateError::Contended {
-        key: key.to_owned(),
-        attempts: MAX_STATE_ATTEMPTS,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::PortErrorKind;
     use proptest::prelude::*;
 
     fn t0() -> DateTime<Utc> {

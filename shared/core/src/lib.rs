@@ -10,6 +10,8 @@
 //! - [`sketch`]: the KLL quantile sketch (Model Monitor's own `kll` format) and the bounded heavy-hitter counter.
 //! - [`profile`]: mergeable per-feature statistical profiles built in one streaming pass.
 //! - [`baseline`]: Model Monitor's `statistics.json` and `constraints.json`, read and written.
+//! - [`baseline_files`]: the one loader of a baseline folder (data baseline, model-quality constraints, CBPE
+//!   calibration) over a read port.
 //! - [`dataset`]: profiling a training data set (CSV or Parquet, through polars; feature `polars`).
 //! - [`suggest`]: the baseline use case: a data set in, the data and model-quality baseline files out (`polars`).
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
@@ -26,9 +28,11 @@
 //! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
+//! - [`state`]: small JSON state objects: one typed read, one compare-and-set update with jittered backoff.
 //! - [`window`]: time windows and S3's hourly capture layout.
 
 pub mod baseline;
+pub mod baseline_files;
 pub mod capture;
 #[cfg(feature = "polars")]
 pub mod dataset;
@@ -47,6 +51,7 @@ pub mod report;
 pub mod retrain;
 pub mod scaling;
 pub mod sketch;
+pub mod state;
 #[cfg(feature = "polars")]
 pub mod suggest;
 pub mod violations;

@@ -17,29 +17,26 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::Baseline;
-use crate::evaluate::{EvaluationConfig, Evaluator, RunSummary, Sources, evaluate_window};
+use crate::evaluate::{Evaluation, EvaluationConfig, Evaluator, RunSummary, Sources, evaluate_window};
+use crate::history::HistoryUpdate;
 use crate::metrics::MetricScope;
 use crate::ports::{CaptureObject, MetricSink, PortError, PortErrorKind, ReportStore, StateStore};
 use crate::profile::DatasetProfile;
 use crate::report;
+use crate::state::{StateError, Step, read_json, to_json};
 use crate::window::{Window, truncate_to_hour};
 
-/// How many times a compare-and-set write is retried after losing to another writer.
-pub const CAS_ATTEMPTS: usize = 5;
+/// The `MonitoringSchedule` dimension of the metrics when none is configured, the same for the CLI and the
+/// scheduled function (`SCHEDULE_NAME`).
+pub const DEFAULT_SCHEDULE: &str = "modelwatch-hourly";
 
 /// What went wrong in a run.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
     #[error(transparent)]
     Port(#[from] PortError),
-    #[error("state object {key} is not valid: {source}")]
-    State {
-        key: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("state object {key} kept changing: gave up after {CAS_ATTEMPTS} attempts")]
-    Contention { key: String },
+    #[error(transparent)]
+    State(#[from] StateError),
     #[error(transparent)]
     History(#[from] crate::history::HistoryStateError),
 }
@@ -80,6 +77,15 @@ impl Target {
     /// The key of an hour's folded profile.
     pub fn hour_profile_key(&self, hour: DateTime<Utc>) -> String {
         format!("{}/profiles/{}.json", self.state_root(), hour.format("%Y/%m/%d/%H"))
+    }
+
+    /// The metrics' dimensions of `window`, timestamped at its end.
+    pub fn scope(&self, window: &Window) -> MetricScope {
+        MetricScope {
+            endpoint: self.endpoint.clone(),
+            schedule: self.schedule.clone(),
+            timestamp: window.end,
+        }
     }
 
     /// The report folder of a window (relative to the report root): `{endpoint}/{variant}/yyyy/mm/dd/hh`.
@@ -169,11 +175,36 @@ pub struct RunPorts<'p> {
     pub state: &'p dyn StateStore,
 }
 
+/// What a run did with a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowDecision {
+    /// Evaluated, published and committed by this run.
+    Evaluated,
+    /// Committed before: nothing evaluated or published again.
+    AlreadyCommitted,
+    /// Another live run holds its claim.
+    InProgress,
+    /// Another run claimed it between this run's read and its claim.
+    LostClaim,
+}
+
+impl std::fmt::Display for WindowDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Evaluated => "evaluated",
+            Self::AlreadyCommitted => "already_committed",
+            Self::InProgress => "in_progress",
+            Self::LostClaim => "lost_claim",
+        })
+    }
+}
+
 /// What became of one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WindowOutcome {
     pub window: Window,
-    pub decision: String,
+    pub decision: WindowDecision,
     /// Data published (0 when the window was not evaluated by this run).
     pub published: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,23 +223,81 @@ impl ReportStore for Below<'_> {
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(
-    state: &dyn StateStore,
-    key: &str,
-) -> Result<Option<(T, String)>, MonitorError> {
-    match state.get(key)? {
-        None => Ok(None),
-        Some((bytes, version)) => serde_json::from_slice(&bytes)
-            .map(|v| Some((v, version)))
-            .map_err(|source| MonitorError::State {
-                key: key.to_owned(),
-                source,
-            }),
-    }
+/// A window evaluated and recorded in the prediction history.
+#[derive(Debug, Clone)]
+pub struct RecordedWindow {
+    /// The evaluation, its metrics extended with the history's.
+    pub evaluation: Evaluation,
+    /// The window's assessment against the history, and what was recorded.
+    pub history: HistoryUpdate,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec_pretty(value).expect("state values are plain data")
+/// The monitoring use case on one window, the same for the CLI (`modelwatch evaluate --state`) and the scheduled
+/// run: evaluates the captures of `window`, assesses the window's predictions against the prediction history
+/// under [`Target::history_key`] and records them there (a re-run replaces its own entry), adds the history's
+/// metrics to the evaluation's, and writes the reports into `reports`. Publishing, and committing the window once,
+/// are the caller's ([`commit_window_once`]).
+///
+/// # Errors
+///
+/// A [`MonitorError`] when a source cannot be listed, the history cannot be updated, or a report cannot be written.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_and_record(
+    sources: &Sources<'_>,
+    reports: &dyn ReportStore,
+    state: &dyn StateStore,
+    target: &Target,
+    window: &Window,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    on_object: &mut dyn FnMut(usize, usize, &CaptureObject),
+) -> Result<RecordedWindow, MonitorError> {
+    let scope = target.scope(window);
+    let mut evaluation = evaluate_window(sources, Some(window), baseline, config, &scope, on_object)?;
+    let history = crate::history::update_history(
+        state,
+        &target.history_key(),
+        &evaluation.predictions,
+        (window.end - window.start).num_seconds(),
+        &config.history,
+        &scope,
+    )?;
+    evaluation.metrics.extend(history.metrics.iter().cloned());
+    report::write_reports(reports, &evaluation, Some(&history))?;
+    Ok(RecordedWindow { evaluation, history })
+}
+
+/// Records `window` as committed by a run outside the schedule (the CLI's `--state`): its marker is written
+/// committed with `summary` and the last committed window moves forward to its end, so that the scheduled run
+/// continues after it. A marker of the window already there is replaced.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the state cannot be read or written.
+pub fn record_committed(
+    state: &dyn StateStore,
+    target: &Target,
+    window: &Window,
+    run_id: &str,
+    summary: &RunSummary,
+    now: DateTime<Utc>,
+) -> Result<(), MonitorError> {
+    let marker = WindowMarker {
+        status: MarkerStatus::Committed,
+        run_id: run_id.to_owned(),
+        claimed_at: now,
+        summary: Some(summary.clone()),
+    };
+    crate::state::update(
+        state,
+        &target.marker_key(window),
+        || None,
+        |current: &mut Option<WindowMarker>| -> Result<Step<()>, MonitorError> {
+            *current = Some(marker.clone());
+            Ok(Step::Write(()))
+        },
+    )?;
+    advance_last_window(state, &target.last_window_key(), window.end)
 }
 
 /// Evaluates `window` for `target` and commits it once: claims its marker, writes the reports, publishes the
@@ -222,7 +311,7 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 ///
 /// A [`MonitorError`] when a port fails; the claim then stays until its lease ends.
 #[allow(clippy::too_many_arguments)]
-pub fn run_window(
+pub fn commit_window_once(
     ports: &RunPorts<'_>,
     target: &Target,
     window: &Window,
@@ -235,17 +324,20 @@ pub fn run_window(
     let marker_key = target.marker_key(window);
     let current = read_json::<WindowMarker>(ports.state, &marker_key)?;
     let decision = claim_decision(current.as_ref().map(|(m, _)| m), now, lease);
-    let skipped = |decision: &str, summary: Option<RunSummary>| WindowOutcome {
+    let skipped = |decision: WindowDecision, summary: Option<RunSummary>| WindowOutcome {
         window: *window,
-        decision: decision.to_owned(),
+        decision,
         published: 0,
         summary,
     };
     let expected = match decision {
         ClaimDecision::AlreadyCommitted => {
-            return Ok(skipped("already_committed", current.and_then(|(m, _)| m.summary)));
+            return Ok(skipped(
+                WindowDecision::AlreadyCommitted,
+                current.and_then(|(m, _)| m.summary),
+            ));
         }
-        ClaimDecision::InProgress => return Ok(skipped("in_progress", None)),
+        ClaimDecision::InProgress => return Ok(skipped(WindowDecision::InProgress, None)),
         ClaimDecision::Claim => None,
         ClaimDecision::TakeOver => current.map(|(_, v)| v),
     };
@@ -257,38 +349,23 @@ pub fn run_window(
     };
     let claimed = match ports.state.put_if(&marker_key, &to_json(&marker), expected.as_ref()) {
         Ok(version) => version,
-        Err(e) if e.kind == PortErrorKind::Conflict => return Ok(skipped("lost_claim", None)),
+        Err(e) if e.kind == PortErrorKind::Conflict => return Ok(skipped(WindowDecision::LostClaim, None)),
         Err(e) => return Err(e.into()),
     };
-    let scope = MetricScope {
-        endpoint: target.endpoint.clone(),
-        schedule: target.schedule.clone(),
-        timestamp: window.end,
-    };
-    let mut evaluation = evaluate_window(
-        &ports.sources,
-        Some(window),
-        baseline,
-        config,
-        &scope,
-        &mut |_, _, _| {},
-    )?;
-    // The prediction history: this window assessed against the earlier ones, then recorded (a taken-over window
-    // replaces its own entry).
-    let history = crate::history::update_history(
-        ports.state,
-        &target.history_key(),
-        &evaluation.predictions,
-        (window.end - window.start).num_seconds(),
-        &config.history,
-        &scope,
-    )?;
-    evaluation.metrics.extend(history.metrics.iter().cloned());
     let below = Below {
         store: ports.reports,
         folder: target.report_folder(window),
     };
-    report::write_reports(&below, &evaluation, Some(&history))?;
+    let RecordedWindow { evaluation, .. } = evaluate_and_record(
+        &ports.sources,
+        &below,
+        ports.state,
+        target,
+        window,
+        baseline,
+        config,
+        &mut |_, _, _| {},
+    )?;
     ports.metrics.publish(&evaluation.metrics)?;
     marker.status = MarkerStatus::Committed;
     marker.summary = Some(evaluation.summary.clone());
@@ -296,7 +373,7 @@ pub fn run_window(
     advance_last_window(ports.state, &target.last_window_key(), window.end)?;
     Ok(WindowOutcome {
         window: *window,
-        decision: "evaluated".to_owned(),
+        decision: WindowDecision::Evaluated,
         published: evaluation.metrics.len(),
         summary: Some(evaluation.summary),
     })
@@ -319,18 +396,19 @@ pub fn last_window_end(state: &dyn StateStore, target: &Target) -> Result<Option
 
 /// Moves the last committed window's end forward to `end` (never back), with compare-and-set.
 fn advance_last_window(state: &dyn StateStore, key: &str, end: DateTime<Utc>) -> Result<(), MonitorError> {
-    for _ in 0..CAS_ATTEMPTS {
-        let current = read_json::<LastWindow>(state, key)?;
-        if current.as_ref().is_some_and(|(l, _)| l.end >= end) {
-            return Ok(());
-        }
-        match state.put_if(key, &to_json(&LastWindow { end }), current.as_ref().map(|(_, v)| v)) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind == PortErrorKind::Conflict => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(MonitorError::Contention { key: key.to_owned() })
+    crate::state::update(
+        state,
+        key,
+        || None,
+        |last: &mut Option<LastWindow>| -> Result<Step<()>, MonitorError> {
+            if last.is_some_and(|l| l.end >= end) {
+                return Ok(Step::Keep(()));
+            }
+            *last = Some(LastWindow { end });
+            Ok(Step::Write(()))
+        },
+    )?;
+    Ok(())
 }
 
 /// The profile of an hour so far, as the S3-event path stores it.
@@ -406,40 +484,22 @@ pub fn fold_object(
         },
         None,
     );
-    let mut stored = None;
-    for _ in 0..CAS_ATTEMPTS {
-        let current = read_json::<HourProfile>(ports.state, &key)?;
-        let (mut hour_profile, version) = match current {
-            Some((p, v)) => (p, Some(v)),
-            None => (
-                HourProfile {
-                    hour,
-                    objects: BTreeSet::new(),
-                    skipped: 0,
-                    profile: DatasetProfile::new(std::iter::empty()),
-                },
-                None,
-            ),
-        };
+    let empty = || HourProfile {
+        hour,
+        objects: BTreeSet::new(),
+        skipped: 0,
+        profile: DatasetProfile::new(std::iter::empty()),
+    };
+    let stored = crate::state::update(ports.state, &key, empty, |hour_profile: &mut HourProfile| {
         if hour_profile.objects.contains(&object.name) {
-            stored = Some((hour_profile, false));
-            break;
+            return Ok::<_, MonitorError>(Step::Keep((hour_profile.clone(), false)));
         }
         hour_profile.objects.insert(object.name.clone());
         hour_profile.skipped += own.summary.skipped;
         hour_profile.profile.merge(&own.profile);
-        match ports.state.put_if(&key, &to_json(&hour_profile), version.as_ref()) {
-            Ok(_) => {
-                stored = Some((hour_profile, true));
-                break;
-            }
-            Err(e) if e.kind == PortErrorKind::Conflict => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let Some((hour_profile, folded)) = stored else {
-        return Err(MonitorError::Contention { key });
-    };
+        Ok(Step::Write((hour_profile.clone(), true)))
+    })?;
+    let (hour_profile, folded) = stored.result;
     let mut hour_evaluator = Evaluator::new(baseline, &config);
     hour_evaluator.add_profile(&hour_profile.profile);
     let live = hour_evaluator.finish(
@@ -602,8 +662,8 @@ mod tests {
         let config = EvaluationConfig::default();
         let now = window.end + Duration::minutes(10);
         let lease = Duration::minutes(20);
-        let first = run_window(&ports, &t, &window, &baseline, &config, "run-1", now, lease).unwrap();
-        assert_eq!(first.decision, "evaluated");
+        let first = commit_window_once(&ports, &t, &window, &baseline, &config, "run-1", now, lease).unwrap();
+        assert_eq!(first.decision, WindowDecision::Evaluated);
         let summary = first.summary.clone().unwrap();
         assert_eq!(summary.rows, demo::RECORDS_PER_HOUR as u64);
         assert!(
@@ -647,8 +707,8 @@ mod tests {
                 .contains_key(&format!("{folder}/{}", report::HISTORY_FILE))
         );
         // Again (a re-run of the schedule, or a retry): nothing evaluated, nothing published twice.
-        let again = run_window(&ports, &t, &window, &baseline, &config, "run-2", now, lease).unwrap();
-        assert_eq!(again.decision, "already_committed");
+        let again = commit_window_once(&ports, &t, &window, &baseline, &config, "run-2", now, lease).unwrap();
+        assert_eq!(again.decision, WindowDecision::AlreadyCommitted);
         assert_eq!(again.published, 0);
         assert_eq!(again.summary, Some(summary));
         assert_eq!(metrics.data.lock().unwrap().len(), published);
@@ -695,12 +755,12 @@ mod tests {
         let lease = Duration::minutes(20);
         let config = EvaluationConfig::default();
         let soon = claimed_at + Duration::minutes(5);
-        let busy = run_window(&ports, &t, &window, &baseline, &config, "r2", soon, lease).unwrap();
-        assert_eq!((busy.decision.as_str(), busy.published), ("in_progress", 0));
+        let busy = commit_window_once(&ports, &t, &window, &baseline, &config, "r2", soon, lease).unwrap();
+        assert_eq!((busy.decision, busy.published), (WindowDecision::InProgress, 0));
         assert!(metrics.data.lock().unwrap().is_empty());
         let later = claimed_at + Duration::minutes(25);
-        let took = run_window(&ports, &t, &window, &baseline, &config, "r3", later, lease).unwrap();
-        assert_eq!(took.decision, "evaluated");
+        let took = commit_window_once(&ports, &t, &window, &baseline, &config, "r3", later, lease).unwrap();
+        assert_eq!(took.decision, WindowDecision::Evaluated);
         let (marker, _) = read_json::<WindowMarker>(&state, &t.marker_key(&window))
             .unwrap()
             .unwrap();

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::decide::{RetrainDecision, decide_retraining};
@@ -22,13 +23,13 @@ use super::naming::{Lineage, Tag, client_token, lineage_tags, resource_name, tra
 use super::settings::RetrainSettings;
 use super::signals::{Signals, WindowSignals};
 use super::versions::{ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, VersionHistory};
-use crate::baseline::CONSTRAINTS_FILE;
 use crate::drift::DriftReport;
-use crate::monitor::{CAS_ATTEMPTS, MarkerStatus, Target, WindowMarker};
+use crate::monitor::{MarkerStatus, Target, WindowMarker};
 use crate::ports::{PortError, PortErrorKind, StateStore, StateVersion, error_chain};
 use crate::quality::report::{ModelQualityConstraints, ModelQualityStatistics};
 use crate::report::{DRIFT_FILE, QUALITY_DIR};
 use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig, VariantOverride};
+use crate::state::{StateError, Step};
 use crate::violations::{VIOLATIONS_FILE, Violations};
 use crate::window::Window;
 
@@ -225,6 +226,8 @@ pub struct RetrainPorts<'a> {
     pub state: &'a dyn StateStore,
     pub reports: &'a dyn StateStore,
     pub baseline: &'a dyn StateStore,
+    /// The baseline folder's name in errors (its `s3://` URI).
+    pub baseline_name: &'a str,
     pub training: &'a dyn TrainingPort,
     pub registry: &'a dyn RegistryPort,
     pub endpoints: &'a dyn DeployPort,
@@ -250,10 +253,10 @@ pub struct Context {
 pub enum LifecycleError {
     #[error(transparent)]
     Port(#[from] PortError),
-    #[error("state object {key} is invalid: {message}")]
-    State { key: String, message: String },
-    #[error("state object {key} kept changing: gave up after {CAS_ATTEMPTS} attempts")]
-    Contention { key: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
     #[error(transparent)]
     Rollback(#[from] super::versions::RollbackError),
     #[error("{0}")]
@@ -270,26 +273,12 @@ pub fn versions_key(endpoint: &str) -> String {
     format!("_versions/{endpoint}.json")
 }
 
-fn read<T: for<'de> Deserialize<'de>>(
-    store: &dyn StateStore,
-    key: &str,
-) -> Result<Option<(T, StateVersion)>, LifecycleError> {
-    let Some((bytes, version)) = store.get(key)? else {
-        return Ok(None);
-    };
-    let value = serde_json::from_slice(&bytes).map_err(|e| LifecycleError::State {
-        key: key.to_owned(),
-        message: e.to_string(),
-    })?;
-    Ok(Some((value, version)))
+fn read<T: DeserializeOwned>(store: &dyn StateStore, key: &str) -> Result<Option<(T, StateVersion)>, LifecycleError> {
+    Ok(crate::state::read_json(store, key)?)
 }
 
-fn json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec_pretty(value).expect("state values are plain data")
-}
-
-/// Reads `key` (or `default`), applies `change`, writes it back with compare-and-set; on a lost write re-reads
-/// and applies again. `change` returns `Ok(None)` to write nothing, `Ok(Some(r))` to write and return `r`.
+/// Reads `key` (or `default`), applies `change`, writes it back with [`crate::state::update`]'s compare-and-set.
+/// `change` returns `Ok(None)` to write nothing, `Ok(Some(r))` to write and return `r`.
 fn update<T, R>(
     store: &dyn StateStore,
     key: &str,
@@ -297,23 +286,15 @@ fn update<T, R>(
     mut change: impl FnMut(&mut T) -> Result<Option<R>, LifecycleError>,
 ) -> Result<Option<R>, LifecycleError>
 where
-    T: Serialize + for<'de> Deserialize<'de>,
+    T: Serialize + DeserializeOwned,
 {
-    for _ in 0..CAS_ATTEMPTS {
-        let (mut value, version) = match read::<T>(store, key)? {
-            Some((v, ver)) => (v, Some(ver)),
-            None => (default(), None),
-        };
-        let Some(result) = change(&mut value)? else {
-            return Ok(None);
-        };
-        match store.put_if(key, &json(&value), version.as_ref()) {
-            Ok(_) => return Ok(Some(result)),
-            Err(e) if e.kind == PortErrorKind::Conflict => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(LifecycleError::Contention { key: key.to_owned() })
+    let updated = crate::state::update(store, key, default, |value| {
+        Ok::<_, LifecycleError>(match change(value)? {
+            Some(r) => Step::Write(Some(r)),
+            None => Step::Keep(None),
+        })
+    })?;
+    Ok(updated.result)
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -357,10 +338,7 @@ pub fn read_signals(
         variant: settings.variant.clone(),
         schedule: String::new(),
     };
-    let constraints: Option<ModelQualityConstraints> = ports
-        .baseline
-        .get(&format!("{QUALITY_DIR}/{CONSTRAINTS_FILE}"))?
-        .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok());
+    let constraints = crate::baseline_files::load_quality_constraints(ports.baseline_name, ports.baseline)?;
     let hour = crate::window::truncate_to_hour(now);
     let mut signals = Signals::default();
     let mut unreadable = Vec::new();

@@ -237,6 +237,7 @@ impl World {
             state: &self.state,
             reports: &self.reports,
             baseline: &self.baseline,
+            baseline_name: "s3://b/baseline",
             training: &self.fake,
             registry: &self.fake,
             endpoints: &self.fake,
