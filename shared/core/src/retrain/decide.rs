@@ -17,42 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::history::{RetrainHistory, month_label};
-use super::policy::RetrainPolicy;
+use super::policy::{Check, RetrainPolicy};
 use super::signals::{DataQualitySignal, QualitySignal, Signals, WindowSignals};
-
-/// A check of the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// A constrained model-quality metric violated its threshold.
-    Quality,
-    /// The share of drifted features was above the threshold.
-    DriftShare,
-    /// Enough of the named features drifted.
-    DriftedFeatures,
-    /// A data-quality violation of a counted type.
-    DataQuality,
-}
-
-impl Check {
-    /// Every check, in the order the decision evaluates them.
-    pub const ALL: [Check; 4] = [
-        Check::Quality,
-        Check::DriftShare,
-        Check::DriftedFeatures,
-        Check::DataQuality,
-    ];
-
-    /// The snake_case name used in reasons, logs and tags.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Quality => "quality",
-            Check::DriftShare => "drift_share",
-            Check::DriftedFeatures => "drifted_features",
-            Check::DataQuality => "data_quality",
-        }
-    }
-}
 
 /// A fact behind the decision, with its numbers. Serialised with a `reason` tag, for one structured log event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
-use super::decide::{Check, Reason, RetrainDecision, decide_retraining};
+use super::decide::{Reason, RetrainDecision, decide_retraining};
 use super::history::{JobStatus, RetrainHistory};
 use super::naming::training_job_name;
-use super::policy::RetrainPolicy;
+use super::policy::{Check, RetrainPolicy};
 use super::signals::{DataQualitySignal, QualitySignal, Signals, WindowSignals};
 use crate::quality::report::ComparisonOperator;
 use crate::violations::CheckType;

@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //!
-//! - [`policy`]: the per-model policy file: which checks count, windows in a row, interval, budget.
+//! - [`policy`]: the per-model policy file: which checks count (and the `Check` they name), windows in a row,
+//!   interval, budget.
 //! - [`signals`]: what one evaluated window showed (violations, drift, model quality against its thresholds).
 //! - [`history`]: the launches of a model, their status and hours, and the monthly budget's accounting.
 //! - [`decide`]: `decide_retraining(&Signals, &RetrainPolicy, &RetrainHistory, now) -> RetrainDecision`, with reasons.
@@ -28,10 +29,10 @@ pub mod settings;
 pub mod signals;
 pub mod versions;
 
-pub use decide::{Check, Reason, RetrainDecision, decide_retraining};
+pub use decide::{Reason, RetrainDecision, decide_retraining};
 pub use history::{JobStatus, LaunchRecord, RetrainHistory, RetrainHistoryError};
 pub use naming::{LaunchTags, Lineage, Tag, is_valid_training_job_name, lineage_tags, training_job_name};
-pub use policy::{RetrainPolicy, RetrainPolicyError};
+pub use policy::{Check, RetrainPolicy, RetrainPolicyError};
 pub use signals::{DataQualitySignal, QualitySignal, Signals, WindowSignals};
 pub use versions::{
     ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, RollbackError, VersionError, VersionHistory,

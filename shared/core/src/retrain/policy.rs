@@ -20,7 +20,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::decide::Check;
 use crate::violations::CheckType;
 
 /// Why a policy was rejected.
@@ -60,6 +59,40 @@ fn default_drift_share_above() -> f64 {
 }
 fn default_min_drifted() -> u32 {
     1
+}
+
+/// A check of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// A constrained model-quality metric violated its threshold.
+    Quality,
+    /// The share of drifted features was above the threshold.
+    DriftShare,
+    /// Enough of the named features drifted.
+    DriftedFeatures,
+    /// A data-quality violation of a counted type.
+    DataQuality,
+}
+
+impl Check {
+    /// Every check, in the order the decision evaluates them.
+    pub const ALL: [Check; 4] = [
+        Check::Quality,
+        Check::DriftShare,
+        Check::DriftedFeatures,
+        Check::DataQuality,
+    ];
+
+    /// The snake_case name used in reasons, logs and tags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Quality => "quality",
+            Check::DriftShare => "drift_share",
+            Check::DriftedFeatures => "drifted_features",
+            Check::DataQuality => "data_quality",
+        }
+    }
 }
 
 /// The model-quality check: fires in a window where a constrained metric is on the wrong side of its threshold

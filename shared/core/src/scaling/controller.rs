@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::autoscaling::{Registration, resource_id};
-use super::decide::{Action, Decision, decide};
+use super::decide::decide;
+use super::decision::{Action, Decision};
 use super::endpoint::{ConfigView, EndpointView, MetricsRequest, ObserveError, Series, variant_state};
 use super::history::History;
 use super::observed::{MetricsFetch, Observed, VariantStatus};

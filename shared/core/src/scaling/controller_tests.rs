@@ -12,7 +12,7 @@ use super::controller::{
     EndpointMetrics, EndpointPort, NewConfig, Outcome, Plan, ScalerState, new_config, new_config_name, run_variant,
     state_key,
 };
-use super::decide::{Action, Rule};
+use super::decision::{Action, Rule};
 use super::endpoint::{ConfigVariant, ConfigView, EndpointView, LiveVariant, MetricsRequest, Series};
 use super::observed::VariantStatus;
 use super::policy::Policy;

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
-use super::decide::{Action, Decision, Reason, Rule, decide};
+use super::decide::decide;
+use super::decision::{Action, Decision, Reason, Rule};
 use super::history::History;
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::{AsyncPolicy, Policy, Step};

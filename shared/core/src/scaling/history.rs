@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::decide::{Action, Decision, Rule};
+use super::decision::{Action, Decision, Rule};
 use super::observed::{MetricsFetch, Observed};
 use super::policy::Policy;
 
@@ -170,7 +170,7 @@ impl History {
     /// action failed, with a [`Decision::hold_copy`] of it, so that no action time is recorded).
     pub fn record(&mut self, observed: &Observed, policy: &Policy, decision: &Decision) {
         let now = decision.at;
-        if decision.rule == crate::scaling::decide::Rule::NotInService {
+        if decision.rule == Rule::NotInService {
             // The metrics were not judged while the endpoint was updating: the failure count neither grows nor
             // resets, so a long update followed by one stale fetch does not jump to the fallback capacity.
         } else if decision.metrics_ok {

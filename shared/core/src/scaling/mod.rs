@@ -5,8 +5,10 @@
 //! - [`policy`]: the per-variant policy file (limits, target, cooldowns, windows, steps, forecast, schedules,
 //!   missing-metrics handling, vertical ladder, asynchronous backlog).
 //! - [`observed`]: what one run sees: per-minute CloudWatch metrics and the variant's state.
+//! - [`decision`]: the vocabulary of a decision: the `Action`, the `Rule` that settled it, the `Reason`s behind
+//!   it, and the `Decision` that carries them.
 //! - [`history`]: what is kept between runs, bounded, with the seasonal profile the forecast reads.
-//! - [`decide`]: `decide(&Observed, &Policy, &History) -> Decision`, every decision with its reasons.
+//! - [`decide`](mod@decide): `decide(&Observed, &Policy, &History) -> Decision`, the rules in their order.
 //! - [`cron`]: the 5-field cron subset and fixed UTC offsets for scheduled minimums.
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
@@ -22,6 +24,7 @@ pub mod catalogue;
 pub mod controller;
 pub mod cron;
 pub mod decide;
+pub mod decision;
 pub mod endpoint;
 pub mod history;
 pub mod observed;
@@ -29,7 +32,8 @@ pub mod policy;
 pub mod simulate;
 pub mod target_tracking;
 
-pub use decide::{Action, Decision, Reason, Rule, decide};
+pub use decide::decide;
+pub use decision::{Action, Decision, Reason, Rule};
 pub use history::History;
 pub use observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 pub use policy::{Policy, PolicyError};

@@ -139,3 +139,13 @@ pub struct Observed {
     /// The variant's state.
     pub variant: VariantState,
 }
+
+impl Observed {
+    /// The fetched minutes, if the fetch worked.
+    pub fn metrics_minutes(&self) -> Option<&[MinuteMetrics]> {
+        match &self.metrics {
+            MetricsFetch::Fetched { minutes } => Some(minutes),
+            MetricsFetch::Failed { .. } => None,
+        }
+    }
+}

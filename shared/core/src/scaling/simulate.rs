@@ -13,7 +13,8 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::decide::{Action, Decision, decide};
+use super::decide::decide;
+use super::decision::{Action, Decision};
 use super::history::History;
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::Policy;
@@ -776,7 +777,7 @@ mod tests {
         let run = simulate(&step_trace(), &policy, &fleet, Controller::Policy);
         // Minute 20 is visible at 21: 300 on 1 instance at target 60 is a panic; sized on the window.
         let first = &run.decisions[0];
-        assert_eq!(first.rule, super::super::decide::Rule::Panic);
+        assert_eq!(first.rule, super::super::decision::Rule::Panic);
         assert_eq!(first.at, step_trace().start + Duration::minutes(21));
         let serving: Vec<u32> = run.timeline.iter().map(|m| m.serving).collect();
         assert_eq!(serving[26], 1, "new instances serve only after the start-up delay");
