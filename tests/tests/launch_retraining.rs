@@ -23,7 +23,6 @@ use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, Training
 use modelwatch_core::violations::Violations;
 use modelwatch_core::window::{Window, truncate_to_hour};
 use modelwatch_e2e::{put, sdk_config, unique};
-use serde::Deserialize;
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
 const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
@@ -637,7 +636,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     assert_eq!(received.len(), 1, "{received:?}");
     let delivered: serde_json::Value = serde_json::from_str(&received[0]).unwrap();
     assert_eq!(&delivered, request, "suggest-baseline gets the request itself");
-    suggest_baseline::request::SuggestRequest::deserialize(&delivered).expect("a request suggest-baseline takes");
+    suggest_baseline::BaselineRequest::from_json(delivered).expect("a request suggest-baseline takes");
     let history = app
         .handle(
             serde_json::json!({"action": "history", "endpoint": stack.endpoint}),

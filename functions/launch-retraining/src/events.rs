@@ -4,6 +4,7 @@
 use modelwatch_aws::error::port_error;
 use modelwatch_core::ports::{PortError, PortErrorKind};
 use modelwatch_core::retrain::lifecycle::LifecycleError;
+use modelwatch_core::suggest_request::BaselineRequest;
 use tokio::runtime::Handle;
 
 /// The events' `Source`.
@@ -27,13 +28,14 @@ impl BaselineEvents {
         Self { client, handle, bus }
     }
 
-    /// Sends `request` (a `suggest-baseline` request) as a "Baseline Requested" event about `endpoint`.
+    /// Sends `request` as a "Baseline Requested" event about `endpoint`; its detail is the request's JSON, which
+    /// `suggest-baseline` reads.
     ///
     /// # Errors
     ///
     /// A [`LifecycleError`] when the event is too large or EventBridge does not take it.
-    pub fn request_baseline(&self, endpoint: &str, request: &serde_json::Value) -> Result<(), LifecycleError> {
-        let detail = request.to_string();
+    pub fn request_baseline(&self, endpoint: &str, request: &BaselineRequest) -> Result<(), LifecycleError> {
+        let detail = request.to_json().to_string();
         let fail = |message: String| {
             LifecycleError::Port(PortError::new(
                 "sending the baseline request of",

@@ -4,11 +4,10 @@
 use modelwatch_aws::s3::{S3Location, S3ReportStore};
 use modelwatch_core::ports::error_chain as chain;
 use modelwatch_core::suggest;
+use modelwatch_core::suggest_request::{BaselineRequest, BaselineRequestError};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::runtime::Handle;
-
-use crate::request::SuggestRequest;
 
 /// What was written.
 #[derive(Debug, Serialize)]
@@ -23,7 +22,7 @@ pub struct Response {
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("the event is not a baseline request: {0}")]
-    Event(#[from] serde_json::Error),
+    Request(#[from] BaselineRequestError),
     #[error("{0}")]
     Location(#[from] modelwatch_aws::s3::LocationError),
     #[error("{0} names a folder, not a data set")]
@@ -40,7 +39,7 @@ pub enum HandlerError {
 ///
 /// A [`HandlerError`] saying what is wrong: the event, the data set's location or contents, or S3.
 pub async fn handle(s3: &aws_sdk_s3::Client, event: serde_json::Value) -> Result<Response, HandlerError> {
-    let request: SuggestRequest = serde_json::from_value(event)?;
+    let request = BaselineRequest::from_json(event)?;
     let dataset: S3Location = request.dataset.parse()?;
     let baseline: S3Location = request.baseline.parse()?;
     let file_name = dataset

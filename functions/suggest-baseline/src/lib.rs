@@ -4,10 +4,11 @@
 //!
 //! # Layout
 //!
-//! - [`request`]: the event, typed, and its translation into the core's options.
-//! - [`handler`]: download to the function's temporary storage, the core's `suggest`, the files written to S3.
+//! - [`handler`]: the event read as the core's [`BaselineRequest`], download to the function's temporary storage,
+//!   the core's `suggest`, the files written to S3.
 //!
 //! `main.rs` only wires the runtime.
 
 pub mod handler;
-pub mod request;
+
+pub use modelwatch_core::suggest_request::BaselineRequest;

@@ -14,6 +14,7 @@
 //!   calibration) over a read port.
 //! - [`dataset`]: profiling a training data set (CSV or Parquet, through polars; feature `polars`).
 //! - [`suggest`]: the baseline use case: a data set in, the data and model-quality baseline files out (`polars`).
+//! - [`suggest_request`]: the `suggest-baseline` request, typed and validated; a retraining file's `new_baseline`.
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
 //! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
 //! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names.
@@ -54,5 +55,6 @@ pub mod sketch;
 pub mod state;
 #[cfg(feature = "polars")]
 pub mod suggest;
+pub mod suggest_request;
 pub mod violations;
 pub mod window;

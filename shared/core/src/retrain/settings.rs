@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::{RetrainPolicy, RetrainPolicyError};
 use crate::scaling::controller::{CapacityStep, CapacityUnit, Deployment};
+use crate::suggest_request::BaselineRequest;
 
 /// `TrafficRoutingConfig.WaitIntervalInSeconds`: "Minimum value of 0. Maximum value of 3600" (SageMaker API
 /// Reference, `TrafficRoutingConfig`).
@@ -282,9 +283,9 @@ pub struct RetrainSettings {
     pub deployment: DeploymentSettings,
     /// The `suggest-baseline` request for a new version's baseline from its training data, sent (as an EventBridge
     /// event) when the version begins serving. `{date}` (the launch's date, as in `training.data_s3_uri`) and
-    /// `{version}` are replaced in its string values. It needs `dataset` and `baseline` (`s3://` URIs).
+    /// `{version}` are replaced in its `dataset` and `baseline` URIs (see [`BaselineRequest::filled`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_baseline: Option<serde_json::Map<String, serde_json::Value>>,
+    pub new_baseline: Option<BaselineRequest>,
 }
 
 impl RetrainSettings {
@@ -370,37 +371,21 @@ impl RetrainSettings {
             return Err(bad("deployment.rollback_alarms", "at most 10 alarms"));
         }
         if let Some(b) = &self.new_baseline {
-            for field in ["dataset", "baseline"] {
-                if !b
-                    .get(field)
-                    .and_then(|v| v.as_str())
-                    .is_some_and(|v| v.starts_with("s3://"))
-                {
-                    return Err(bad("new_baseline", &format!("needs {field}, an s3:// URI")));
-                }
-            }
+            b.validate().map_err(|e| bad("new_baseline", &e.to_string()))?;
         }
         Ok(())
     }
 
-    /// The `suggest-baseline` request of a version trained on data of `date`, if the file asks for one.
+    /// The `suggest-baseline` request of a version trained on data of `date`, if the file asks for one: its
+    /// `new_baseline` with `{date}` and `{version}` filled in.
+    pub fn new_baseline_request(&self, date: chrono::NaiveDate, version: &str) -> Option<BaselineRequest> {
+        self.new_baseline.as_ref().map(|b| b.filled(date, version))
+    }
+
+    /// The JSON of [`RetrainSettings::new_baseline_request`]. Kept for `lifecycle::baseline_request`, which hands
+    /// the request over as JSON; remove it once that returns the typed request.
     pub fn baseline_request(&self, date: chrono::NaiveDate, version: &str) -> Option<serde_json::Value> {
-        fn fill(v: &serde_json::Value, date: &str, version: &str) -> serde_json::Value {
-            match v {
-                serde_json::Value::String(s) => {
-                    serde_json::Value::String(s.replace("{date}", date).replace("{version}", version))
-                }
-                serde_json::Value::Array(items) => items.iter().map(|i| fill(i, date, version)).collect(),
-                serde_json::Value::Object(map) => {
-                    serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), fill(v, date, version))).collect())
-                }
-                other => other.clone(),
-            }
-        }
-        let date = date.format("%Y-%m-%d").to_string();
-        self.new_baseline
-            .as_ref()
-            .map(|b| fill(&serde_json::Value::Object(b.clone()), &date, version))
+        self.new_baseline_request(date, version).map(|r| r.to_json())
     }
 
     /// The training data URI for a decision on `date` (`{date}` replaced).
@@ -461,19 +446,41 @@ mod tests {
                 "baseline": "s3://b/baselines/ep/AllTraffic", "header": true}}"#;
         let s = RetrainSettings::from_json(&text).unwrap();
         let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
-        let r = s.baseline_request(date, "3").unwrap();
-        assert_eq!(r["dataset"], "s3://ml/churn/2026-11-27/train.csv");
-        assert_eq!(r["label_column"], "churned");
-        assert_eq!(r["header"], true);
-        let bad = MINIMAL.trim_end().strip_suffix('}').unwrap().to_owned() + r#", "new_baseline": {"dataset": "x"}}"#;
-        assert!(
-            RetrainSettings::from_json(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("new_baseline")
-        );
+        let r = s.new_baseline_request(date, "3").unwrap();
+        assert_eq!(r.dataset, "s3://ml/churn/2026-11-27/train.csv");
+        assert_eq!(r.label_column.as_deref(), Some("churned"));
+        assert!(r.header);
         assert_eq!(
-            RetrainSettings::from_json(MINIMAL).unwrap().baseline_request(date, "1"),
+            s.baseline_request(date, "3").unwrap(),
+            serde_json::json!({"dataset": "s3://ml/churn/2026-11-27/train.csv", "label_column": "churned",
+                "baseline": "s3://b/baselines/ep/AllTraffic"}),
+            "the JSON sent is the request, its defaults left out"
+        );
+        let with = |new_baseline: &str| {
+            MINIMAL.trim_end().strip_suffix('}').unwrap().to_owned() + r#", "new_baseline": "# + new_baseline + "}"
+        };
+        for (new_baseline, named) in [
+            (r#"{"dataset": "x"}"#, "missing field `baseline`"),
+            (
+                r#"{"dataset": "x", "baseline": "s3://b/x"}"#,
+                "new_baseline: dataset: must be",
+            ),
+            (
+                r#"{"dataset": "s3://b/t.csv", "baseline": "b/x"}"#,
+                "new_baseline: baseline: must be",
+            ),
+            (
+                r#"{"dataset": "s3://b/t.csv", "baseline": "s3://b/x", "labels": "y"}"#,
+                "unknown field `labels`",
+            ),
+        ] {
+            let e = RetrainSettings::from_json(&with(new_baseline)).unwrap_err().to_string();
+            assert!(e.contains(named), "{new_baseline}: {e}");
+        }
+        assert_eq!(
+            RetrainSettings::from_json(MINIMAL)
+                .unwrap()
+                .new_baseline_request(date, "1"),
             None
         );
     }
