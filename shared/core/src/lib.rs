@@ -17,6 +17,7 @@
 //! - [`suggest_request`]: the `suggest-baseline` request, typed and validated; a retraining file's `new_baseline`.
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
 //! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
+//! - [`metric_limits`]: what CloudWatch accepts (name length, time range), decided before anything is sent.
 //! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names.
 //! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
 //! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
@@ -42,6 +43,7 @@ pub mod drift;
 pub mod evaluate;
 pub mod history;
 pub mod memory;
+pub mod metric_limits;
 pub mod metrics;
 pub mod monitor;
 pub mod payload;

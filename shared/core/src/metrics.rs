@@ -64,7 +64,7 @@ impl MetricScope {
     pub fn datum(&self, namespace: &str, metric_name: impl Into<String>, value: f64, unit: Unit) -> MetricDatum {
         MetricDatum {
             namespace: namespace.to_owned(),
-            metric_name: metric_name.into(),
+            metric_name: crate::metric_limits::cap_metric_name(metric_name.into()),
             dimensions: vec![
                 (DIMENSION_ENDPOINT.to_owned(), self.endpoint.clone()),
                 (DIMENSION_SCHEDULE.to_owned(), self.schedule.clone()),

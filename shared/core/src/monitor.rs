@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::Baseline;
 use crate::evaluate::{Evaluation, EvaluationConfig, Evaluator, RunSummary, Sources, evaluate_window};
 use crate::history::HistoryUpdate;
+use crate::metric_limits::{Withheld, publishable_at};
 use crate::metrics::MetricScope;
 use crate::ports::{CaptureObject, MetricSink, PortError, PortErrorKind, ReportStore, StateStore};
 use crate::profile::DatasetProfile;
@@ -129,6 +130,9 @@ pub struct WindowMarker {
     /// The run's counts, once committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<RunSummary>,
+    /// Metrics left out because CloudWatch would refuse them (a window evaluated too late), with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
 }
 
 /// Where a window's run is.
@@ -187,6 +191,8 @@ pub enum WindowDecision {
     InProgress,
     /// Another run claimed it between this run's read and its claim.
     LostClaim,
+    /// Its run failed: recorded, and retried by later runs.
+    Failed,
 }
 
 impl std::fmt::Display for WindowDecision {
@@ -196,6 +202,7 @@ impl std::fmt::Display for WindowDecision {
             Self::AlreadyCommitted => "already_committed",
             Self::InProgress => "in_progress",
             Self::LostClaim => "lost_claim",
+            Self::Failed => "failed",
         })
     }
 }
@@ -209,6 +216,12 @@ pub struct WindowOutcome {
     pub published: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<RunSummary>,
+    /// Metrics not published because CloudWatch would refuse them, with the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
+    /// Why the window's run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A store writing below a folder of another.
@@ -287,6 +300,7 @@ pub fn record_committed(
         run_id: run_id.to_owned(),
         claimed_at: now,
         summary: Some(summary.clone()),
+        withheld: None,
     };
     crate::state::update(
         state,
@@ -297,7 +311,7 @@ pub fn record_committed(
             Ok(Step::Write(()))
         },
     )?;
-    advance_last_window(state, &target.last_window_key(), window.end)
+    advance_last_window(state, &target.last_window_key(), window, None, now)
 }
 
 /// Evaluates `window` for `target` and commits it once: claims its marker, writes the reports, publishes the
@@ -329,6 +343,8 @@ pub fn commit_window_once(
         decision,
         published: 0,
         summary,
+        withheld: None,
+        error: None,
     };
     let expected = match decision {
         ClaimDecision::AlreadyCommitted => {
@@ -346,6 +362,7 @@ pub fn commit_window_once(
         run_id: run_id.to_owned(),
         claimed_at: now,
         summary: None,
+        withheld: None,
     };
     let claimed = match ports.state.put_if(&marker_key, &to_json(&marker), expected.as_ref()) {
         Ok(version) => version,
@@ -366,23 +383,122 @@ pub fn commit_window_once(
         config,
         &mut |_, _, _| {},
     )?;
-    ports.metrics.publish(&evaluation.metrics)?;
+    // A window evaluated too late for CloudWatch (after an outage of two weeks) is still committed, its reports
+    // written and the reason recorded: sending its data would fail the whole request, every run again.
+    let (publishable, withheld) = publishable_at(evaluation.metrics.clone(), now);
+    ports.metrics.publish(&publishable)?;
     marker.status = MarkerStatus::Committed;
     marker.summary = Some(evaluation.summary.clone());
+    marker.withheld = withheld.clone();
     ports.state.put_if(&marker_key, &to_json(&marker), Some(&claimed))?;
-    advance_last_window(ports.state, &target.last_window_key(), window.end)?;
+    advance_last_window(ports.state, &target.last_window_key(), window, None, now)?;
     Ok(WindowOutcome {
         window: *window,
         decision: WindowDecision::Evaluated,
-        published: evaluation.metrics.len(),
+        published: publishable.len(),
         summary: Some(evaluation.summary),
+        withheld,
+        error: None,
     })
 }
 
-/// The record of the last committed window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// How the scheduled run picks and retries windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleSettings {
+    /// How long after an hour ends its captures are taken as complete.
+    pub settle: Duration,
+    /// New closed hours evaluated per run at most (catching up after an outage).
+    pub max_windows: usize,
+    /// How long a window's claim lasts; longer than the function's timeout.
+    pub lease: Duration,
+}
+
+/// Failed windows retried per run at most, before the new hours (so that failures never crowd them out).
+pub const MAX_RETRIES_PER_RUN: usize = 3;
+/// Runs that try a failed window before it is given up (kept in the record, for a backfill): a day of hourly runs.
+pub const MAX_WINDOW_ATTEMPTS: u32 = 24;
+/// Failed windows kept in the record at most (the oldest given-up ones go first).
+pub const MAX_FAILED_KEPT: usize = 200;
+
+/// The windows a scheduled run evaluates at `now`: first up to [`MAX_RETRIES_PER_RUN`] failed windows not yet
+/// given up (oldest first), then the new closed hours ([`windows_due`]).
+pub fn due_windows(now: DateTime<Utc>, last: Option<&LastWindow>, settings: &ScheduleSettings) -> Vec<Window> {
+    let retries = last
+        .into_iter()
+        .flat_map(|l| l.failed.iter())
+        .filter(|f| f.attempts < MAX_WINDOW_ATTEMPTS)
+        .take(MAX_RETRIES_PER_RUN)
+        .map(|f| f.window);
+    let new = windows_due(now, last.map(|l| l.end), settings.settle, settings.max_windows);
+    retries.chain(new).collect()
+}
+
+/// Runs the windows due for `target` at `now` (or every hour of `backfill`), each committed once
+/// ([`commit_window_once`]). A window that fails is recorded (with its error and attempts) in the last-window
+/// record and the run goes on with the next one; later runs retry it ([`due_windows`]). So a window that cannot be
+/// evaluated or published never stops the ones after it.
+///
+/// # Errors
+///
+/// A [`MonitorError`] only when the state cannot be read or a failure cannot be recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn run_windows(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    settings: &ScheduleSettings,
+    backfill: Option<Window>,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<WindowOutcome>, MonitorError> {
+    let windows = match backfill {
+        Some(w) => w.hourly(),
+        None => {
+            let last = read_json::<LastWindow>(ports.state, &target.last_window_key())?.map(|(l, _)| l);
+            due_windows(now, last.as_ref(), settings)
+        }
+    };
+    let mut outcomes = Vec::with_capacity(windows.len());
+    for window in windows {
+        match commit_window_once(ports, target, &window, baseline, config, run_id, now, settings.lease) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                let error = crate::ports::error_chain(&e);
+                advance_last_window(ports.state, &target.last_window_key(), &window, Some(&error), now)?;
+                outcomes.push(WindowOutcome {
+                    window,
+                    decision: WindowDecision::Failed,
+                    published: 0,
+                    summary: None,
+                    withheld: None,
+                    error: Some(error),
+                });
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The record of the last committed window, and of the windows that failed and are retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastWindow {
+    /// The end of the last window committed or given to the retries: the new hours start here.
     pub end: DateTime<Utc>,
+    /// Windows whose run failed, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedWindow>,
+}
+
+/// A window whose run failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedWindow {
+    pub window: Window,
+    /// Runs that tried it; at [`MAX_WINDOW_ATTEMPTS`] it is given up (evaluate it again with a backfill).
+    pub attempts: u32,
+    /// The last error, with its causes.
+    pub error: String,
+    pub last_attempt: DateTime<Utc>,
 }
 
 /// The end of the last committed window, if any.
@@ -394,18 +510,59 @@ pub fn last_window_end(state: &dyn StateStore, target: &Target) -> Result<Option
     Ok(read_json::<LastWindow>(state, &target.last_window_key())?.map(|(l, _)| l.end))
 }
 
-/// Moves the last committed window's end forward to `end` (never back), with compare-and-set.
-fn advance_last_window(state: &dyn StateStore, key: &str, end: DateTime<Utc>) -> Result<(), MonitorError> {
+/// Moves the last-window record past `window` (its end never goes back), with compare-and-set: a committed
+/// window (`error` `None`) leaves the failed list, a failed one joins it or counts one more attempt.
+fn advance_last_window(
+    state: &dyn StateStore,
+    key: &str,
+    window: &Window,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), MonitorError> {
     crate::state::update(
         state,
         key,
         || None,
         |last: &mut Option<LastWindow>| -> Result<Step<()>, MonitorError> {
-            if last.is_some_and(|l| l.end >= end) {
-                return Ok(Step::Keep(()));
+            let before = last.clone();
+            let record = last.get_or_insert(LastWindow {
+                end: window.end,
+                failed: Vec::new(),
+            });
+            record.end = record.end.max(window.end);
+            match error {
+                None => record.failed.retain(|f| f.window != *window),
+                Some(error) => {
+                    match record.failed.iter_mut().find(|f| f.window == *window) {
+                        Some(f) => {
+                            f.attempts += 1;
+                            f.error = error.to_owned();
+                            f.last_attempt = now;
+                        }
+                        None => record.failed.push(FailedWindow {
+                            window: *window,
+                            attempts: 1,
+                            error: error.to_owned(),
+                            last_attempt: now,
+                        }),
+                    }
+                    record.failed.sort_by_key(|f| f.window.start);
+                    while record.failed.len() > MAX_FAILED_KEPT {
+                        // The oldest window given up goes first; else the oldest.
+                        let i = record
+                            .failed
+                            .iter()
+                            .position(|f| f.attempts >= MAX_WINDOW_ATTEMPTS)
+                            .unwrap_or(0);
+                        record.failed.remove(i);
+                    }
+                }
             }
-            *last = Some(LastWindow { end });
-            Ok(Step::Write(()))
+            Ok(if *last == before {
+                Step::Keep(())
+            } else {
+                Step::Write(())
+            })
         },
     )?;
     Ok(())
@@ -623,6 +780,7 @@ mod tests {
             run_id: "r".into(),
             claimed_at,
             summary: None,
+            withheld: None,
         };
         assert_eq!(claim_decision(None, at(14, 0), lease), ClaimDecision::Claim);
         let committed = marker(MarkerStatus::Committed, at(10, 0));
@@ -750,6 +908,7 @@ mod tests {
             run_id: "crashed".into(),
             claimed_at,
             summary: None,
+            withheld: None,
         };
         state.put_if(&t.marker_key(&window), &to_json(&dead), None).unwrap();
         let lease = Duration::minutes(20);
@@ -840,5 +999,225 @@ mod tests {
         let again = fold_object(&ports, &t, &objects[0], &baseline, &config, hour + Duration::minutes(8)).unwrap();
         assert!(!again.folded);
         assert_eq!((again.hour_rows, again.objects_in_hour), (first.hour_rows, 2));
+    }
+
+    /// A sink that fails every publication of data stamped at `failing`, as CloudWatch does a request it refuses.
+    struct Refusing {
+        inner: MemoryMetrics,
+        failing: Mutex<Option<DateTime<Utc>>>,
+    }
+
+    impl MetricSink for Refusing {
+        fn publish(&self, data: &[crate::metrics::MetricDatum]) -> Result<(), PortError> {
+            if data.iter().any(|d| Some(d.timestamp) == *self.failing.lock().unwrap()) {
+                return Err(PortError::new(
+                    "publishing",
+                    "ns",
+                    PortErrorKind::Other,
+                    "InvalidParameterValue",
+                ));
+            }
+            self.inner.publish(data)
+        }
+    }
+
+    #[test]
+    fn a_failing_window_is_recorded_and_retried_without_stopping_the_later_ones() {
+        let (source, baseline, dates) = demo_case();
+        let (reports, state) = (MemoryReports::default(), MemoryState::default());
+        let hour = |k: i64| Window {
+            start: dates.start + Duration::hours(k),
+            end: dates.start + Duration::hours(k + 1),
+        };
+        let metrics = Refusing {
+            inner: MemoryMetrics::default(),
+            failing: Mutex::new(Some(hour(1).end)),
+        };
+        let ports = RunPorts {
+            sources: Sources {
+                captures: &source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let (t, config) = (target(), EvaluationConfig::default());
+        let settings = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        };
+        // Hours 0..3 due at once: hour 1's publication fails, the others are committed.
+        let now = hour(2).end + Duration::minutes(10);
+        state
+            .put_if(
+                &t.last_window_key(),
+                &to_json(&LastWindow {
+                    end: hour(0).start,
+                    failed: Vec::new(),
+                }),
+                None,
+            )
+            .unwrap();
+        let first = run_windows(&ports, &t, &baseline, &config, &settings, None, "r1", now).unwrap();
+        let decisions: Vec<_> = first.iter().map(|o| (o.window, o.decision)).collect();
+        assert_eq!(
+            decisions,
+            vec![
+                (hour(0), WindowDecision::Evaluated),
+                (hour(1), WindowDecision::Failed),
+                (hour(2), WindowDecision::Evaluated)
+            ]
+        );
+        assert!(first[1].error.as_deref().unwrap().contains("InvalidParameterValue"));
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert_eq!(last.end, hour(2).end);
+        assert_eq!(
+            (last.failed.len(), last.failed[0].window, last.failed[0].attempts),
+            (1, hour(1), 1)
+        );
+
+        // The next run retries it first (after its claim's lease), still failing: one more attempt, nothing lost.
+        let later = now + Duration::hours(1);
+        let second = run_windows(&ports, &t, &baseline, &config, &settings, None, "r2", later).unwrap();
+        let decisions: Vec<_> = second.iter().map(|o| (o.window, o.decision)).collect();
+        assert_eq!(
+            decisions,
+            vec![(hour(1), WindowDecision::Failed), (hour(3), WindowDecision::Evaluated)]
+        );
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert_eq!((last.end, last.failed[0].attempts), (hour(3).end, 2));
+
+        // CloudWatch accepts again: the retry commits it and the record forgets it.
+        *metrics.failing.lock().unwrap() = None;
+        let third = run_windows(
+            &ports,
+            &t,
+            &baseline,
+            &config,
+            &settings,
+            None,
+            "r3",
+            later + Duration::hours(1),
+        )
+        .unwrap();
+        assert_eq!(
+            (third[0].window, third[0].decision),
+            (hour(1), WindowDecision::Evaluated)
+        );
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert!(last.failed.is_empty(), "{last:?}");
+        assert_eq!(third[1].window, hour(4));
+        // Every hour published, each once: no metric twice at one timestamp.
+        let published = metrics.inner.data.lock().unwrap();
+        for k in 0..5 {
+            let names: Vec<(&str, &str)> = published
+                .iter()
+                .filter(|d| d.timestamp == hour(k).end)
+                .map(|d| (d.namespace.as_str(), d.metric_name.as_str()))
+                .collect();
+            let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+            assert!(names.len() > 10 && distinct.len() == names.len(), "hour {k}: {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_evaluated_after_two_weeks_is_committed_without_its_metrics() {
+        let (source, baseline, dates) = demo_case();
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let ports = RunPorts {
+            sources: Sources {
+                captures: &source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let t = target();
+        let window = Window {
+            start: dates.start,
+            end: dates.start + Duration::hours(1),
+        };
+        let now = window.end + Duration::days(15);
+        let outcome = commit_window_once(
+            &ports,
+            &t,
+            &window,
+            &baseline,
+            &EvaluationConfig::default(),
+            "late",
+            now,
+            Duration::minutes(20),
+        )
+        .unwrap();
+        assert_eq!((outcome.decision, outcome.published), (WindowDecision::Evaluated, 0));
+        let withheld = outcome.withheld.clone().unwrap();
+        assert!(
+            withheld.too_old > 10 && withheld.reason.contains("14 days"),
+            "{withheld:?}"
+        );
+        assert!(
+            metrics.data.lock().unwrap().is_empty(),
+            "nothing sent that CloudWatch refuses"
+        );
+        // The reports are written and the window committed, with the reason on its marker.
+        let folder = t.report_folder(&window);
+        assert!(
+            reports
+                .files
+                .lock()
+                .unwrap()
+                .contains_key(&format!("{folder}/drift.json"))
+        );
+        let (marker, _) = read_json::<WindowMarker>(&state, &t.marker_key(&window))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (marker.status, marker.withheld),
+            (MarkerStatus::Committed, Some(withheld))
+        );
+        assert_eq!(last_window_end(&state, &t).unwrap(), Some(window.end));
+    }
+
+    #[test]
+    fn retries_come_first_are_bounded_and_given_up_after_the_attempts() {
+        let settings = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 2,
+            lease: Duration::minutes(20),
+        };
+        let w = |h: u32| Window {
+            start: at(h, 0),
+            end: at(h + 1, 0),
+        };
+        let failed = |h: u32, attempts: u32| FailedWindow {
+            window: w(h),
+            attempts,
+            error: "e".into(),
+            last_attempt: at(h + 1, 10),
+        };
+        let last = LastWindow {
+            end: at(10, 0),
+            failed: vec![
+                failed(1, MAX_WINDOW_ATTEMPTS),
+                failed(2, 1),
+                failed(3, 1),
+                failed(4, 2),
+                failed(5, 1),
+            ],
+        };
+        let due = due_windows(at(14, 30), Some(&last), &settings);
+        // Three retries (the given-up hour 1 is not one), then two new hours.
+        assert_eq!(due, vec![w(2), w(3), w(4), w(10), w(11)]);
     }
 }

@@ -279,6 +279,7 @@ impl World {
             run_id: "run".into(),
             claimed_at: window.end,
             summary: None,
+            withheld: None,
         };
         self.state
             .put_if(&target.marker_key(&window), &serde_json::to_vec(&marker).unwrap(), None)
