@@ -230,6 +230,7 @@ impl Stack {
             run_id: "e2e".into(),
             claimed_at: window.end,
             summary: None,
+            withheld: None,
         };
         let key = format!("state/monitor/{}", target.marker_key(&window));
         put(s3, &self.bucket, &key, serde_json::to_vec(&marker).unwrap()).await;
