@@ -740,6 +740,26 @@ mod tests {
         )
     }
 
+    /// The run's ports with captures only (no ground truth, constraints or estimate).
+    fn captures_only<'p>(
+        source: &'p MemorySource,
+        reports: &'p dyn ReportStore,
+        metrics: &'p dyn MetricSink,
+        state: &'p dyn StateStore,
+    ) -> RunPorts<'p> {
+        RunPorts {
+            sources: Sources {
+                captures: source,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+            },
+            reports,
+            metrics,
+            state,
+        }
+    }
+
     struct DemoDates {
         start: DateTime<Utc>,
     }
@@ -801,17 +821,7 @@ mod tests {
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = RunPorts {
-            sources: Sources {
-                captures: &source,
-                ground_truth: None,
-                quality_constraints: None,
-                estimate: None,
-            },
-            reports: &reports,
-            metrics: &metrics,
-            state: &state,
-        };
+        let ports = captures_only(&source, &reports, &metrics, &state);
         let t = target();
         let window = Window {
             start: dates.start + Duration::hours(4),
@@ -886,17 +896,7 @@ mod tests {
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = RunPorts {
-            sources: Sources {
-                captures: &source,
-                ground_truth: None,
-                quality_constraints: None,
-                estimate: None,
-            },
-            reports: &reports,
-            metrics: &metrics,
-            state: &state,
-        };
+        let ports = captures_only(&source, &reports, &metrics, &state);
         let t = target();
         let window = Window {
             start: dates.start,
@@ -964,17 +964,7 @@ mod tests {
             inner: MemoryState::default(),
             lost: Mutex::new(false),
         };
-        let ports = RunPorts {
-            sources: Sources {
-                captures: &source,
-                ground_truth: None,
-                quality_constraints: None,
-                estimate: None,
-            },
-            reports: &reports,
-            metrics: &metrics,
-            state: &state,
-        };
+        let ports = captures_only(&source, &reports, &metrics, &state);
         let t = target();
         let hour = dates.start + Duration::hours(4);
         let window = Window {
@@ -1033,17 +1023,7 @@ mod tests {
             inner: MemoryMetrics::default(),
             failing: Mutex::new(Some(hour(1).end)),
         };
-        let ports = RunPorts {
-            sources: Sources {
-                captures: &source,
-                ground_truth: None,
-                quality_constraints: None,
-                estimate: None,
-            },
-            reports: &reports,
-            metrics: &metrics,
-            state: &state,
-        };
+        let ports = captures_only(&source, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let settings = ScheduleSettings {
             settle: Duration::minutes(5),
@@ -1132,17 +1112,7 @@ mod tests {
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = RunPorts {
-            sources: Sources {
-                captures: &source,
-                ground_truth: None,
-                quality_constraints: None,
-                estimate: None,
-            },
-            reports: &reports,
-            metrics: &metrics,
-            state: &state,
-        };
+        let ports = captures_only(&source, &reports, &metrics, &state);
         let t = target();
         let window = Window {
             start: dates.start,
