@@ -602,16 +602,7 @@ pub fn is_prediction_feature(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::profile::Tracking;
-
-    fn realdata() -> Option<std::path::PathBuf> {
-        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-        if p.exists() {
-            Some(p.to_path_buf())
-        } else {
-            eprintln!("../shared/realdata is absent: skipping");
-            None
-        }
-    }
+    use crate::testing::realdata;
 
     #[test]
     fn reads_model_monitor_files_from_the_sagemaker_sdk() {

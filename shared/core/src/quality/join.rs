@@ -366,23 +366,14 @@ mod tests {
     use crate::quality::ProblemType;
     use crate::quality::ground_truth::read_ground_truth;
     use crate::quality::metrics::BinaryOptions;
-    use crate::quality::skip::SkipCounts;
+    use crate::skip::SkipReport;
+    use crate::testing::realdata;
     use proptest::prelude::*;
 
     fn class(id: &str, c: &str) -> GroundTruth {
         GroundTruth {
             id: id.into(),
             label: LabelValue::Class(c.into()),
-        }
-    }
-
-    fn realdata() -> Option<std::path::PathBuf> {
-        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-        if p.is_dir() {
-            Some(p)
-        } else {
-            eprintln!("skipping: {} is absent", p.display());
-            None
         }
     }
 
@@ -555,7 +546,7 @@ mod tests {
                 .unwrap();
             j.add_capture(id, None, Some(score), None, None).unwrap();
         }
-        let mut skips = SkipCounts::default();
+        let mut skips = SkipReport::default();
         let file = std::io::BufReader::new(std::fs::File::open(dir.join("actuals.jsonl")).unwrap());
         let mut labels = Vec::new();
         read_ground_truth(
