@@ -1,5 +1,6 @@
 //! Helpers for tests, in this crate and in the crates that enable feature `test-util` as a dev-dependency.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where the shared real-data folder is: `../shared/realdata` beside the checkout (the workspace root's parent).
@@ -19,13 +20,19 @@ const REALDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/rea
 ///
 /// When the folder is absent and `CI` is set.
 pub fn realdata() -> Option<PathBuf> {
-    realdata_in(
-        Path::new(REALDATA),
-        std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
-    )
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    // Straight to the stderr handle, not `eprintln!`: the test harness captures the macros' output and shows it only
+    // for failing tests, which would make the skip silent again.
+    realdata_in(Path::new(REALDATA), ci, &mut std::io::stderr())
 }
 
-fn realdata_in(path: &Path, ci: bool) -> Option<PathBuf> {
+/// The project's own small fixtures (`shared/core/tests/fixtures`), written in the shapes of the real files so that
+/// the paths the real-data tests cover are tested on every checkout.
+pub fn fixtures() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).to_path_buf()
+}
+
+fn realdata_in(path: &Path, ci: bool, skips: &mut impl Write) -> Option<PathBuf> {
     if path.is_dir() {
         return Some(path.to_path_buf());
     }
@@ -36,7 +43,8 @@ fn realdata_in(path: &Path, ci: bool) -> Option<PathBuf> {
         );
     }
     let thread = std::thread::current();
-    eprintln!(
+    let _ = writeln!(
+        skips,
         "SKIPPED {}: ../shared/realdata is absent",
         thread.name().unwrap_or("<unnamed test>")
     );
@@ -50,20 +58,28 @@ mod tests {
     #[test]
     fn a_present_folder_is_returned() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(realdata_in(dir.path(), true).as_deref(), Some(dir.path()));
-        assert_eq!(realdata_in(dir.path(), false).as_deref(), Some(dir.path()));
+        let mut out = Vec::new();
+        assert_eq!(realdata_in(dir.path(), true, &mut out).as_deref(), Some(dir.path()));
+        assert_eq!(realdata_in(dir.path(), false, &mut out).as_deref(), Some(dir.path()));
+        assert!(out.is_empty());
     }
 
     #[test]
     fn an_absent_folder_is_a_skip_outside_ci() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(realdata_in(&dir.path().join("absent"), false), None);
+        let mut out = Vec::new();
+        assert_eq!(realdata_in(&dir.path().join("absent"), false, &mut out), None);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SKIPPED testing::tests::an_absent_folder_is_a_skip_outside_ci: ../shared/realdata is absent\n",
+            "named after the test's thread"
+        );
     }
 
     #[test]
     #[should_panic(expected = "in CI the real data must be beside the checkout")]
     fn an_absent_folder_fails_in_ci() {
         let dir = tempfile::tempdir().unwrap();
-        realdata_in(&dir.path().join("absent"), true);
+        realdata_in(&dir.path().join("absent"), true, &mut Vec::new());
     }
 }

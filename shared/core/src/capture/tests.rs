@@ -4,7 +4,7 @@ use std::io::Write;
 use base64::Engine as _;
 
 use super::*;
-use crate::testing::realdata;
+use crate::testing::{fixtures, realdata};
 
 /// Rows as (values as text, score, label) for easy assertions.
 type Collected = Vec<(Vec<String>, Option<f64>, Option<String>, Option<String>)>;
@@ -238,4 +238,45 @@ fn real_multi_instance_and_churn_captures_parse() {
         Some(0.036397725343704224),
         "content type with charset parameter"
     );
+}
+
+/// The shapes of the real captures above, in the project's own fixtures.
+#[test]
+fn fixture_captures_parse_like_the_real_ones() {
+    let dir = fixtures().join("capture");
+    // The SDK's headerless CSV captures, with the literal `{%s}` placeholder as inference time.
+    let text = std::fs::read(dir.join("sdk-csv.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "sdk-csv.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (5, 5));
+    assert_eq!(reader.schema().len(), 4, "headerless CSV: _c0.._c3");
+    assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42"]);
+    assert_eq!(rows[0].1, Some(0.9));
+    assert_eq!(rows[0].3.as_deref(), Some("aaaaaaaa-0000-4000-8000-000000000001"));
+    assert_eq!(reader.skips().total(), 0);
+
+    // TF-serving style JSON: three scalar instances, three predictions (pretty-printed).
+    let text = std::fs::read(dir.join("tf-serving.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "tf-serving.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 6));
+    assert_eq!(
+        rows.iter().map(|r| r.1.unwrap()).collect::<Vec<_>>(),
+        [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    );
+
+    // Multi-instance requests of feature lists, answered with scores and labels.
+    let text = std::fs::read(dir.join("multi-instance.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "multi-instance.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 3));
+    assert_eq!(rows[2].0.len(), 5);
+    assert_eq!((rows[2].1, rows[2].2.as_deref()), (Some(0.51), Some("1")));
+
+    let text = std::fs::read(dir.join("charset-output.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "charset-output.jsonl", &text).unwrap();
+    assert_eq!(summary.records, 2);
+    assert_eq!(rows[0].0.len(), 5);
+    assert_eq!(rows[0].1, Some(0.0364), "content type with charset parameter");
 }

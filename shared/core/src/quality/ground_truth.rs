@@ -176,7 +176,7 @@ pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::realdata;
+    use crate::testing::{fixtures, realdata};
 
     fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipReport) {
         let mut skips = SkipReport::default();
@@ -313,6 +313,53 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (334, 334));
+        assert_eq!(skips.total(), 0);
+    }
+
+    /// The shapes of the real ground truth above (one file of many records, and one record a file named after its
+    /// event id), in the project's own fixtures.
+    #[test]
+    fn reads_the_fixture_ground_truth_files() {
+        let dir = fixtures().join("ground-truth");
+        let file = std::fs::File::open(dir.join("actuals.jsonl")).unwrap();
+        let mut skips = SkipReport::default();
+        let mut labels = Vec::new();
+        read_ground_truth(
+            io::BufReader::new(file),
+            "actuals.jsonl",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |g| labels.push(g),
+        )
+        .unwrap();
+        assert_eq!(labels.len(), 5);
+        assert_eq!(skips.total(), 0);
+        let positives = labels
+            .iter()
+            .filter(|g| g.label == LabelValue::Class("1".into()))
+            .count();
+        assert_eq!(positives, 3);
+
+        let mut n = 0;
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir.join("single")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let file = std::fs::File::open(&path).unwrap();
+            files += 1;
+            read_ground_truth(
+                io::BufReader::new(file),
+                &name,
+                ProblemType::BinaryClassification,
+                &mut skips,
+                |g| {
+                    assert_eq!(format!("{}.jsonl", g.id), name);
+                    n += 1;
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!((files, n), (3, 3));
         assert_eq!(skips.total(), 0);
     }
 }
