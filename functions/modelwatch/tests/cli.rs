@@ -1,7 +1,9 @@
 //! The `modelwatch` program end to end, on the demo and on real SageMaker files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+use modelwatch_core::testing::{fixtures, realdata};
 
 fn modelwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelwatch"))
@@ -13,16 +15,6 @@ fn modelwatch(args: &[&str]) -> Output {
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-fn realdata() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-    if p.exists() {
-        Some(p.to_path_buf())
-    } else {
-        eprintln!("../shared/realdata is absent: skipping");
-        None
-    }
 }
 
 #[test]
@@ -262,6 +254,80 @@ fn real_validation_set_gives_a_model_quality_baseline() {
         "10% tolerance below the baseline"
     );
     assert!(accuracy > 0.5 && accuracy <= 1.0);
+}
+
+/// The churn example's shapes (a training set with a header and the label first, CSV captures whose output content
+/// type has a charset parameter), in the core's own fixtures.
+#[test]
+fn fixture_churn_shaped_baseline_and_captures() {
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline");
+    let result = modelwatch(&[
+        "baseline",
+        "--dataset",
+        fixtures.join("dataset/training-with-header.csv").to_str().unwrap(),
+        "--out",
+        baseline.to_str().unwrap(),
+        "--label-column",
+        "Churn",
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let statistics = json(&baseline.join("statistics.json"));
+    assert_eq!(statistics["dataset"]["item_count"], 6);
+    assert_eq!(statistics["features"].as_array().unwrap().len(), 5);
+
+    let out = dir.path().join("reports");
+    let result = modelwatch(&[
+        "evaluate",
+        "--captures",
+        fixtures.join("capture/charset-output.jsonl").to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["summary"]["rows"], 2);
+    assert_eq!(summary["summary"]["skipped"], 0);
+}
+
+/// The model-quality validation set's shape (`probability,prediction,label`), in the core's own fixture: accuracy
+/// 7/10 at threshold 0.8 (see the core's `fixture_validation_with_predictions_gives_the_exact_metrics`).
+#[test]
+fn fixture_validation_set_gives_a_model_quality_baseline() {
+    let csv = fixtures().join("model-quality/validation_with_predictions.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let result = modelwatch(&[
+        "baseline",
+        "--dataset",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--label-column",
+        "label",
+        "--prediction-column",
+        "probability",
+        "--problem-type",
+        "binary",
+        "--threshold",
+        "0.8",
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let stats = json(&dir.path().join("model-quality/statistics.json"));
+    let accuracy = stats["binary_classification_metrics"]["accuracy"]["value"]
+        .as_f64()
+        .unwrap();
+    let constraints = json(&dir.path().join("model-quality/constraints.json"));
+    let threshold = constraints["binary_classification_constraints"]["accuracy"]["threshold"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (threshold - accuracy * 0.9).abs() < 1e-12,
+        "10% tolerance below the baseline"
+    );
+    assert!((accuracy - 0.7).abs() < 1e-12, "{accuracy}");
 }
 
 fn run_demo(dir: &Path) -> Output {

@@ -617,16 +617,7 @@ pub fn is_prediction_feature(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::profile::Tracking;
-
-    fn realdata() -> Option<std::path::PathBuf> {
-        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-        if p.exists() {
-            Some(p.to_path_buf())
-        } else {
-            eprintln!("../shared/realdata is absent: skipping");
-            None
-        }
-    }
+    use crate::testing::{fixtures, realdata};
 
     #[test]
     fn reads_model_monitor_files_from_the_sagemaker_sdk() {
@@ -639,6 +630,29 @@ mod tests {
         assert_eq!(
             baseline.statistics.features[0].categories().unwrap(),
             [("preproc-not-YET-supported-for-csv-json".to_owned(), 418.0)]
+        );
+        assert_eq!(baseline.constraints.features.len(), 2);
+        let dc = baseline
+            .constraints
+            .monitoring_config
+            .distribution_constraints
+            .as_ref()
+            .unwrap();
+        assert_eq!(dc.comparison_threshold, Some(1.0));
+        assert_eq!(baseline.schema().features[1].name, "second_message");
+    }
+
+    /// The shape of the SDK's Model Monitor files above (a statistics file with fewer features than the constraints,
+    /// per-feature overrides, distribution constraints), in the project's own fixtures.
+    #[test]
+    fn reads_model_monitor_files_of_the_sdks_shape_from_the_fixtures() {
+        let baseline = Baseline::read_dir(&fixtures().join("baseline")).unwrap();
+        assert_eq!(baseline.statistics.dataset.item_count, 12);
+        assert_eq!(baseline.statistics.features[0].inferred_type, InferredType::String);
+        assert_eq!(baseline.statistics.features[0].common().num_present, 12);
+        assert_eq!(
+            baseline.statistics.features[0].categories().unwrap(),
+            [("hello-from-the-fixture".to_owned(), 12.0)]
         );
         assert_eq!(baseline.constraints.features.len(), 2);
         let dc = baseline

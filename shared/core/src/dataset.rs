@@ -274,14 +274,8 @@ mod tests {
 
     #[test]
     fn real_parquet_matches_pandas() {
-        let path = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/realdata/datasets/adult_evidently/adults.parquet"
-        ));
-        if !path.exists() {
-            eprintln!("../shared/realdata is absent: skipping");
-            return;
-        }
+        let Some(root) = crate::testing::realdata() else { return };
+        let path = &root.join("datasets/adult_evidently/adults.parquet");
         let options = DatasetOptions {
             has_header: true,
             label_column: Some("class".into()),

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - [`capture`]: the streaming reader of SageMaker Data Capture JSON Lines, and the skip report for bad input.
+//! - [`capture`]: the streaming reader of SageMaker Data Capture JSON Lines, and its row and schema types.
+//! - [`skip`]: the one skip report for bad input (counts by reason, first locations), of captures and ground truth.
 //! - [`payload`]: decoding of the CSV and JSON request and response bodies inside a capture record.
 //! - [`sketch`]: the KLL quantile sketch (Model Monitor's own `kll` format) and the bounded heavy-hitter counter.
 //! - [`profile`]: mergeable per-feature statistical profiles built in one streaming pass.
@@ -32,6 +33,8 @@
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
 //! - [`state`]: small JSON state objects: one typed read, one compare-and-set update with jittered backoff.
 //! - [`window`]: time windows and S3's hourly capture layout.
+//! - `testing` (the crate's tests and feature `test-util` only): `realdata()`, the real third-party files beside
+//!   the checkout, whose absence is a visible skip on a workstation and a failure in CI.
 
 pub mod baseline;
 pub mod baseline_files;
@@ -54,9 +57,12 @@ pub mod report;
 pub mod retrain;
 pub mod scaling;
 pub mod sketch;
+pub mod skip;
 pub mod state;
 #[cfg(feature = "polars")]
 pub mod suggest;
 pub mod suggest_request;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod violations;
 pub mod window;

@@ -9,24 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+// The column type is the capture schema's; re-exported so that `profile::InferredType` keeps working.
+pub use crate::capture::InferredType;
+
 use crate::capture::{CaptureRow, Value};
 use crate::sketch::{HeavyHitters, KllSketch};
-
-/// A column's type, as Model Monitor infers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum InferredType {
-    Integral,
-    Fractional,
-    String,
-    Unknown,
-}
-
-impl InferredType {
-    /// Whether values of this type are numbers.
-    pub fn is_numeric(self) -> bool {
-        matches!(self, Self::Integral | Self::Fractional)
-    }
-}
 
 /// Count, mean, variance, sum, min and max, merged with Chan et al.'s parallel update so that merging partial
 /// results loses no precision to catastrophic cancellation.

@@ -527,12 +527,8 @@ mod tests {
 
     #[test]
     fn cbpe_tracks_realised_performance_on_nannyml_california_housing() {
-        let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
+        let Some(root) = crate::testing::realdata() else { return };
         let dir = root.join("datasets/nannyml_california_housing");
-        if !dir.is_dir() {
-            eprintln!("skipping: {} is absent", dir.display());
-            return;
-        }
         let reference = read_csv(
             &dir.join("california_housing_reference.csv"),
             &["clf_target", "y_pred_proba", "y_pred"],

@@ -16,7 +16,7 @@
 //!   removed. `JSON`: `data` is a JSON text holding a number, a string or a boolean. `data` may also be a JSON number
 //!   instead of a string. Encoding names are matched case-insensitively.
 //! - Blank lines are ignored. Any other line that cannot give an id and a label is skipped and counted in a
-//!   [`SkipCounts`]; reading goes on. Only an I/O error stops the reader.
+//!   [`SkipReport`]; reading goes on. Only an I/O error stops the reader.
 //! - Class labels are normalised with [`normalize_class`] (`1.0` becomes `1`); regression labels must be finite
 //!   numbers.
 
@@ -25,8 +25,8 @@ use std::io::{self, BufRead};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::skip::{SkipCounts, SkipReason};
 use super::{ProblemType, normalize_class};
+use crate::skip::{SkipReason, SkipReport};
 
 /// A ground-truth label.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +90,7 @@ pub fn read_ground_truth<R: BufRead>(
     mut reader: R,
     source: &str,
     problem: ProblemType,
-    skips: &mut SkipCounts,
+    skips: &mut SkipReport,
     mut sink: impl FnMut(GroundTruth),
 ) -> Result<u64, GroundTruthError> {
     let mut buf = Vec::new();
@@ -176,9 +176,10 @@ pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{fixtures, realdata};
 
-    fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipCounts) {
-        let mut skips = SkipCounts::default();
+    fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipReport) {
+        let mut skips = SkipReport::default();
         let mut out = Vec::new();
         let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| out.push(g)).unwrap();
         assert_eq!(n as usize, out.len());
@@ -240,12 +241,12 @@ mod tests {
         assert_eq!(skips.count(SkipReason::MissingField), 1);
         assert_eq!(skips.count(SkipReason::UnparsableLabel), 3);
         assert_eq!(skips.count(SkipReason::UnsupportedEncoding), 1);
-        let lines: Vec<u64> = skips.first[&SkipReason::UnparsableLabel]
+        let lines: Vec<u64> = skips.locations[&SkipReason::UnparsableLabel]
             .iter()
             .map(|l| l.line)
             .collect();
         assert_eq!(lines, vec![3, 6, 8]);
-        assert_eq!(skips.first[&SkipReason::NotJson][1].line, 7);
+        assert_eq!(skips.locations[&SkipReason::NotJson][1].line, 7);
     }
 
     #[test]
@@ -256,7 +257,7 @@ mod tests {
                 Err(io::Error::other("boom"))
             }
         }
-        let mut skips = SkipCounts::default();
+        let mut skips = SkipReport::default();
         let err = read_ground_truth(
             io::BufReader::new(Failing),
             "s3://b/k",
@@ -268,21 +269,11 @@ mod tests {
         assert!(err.to_string().contains("s3://b/k"));
     }
 
-    fn realdata() -> Option<std::path::PathBuf> {
-        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-        if p.is_dir() {
-            Some(p)
-        } else {
-            eprintln!("skipping: {} is absent", p.display());
-            None
-        }
-    }
-
     #[test]
     fn reads_the_real_ground_truth_files() {
         let Some(root) = realdata() else { return };
         let file = std::fs::File::open(root.join("capture/sagemaker-python-sdk/actuals.jsonl")).unwrap();
-        let mut skips = SkipCounts::default();
+        let mut skips = SkipReport::default();
         let mut labels = Vec::new();
         read_ground_truth(
             io::BufReader::new(file),
@@ -322,6 +313,53 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (334, 334));
+        assert_eq!(skips.total(), 0);
+    }
+
+    /// The shapes of the real ground truth above (one file of many records, and one record a file named after its
+    /// event id), in the project's own fixtures.
+    #[test]
+    fn reads_the_fixture_ground_truth_files() {
+        let dir = fixtures().join("ground-truth");
+        let file = std::fs::File::open(dir.join("actuals.jsonl")).unwrap();
+        let mut skips = SkipReport::default();
+        let mut labels = Vec::new();
+        read_ground_truth(
+            io::BufReader::new(file),
+            "actuals.jsonl",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |g| labels.push(g),
+        )
+        .unwrap();
+        assert_eq!(labels.len(), 5);
+        assert_eq!(skips.total(), 0);
+        let positives = labels
+            .iter()
+            .filter(|g| g.label == LabelValue::Class("1".into()))
+            .count();
+        assert_eq!(positives, 3);
+
+        let mut n = 0;
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir.join("single")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let file = std::fs::File::open(&path).unwrap();
+            files += 1;
+            read_ground_truth(
+                io::BufReader::new(file),
+                &name,
+                ProblemType::BinaryClassification,
+                &mut skips,
+                |g| {
+                    assert_eq!(format!("{}.jsonl", g.id), name);
+                    n += 1;
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!((files, n), (3, 3));
         assert_eq!(skips.total(), 0);
     }
 }

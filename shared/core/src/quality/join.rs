@@ -366,23 +366,14 @@ mod tests {
     use crate::quality::ProblemType;
     use crate::quality::ground_truth::read_ground_truth;
     use crate::quality::metrics::BinaryOptions;
-    use crate::quality::skip::SkipCounts;
+    use crate::skip::SkipReport;
+    use crate::testing::{fixtures, realdata};
     use proptest::prelude::*;
 
     fn class(id: &str, c: &str) -> GroundTruth {
         GroundTruth {
             id: id.into(),
             label: LabelValue::Class(c.into()),
-        }
-    }
-
-    fn realdata() -> Option<std::path::PathBuf> {
-        let p = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata"));
-        if p.is_dir() {
-            Some(p)
-        } else {
-            eprintln!("skipping: {} is absent", p.display());
-            None
         }
     }
 
@@ -555,7 +546,7 @@ mod tests {
                 .unwrap();
             j.add_capture(id, None, Some(score), None, None).unwrap();
         }
-        let mut skips = SkipCounts::default();
+        let mut skips = SkipReport::default();
         let file = std::io::BufReader::new(std::fs::File::open(dir.join("actuals.jsonl")).unwrap());
         let mut labels = Vec::new();
         read_ground_truth(
@@ -593,6 +584,118 @@ mod tests {
         }
         assert!((b.value("auc").unwrap() - 0.4411764705882353).abs() <= e.auc_error_bound + 1e-12);
         assert!((b.value("au_prc").unwrap() - 0.7503154287701643).abs() < 1e-9);
+    }
+
+    /// The shape of validation_with_predictions.csv above, in the project's own fixture (10 rows, predictions are
+    /// `probability >= 0.8`). Reference values computed exactly with Python's `fractions` from the counts tn 4 fp 1
+    /// fn 2 tp 3: accuracy 7/10, precision 3/4, recall 3/5, f0.5 5/7, f1 2/3, f2 5/8; always positive: accuracy and
+    /// precision 1/2, recall 1, f0.5 5/9, f1 2/3, f2 5/6; AUC 22/25 (pairs of a positive above a negative), average
+    /// precision 0.9028571428571428.
+    #[test]
+    fn fixture_validation_with_predictions_gives_the_exact_metrics() {
+        let text = std::fs::read_to_string(fixtures().join("model-quality/validation_with_predictions.csv")).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), 10);
+        for (decision, threshold) in [(Decision::Label, 0.5), (Decision::Score, 0.8)] {
+            let options = BinaryOptions {
+                positive_label: "1".into(),
+                threshold,
+                decision,
+            };
+            let mut j = QualityJoin::new(ProblemSpec::Binary(options));
+            for (i, r) in rows.iter().enumerate() {
+                j.add_capture(&format!("row{i}"), None, Some(r[0].parse().unwrap()), Some(r[1]), None)
+                    .unwrap();
+                j.add_label(&class(&format!("row{i}"), r[2])).unwrap();
+            }
+            let e = j.evaluate();
+            assert_eq!(e.report.evaluated, 10);
+            let b = e.statistics.binary_classification_metrics.unwrap();
+            for (name, want) in [
+                ("accuracy", 7.0 / 10.0),
+                ("precision", 3.0 / 4.0),
+                ("recall", 3.0 / 5.0),
+                ("f0_5", 5.0 / 7.0),
+                ("f1", 2.0 / 3.0),
+                ("f2", 5.0 / 8.0),
+                ("accuracy_best_constant_classifier", 1.0 / 2.0),
+                ("precision_best_constant_classifier", 1.0 / 2.0),
+                ("recall_best_constant_classifier", 1.0),
+                ("f0_5_best_constant_classifier", 5.0 / 9.0),
+                ("f1_best_constant_classifier", 2.0 / 3.0),
+                ("f2_best_constant_classifier", 5.0 / 6.0),
+            ] {
+                assert!((b.value(name).unwrap() - want).abs() < 1e-12, "{name}");
+            }
+            assert!(e.auc_error_bound < 1e-3);
+            assert!((b.value("auc").unwrap() - 22.0 / 25.0).abs() <= e.auc_error_bound + 1e-12);
+            assert!((b.value("au_prc").unwrap() - 0.9028571428571428).abs() < 1e-3);
+            let cm = b.confusion_matrix.unwrap();
+            assert_eq!((cm["0"]["0"], cm["0"]["1"], cm["1"]["0"], cm["1"]["1"]), (4, 1, 2, 3));
+        }
+    }
+
+    /// The shape of the SDK's captures joined with their actuals above (CSV captures, ground truth joined on
+    /// eventId), in the project's own fixtures: five captures, prediction `score >= 0.5`, tn 1 fp 1 fn 1 tp 2.
+    /// Reference values computed exactly with Python's `fractions`: accuracy 3/5, precision 2/3, recall 2/3, f0.5,
+    /// f1 and f2 2/3; always positive: accuracy 3/5, f1 3/4; AUC 1/2, average precision 0.7555555555555555.
+    #[test]
+    fn fixture_captures_join_their_actuals() {
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
+        let captures = std::fs::read_to_string(fixtures().join("capture/sdk-csv.jsonl")).unwrap();
+        for line in captures.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = v["eventMetadata"]["eventId"].as_str().unwrap();
+            let score: f64 = v["captureData"]["endpointOutput"]["data"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            j.add_capture(id, None, Some(score), None, None).unwrap();
+        }
+        let mut skips = SkipReport::default();
+        let file = std::io::BufReader::new(std::fs::File::open(fixtures().join("ground-truth/actuals.jsonl")).unwrap());
+        let mut labels = Vec::new();
+        read_ground_truth(
+            file,
+            "actuals.jsonl",
+            ProblemType::BinaryClassification,
+            &mut skips,
+            |g| labels.push(g),
+        )
+        .unwrap();
+        for g in &labels {
+            j.add_label(g).unwrap();
+        }
+        let e = j.evaluate();
+        assert_eq!(
+            (
+                e.report.matched,
+                e.report.captures_without_label,
+                e.report.labels_without_capture
+            ),
+            (5, 0, 0)
+        );
+        let b = e.statistics.binary_classification_metrics.unwrap();
+        for (name, want) in [
+            ("accuracy", 3.0 / 5.0),
+            ("precision", 2.0 / 3.0),
+            ("recall", 2.0 / 3.0),
+            ("f0_5", 2.0 / 3.0),
+            ("f1", 2.0 / 3.0),
+            ("f2", 2.0 / 3.0),
+            ("accuracy_best_constant_classifier", 3.0 / 5.0),
+            ("f1_best_constant_classifier", 3.0 / 4.0),
+        ] {
+            assert!((b.value(name).unwrap() - want).abs() < 1e-12, "{name}");
+        }
+        assert!((b.value("auc").unwrap() - 0.5).abs() <= e.auc_error_bound + 1e-12);
+        assert!((b.value("au_prc").unwrap() - 0.7555555555555555).abs() < 1e-9);
     }
 
     proptest! {

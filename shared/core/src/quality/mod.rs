@@ -3,7 +3,6 @@
 //!
 //! # Layout
 //!
-//! - [`skip`]: the skip report for bad ground-truth lines (counts by reason, first few locations, never values).
 //! - [`ground_truth`]: the reader of SageMaker's ground-truth merge records (JSON Lines).
 //! - [`join`]: the memory-bounded join of captures and labels on the inference id, and its report.
 //! - [`metrics`]: the streaming accumulators and the pure metric formulas (binary, multiclass, regression).
@@ -32,12 +31,15 @@ pub mod ground_truth;
 pub mod join;
 pub mod metrics;
 pub mod report;
-pub mod skip;
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+/// The ground-truth reader's old name of [`SkipReport`], the crate's one skip report, so that callers still naming
+/// it need no change.
+pub use crate::skip::SkipReport as SkipCounts;
+pub use crate::skip::{SkipReason, SkipReport};
 pub use cbpe::{
     CBPE_CALIBRATION_FILE, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, IsotonicCalibrator,
     estimate_metric_data,
@@ -49,7 +51,6 @@ pub use report::{
     ComparisonOperator, ConstraintCheck, MetricValue, MetricsBlock, ModelQualityConstraints, ModelQualityStatistics,
     QualityViolation, SuggestOptions, ThresholdConstraint, check_constraints, quality_metric_data, suggest_constraints,
 };
-pub use skip::{SkipCounts, SkipLocation, SkipReason};
 
 /// The problem types of Model Monitor's model-quality job (`problem_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

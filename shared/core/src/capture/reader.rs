@@ -1,0 +1,523 @@
+//! The streaming reader: lines to records to typed rows, bad input skipped and counted.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::number::classify;
+use super::types::{CaptureRow, CaptureSink, EventMeta, FileSummary, InferredType, Schema, Value};
+use crate::payload::{self, Field, JsonSelectors, NameIndex, Prediction, Rows};
+use crate::skip::{DEFAULT_MAX_LOCATIONS, SkipReason, SkipReport};
+
+/// The default longest line the reader accepts: SageMaker's synchronous payload limit is 6 MB, but a capture line
+/// above 1 MiB is almost always a broken write, and the limit bounds the reader's memory.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// How the reader treats its input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaderConfig {
+    /// Lines longer than this many bytes are skipped (`line_too_long`).
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// How many locations the skip report keeps per reason.
+    #[serde(default = "default_max_locations")]
+    pub max_locations: usize,
+    /// Where to find features and predictions in JSON bodies.
+    #[serde(default)]
+    pub json: JsonSelectors,
+}
+
+fn default_max_line_bytes() -> usize {
+    DEFAULT_MAX_LINE_BYTES
+}
+
+fn default_max_locations() -> usize {
+    DEFAULT_MAX_LOCATIONS
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        Self {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_locations: DEFAULT_MAX_LOCATIONS,
+            json: Default::default(),
+        }
+    }
+}
+
+/// A capture file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("reading {source_name}")]
+    Io {
+        source_name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{source_name} holds no capture record in {lines} lines: is it a Data Capture file?")]
+    NoRecords { source_name: String, lines: u64 },
+}
+
+#[derive(Deserialize)]
+struct RawRecord<'a> {
+    #[serde(rename = "captureData", borrow)]
+    capture_data: RawCaptureData<'a>,
+    #[serde(rename = "eventMetadata", borrow, default)]
+    event_metadata: Option<RawMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawCaptureData<'a> {
+    #[serde(rename = "endpointInput", borrow, default)]
+    endpoint_input: Option<RawPayload<'a>>,
+    #[serde(rename = "endpointOutput", borrow, default)]
+    endpoint_output: Option<RawPayload<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawPayload<'a> {
+    #[serde(rename = "observedContentType", borrow, default, deserialize_with = "borrowed_str")]
+    observed_content_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    data: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    encoding: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawMeta<'a> {
+    #[serde(rename = "eventId", borrow, default, deserialize_with = "borrowed_str")]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "inferenceId", borrow, default, deserialize_with = "borrowed_str")]
+    inference_id: Option<Cow<'a, str>>,
+    #[serde(rename = "inferenceTime", borrow, default, deserialize_with = "borrowed_str")]
+    inference_time: Option<Cow<'a, str>>,
+    #[serde(rename = "customAttributes", default)]
+    custom_attributes: Option<serde_json::Value>,
+}
+
+/// An optional string borrowed from the line when it needs no unescaping. serde borrows a `Cow<str>` field only
+/// when the field's type is exactly `Cow<str>`; inside an `Option` it would allocate every string.
+fn borrowed_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
+}
+
+enum Body<'a> {
+    Csv(Cow<'a, str>),
+    Json(serde_json::Value),
+}
+
+/// The streaming capture reader. Keep one per run: it accumulates the skip report across files.
+#[derive(Debug)]
+pub struct CaptureReader {
+    config: ReaderConfig,
+    schema: Schema,
+    names: NameIndex,
+    /// Whether the schema came from the first row rather than a baseline.
+    schema_inferred: bool,
+    skips: SkipReport,
+    /// Widths of rows that did not match the schema, for the missing and extra column checks.
+    field_count_mismatches: BTreeMap<usize, u64>,
+    /// Names in JSON bodies that the schema does not know, with their counts.
+    extra_names: BTreeMap<String, u64>,
+    line: Vec<u8>,
+    rows: Rows,
+    values: Vec<Value>,
+    predictions: Vec<Prediction<'static>>,
+}
+
+impl CaptureReader {
+    /// A reader expecting `schema`; an empty schema is taken from the first row (columns `_c0`, `_c1`, ...).
+    pub fn new(config: ReaderConfig, schema: Schema) -> Self {
+        let names = NameIndex::new(schema.features.iter().map(|f| f.name.as_str()));
+        Self {
+            skips: SkipReport::new(config.max_locations),
+            schema_inferred: schema.is_empty(),
+            config,
+            schema,
+            names,
+            field_count_mismatches: BTreeMap::new(),
+            extra_names: BTreeMap::new(),
+            line: Vec::new(),
+            rows: Rows::default(),
+            values: Vec::new(),
+            predictions: Vec::new(),
+        }
+    }
+
+    /// The schema in use (the inferred one, after the first row, when none was given).
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// What was skipped so far.
+    pub fn skips(&self) -> &SkipReport {
+        &self.skips
+    }
+
+    /// Row widths that did not match the schema, with how many rows had each.
+    pub fn field_count_mismatches(&self) -> &BTreeMap<usize, u64> {
+        &self.field_count_mismatches
+    }
+
+    /// Feature names in JSON bodies that the schema does not know, with their counts.
+    pub fn extra_names(&self) -> &BTreeMap<String, u64> {
+        &self.extra_names
+    }
+
+    /// Reads one capture stream to its end, handing every row to `sink`.
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::Io`] when the stream fails, [`CaptureError::NoRecords`] when it has lines but none of them
+    /// is a capture record. Bad lines are not errors: they are counted in [`CaptureReader::skips`].
+    pub fn read<R: BufRead>(
+        &mut self,
+        source_name: &str,
+        mut input: R,
+        sink: &mut impl CaptureSink,
+    ) -> Result<FileSummary, CaptureError> {
+        let mut summary = FileSummary::default();
+        let mut line_no = 0u64;
+        let mut line = std::mem::take(&mut self.line);
+        loop {
+            line.clear();
+            let status = read_line_limited(&mut input, &mut line, self.config.max_line_bytes).map_err(|source| {
+                CaptureError::Io {
+                    source_name: source_name.to_owned(),
+                    source,
+                }
+            })?;
+            let too_long = match status {
+                LineStatus::End => break,
+                LineStatus::Line => false,
+                LineStatus::TooLong => true,
+            };
+            line_no += 1;
+            if too_long {
+                summary.lines += 1;
+                self.skips.record(SkipReason::LineTooLong, source_name, line_no);
+                continue;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            summary.lines += 1;
+            let Ok(text) = std::str::from_utf8(&line) else {
+                self.skips.record(SkipReason::NotUtf8, source_name, line_no);
+                continue;
+            };
+            match self.record(text, source_name, line_no, sink) {
+                Ok(rows) => {
+                    summary.records += 1;
+                    summary.rows += rows as u64;
+                }
+                Err(reason) => {
+                    if !matches!(reason, SkipReason::NotJson | SkipReason::NotCaptureRecord) {
+                        summary.records += 1;
+                    }
+                    self.skips.record(reason, source_name, line_no)
+                }
+            }
+        }
+        self.line = line;
+        if summary.records == 0 && summary.lines > 0 {
+            return Err(CaptureError::NoRecords {
+                source_name: source_name.to_owned(),
+                lines: summary.lines,
+            });
+        }
+        Ok(summary)
+    }
+}
+
+impl CaptureReader {
+    /// Decodes one line and hands its rows to the sink; returns the number of rows, or why the whole record was
+    /// skipped. Row- and value-level skips are recorded here.
+    fn record(
+        &mut self,
+        text: &str,
+        source_name: &str,
+        line_no: u64,
+        sink: &mut impl CaptureSink,
+    ) -> Result<usize, SkipReason> {
+        let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => SkipReason::NotCaptureRecord,
+            _ => SkipReason::NotJson,
+        })?;
+        let meta = raw.event_metadata.map(meta_of).unwrap_or_default();
+
+        self.rows.clear();
+        self.predictions.clear();
+        let has_input = match &raw.capture_data.endpoint_input {
+            Some(input) => {
+                match decode_body(input)? {
+                    Body::Csv(data) => payload::decode_csv(&data, &mut self.rows),
+                    Body::Json(json) => payload::decode_json_input(&json, &self.config.json, &mut self.rows),
+                }
+                .map_err(|_| SkipReason::BadPayload)?;
+                true
+            }
+            None => false,
+        };
+        if let Some(output) = &raw.capture_data.endpoint_output {
+            match decode_body(output)? {
+                Body::Csv(data) => self
+                    .predictions
+                    .extend(payload::csv_predictions(&data).map(|p| Prediction {
+                        score: p.score,
+                        label: p.label.map(|l| Cow::Owned(l.into_owned())),
+                    })),
+                Body::Json(json) => payload::decode_json_output(&json, &self.config.json, &mut self.predictions)
+                    .map_err(|_| SkipReason::BadPayload)?,
+            }
+        }
+        if !has_input && self.predictions.is_empty() {
+            return Err(SkipReason::BadPayload);
+        }
+        let row_count = if has_input {
+            self.rows.len()
+        } else {
+            self.predictions.len()
+        };
+        if has_input && !self.predictions.is_empty() && self.predictions.len() != row_count {
+            return Err(SkipReason::PredictionCount);
+        }
+        if self.schema_inferred && self.schema.is_empty() && has_input && row_count > 0 {
+            self.schema = Schema::positional(self.rows.row(0).len());
+            self.names = NameIndex::new(self.schema.features.iter().map(|f| f.name.as_str()));
+        }
+
+        let mut emitted = 0;
+        for i in 0..row_count {
+            self.values.clear();
+            if has_input {
+                let ok = type_row(
+                    &self.rows,
+                    i,
+                    &self.schema,
+                    &self.names,
+                    &mut self.values,
+                    &mut self.extra_names,
+                    &mut self.skips,
+                    source_name,
+                    line_no,
+                );
+                if !ok {
+                    *self.field_count_mismatches.entry(self.rows.row(i).len()).or_default() += 1;
+                    self.skips.record(SkipReason::FieldCount, source_name, line_no);
+                    continue;
+                }
+            }
+            let row = CaptureRow {
+                meta: &meta,
+                index: i,
+                rows_in_record: row_count,
+                values: &self.values,
+                prediction: self.predictions.get(i),
+                rows: &self.rows,
+            };
+            sink.row(&row);
+            emitted += 1;
+        }
+        Ok(emitted)
+    }
+}
+
+fn meta_of(raw: RawMeta<'_>) -> EventMeta<'_> {
+    EventMeta {
+        event_id: raw.event_id,
+        inference_id: raw.inference_id,
+        inference_time: raw
+            .inference_time
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        custom_attributes: raw.custom_attributes.map(|v| match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }),
+    }
+}
+
+fn decode_body<'a>(payload: &'a RawPayload<'a>) -> Result<Body<'a>, SkipReason> {
+    let data = payload.data.as_deref().unwrap_or("");
+    let is_json_type = || {
+        payload.observed_content_type.as_deref().is_some_and(|t| {
+            let media = t.split(';').next().unwrap_or("").trim();
+            media.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"json"))
+        })
+    };
+    let encoding = payload.encoding.as_deref().unwrap_or("");
+    if encoding.eq_ignore_ascii_case("CSV") {
+        Ok(Body::Csv(Cow::Borrowed(data)))
+    } else if encoding.eq_ignore_ascii_case("JSON") {
+        serde_json::from_str(data)
+            .map(Body::Json)
+            .map_err(|_| SkipReason::BadPayload)
+    } else if encoding.eq_ignore_ascii_case("BASE64") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|_| SkipReason::InvalidBase64)?;
+        if is_json_type() {
+            serde_json::from_slice(&bytes)
+                .map(Body::Json)
+                .map_err(|_| SkipReason::BadPayload)
+        } else {
+            String::from_utf8(bytes)
+                .map(|s| Body::Csv(Cow::Owned(s)))
+                .map_err(|_| SkipReason::BadPayload)
+        }
+    } else {
+        Err(SkipReason::UnsupportedEncoding)
+    }
+}
+
+/// Types row `i` into `values` in schema order. Returns false when a positional row's width does not match the
+/// schema (the row is skipped); counts non-numeric values of numeric features.
+#[allow(clippy::too_many_arguments)]
+fn type_row(
+    rows: &Rows,
+    i: usize,
+    schema: &Schema,
+    names: &NameIndex,
+    values: &mut Vec<Value>,
+    extra_names: &mut BTreeMap<String, u64>,
+    skips: &mut SkipReport,
+    source_name: &str,
+    line_no: u64,
+) -> bool {
+    let fields = rows.row(i);
+    if rows.is_named() {
+        values.resize(schema.len(), Value::Missing);
+        for (j, field) in fields.iter().enumerate() {
+            let name = rows.name(i, j).unwrap_or("");
+            match names.get(name) {
+                Some(pos) => {
+                    values[pos] = type_field(*field, rows, schema.features[pos].kind, skips, source_name, line_no)
+                }
+                None => {
+                    // Bounded: a body with ever-new keys must not grow memory without limit.
+                    if extra_names.len() < MAX_EXTRA_NAMES || extra_names.contains_key(name) {
+                        *extra_names.entry(name.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+    if fields.len() != schema.len() {
+        return false;
+    }
+    values.extend(
+        fields
+            .iter()
+            .zip(&schema.features)
+            .map(|(f, spec)| type_field(*f, rows, spec.kind, skips, source_name, line_no)),
+    );
+    true
+}
+
+/// How many distinct unknown names the reader remembers.
+const MAX_EXTRA_NAMES: usize = 1000;
+
+fn type_field(
+    field: Field,
+    rows: &Rows,
+    kind: Option<InferredType>,
+    skips: &mut SkipReport,
+    source_name: &str,
+    line_no: u64,
+) -> Value {
+    match field {
+        Field::Missing => Value::Missing,
+        Field::Number(value) => Value::Number {
+            value,
+            integral: value.fract() == 0.0 && value.is_finite(),
+        },
+        Field::Text { start, end } => {
+            let text = rows.text(field);
+            match classify(text) {
+                Some(number) => number,
+                None => {
+                    if matches!(kind, Some(InferredType::Integral | InferredType::Fractional)) {
+                        skips.record(SkipReason::NonNumericValue, source_name, line_no);
+                    }
+                    Value::Text { start, end }
+                }
+            }
+        }
+    }
+}
+
+enum LineStatus {
+    Line,
+    TooLong,
+    End,
+}
+
+/// Reads up to and including the next `\n` into `buf`, never holding more than `max` bytes: a longer line is
+/// consumed and reported as too long.
+fn read_line_limited<R: BufRead>(input: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result<LineStatus> {
+    let mut too_long = false;
+    let mut read_any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (read_any, too_long) {
+                (false, _) => LineStatus::End,
+                (true, true) => LineStatus::TooLong,
+                (true, false) => LineStatus::Line,
+            });
+        }
+        read_any = true;
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..i], i + 1),
+            None => (available, available.len()),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let found_newline = done > chunk.len();
+        input.consume(done);
+        if found_newline {
+            return Ok(if too_long {
+                LineStatus::TooLong
+            } else {
+                LineStatus::Line
+            });
+        }
+    }
+}
+
+/// Wraps `reader` in a gzip decoder when `name` ends in `.gz` (concatenated members are read through).
+pub fn open_decompressed<'a, R: Read + 'a>(name: &str, reader: R) -> Box<dyn BufRead + 'a> {
+    if name.ends_with(".gz") {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, reader))
+    }
+}
+
+/// Whether a file or object name is a capture file modelwatch reads.
+pub fn is_capture_file(name: &str) -> bool {
+    name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") || name.ends_with(".json") || name.ends_with(".json.gz")
+}

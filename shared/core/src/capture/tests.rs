@@ -1,0 +1,282 @@
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine as _;
+
+use super::*;
+use crate::testing::{fixtures, realdata};
+
+/// Rows as (values as text, score, label) for easy assertions.
+type Collected = Vec<(Vec<String>, Option<f64>, Option<String>, Option<String>)>;
+
+fn read_all(reader: &mut CaptureReader, name: &str, input: &[u8]) -> Result<(FileSummary, Collected), CaptureError> {
+    let mut rows: Collected = Vec::new();
+    let mut sink = |row: &CaptureRow<'_>| {
+        let values = row
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::Missing => "<missing>".to_owned(),
+                Value::Number { value, integral: true } => format!("i{value}"),
+                Value::Number { value, integral: false } => format!("f{value}"),
+                t => row.text(*t).to_owned(),
+            })
+            .collect();
+        let p = row.prediction;
+        rows.push((
+            values,
+            p.and_then(|p| p.score),
+            p.and_then(|p| p.label.as_deref().map(str::to_owned)),
+            row.meta.join_id().map(str::to_owned),
+        ));
+    };
+    let summary = reader.read(name, input, &mut sink)?;
+    Ok((summary, rows))
+}
+
+fn line(input: serde_json::Value, output: serde_json::Value, id: &str) -> String {
+    serde_json::json!({"captureData": {"endpointInput": input, "endpointOutput": output},
+                       "eventMetadata": {"eventId": id, "inferenceTime": "2024-01-19T19:27:57Z"}, "eventVersion": "0"})
+    .to_string()
+}
+
+fn csv_body(data: &str) -> serde_json::Value {
+    serde_json::json!({"observedContentType": "text/csv", "mode": "INPUT", "data": data, "encoding": "CSV"})
+}
+
+fn schema3() -> Schema {
+    Schema::new([
+        ("a".to_owned(), Some(InferredType::Integral)),
+        ("b".to_owned(), Some(InferredType::Fractional)),
+        ("c".to_owned(), Some(InferredType::String)),
+    ])
+}
+
+#[test]
+fn csv_base64_json_and_output_only_records() {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let lines = [
+        line(csv_body("1,2.5,x"), csv_body("0.9"), "e1"),
+        line(
+            serde_json::json!({"observedContentType": "text/csv; charset=utf-8", "data": b64("2,3.5,y\n3,,z"), "encoding": "BASE64"}),
+            serde_json::json!({"observedContentType": "application/json", "data": b64("[0.1, 0.2]"), "encoding": "BASE64"}),
+            "e2",
+        ),
+        line(
+            serde_json::json!({"observedContentType": "application/json", "data": "{\"a\": 4, \"b\": 1.5, \"c\": \"w\", \"zz\": 1}", "encoding": "JSON"}),
+            serde_json::json!({"observedContentType": "application/json", "data": "{\"predictions\": [{\"score\": 0.4, \"predicted_label\": 0}]}", "encoding": "JSON"}),
+            "e3",
+        ),
+        serde_json::json!({"captureData": {"endpointOutput": csv_body("0.7")}, "eventMetadata": {"eventId": "e4", "inferenceId": "inf-4"}, "eventVersion": "0"}).to_string(),
+    ]
+    .join("\n");
+    let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+    let (summary, rows) = read_all(&mut reader, "mixed.jsonl", lines.as_bytes()).unwrap();
+    assert_eq!((summary.lines, summary.records, summary.rows), (4, 4, 5));
+    assert_eq!(rows[0].0, ["i1", "f2.5", "x"]);
+    assert_eq!(rows[0].1, Some(0.9));
+    assert_eq!(rows[2].0, ["i3", "<missing>", "z"]);
+    assert_eq!(rows[2].1, Some(0.2));
+    assert_eq!(rows[3].0, ["i4", "f1.5", "w"]);
+    assert_eq!((rows[3].1, rows[3].2.as_deref()), (Some(0.4), Some("0")));
+    assert_eq!(rows[4].0, Vec::<String>::new(), "output-only capture has no features");
+    assert_eq!(
+        rows[4].3.as_deref(),
+        Some("inf-4"),
+        "the inference id wins over the event id"
+    );
+    assert_eq!(reader.extra_names().get("zz"), Some(&1));
+    assert_eq!(reader.skips().total(), 0);
+}
+
+#[test]
+fn bad_input_is_skipped_counted_and_located_never_fatal() {
+    let mut text = Vec::new();
+    writeln!(text, "{}", line(csv_body("1,2.5,x"), csv_body("0.9"), "ok")).unwrap();
+    writeln!(text, "not json").unwrap();
+    text.extend_from_slice(b"{\"captureData\": \"\xff\xfe\"}\n");
+    writeln!(text, "{{\"hello\": 1}}").unwrap();
+    writeln!(
+        text,
+        "{}",
+        line(
+            serde_json::json!({"data": "%%%", "encoding": "BASE64"}),
+            csv_body("1"),
+            "b64"
+        )
+    )
+    .unwrap();
+    writeln!(text, "{}", line(csv_body("1,2"), csv_body("1"), "narrow")).unwrap();
+    writeln!(text, "{}", line(csv_body("x,2.5,y"), csv_body("1"), "nonnum")).unwrap();
+    writeln!(text, "{}", line(csv_body("1,\"2"), csv_body("1"), "quote")).unwrap();
+    writeln!(text, "{}", line(csv_body("1,2,3\n4,5,6"), csv_body("1"), "mismatch")).unwrap();
+    writeln!(text, "{}", "x".repeat(600)).unwrap();
+    writeln!(
+        text,
+        "{}",
+        line(
+            serde_json::json!({"data": "1", "encoding": "XML"}),
+            csv_body("1"),
+            "enc"
+        )
+    )
+    .unwrap();
+    let config = ReaderConfig {
+        max_line_bytes: 512,
+        ..Default::default()
+    };
+    let mut reader = CaptureReader::new(config, schema3());
+    let (summary, rows) = read_all(&mut reader, "bad.jsonl", &text).unwrap();
+    assert_eq!(summary.lines, 11);
+    assert_eq!(rows.len(), 2, "the good record and the one with a non-numeric value");
+    assert_eq!(
+        rows[1].0,
+        ["x", "f2.5", "y"],
+        "the non-numeric value is kept as text for the type check"
+    );
+    let counts = &reader.skips().counts;
+    let expect = [
+        (SkipReason::NotUtf8, 1),
+        (SkipReason::LineTooLong, 1),
+        (SkipReason::NotJson, 1),
+        (SkipReason::NotCaptureRecord, 1),
+        (SkipReason::InvalidBase64, 1),
+        (SkipReason::UnsupportedEncoding, 1),
+        (SkipReason::BadPayload, 1),
+        (SkipReason::FieldCount, 1),
+        (SkipReason::NonNumericValue, 1),
+        (SkipReason::PredictionCount, 1),
+    ];
+    assert_eq!(counts, &BTreeMap::from(expect));
+    assert_eq!(
+        reader.skips().locations[&SkipReason::NotJson],
+        [Location {
+            source: "bad.jsonl".into(),
+            line: 2
+        }]
+    );
+    assert_eq!(reader.skips().locations[&SkipReason::LineTooLong][0].line, 10);
+    assert_eq!(reader.field_count_mismatches().get(&2), Some(&1));
+}
+
+#[test]
+fn a_file_without_capture_records_is_an_error_naming_it() {
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let err = read_all(&mut reader, "s3://b/notes.jsonl", b"{\"a\": 1}\nhello\n").unwrap_err();
+    assert!(err.to_string().contains("s3://b/notes.jsonl"), "{err}");
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    assert_eq!(
+        read_all(&mut reader, "empty.jsonl", b"\n\n").unwrap().0,
+        FileSummary::default()
+    );
+}
+
+#[test]
+fn gzip_files_are_read_through() {
+    let plain = line(csv_body("1,2.5,x"), csv_body("0.9"), "gz") + "\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(plain.as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+    let mut n = 0;
+    let summary = reader
+        .read(
+            "x.jsonl.gz",
+            open_decompressed("x.jsonl.gz", &bytes[..]),
+            &mut |_: &CaptureRow<'_>| n += 1,
+        )
+        .unwrap();
+    assert_eq!((summary.rows, n), (1, 1));
+}
+#[test]
+fn real_sagemaker_sdk_captures_parse() {
+    let Some(root) = realdata().map(|r| r.join("capture")) else {
+        return;
+    };
+    let text = std::fs::read(root.join("sagemaker-python-sdk/capture.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "capture.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (44, 44));
+    assert_eq!(reader.schema().len(), 7, "headerless CSV: _c0.._c6");
+    assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42", "i7", "i5", "i0"]);
+    assert_eq!(rows[0].1, Some(0.302709460258));
+    assert_eq!(rows[0].3.as_deref(), Some("74b0dd56-e7c8-368e-94b1-14a138a96000"));
+    assert_eq!(reader.skips().total(), 0);
+
+    // TF-serving style JSON: three scalar instances, three predictions.
+    let text = std::fs::read(root.join("sagemaker-python-sdk/captured-data.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "captured-data.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 6));
+    assert_eq!(
+        rows.iter().map(|r| r.1.unwrap()).collect::<Vec<_>>(),
+        [3.5, 4.0, 5.5, 3.5, 4.0, 5.5]
+    );
+}
+
+#[test]
+fn real_multi_instance_and_churn_captures_parse() {
+    let Some(root) = realdata().map(|r| r.join("capture")) else {
+        return;
+    };
+    let dir = root.join("sm-examples-notebook-outputs");
+    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "clarify.jsonl", &std::fs::read(file).unwrap()).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 3));
+    assert_eq!(rows[2].0.len(), 14);
+    assert_eq!((rows[2].1, rows[2].2.as_deref()), (Some(0.5041388273239136), Some("1")));
+
+    let text = std::fs::read(root.join("sm-examples-model-monitor-introduction/notebook-output-capture-sample.jsonl"))
+        .unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "churn.jsonl", &text).unwrap();
+    assert_eq!(summary.records, 3);
+    assert_eq!(rows[0].0.len(), 69);
+    assert_eq!(
+        rows[0].1,
+        Some(0.036397725343704224),
+        "content type with charset parameter"
+    );
+}
+
+/// The shapes of the real captures above, in the project's own fixtures.
+#[test]
+fn fixture_captures_parse_like_the_real_ones() {
+    let dir = fixtures().join("capture");
+    // The SDK's headerless CSV captures, with the literal `{%s}` placeholder as inference time.
+    let text = std::fs::read(dir.join("sdk-csv.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "sdk-csv.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (5, 5));
+    assert_eq!(reader.schema().len(), 4, "headerless CSV: _c0.._c3");
+    assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42"]);
+    assert_eq!(rows[0].1, Some(0.9));
+    assert_eq!(rows[0].3.as_deref(), Some("aaaaaaaa-0000-4000-8000-000000000001"));
+    assert_eq!(reader.skips().total(), 0);
+
+    // TF-serving style JSON: three scalar instances, three predictions (pretty-printed).
+    let text = std::fs::read(dir.join("tf-serving.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "tf-serving.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 6));
+    assert_eq!(
+        rows.iter().map(|r| r.1.unwrap()).collect::<Vec<_>>(),
+        [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    );
+
+    // Multi-instance requests of feature lists, answered with scores and labels.
+    let text = std::fs::read(dir.join("multi-instance.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "multi-instance.jsonl", &text).unwrap();
+    assert_eq!((summary.records, summary.rows), (2, 3));
+    assert_eq!(rows[2].0.len(), 5);
+    assert_eq!((rows[2].1, rows[2].2.as_deref()), (Some(0.51), Some("1")));
+
+    let text = std::fs::read(dir.join("charset-output.jsonl")).unwrap();
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let (summary, rows) = read_all(&mut reader, "charset-output.jsonl", &text).unwrap();
+    assert_eq!(summary.records, 2);
+    assert_eq!(rows[0].0.len(), 5);
+    assert_eq!(rows[0].1, Some(0.0364), "content type with charset parameter");
+}
