@@ -127,6 +127,8 @@ pub struct CaptureReader {
     field_count_mismatches: BTreeMap<usize, u64>,
     /// Names in JSON bodies that the schema does not know, with their counts.
     extra_names: BTreeMap<String, u64>,
+    /// Rows read in Model Monitor's CSV layout: the endpoint's output in the baseline's first column.
+    output_first_rows: u64,
     line: Vec<u8>,
     rows: Rows,
     values: Vec<Value>,
@@ -145,6 +147,7 @@ impl CaptureReader {
             names,
             field_count_mismatches: BTreeMap::new(),
             extra_names: BTreeMap::new(),
+            output_first_rows: 0,
             line: Vec::new(),
             rows: Rows::default(),
             values: Vec::new(),
@@ -170,6 +173,12 @@ impl CaptureReader {
     /// Feature names in JSON bodies that the schema does not know, with their counts.
     pub fn extra_names(&self) -> &BTreeMap<String, u64> {
         &self.extra_names
+    }
+
+    /// Rows whose CSV input had one field fewer than the baseline and that were read as Model Monitor reads them:
+    /// the endpoint's output (a number) as the baseline's first column, then the input ([`output_first`]).
+    pub fn output_first_rows(&self) -> u64 {
+        self.output_first_rows
     }
 
     /// Reads one capture stream to its end, handing every row to `sink`.
@@ -299,17 +308,31 @@ impl CaptureReader {
         for i in 0..row_count {
             self.values.clear();
             if has_input {
-                let ok = type_row(
-                    &self.rows,
-                    i,
-                    &self.schema,
-                    &self.names,
-                    &mut self.values,
-                    &mut self.extra_names,
-                    &mut self.skips,
-                    source_name,
-                    line_no,
-                );
+                let output_first = output_first(&self.rows, i, &self.schema, self.predictions.get(i));
+                let ok = match output_first {
+                    Some(score) => {
+                        self.values.push(score);
+                        let fields = self.rows.row(i);
+                        let kinds = self.schema.features[1..].iter().map(|f| f.kind);
+                        for (field, kind) in fields.iter().zip(kinds) {
+                            let value = type_field(*field, &self.rows, kind, &mut self.skips, source_name, line_no);
+                            self.values.push(value);
+                        }
+                        self.output_first_rows += 1;
+                        true
+                    }
+                    None => type_row(
+                        &self.rows,
+                        i,
+                        &self.schema,
+                        &self.names,
+                        &mut self.values,
+                        &mut self.extra_names,
+                        &mut self.skips,
+                        source_name,
+                        line_no,
+                    ),
+                };
                 if !ok {
                     *self.field_count_mismatches.entry(self.rows.row(i).len()).or_default() += 1;
                     self.skips.record(SkipReason::FieldCount, source_name, line_no);
@@ -382,6 +405,23 @@ fn decode_body<'a>(payload: &'a RawPayload<'a>) -> Result<Body<'a>, SkipReason> 
 /// Types row `i` into `values` in schema order. Returns false when a positional row's width does not match the
 /// schema (the row is skipped); counts non-numeric values of numeric features.
 #[allow(clippy::too_many_arguments)]
+/// Model Monitor's CSV layout: a baseline profiled from a training set with the label first (as AWS's own Model
+/// Monitor example does) while the endpoint is sent only the inputs. Model Monitor then reads the captured row as
+/// the endpoint's output followed by the input, so the output lands in the label's column (its introduction
+/// example reports a `data_type_check` violation for `Churn`, a float score where the baseline has the integer
+/// label). The row of `i` is read that way when its input is positional, has exactly one field fewer than the
+/// schema, and its output is a number; the value to put first is returned.
+fn output_first(rows: &Rows, i: usize, schema: &Schema, prediction: Option<&Prediction<'_>>) -> Option<Value> {
+    if rows.is_named() || schema.is_empty() || rows.row(i).len() + 1 != schema.len() {
+        return None;
+    }
+    let score = prediction?.score?;
+    Some(Value::Number {
+        value: score,
+        integral: score.fract() == 0.0 && score.is_finite(),
+    })
+}
+
 fn type_row(
     rows: &Rows,
     i: usize,

@@ -106,7 +106,8 @@ fn bad_input_is_skipped_counted_and_located_never_fatal() {
         )
     )
     .unwrap();
-    writeln!(text, "{}", line(csv_body("1,2"), csv_body("1"), "narrow")).unwrap();
+    // Two fields short (one short with a numeric output is Model Monitor's output-first layout: see below).
+    writeln!(text, "{}", line(csv_body("1"), csv_body("1"), "narrow")).unwrap();
     writeln!(text, "{}", line(csv_body("x,2.5,y"), csv_body("1"), "nonnum")).unwrap();
     writeln!(text, "{}", line(csv_body("1,\"2"), csv_body("1"), "quote")).unwrap();
     writeln!(text, "{}", line(csv_body("1,2,3\n4,5,6"), csv_body("1"), "mismatch")).unwrap();
@@ -156,7 +157,7 @@ fn bad_input_is_skipped_counted_and_located_never_fatal() {
         }]
     );
     assert_eq!(reader.skips().locations[&SkipReason::LineTooLong][0].line, 10);
-    assert_eq!(reader.field_count_mismatches().get(&2), Some(&1));
+    assert_eq!(reader.field_count_mismatches().get(&1), Some(&1));
 }
 
 #[test]
@@ -279,4 +280,81 @@ fn fixture_captures_parse_like_the_real_ones() {
     assert_eq!(summary.records, 2);
     assert_eq!(rows[0].0.len(), 5);
     assert_eq!(rows[0].1, Some(0.0364), "content type with charset parameter");
+}
+
+#[test]
+fn an_input_one_field_short_is_read_as_model_monitor_reads_it_output_first() {
+    // AWS's Model Monitor introduction: the baseline has the label first, the endpoint is sent only the inputs.
+    let schema = Schema::new([
+        ("Churn".to_owned(), Some(InferredType::Integral)),
+        ("a".to_owned(), Some(InferredType::Integral)),
+        ("b".to_owned(), Some(InferredType::Fractional)),
+    ]);
+    let mut reader = CaptureReader::new(ReaderConfig::default(), schema);
+    let lines = [
+        line(csv_body("7,2.5"), csv_body("0.036397725343704224"), "short"),
+        line(csv_body("1,7,2.5"), csv_body("0.5"), "full"),
+        line(csv_body("7"), csv_body("0.5"), "two-short"),
+        // Without a numeric output the short row stays a field-count mismatch.
+        line(
+            csv_body("7,2.5"),
+            serde_json::json!({"observedContentType": "text/csv", "mode": "OUTPUT", "data": "yes", "encoding": "CSV"}),
+            "label-output",
+        ),
+    ]
+    .join("\n");
+    let (summary, rows) = read_all(&mut reader, "mm.jsonl", lines.as_bytes()).unwrap();
+    assert_eq!(summary.rows, 2);
+    assert_eq!(rows[0].0, ["f0.036397725343704224", "i7", "f2.5"]);
+    assert_eq!(rows[1].0, ["i1", "i7", "f2.5"]);
+    assert_eq!(reader.output_first_rows(), 1);
+    assert_eq!(reader.skips().count(SkipReason::FieldCount), 2);
+}
+
+#[test]
+fn the_model_monitor_example_reports_data_type_check_for_the_label_column() {
+    use crate::baseline::Baseline;
+    use crate::evaluate::{EvaluationConfig, Evaluator};
+    use crate::metrics::MetricScope;
+    use crate::profile::DatasetProfile;
+    // A baseline in the example's shape: the integer label `Churn` first, then two inputs.
+    let mut profile = DatasetProfile::new([
+        ("Churn".to_owned(), Some(InferredType::Integral)),
+        ("a".to_owned(), Some(InferredType::Integral)),
+        ("b".to_owned(), Some(InferredType::Fractional)),
+    ]);
+    for i in 0..100 {
+        profile.features[0].add_number(f64::from(i % 2), true);
+        profile.features[1].add_number(f64::from(i), true);
+        profile.features[2].add_number(f64::from(i) / 3.0, false);
+        profile.item_count += 1;
+    }
+    let baseline = Baseline::from_profile(&profile);
+    let config = EvaluationConfig::default();
+    let mut evaluator = Evaluator::new(&baseline, &config);
+    let lines: Vec<String> = (0..100)
+        .map(|i| {
+            line(
+                csv_body(&format!("{i},{}", f64::from(i) / 3.0)),
+                csv_body("0.25"),
+                &i.to_string(),
+            )
+        })
+        .collect();
+    evaluator.add_file("mm.jsonl", lines.join("\n").as_bytes());
+    let scope = MetricScope {
+        endpoint: "churn".into(),
+        schedule: "s".into(),
+        timestamp: chrono::Utc::now(),
+    };
+    let evaluation = evaluator.finish(&scope, None);
+    assert_eq!((evaluation.summary.rows, evaluation.summary.skipped), (100, 0));
+    let checks: Vec<(&str, &str)> = evaluation
+        .violations
+        .violations
+        .iter()
+        .map(|v| (v.feature_name.as_str(), v.constraint_check_type.as_str()))
+        .collect();
+    assert!(checks.contains(&("Churn", "data_type_check")), "{checks:?}");
+    assert!(!checks.iter().any(|(f, _)| *f == "a" || *f == "b"), "{checks:?}");
 }
