@@ -8,12 +8,15 @@ use serde::Serialize;
 
 use super::history::RetrainHistory;
 use super::naming::{Tag, resource_name};
-use super::ports::{Approval, Context, LifecycleError, NewModel, RetrainPorts, read, update, versions_key};
+use super::ports::{
+    Approval, Context, LifecycleError, NewModel, RetrainPorts, read, serving_model, update, versions_key,
+};
 use super::register::METADATA_PREFIX;
 use super::settings::RetrainSettings;
 use super::verdicts::judge_deployment;
 use super::versions::{ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, VersionHistory};
 use crate::ports::{PortError, PortErrorKind, error_chain};
+use crate::scaling::VariantStatus;
 use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig, VariantOverride};
 
 /// What became of a deployment request.
@@ -94,7 +97,7 @@ pub fn deploy_package(
     let stamp = now.format("%Y%m%d%H%M%S").to_string();
     let model_name = resource_name(&settings.policy.model, &format!("v{version}-{stamp}"));
     let config_name = resource_name(&settings.endpoint, &format!("v{version}-{stamp}"));
-    let serving = ports.endpoints.serving_model(&endpoint.config, &settings.variant)?;
+    let serving = serving_model(ports, &endpoint.config_name, &settings.variant)?;
     let key = versions_key(&settings.endpoint);
     let mut early = None;
     let recorded = update(
@@ -111,13 +114,13 @@ pub fn deploy_package(
                 });
                 return Ok(None);
             }
-            if endpoint.status != "InService" {
+            if endpoint.status != VariantStatus::InService {
                 early = Some(DeployOutcome::Refused {
-                    why: format!("endpoint {} is {}", settings.endpoint, endpoint.status),
+                    why: format!("endpoint {} is {}", settings.endpoint, endpoint.status_text),
                 });
                 return Ok(None);
             }
-            seed(history, &endpoint.config, &serving.name, now);
+            seed(history, &endpoint.config_name, &serving.name, now);
             let cause = ChangeCause::Retrained {
                 training_job: package
                     .metadata
@@ -166,7 +169,7 @@ pub fn deploy_package(
                 "the package names no model data",
             )
         })?;
-        ports.endpoints.create_model(&NewModel {
+        ports.models.create_model(&NewModel {
             name: model_name.clone(),
             source: serving.name.clone(),
             image,
@@ -185,11 +188,11 @@ pub fn deploy_package(
         })?;
         ports.endpoints.create_config(&NewConfig {
             name: config_name.clone(),
-            source: endpoint.config.clone(),
+            source: endpoint.config_name.clone(),
             variants: vec![VariantOverride {
                 name: settings.variant.clone(),
                 instance_type: None,
-                initial_count: endpoint.desired_counts.get(&settings.variant).copied(),
+                initial_count: endpoint.desired_count(&settings.variant),
                 initial_weight: None,
                 model_name: Some(model_name.clone()),
             }],

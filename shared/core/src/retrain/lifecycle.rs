@@ -17,12 +17,13 @@ pub use super::launch::{
     LaunchOutcome, LaunchReport, MAX_LOOKBACK_WINDOWS, check_and_launch, lookback_windows, read_signals,
 };
 pub use super::ports::{
-    Approval, Context, DeployPort, EndpointState, LabelledDataPort, LifecycleError, ManifestChannel, NewModel,
-    PackageView, RegisterRequest, RegistryPort, RetrainPorts, ServingModel, TrainingJobView, TrainingPort,
-    TrainingRequest, history_key, retrain_history, version_history, versions_key,
+    Approval, Context, LabelledDataPort, LifecycleError, ManifestChannel, ModelPort, NewModel, PackageView,
+    RegisterRequest, RegistryPort, RetrainPorts, ServingModel, TrainingJobView, TrainingPort, TrainingRequest,
+    history_key, retrain_history, variant_model, version_history, versions_key,
 };
 pub use super::register::{
     LAUNCH_GRACE_MINUTES, MAX_PACKAGE_DESCRIPTION, METADATA_PREFIX, TrainingReport, metric_key, on_training_job,
 };
 pub use super::rollback::{RollbackReport, rollback};
 pub use super::verdicts::{ApprovalDecision, DEPLOY_GRACE_MINUTES, decide_approval, judge_deployment};
+pub use crate::scaling::endpoint::{EndpointPort, EndpointView};

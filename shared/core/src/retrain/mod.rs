@@ -19,8 +19,8 @@
 //! - [`settings`]: an endpoint's retraining file: the policy, how to train, register and deploy.
 //! - [`verdicts`]: the loop's other decisions: `decide_approval` (is a new version approved?) and
 //!   `judge_deployment` (how did the deployment in progress end?).
-//! - [`ports`]: the loop's port traits and views, `RetrainPorts`, `Context`, `LifecycleError`, the state keys
-//!   and their read and compare-and-set helpers.
+//! - [`ports`]: the loop's port traits and views (the endpoint's is the scaler's `EndpointPort`), `RetrainPorts`,
+//!   `Context`, `LifecycleError`, the state keys and their read and compare-and-set helpers.
 //! - [`launch`]: the windows' signals read back, the decision, the launch recorded, `CreateTrainingJob`.
 //! - [`register`]: a training job followed to its end and its model registered as a version.
 //! - [`deploy`]: an approved version deployed blue/green, and the deployment followed to its end.

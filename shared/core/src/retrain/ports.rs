@@ -1,5 +1,6 @@
 //! The retraining loop's ports and what they carry: the views SageMaker's answers are turned into, the requests
-//! the loop sends, one port trait per capability (training, registry, deployment, labelled data), the
+//! the loop sends, one port trait per capability (training, registry, models, labelled data; the endpoint is the
+//! scaler's [`EndpointPort`]), the
 //! [`RetrainPorts`] that bundle them, the [`Context`] the function is given, the [`LifecycleError`] of every
 //! step, and the state keys with their read and compare-and-set helpers.
 //!
@@ -16,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::history::{JobStatus, RetrainHistory};
 use super::naming::Tag;
 use super::versions::VersionHistory;
-use crate::ports::{PortError, StateStore, StateVersion};
-use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig};
+use crate::ports::{PortError, PortErrorKind, StateStore, StateVersion};
+use crate::scaling::endpoint::{ConfigView, EndpointPort};
 use crate::state::{StateError, Step};
 
 /// A training job as DescribeTrainingJob (and ListTags) show it.
@@ -125,18 +126,7 @@ pub struct RegisterRequest {
     pub response_types: Vec<String>,
 }
 
-/// The endpoint as DescribeEndpoint shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EndpointState {
-    /// `EndpointStatus`.
-    pub status: String,
-    pub config: String,
-    pub failure_reason: Option<String>,
-    /// Each variant's desired instance count (as the scaler last set it).
-    pub desired_counts: BTreeMap<String, u32>,
-}
-
-/// The model a variant of a configuration serves (DescribeEndpointConfig, then DescribeModel).
+/// The model a variant of a configuration serves (DescribeModel of the model DescribeEndpointConfig names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServingModel {
     pub name: String,
@@ -174,16 +164,12 @@ pub trait RegistryPort {
     fn latest_approved(&self, group: &str) -> Result<Option<PackageView>, PortError>;
 }
 
-/// Endpoints, models and their configurations.
-pub trait DeployPort {
-    fn describe_endpoint(&self, endpoint: &str) -> Result<EndpointState, PortError>;
-    /// The model `variant` of `config` serves.
-    fn serving_model(&self, config: &str, variant: &str) -> Result<ServingModel, PortError>;
+/// SageMaker Models (the endpoint and its configurations are the [`EndpointPort`] the scaler uses too).
+pub trait ModelPort {
+    /// `DescribeModel`: the model's primary container image.
+    fn describe_model(&self, name: &str) -> Result<ServingModel, PortError>;
+    /// `CreateModel`: `model.source`'s container with the request's image and model data.
     fn create_model(&self, model: &NewModel) -> Result<(), PortError>;
-    /// `CreateEndpointConfig`: `config.source` copied with the overrides.
-    fn create_config(&self, config: &NewConfig) -> Result<(), PortError>;
-    /// `UpdateEndpoint` with a blue/green `DeploymentConfig`.
-    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &DeploymentConfig) -> Result<(), PortError>;
 }
 
 /// Labelled data below one S3 location.
@@ -203,7 +189,9 @@ pub struct RetrainPorts<'a> {
     pub baseline_name: &'a str,
     pub training: &'a dyn TrainingPort,
     pub registry: &'a dyn RegistryPort,
-    pub endpoints: &'a dyn DeployPort,
+    /// The endpoint and its configurations: the same port, and adapter, as the scaler's.
+    pub endpoints: &'a dyn EndpointPort,
+    pub models: &'a dyn ModelPort,
     /// The retraining file's `training.captured` location, when it has one.
     pub labelled: Option<&'a dyn LabelledDataPort>,
 }
@@ -234,6 +222,41 @@ pub enum LifecycleError {
     Rollback(#[from] super::versions::RollbackError),
     #[error("{0}")]
     Refused(String),
+}
+
+/// The model `variant` of a configuration serves.
+///
+/// # Errors
+///
+/// A [`PortError`] of kind [`PortErrorKind::NotFound`] when the configuration has no such variant, or `Other`
+/// when the variant names no model.
+pub fn variant_model(config: &ConfigView, variant: &str) -> Result<String, PortError> {
+    let resource = format!("{}/{variant}", config.name);
+    let Some(v) = config.variants.iter().find(|v| v.name == variant) else {
+        return Err(PortError::new(
+            "finding the model of",
+            resource,
+            PortErrorKind::NotFound,
+            format!(
+                "endpoint configuration {} has no production variant {variant}",
+                config.name
+            ),
+        ));
+    };
+    v.model_name.clone().ok_or_else(|| {
+        PortError::new(
+            "finding the model of",
+            resource,
+            PortErrorKind::Other,
+            "the production variant names no model",
+        )
+    })
+}
+
+/// The model `variant` of configuration `config` serves: the configuration described, then its model.
+pub(super) fn serving_model(ports: &RetrainPorts<'_>, config: &str, variant: &str) -> Result<ServingModel, PortError> {
+    let name = variant_model(&ports.endpoints.describe_config(config)?, variant)?;
+    ports.models.describe_model(&name)
 }
 
 /// The key of a model's retraining history.

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::history::{JobStatus, RetrainHistory};
 use super::naming::client_token;
-use super::ports::{Approval, Context, LifecycleError, RegisterRequest, RetrainPorts, history_key, read, update};
+use super::ports::{
+    Approval, Context, LifecycleError, RegisterRequest, RetrainPorts, history_key, read, serving_model, update,
+};
 use super::settings::RetrainSettings;
 use super::verdicts::decide_approval;
 
@@ -142,7 +144,7 @@ pub fn on_training_job(
         .clone()
         .ok_or_else(|| LifecycleError::Refused(format!("training job {job_name} completed without ModelArtifacts")))?;
     let endpoint = ports.endpoints.describe_endpoint(&settings.endpoint)?;
-    let serving = ports.endpoints.serving_model(&endpoint.config, &settings.variant)?;
+    let serving = serving_model(ports, &endpoint.config_name, &settings.variant)?;
     let image = serving.image.clone().ok_or_else(|| {
         LifecycleError::Refused(format!(
             "model {} has no primary container image to reuse",

@@ -8,6 +8,7 @@ use super::deploy::{reconcile, record_outcome};
 use super::ports::{LifecycleError, RetrainPorts, update, versions_key};
 use super::versions::{ChangeCause, Outcome, VersionHistory};
 use crate::ports::error_chain;
+use crate::scaling::VariantStatus;
 use crate::scaling::controller::Deployment as DeploymentConfig;
 
 /// What a rollback did.
@@ -36,10 +37,10 @@ pub fn rollback(
 ) -> Result<RollbackReport, LifecycleError> {
     reconcile(ports, endpoint, now)?;
     let state = ports.endpoints.describe_endpoint(endpoint)?;
-    if state.status != "InService" {
+    if state.status != VariantStatus::InService {
         return Err(LifecycleError::Refused(format!(
             "endpoint {endpoint} is {}",
-            state.status
+            state.status_text
         )));
     }
     let mut plan = None;

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::ports::{Approval, EndpointState};
+use super::ports::Approval;
 use super::settings::RegistrationSettings;
 use super::versions::Outcome;
+use crate::scaling::endpoint::EndpointView;
 
 /// A deployment recorded but not seen on the endpoint is judged failed only after this long: longer than a
 /// Lambda invocation (15 minutes), so a handler between its record and its `UpdateEndpoint` is not overtaken.
@@ -74,15 +75,15 @@ pub fn decide_approval(
 pub fn judge_deployment(
     deploying_config: &str,
     requested_at: DateTime<Utc>,
-    endpoint: &EndpointState,
+    endpoint: &EndpointView,
     now: DateTime<Utc>,
 ) -> Option<Outcome> {
-    match endpoint.status.as_str() {
-        "InService" if endpoint.config == deploying_config => Some(Outcome::Served),
+    match endpoint.status_text.as_str() {
+        "InService" if endpoint.config_name == deploying_config => Some(Outcome::Served),
         "InService" if now - requested_at >= Duration::minutes(DEPLOY_GRACE_MINUTES) => Some(Outcome::Failed {
             why: format!(
                 "rolled back or never applied: the endpoint is InService on {}",
-                endpoint.config
+                endpoint.config_name
             ),
         }),
         // `UpdateRollbackFailed` and `OutOfService` end a deployment too: waiting for `InService` would block
@@ -91,7 +92,7 @@ pub fn judge_deployment(
             why: endpoint
                 .failure_reason
                 .clone()
-                .unwrap_or_else(|| format!("the endpoint is {}", endpoint.status)),
+                .unwrap_or_else(|| format!("the endpoint is {}", endpoint.status_text)),
         }),
         _ => None,
     }
