@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
 use modelwatch_aws::s3::{S3LabelledData, S3StateStore, get_bytes};
+use modelwatch_aws::sagemaker::SageMakerEndpoints;
 use modelwatch_core::memory::MemoryState;
 use modelwatch_core::ports::error_chain;
 use modelwatch_core::retrain::lifecycle::{
@@ -248,6 +249,7 @@ impl App {
                 None => None,
             };
             let events = BaselineEvents::new(clients.eventbridge, handle.clone(), config.event_bus.clone());
+            let endpoints = SageMakerEndpoints::new(clients.sagemaker.clone(), handle.clone());
             let sagemaker = SageMakerRetrain::new(clients.sagemaker, handle);
             let ports = RetrainPorts {
                 state: &state,
@@ -259,7 +261,8 @@ impl App {
                 baseline_name: &baseline_name,
                 training: &sagemaker,
                 registry: &sagemaker,
-                endpoints: &sagemaker,
+                endpoints: &endpoints,
+                models: &sagemaker,
                 labelled: labelled.as_ref().map(|l| l as &dyn LabelledDataPort),
             };
             let ctx = config.context(&endpoint, &variant);

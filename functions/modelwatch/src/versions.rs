@@ -88,6 +88,7 @@ mod aws {
     use anyhow::{Context, Result};
     use modelwatch_aws::retrain::SageMakerRetrain;
     use modelwatch_aws::s3::{S3Location, S3StateStore};
+    use modelwatch_aws::sagemaker::SageMakerEndpoints;
     use modelwatch_core::memory::MemoryState;
     use modelwatch_core::retrain::VersionHistory;
     use modelwatch_core::retrain::lifecycle::{self, RetrainPorts, RollbackReport};
@@ -121,7 +122,9 @@ mod aws {
         let sdk = rt.block_on(modelwatch_aws::config::load());
         let handle = rt.handle().clone();
         let state = S3StateStore::new(modelwatch_aws::config::s3_client(&sdk), handle.clone(), location(uri)?);
-        let sagemaker = SageMakerRetrain::new(aws_sdk_sagemaker::Client::new(&sdk), handle);
+        let client = aws_sdk_sagemaker::Client::new(&sdk);
+        let endpoints = SageMakerEndpoints::new(client.clone(), handle.clone());
+        let sagemaker = SageMakerRetrain::new(client, handle);
         // A rollback reads no reports or baselines.
         let unused = MemoryState::default();
         let ports = RetrainPorts {
@@ -131,7 +134,8 @@ mod aws {
             baseline_name: "(none)",
             training: &sagemaker,
             registry: &sagemaker,
-            endpoints: &sagemaker,
+            endpoints: &endpoints,
+            models: &sagemaker,
             labelled: None,
         };
         lifecycle::rollback(&ports, endpoint, to, by, chrono::Utc::now())

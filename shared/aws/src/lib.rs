@@ -17,14 +17,17 @@
 //! SageMaker SDK):
 //!
 //! - `endpoint_metrics`: an endpoint variant's CloudWatch metrics, read with one `GetMetricData` call.
-//! - `sagemaker`: the endpoint controller: describe, count changes, configuration copies, blue/green updates.
+//! - `sagemaker`: the one SageMaker endpoint adapter, shared with the retraining loop: describe (a missing
+//!   endpoint or configuration is `NotFound`), configuration copies, blue/green updates; and the scaler's count
+//!   changes.
 //! - `autoscaling`: Application Auto Scaling registrations of variants, removed and restored.
 //!
 //! With feature `retrain` (only the retraining function needs it):
 //!
 //! - `retrain`: the retraining loop's ports: training jobs cloned from a template, model packages registered and
-//!   described, models copied with new model data, and blue/green deployments of new configurations.
-//! - `sagemaker` (also compiled here, for its configuration copies and deployment configurations).
+//!   described, and models copied with new model data.
+//! - `sagemaker` (also compiled here: the retraining loop describes, copies and updates the endpoint through the
+//!   scaler's adapter).
 
 #[cfg(feature = "scaling")]
 pub mod autoscaling;

@@ -4,22 +4,20 @@
 //!   template job with another data channel, role, output path and tags.
 //! - Registry: `CreateModelPackage` in a Model Package Group, `DescribeModelPackage`, and the newest approved
 //!   version (`ListModelPackages`).
-//! - Deployment: `DescribeEndpoint`, the model a configuration's variant serves, `CreateModel` as a copy of the
-//!   serving model with new model data, `CreateEndpointConfig` (the endpoint controller's copy) and
-//!   `UpdateEndpoint` blue/green.
+//! - Models: `DescribeModel` (the image a variant serves) and `CreateModel` as a copy of the serving model with
+//!   new model data. The endpoint and its configurations (`DescribeEndpoint`, `DescribeEndpointConfig`,
+//!   `CreateEndpointConfig`, `UpdateEndpoint`) are the scaler's adapter,
+//!   [`SageMakerEndpoints`](crate::sagemaker::SageMakerEndpoints), so both loops call them the same way.
 //!
 //! The conversions are pure functions over the SDK's own types, tested with its builders; the port methods only
 //! send them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::create_model::CreateModelInput;
 use aws_sdk_sagemaker::operation::create_model_package::CreateModelPackageInput;
 use aws_sdk_sagemaker::operation::create_training_job::CreateTrainingJobInput;
-use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
-use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
 use aws_sdk_sagemaker::operation::describe_model::DescribeModelOutput;
 use aws_sdk_sagemaker::operation::describe_model_package::DescribeModelPackageOutput;
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
@@ -30,58 +28,17 @@ use aws_sdk_sagemaker::types::{
 use modelwatch_core::ports::{PortError, PortErrorKind};
 use modelwatch_core::retrain::history::JobStatus;
 use modelwatch_core::retrain::lifecycle::{
-    Approval, DeployPort, EndpointState, NewModel, PackageView, RegisterRequest, RegistryPort, ServingModel,
-    TrainingJobView, TrainingPort, TrainingRequest,
+    Approval, ModelPort, NewModel, PackageView, RegisterRequest, RegistryPort, ServingModel, TrainingJobView,
+    TrainingPort, TrainingRequest,
 };
 use modelwatch_core::retrain::naming::Tag;
-use modelwatch_core::scaling::controller::{Deployment, NewConfig};
 use tokio::runtime::Handle;
 
 use crate::error::port_error;
-use crate::sagemaker::{create_config_copy, deployment_config};
+use crate::sagemaker::{describe_error, is_missing};
 
-/// The modeled "no such resource" error code (`ResourceNotFound`, SageMaker API Reference, Common Errors of the
-/// `Describe*` calls that model it).
-const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
-/// The error code SageMaker actually returns for most missing resources: `DescribeTrainingJob` answers
-/// `ValidationException: Requested resource not found.` instead of its modeled `ResourceNotFound`
-/// (aws/aws-sdk#165), `DescribeModel` and `DescribeEndpoint(Config)` "Could not find ...", `DescribeModelPackage`
-/// "... does not exist".
-const VALIDATION_EXCEPTION: &str = "ValidationException";
-/// The phrases of a `ValidationException` message that mean the named resource is not there (lower case).
-const MISSING_PHRASES: [&str; 3] = ["not found", "could not find", "does not exist"];
 /// Seconds in an hour, for `BillableTimeInSeconds` in training hours.
 const SECONDS_PER_HOUR: f64 = 3600.0;
-
-/// Whether SageMaker said the resource a `Describe*` call named does not exist: the modeled `ResourceNotFound`,
-/// or the `ValidationException` it returns instead ("Requested resource not found.", "Could not find ...",
-/// "... does not exist"). Only meaningful for calls that name one resource: a `ValidationException` of a create
-/// call ("Could not find model data") is not this.
-pub fn is_missing<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    match error.code() {
-        Some(RESOURCE_NOT_FOUND) => true,
-        Some(VALIDATION_EXCEPTION) => error.message().is_some_and(|m| {
-            let m = m.to_ascii_lowercase();
-            MISSING_PHRASES.iter().any(|p| m.contains(p))
-        }),
-        _ => false,
-    }
-}
-
-/// [`port_error`] for a `Describe*` call: a missing resource is [`PortErrorKind::NotFound`] whichever way
-/// SageMaker says it (the shared mapping knows only the S3 codes).
-fn describe_error<E, R>(operation: &'static str, resource: impl Into<String>, error: SdkError<E, R>) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let missing = is_missing(&error);
-    let mut e = port_error(operation, resource, error);
-    if missing {
-        e.kind = PortErrorKind::NotFound;
-    }
-    e
-}
 
 fn count(v: Option<i32>) -> Option<u32> {
     v.and_then(|c| u32::try_from(c).ok())
@@ -340,55 +297,7 @@ pub fn package_view(arn: &str, out: &DescribeModelPackageOutput) -> PackageView 
 }
 
 // ----------------------------------------------------------------------------------------------------------
-// Deployment
-
-/// The core's view of a `DescribeEndpoint` answer: each variant's desired instance count, or its current count
-/// when no desired count is shown (a variant with neither, serverless, is left out).
-pub fn endpoint_state(out: &DescribeEndpointOutput) -> EndpointState {
-    EndpointState {
-        status: out.endpoint_status().map_or("Unknown", |s| s.as_str()).to_owned(),
-        config: out.endpoint_config_name().unwrap_or_default().to_owned(),
-        failure_reason: out.failure_reason().map(str::to_owned),
-        desired_counts: out
-            .production_variants()
-            .iter()
-            .filter_map(|v| {
-                let n = count(v.desired_instance_count()).or(count(v.current_instance_count()))?;
-                Some((v.variant_name()?.to_owned(), n))
-            })
-            .collect::<BTreeMap<_, _>>(),
-    }
-}
-
-/// The model `variant` of a `DescribeEndpointConfig` answer serves.
-///
-/// # Errors
-///
-/// A [`PortError`] of kind [`PortErrorKind::NotFound`] when the configuration has no such variant, or `Other`
-/// when the variant names no model.
-pub fn variant_model(out: &DescribeEndpointConfigOutput, config: &str, variant: &str) -> Result<String, PortError> {
-    let resource = format!("{config}/{variant}");
-    let Some(v) = out
-        .production_variants()
-        .iter()
-        .find(|v| v.variant_name() == Some(variant))
-    else {
-        return Err(PortError::new(
-            "finding the model of",
-            resource,
-            PortErrorKind::NotFound,
-            format!("endpoint configuration {config} has no production variant {variant}"),
-        ));
-    };
-    v.model_name().map(str::to_owned).ok_or_else(|| {
-        PortError::new(
-            "finding the model of",
-            resource,
-            PortErrorKind::Other,
-            "the production variant names no model",
-        )
-    })
-}
+// Models
 
 /// The core's view of a `DescribeModel` answer: its primary container's image, or its first container's.
 pub fn serving_model(name: &str, out: &DescribeModelOutput) -> ServingModel {
@@ -443,7 +352,7 @@ pub fn copy_model(source: &DescribeModelOutput, m: &NewModel) -> Result<CreateMo
 // ----------------------------------------------------------------------------------------------------------
 // The adapter
 
-/// SageMaker training jobs, model registry and endpoints for the retraining loop, blocking on a runtime handle
+/// SageMaker training jobs, model registry and models for the retraining loop, blocking on a runtime handle
 /// (call from a blocking thread).
 pub struct SageMakerRetrain {
     client: Client,
@@ -490,7 +399,7 @@ impl SageMakerRetrain {
         }
     }
 
-    fn describe_model(&self, name: &str) -> Result<DescribeModelOutput, PortError> {
+    fn describe_model_output(&self, name: &str) -> Result<DescribeModelOutput, PortError> {
         self.handle
             .block_on(self.client.describe_model().model_name(name).send())
             .map_err(|e| describe_error("describing model", name, e))
@@ -609,32 +518,14 @@ impl RegistryPort for SageMakerRetrain {
     }
 }
 
-impl DeployPort for SageMakerRetrain {
-    fn describe_endpoint(&self, endpoint: &str) -> Result<EndpointState, PortError> {
-        let out = self
-            .handle
-            .block_on(self.client.describe_endpoint().endpoint_name(endpoint).send())
-            .map_err(|e| describe_error("describing endpoint", endpoint, e))?;
-        Ok(endpoint_state(&out))
-    }
-
-    fn serving_model(&self, config: &str, variant: &str) -> Result<ServingModel, PortError> {
-        let out = self
-            .handle
-            .block_on(
-                self.client
-                    .describe_endpoint_config()
-                    .endpoint_config_name(config)
-                    .send(),
-            )
-            .map_err(|e| describe_error("describing endpoint configuration", config, e))?;
-        let name = variant_model(&out, config, variant)?;
-        let model = self.describe_model(&name)?;
-        Ok(serving_model(&name, &model))
+impl ModelPort for SageMakerRetrain {
+    fn describe_model(&self, name: &str) -> Result<ServingModel, PortError> {
+        let model = self.describe_model_output(name)?;
+        Ok(serving_model(name, &model))
     }
 
     fn create_model(&self, model: &NewModel) -> Result<(), PortError> {
-        let source = self.describe_model(&model.source)?;
+        let source = self.describe_model_output(&model.source)?;
         let input = copy_model(&source, model)?;
         let call = self
             .client
@@ -650,32 +541,16 @@ impl DeployPort for SageMakerRetrain {
             .map_err(|e| port_error("creating model", model.name.clone(), e))?;
         Ok(())
     }
-
-    fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
-        create_config_copy(&self.client, &self.handle, config)
-    }
-
-    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError> {
-        self.handle
-            .block_on(
-                self.client
-                    .update_endpoint()
-                    .endpoint_name(endpoint)
-                    .endpoint_config_name(config)
-                    .deployment_config(deployment_config(deployment))
-                    .send(),
-            )
-            .map_err(|e| port_error("updating endpoint", format!("{endpoint} to {config}"), e))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use aws_sdk_sagemaker::types::{
         AlgorithmSpecification, Channel, ContainerDefinition, ContainerMode, DataSource, FileSystemDataSource,
-        MetricData, ModelArtifacts, ProductionVariant, ProductionVariantSummary, ResourceConfig, S3DataSource,
-        S3DataType, TrainingInputMode, TrainingInstanceType, VpcConfig,
+        MetricData, ModelArtifacts, ResourceConfig, S3DataSource, S3DataType, TrainingInputMode, TrainingInstanceType,
+        VpcConfig,
     };
 
     use super::*;
@@ -1024,46 +899,5 @@ mod tests {
             ("arn:pkg/churn/3", 3, Approval::PendingManualApproval)
         );
         assert_eq!((view.image, view.model_data_url), (None, None));
-    }
-
-    #[test]
-    fn endpoint_counts_and_the_variant_model() {
-        let out = DescribeEndpointOutput::builder()
-            .endpoint_config_name("ep-config")
-            .production_variants(
-                ProductionVariantSummary::builder()
-                    .variant_name("AllTraffic")
-                    .current_instance_count(2)
-                    .desired_instance_count(3)
-                    .build(),
-            )
-            .production_variants(
-                ProductionVariantSummary::builder()
-                    .variant_name("Shadow")
-                    .current_instance_count(1)
-                    .build(),
-            )
-            .production_variants(ProductionVariantSummary::builder().variant_name("Serverless").build())
-            .build();
-        let state = endpoint_state(&out);
-        assert_eq!(state.status, "Unknown");
-        assert_eq!(
-            state.desired_counts,
-            BTreeMap::from([("AllTraffic".to_owned(), 3), ("Shadow".to_owned(), 1)])
-        );
-        let config = DescribeEndpointConfigOutput::builder()
-            .endpoint_config_name("ep-config")
-            .production_variants(
-                ProductionVariant::builder()
-                    .variant_name("AllTraffic")
-                    .model_name("m1")
-                    .build(),
-            )
-            .build();
-        assert_eq!(variant_model(&config, "ep-config", "AllTraffic").unwrap(), "m1");
-        assert_eq!(
-            variant_model(&config, "ep-config", "Canary").unwrap_err().kind,
-            PortErrorKind::NotFound
-        );
     }
 }

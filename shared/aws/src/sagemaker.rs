@@ -1,11 +1,16 @@
-//! The SageMaker endpoint adapter: the endpoint and its configuration described into the core's views, and the
-//! controller's calls (`UpdateEndpointWeightsAndCapacities`, `CreateEndpointConfig` copied from the running
-//! configuration, `UpdateEndpoint` with a blue/green deployment, `DeleteEndpointConfig`).
+//! The SageMaker endpoint adapter, the one both the scaler and the retraining loop use: the endpoint and its
+//! configuration described into the core's views, `CreateEndpointConfig` copied from the running configuration
+//! and `UpdateEndpoint` with a blue/green deployment (the core's
+//! [`EndpointPort`](modelwatch_core::scaling::endpoint::EndpointPort)); and the scaler's own calls,
+//! `UpdateEndpointWeightsAndCapacities` and `DeleteEndpointConfig`
+//! ([`ScalerEndpointPort`](modelwatch_core::scaling::controller::ScalerEndpointPort)).
 //!
 //! The conversions are pure functions over the SDK's own types, tested with its builders; the port methods only
-//! send them.
+//! send them. A missing resource is mapped once, here, by [`is_missing`], for every `Describe*` call of either
+//! loop.
 
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigInput;
 use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
 use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
@@ -14,11 +19,69 @@ use aws_sdk_sagemaker::types::{
     DesiredWeightAndCapacity, ProductionVariantInstanceType, TrafficRoutingConfig, TrafficRoutingConfigType,
 };
 use modelwatch_core::ports::{PortError, PortErrorKind};
-use modelwatch_core::scaling::controller::{CapacityStep, Deployment, EndpointPort, NewConfig};
-use modelwatch_core::scaling::endpoint::{ConfigVariant, ConfigView, EndpointView, LiveVariant, status_of};
+use modelwatch_core::scaling::controller::{CapacityStep, Deployment, NewConfig, ScalerEndpointPort};
+use modelwatch_core::scaling::endpoint::{
+    ConfigVariant, ConfigView, EndpointPort, EndpointView, LiveVariant, status_of,
+};
 use tokio::runtime::Handle;
 
 use crate::error::port_error;
+
+/// The modeled "no such resource" error code (`ResourceNotFound`, SageMaker API Reference, Common Errors of the
+/// `Describe*` calls that model it).
+const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
+/// The error code SageMaker actually returns for most missing resources: `DescribeTrainingJob` answers
+/// `ValidationException: Requested resource not found.` instead of its modeled `ResourceNotFound`
+/// (aws/aws-sdk#165), `DescribeModel` and `DescribeEndpoint(Config)` "Could not find ...", `DescribeModelPackage`
+/// "... does not exist".
+const VALIDATION_EXCEPTION: &str = "ValidationException";
+/// The phrases of a `ValidationException` message that mean the named resource is not there (lower case).
+const MISSING_PHRASES: [&str; 3] = ["not found", "could not find", "does not exist"];
+
+/// `RetainAllVariantProperties` of every `UpdateEndpoint`: `false`. The SageMaker API Reference, UpdateEndpoint:
+/// "To retain the variant properties of an endpoint when updating it, set `RetainAllVariantProperties` to
+/// `true`. To use the variant properties specified in a new `EndpointConfig` call when updating an endpoint, set
+/// `RetainAllVariantProperties` to `false`. The default is `false`." Both loops update to a configuration that
+/// carries the properties they mean to set (the scaler's new instance type and count, the retraining loop's new
+/// model with the count the scaler last set), so the old ones must not be retained. Sent explicitly rather than
+/// left to the default, so the request says what it relies on. (A count-only change is
+/// `UpdateEndpointWeightsAndCapacities`, which this does not concern.)
+pub const RETAIN_ALL_VARIANT_PROPERTIES: bool = false;
+
+/// Whether SageMaker said the resource a `Describe*` call named does not exist: the modeled `ResourceNotFound`,
+/// or the `ValidationException` it returns instead ("Requested resource not found.", "Could not find ...",
+/// "... does not exist"). Only meaningful for calls that name one resource: a `ValidationException` of a create
+/// or update call ("Could not find model data", "Could not find endpoint configuration") is not this, and is
+/// left to [`port_error`].
+pub fn is_missing<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    match error.code() {
+        Some(RESOURCE_NOT_FOUND) => true,
+        Some(VALIDATION_EXCEPTION) => error.message().is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            MISSING_PHRASES.iter().any(|p| m.contains(p))
+        }),
+        _ => false,
+    }
+}
+
+/// [`port_error`] for a SageMaker `Describe*` call: a missing resource is [`PortErrorKind::NotFound`] whichever
+/// way SageMaker says it (the shared mapping knows only the S3 codes).
+pub(crate) fn describe_error<E, R>(
+    operation: &'static str,
+    resource: impl Into<String>,
+    error: SdkError<E, R>,
+) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let missing = is_missing(&error);
+    let mut e = port_error(operation, resource, error);
+    if missing {
+        e.kind = PortErrorKind::NotFound;
+    }
+    e
+}
 
 fn count(v: Option<i32>) -> Option<u32> {
     v.and_then(|c| u32::try_from(c).ok())
@@ -32,6 +95,7 @@ pub fn endpoint_view(name: &str, out: &DescribeEndpointOutput) -> EndpointView {
         status: status_of(&status_text),
         status_text,
         config_name: out.endpoint_config_name().unwrap_or_default().to_owned(),
+        failure_reason: out.failure_reason().map(str::to_owned),
         variants: out
             .production_variants()
             .iter()
@@ -57,6 +121,7 @@ pub fn config_view(name: &str, out: &DescribeEndpointConfigOutput) -> ConfigView
                 instance_type: v.instance_type().map(|t| t.as_str().to_owned()),
                 initial_count: count(v.initial_instance_count()),
                 initial_weight: v.initial_variant_weight(),
+                model_name: v.model_name().map(str::to_owned),
             })
             .collect(),
     }
@@ -158,9 +223,8 @@ pub fn deployment_config(d: &Deployment) -> DeploymentConfig {
         .build()
 }
 
-/// `CreateEndpointConfig`: `config.source` described and copied with [`copy_config`]. Shared by the endpoint
-/// controller and the retraining adapter, so both send the very same copy.
-pub(crate) fn create_config_copy(client: &Client, handle: &Handle, config: &NewConfig) -> Result<(), PortError> {
+/// `CreateEndpointConfig`: `config.source` described and copied with [`copy_config`].
+fn create_config_copy(client: &Client, handle: &Handle, config: &NewConfig) -> Result<(), PortError> {
     let source = handle
         .block_on(
             client
@@ -168,7 +232,7 @@ pub(crate) fn create_config_copy(client: &Client, handle: &Handle, config: &NewC
                 .endpoint_config_name(&config.source)
                 .send(),
         )
-        .map_err(|e| port_error("describing endpoint configuration", config.source.clone(), e))?;
+        .map_err(|e| describe_error("describing endpoint configuration", config.source.clone(), e))?;
     let input = copy_config(&source, config)?;
     let request = client
         .create_endpoint_config()
@@ -189,7 +253,8 @@ pub(crate) fn create_config_copy(client: &Client, handle: &Handle, config: &NewC
     Ok(())
 }
 
-/// SageMaker endpoints, blocking on a runtime handle (call from a blocking thread).
+/// SageMaker endpoints, for the scaler and the retraining loop alike, blocking on a runtime handle (call from a
+/// blocking thread).
 pub struct SageMakerEndpoints {
     client: Client,
     handle: Handle,
@@ -207,7 +272,7 @@ impl EndpointPort for SageMakerEndpoints {
         let out = self
             .handle
             .block_on(self.client.describe_endpoint().endpoint_name(endpoint).send())
-            .map_err(|e| port_error("describing endpoint", endpoint, e))?;
+            .map_err(|e| describe_error("describing endpoint", endpoint, e))?;
         Ok(endpoint_view(endpoint, &out))
     }
 
@@ -220,10 +285,31 @@ impl EndpointPort for SageMakerEndpoints {
                     .endpoint_config_name(config)
                     .send(),
             )
-            .map_err(|e| port_error("describing endpoint configuration", config, e))?;
+            .map_err(|e| describe_error("describing endpoint configuration", config, e))?;
         Ok(config_view(config, &out))
     }
 
+    fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
+        create_config_copy(&self.client, &self.handle, config)
+    }
+
+    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError> {
+        self.handle
+            .block_on(
+                self.client
+                    .update_endpoint()
+                    .endpoint_name(endpoint)
+                    .endpoint_config_name(config)
+                    .deployment_config(deployment_config(deployment))
+                    .retain_all_variant_properties(RETAIN_ALL_VARIANT_PROPERTIES)
+                    .send(),
+            )
+            .map_err(|e| port_error("updating endpoint", format!("{endpoint} to {config}"), e))?;
+        Ok(())
+    }
+}
+
+impl ScalerEndpointPort for SageMakerEndpoints {
     fn set_count(&self, endpoint: &str, variant: &str, count: u32) -> Result<(), PortError> {
         let desired = DesiredWeightAndCapacity::builder()
             .variant_name(variant)
@@ -241,29 +327,10 @@ impl EndpointPort for SageMakerEndpoints {
         Ok(())
     }
 
-    fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
-        create_config_copy(&self.client, &self.handle, config)
-    }
-
     fn delete_config(&self, config: &str) -> Result<(), PortError> {
         self.handle
             .block_on(self.client.delete_endpoint_config().endpoint_config_name(config).send())
             .map_err(|e| port_error("deleting endpoint configuration", config, e))?;
-        Ok(())
-    }
-
-    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError> {
-        self.handle
-            .block_on(
-                self.client
-                    .update_endpoint()
-                    .endpoint_name(endpoint)
-                    .endpoint_config_name(config)
-                    .deployment_config(deployment_config(deployment))
-                    .retain_all_variant_properties(false)
-                    .send(),
-            )
-            .map_err(|e| port_error("updating endpoint", format!("{endpoint} to {config}"), e))?;
         Ok(())
     }
 }
@@ -273,6 +340,7 @@ mod tests {
     use aws_sdk_sagemaker::types::{
         CaptureMode, CaptureOption, DataCaptureConfig, EndpointStatus, ProductionVariant, ProductionVariantSummary,
     };
+    use modelwatch_core::retrain::lifecycle::variant_model;
     use modelwatch_core::scaling::VariantStatus;
     use modelwatch_core::scaling::controller::VariantOverride;
 
@@ -404,5 +472,47 @@ mod tests {
         let c = config_view("ep-config", &source());
         assert_eq!(c.variants[1].instance_type.as_deref(), Some("ml.m5.large"));
         assert_eq!(c.variants[0].initial_count, Some(1));
+    }
+
+    #[test]
+    fn endpoint_counts_and_the_variant_model() {
+        let out = DescribeEndpointOutput::builder()
+            .endpoint_config_name("ep-config")
+            .production_variants(
+                ProductionVariantSummary::builder()
+                    .variant_name("AllTraffic")
+                    .current_instance_count(2)
+                    .desired_instance_count(3)
+                    .build(),
+            )
+            .production_variants(
+                ProductionVariantSummary::builder()
+                    .variant_name("Shadow")
+                    .current_instance_count(1)
+                    .build(),
+            )
+            .production_variants(ProductionVariantSummary::builder().variant_name("Serverless").build())
+            .build();
+        let state = endpoint_view("ep", &out);
+        assert_eq!(state.status_text, "Unknown");
+        assert_eq!(
+            ["AllTraffic", "Shadow", "Serverless"].map(|v| state.desired_count(v)),
+            [Some(3), Some(1), None]
+        );
+        let config = DescribeEndpointConfigOutput::builder()
+            .endpoint_config_name("ep-config")
+            .production_variants(
+                ProductionVariant::builder()
+                    .variant_name("AllTraffic")
+                    .model_name("m1")
+                    .build(),
+            )
+            .build();
+        let config = config_view("ep-config", &config);
+        assert_eq!(variant_model(&config, "AllTraffic").unwrap(), "m1");
+        assert_eq!(
+            variant_model(&config, "Canary").unwrap_err().kind,
+            PortErrorKind::NotFound
+        );
     }
 }

@@ -21,11 +21,12 @@ use aws_sdk_sagemaker::types::{
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
+use modelwatch_aws::sagemaker::SageMakerEndpoints;
 use modelwatch_core::ports::PortErrorKind;
 use modelwatch_core::retrain::history::JobStatus;
 use modelwatch_core::retrain::lifecycle::{
-    Approval, DEPLOY_GRACE_MINUTES, DeployPort, NewModel, RegisterRequest, RegistryPort, TrainingPort, TrainingRequest,
-    judge_deployment,
+    Approval, DEPLOY_GRACE_MINUTES, EndpointPort, ModelPort, NewModel, RegisterRequest, RegistryPort, TrainingPort,
+    TrainingRequest, judge_deployment, variant_model,
 };
 use modelwatch_core::retrain::naming::Tag;
 use modelwatch_core::retrain::versions::Outcome;
@@ -44,6 +45,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn adapter(rt: &tokio::runtime::Runtime, client: &aws_sdk_sagemaker::Client) -> SageMakerRetrain {
     SageMakerRetrain::new(client.clone(), rt.handle().clone())
+}
+
+/// The endpoint adapter the retraining loop shares with the scaler.
+fn endpoints(rt: &tokio::runtime::Runtime, client: &aws_sdk_sagemaker::Client) -> SageMakerEndpoints {
+    SageMakerEndpoints::new(client.clone(), rt.handle().clone())
 }
 
 fn job(status: TrainingJobStatus) -> DescribeTrainingJobOutput {
@@ -310,23 +316,23 @@ fn a_deployment_updating_rolling_back_then_in_service_on_the_old_config_is_judge
         .output(|| endpoint(EndpointStatus::InService, "churn-ep-v1"))
         .build();
     let client = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, &[&describe_rule]);
-    let deploy = adapter(&rt, &client);
+    let deploy = endpoints(&rt, &client);
     let new_config = "churn-ep-v2-20240117120000";
     let grace = Duration::minutes(DEPLOY_GRACE_MINUTES);
 
     let updating = deploy.describe_endpoint("churn-ep").unwrap();
     assert_eq!(
-        (updating.status.as_str(), updating.config.as_str()),
+        (updating.status_text.as_str(), updating.config_name.as_str()),
         ("Updating", "churn-ep-v1")
     );
-    assert_eq!(updating.desired_counts["AllTraffic"], 2);
+    assert_eq!(updating.desired_count("AllTraffic"), Some(2));
     assert_eq!(
         judge_deployment(new_config, requested_at(), &updating, requested_at() + grace),
         None
     );
 
     let rolling_back = deploy.describe_endpoint("churn-ep").unwrap();
-    assert_eq!(rolling_back.status, "RollingBack");
+    assert_eq!(rolling_back.status_text, "RollingBack");
     assert_eq!(
         judge_deployment(new_config, requested_at(), &rolling_back, requested_at() + grace),
         None
@@ -334,7 +340,7 @@ fn a_deployment_updating_rolling_back_then_in_service_on_the_old_config_is_judge
 
     let back = deploy.describe_endpoint("churn-ep").unwrap();
     assert_eq!(
-        (back.status.as_str(), back.config.as_str()),
+        (back.status_text.as_str(), back.config_name.as_str()),
         ("InService", "churn-ep-v1")
     );
     let before_grace = requested_at() + grace - Duration::seconds(1);
@@ -450,7 +456,7 @@ fn a_new_model_is_the_serving_models_container_with_new_data_then_deployed_canar
             let canary = routing.and_then(|t| t.canary_size());
             r.endpoint_name() == Some("churn-ep")
                 && r.endpoint_config_name() == Some("churn-ep-v2")
-                && r.retain_all_variant_properties().is_none()
+                && r.retain_all_variant_properties() == Some(false)
                 && routing.and_then(|t| t.r#type()) == Some(&TrafficRoutingConfigType::Canary)
                 && canary.and_then(|c| c.r#type()) == Some(&CapacitySizeType::CapacityPercent)
                 && canary.and_then(|c| c.value()) == Some(10)
@@ -465,15 +471,18 @@ fn a_new_model_is_the_serving_models_container_with_new_data_then_deployed_canar
         RuleMode::Sequential,
         &[&config_rule, &describe_model_rule, &create_model_rule, &update_rule]
     );
-    let deploy = adapter(&rt, &client);
+    let (deploy, models) = (endpoints(&rt, &client), adapter(&rt, &client));
 
-    let serving = deploy.serving_model("churn-ep-v1", "AllTraffic").unwrap();
+    let config = deploy.describe_config("churn-ep-v1").unwrap();
+    let serving = models
+        .describe_model(&variant_model(&config, "AllTraffic").unwrap())
+        .unwrap();
     assert_eq!(serving.name, "churn-v1");
     assert_eq!(
         serving.image.as_deref(),
         Some("000000000000.dkr.ecr.eu-west-1.amazonaws.com/serve:1")
     );
-    deploy
+    models
         .create_model(&NewModel {
             name: "churn-v2".into(),
             source: serving.name.clone(),

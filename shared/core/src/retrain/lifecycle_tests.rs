@@ -16,7 +16,9 @@ use crate::memory::MemoryState;
 use crate::monitor::{MarkerStatus, Target, WindowMarker};
 use crate::ports::{PortError, PortErrorKind, StateStore};
 use crate::report::DRIFT_FILE;
+use crate::scaling::VariantStatus;
 use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig};
+use crate::scaling::endpoint::{ConfigVariant, ConfigView, LiveVariant, status_of};
 use crate::violations::{VIOLATIONS_FILE, Violations};
 use crate::window::Window;
 
@@ -49,7 +51,7 @@ struct Fake {
     fail_create: Mutex<bool>,
     packages: Mutex<Vec<PackageView>>,
     registered: Mutex<Vec<RegisterRequest>>,
-    endpoint: Mutex<Option<EndpointState>>,
+    endpoint: Mutex<Option<EndpointView>>,
     models: Mutex<Vec<NewModel>>,
     configs: Mutex<Vec<NewConfig>>,
     updates: Mutex<Vec<(String, String, DeploymentConfig)>>,
@@ -77,11 +79,18 @@ impl Fake {
             .lock()
             .unwrap()
             .insert("churn-initial".into(), job("churn-initial", JobStatus::Completed));
-        *f.endpoint.lock().unwrap() = Some(EndpointState {
-            status: "InService".into(),
-            config: "churn-prod-config-1".into(),
+        *f.endpoint.lock().unwrap() = Some(EndpointView {
+            name: "churn-prod".into(),
+            status: VariantStatus::InService,
+            status_text: "InService".into(),
+            config_name: "churn-prod-config-1".into(),
             failure_reason: None,
-            desired_counts: BTreeMap::from([("AllTraffic".to_owned(), 3)]),
+            variants: vec![LiveVariant {
+                name: "AllTraffic".into(),
+                current_count: Some(3),
+                desired_count: Some(3),
+                desired_weight: Some(1.0),
+            }],
         });
         f
     }
@@ -89,8 +98,9 @@ impl Fake {
     fn set_endpoint(&self, status: &str, config: &str) {
         let mut e = self.endpoint.lock().unwrap();
         let e = e.as_mut().unwrap();
-        e.status = status.into();
-        e.config = config.into();
+        e.status = status_of(status);
+        e.status_text = status.into();
+        e.config_name = config.into();
     }
 }
 
@@ -157,21 +167,23 @@ impl RegistryPort for Fake {
     }
 }
 
-impl DeployPort for Fake {
-    fn describe_endpoint(&self, _endpoint: &str) -> Result<EndpointState, PortError> {
+impl EndpointPort for Fake {
+    fn describe_endpoint(&self, _endpoint: &str) -> Result<EndpointView, PortError> {
         Ok(self.endpoint.lock().unwrap().clone().unwrap())
     }
 
-    fn serving_model(&self, config: &str, _variant: &str) -> Result<ServingModel, PortError> {
-        Ok(ServingModel {
-            name: format!("model-of-{config}"),
-            image: Some("xgboost:1.7".into()),
+    /// Every configuration's variant serves `model-of-{config}`.
+    fn describe_config(&self, config: &str) -> Result<ConfigView, PortError> {
+        Ok(ConfigView {
+            name: config.into(),
+            variants: vec![ConfigVariant {
+                name: "AllTraffic".into(),
+                instance_type: Some("ml.m5.large".into()),
+                initial_count: Some(1),
+                initial_weight: Some(1.0),
+                model_name: Some(format!("model-of-{config}")),
+            }],
         })
-    }
-
-    fn create_model(&self, model: &NewModel) -> Result<(), PortError> {
-        self.models.lock().unwrap().push(model.clone());
-        Ok(())
     }
 
     fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
@@ -184,8 +196,22 @@ impl DeployPort for Fake {
             .lock()
             .unwrap()
             .push((endpoint.into(), config.into(), deployment.clone()));
-        let current = self.endpoint.lock().unwrap().clone().unwrap().config;
+        let current = self.endpoint.lock().unwrap().clone().unwrap().config_name;
         self.set_endpoint("Updating", &current);
+        Ok(())
+    }
+}
+
+impl ModelPort for Fake {
+    fn describe_model(&self, name: &str) -> Result<ServingModel, PortError> {
+        Ok(ServingModel {
+            name: name.into(),
+            image: Some("xgboost:1.7".into()),
+        })
+    }
+
+    fn create_model(&self, model: &NewModel) -> Result<(), PortError> {
+        self.models.lock().unwrap().push(model.clone());
         Ok(())
     }
 }
@@ -241,6 +267,7 @@ impl World {
             training: &self.fake,
             registry: &self.fake,
             endpoints: &self.fake,
+            models: &self.fake,
             labelled: Some(&self.labelled),
         }
     }

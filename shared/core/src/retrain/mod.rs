@@ -17,16 +17,29 @@
 //! - [`naming`]: the training job's name and its lineage tags, within SageMaker's limits.
 //! - [`versions`]: the endpoint's version history, rollback targets and the `modelwatch history` rendering.
 //! - [`settings`]: an endpoint's retraining file: the policy, how to train, register and deploy.
-//! - [`lifecycle`]: the loop over ports: launch, register on completion, deploy on approval, follow the
-//!   deployment, roll back.
+//! - [`verdicts`]: the loop's other decisions: `decide_approval` (is a new version approved?) and
+//!   `judge_deployment` (how did the deployment in progress end?).
+//! - [`ports`]: the loop's port traits and views (the endpoint's is the scaler's `EndpointPort`), `RetrainPorts`,
+//!   `Context`, `LifecycleError`, the state keys and their read and compare-and-set helpers.
+//! - [`launch`]: the windows' signals read back, the decision, the launch recorded, `CreateTrainingJob`.
+//! - [`register`]: a training job followed to its end and its model registered as a version.
+//! - [`deploy`]: an approved version deployed blue/green, and the deployment followed to its end.
+//! - [`rollback`]: the endpoint returned to a version that served before.
+//! - [`lifecycle`]: the loop's public surface: every step above under one path, `retrain::lifecycle::X`.
 
 pub mod decide;
+pub mod deploy;
 pub mod history;
+pub mod launch;
 pub mod lifecycle;
 pub mod naming;
 pub mod policy;
+pub mod ports;
+pub mod register;
+pub mod rollback;
 pub mod settings;
 pub mod signals;
+pub mod verdicts;
 pub mod versions;
 
 pub use decide::{Reason, RetrainDecision, decide_retraining};

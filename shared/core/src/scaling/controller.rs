@@ -1,7 +1,8 @@
 //! One run of the scaling controller for one endpoint variant: observe, decide, claim, act, record, publish.
 //!
-//! The ports it needs are defined here, one per capability (the endpoint, its metrics, Application Auto
-//! Scaling), beside the core's [`StateStore`] and [`MetricSink`]. What to call and with which arguments is
+//! The ports it needs are defined here, one per capability (the endpoint's scaling calls, its metrics,
+//! Application Auto Scaling), beside the core's [`StateStore`] and [`MetricSink`] and the [`EndpointPort`] it
+//! shares with the retraining loop. What to call and with which arguments is
 //! decided by the pure [`plan`] and [`new_config`]; the adapters only carry a [`Plan`] out.
 //!
 //! The order of a run, and why:
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::autoscaling::{Registration, resource_id};
 use super::decide::decide;
 use super::decision::{Action, Decision};
+pub use super::endpoint::EndpointPort;
 use super::endpoint::{ConfigView, EndpointView, MetricsRequest, ObserveError, Series, variant_state};
 use super::history::History;
 use super::observed::{MetricsFetch, Observed, VariantStatus};
@@ -52,22 +54,9 @@ pub const DESIRED_METRIC: &str = "DesiredInstanceCount";
 /// The published metric of the count serving.
 pub const CURRENT_METRIC: &str = "CurrentInstanceCount";
 
-/// The endpoint: read and change it.
-pub trait EndpointPort {
-    /// `DescribeEndpoint`.
-    ///
-    /// # Errors
-    ///
-    /// A [`PortError`] naming the endpoint.
-    fn describe_endpoint(&self, endpoint: &str) -> Result<EndpointView, PortError>;
-
-    /// `DescribeEndpointConfig`.
-    ///
-    /// # Errors
-    ///
-    /// A [`PortError`] naming the configuration.
-    fn describe_config(&self, config: &str) -> Result<ConfigView, PortError>;
-
+/// The endpoint as the scaler changes it: the [`EndpointPort`] the retraining loop uses too, and the two calls
+/// only the scaler makes.
+pub trait ScalerEndpointPort: EndpointPort {
     /// `UpdateEndpointWeightsAndCapacities` for one variant's count.
     ///
     /// # Errors
@@ -75,27 +64,12 @@ pub trait EndpointPort {
     /// A [`PortError`] naming the variant.
     fn set_count(&self, endpoint: &str, variant: &str, count: u32) -> Result<(), PortError>;
 
-    /// `CreateEndpointConfig`: a copy of `config.source` (every variant, data capture, async, explainer, shadow
-    /// variants, KMS, VPC, role) with the overrides applied.
-    ///
-    /// # Errors
-    ///
-    /// A [`PortError`] naming the source or the new configuration.
-    fn create_config(&self, config: &NewConfig) -> Result<(), PortError>;
-
     /// `DeleteEndpointConfig` (undoing a type change that did not start).
     ///
     /// # Errors
     ///
     /// A [`PortError`] naming the configuration.
     fn delete_config(&self, config: &str) -> Result<(), PortError>;
-
-    /// `UpdateEndpoint` to `config` with `deployment`.
-    ///
-    /// # Errors
-    ///
-    /// A [`PortError`] naming the endpoint.
-    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError>;
 }
 
 /// The endpoint's CloudWatch metrics.
@@ -134,7 +108,7 @@ pub trait Autoscaling {
 
 /// Everything one run talks to.
 pub struct ControllerPorts<'a> {
-    pub endpoints: &'a dyn EndpointPort,
+    pub endpoints: &'a dyn ScalerEndpointPort,
     pub metrics: &'a dyn EndpointMetrics,
     pub autoscaling: &'a dyn Autoscaling,
     pub state: &'a dyn StateStore,

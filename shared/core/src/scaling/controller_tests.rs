@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::autoscaling::{Registration, ScalingPolicy, Suspended, TARGET_TRACKING, TargetTracking, TrackedMetric};
 use super::controller::{
     AasMode, Autoscaling, BAKING_SECONDS, CONFIG_NAME_MAX, ControllerOptions, ControllerPorts, Deployment,
-    EndpointMetrics, EndpointPort, NewConfig, Outcome, Plan, ScalerState, new_config, new_config_name, run_variant,
-    state_key,
+    EndpointMetrics, EndpointPort, NewConfig, Outcome, Plan, ScalerEndpointPort, ScalerState, new_config,
+    new_config_name, run_variant, state_key,
 };
 use super::decision::{Action, Rule};
 use super::endpoint::{ConfigVariant, ConfigView, EndpointView, LiveVariant, MetricsRequest, Series};
@@ -60,6 +60,7 @@ impl FakeEndpoint {
             status: VariantStatus::InService,
             status_text: "InService".into(),
             config_name: "ep-config".into(),
+            failure_reason: None,
             variants: vec![
                 LiveVariant {
                     name: "AllTraffic".into(),
@@ -83,12 +84,14 @@ impl FakeEndpoint {
                     instance_type: Some(instance_type.into()),
                     initial_count: Some(1),
                     initial_weight: Some(1.0),
+                    model_name: None,
                 },
                 ConfigVariant {
                     name: "Shadowless".into(),
                     instance_type: Some("ml.m5.large".into()),
                     initial_count: Some(1),
                     initial_weight: Some(1.0),
+                    model_name: None,
                 },
             ],
         };
@@ -145,23 +148,6 @@ impl EndpointPort for FakeEndpoint {
             .ok_or_else(|| PortError::new("describing", config, PortErrorKind::NotFound, "no such config"))
     }
 
-    fn set_count(&self, endpoint: &str, variant: &str, count: u32) -> Result<(), PortError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("set_count {endpoint}/{variant} {count}"));
-        let mut e = self.endpoint.lock().unwrap();
-        assert_eq!(
-            e.status,
-            VariantStatus::InService,
-            "SageMaker rejects updates while updating"
-        );
-        e.variants.iter_mut().find(|v| v.name == variant).unwrap().desired_count = Some(count);
-        e.status = VariantStatus::Updating;
-        e.status_text = "Updating".into();
-        Ok(())
-    }
-
     fn create_config(&self, config: &NewConfig) -> Result<(), PortError> {
         self.calls
             .lock()
@@ -182,12 +168,6 @@ impl EndpointPort for FakeEndpoint {
         Ok(())
     }
 
-    fn delete_config(&self, config: &str) -> Result<(), PortError> {
-        self.calls.lock().unwrap().push(format!("delete_config {config}"));
-        self.configs.lock().unwrap().remove(config);
-        Ok(())
-    }
-
     fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError> {
         self.calls.lock().unwrap().push(format!(
             "update_endpoint {endpoint} -> {config} {} bake {} alarms {}",
@@ -200,6 +180,31 @@ impl EndpointPort for FakeEndpoint {
         }
         *self.pending_config.lock().unwrap() = Some(config.to_owned());
         self.set_status(VariantStatus::Updating);
+        Ok(())
+    }
+}
+
+impl ScalerEndpointPort for FakeEndpoint {
+    fn set_count(&self, endpoint: &str, variant: &str, count: u32) -> Result<(), PortError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("set_count {endpoint}/{variant} {count}"));
+        let mut e = self.endpoint.lock().unwrap();
+        assert_eq!(
+            e.status,
+            VariantStatus::InService,
+            "SageMaker rejects updates while updating"
+        );
+        e.variants.iter_mut().find(|v| v.name == variant).unwrap().desired_count = Some(count);
+        e.status = VariantStatus::Updating;
+        e.status_text = "Updating".into();
+        Ok(())
+    }
+
+    fn delete_config(&self, config: &str) -> Result<(), PortError> {
+        self.calls.lock().unwrap().push(format!("delete_config {config}"));
+        self.configs.lock().unwrap().remove(config);
         Ok(())
     }
 }

@@ -1,14 +1,19 @@
-//! The endpoint as the SageMaker adapter describes it, and the one metric query each run makes.
+//! The SageMaker endpoint as both the scaler and the retraining loop see it: the one port over it
+//! ([`EndpointPort`]), the views its descriptions are turned into ([`EndpointView`], [`ConfigView`]), and the one
+//! metric query each scaling run makes.
 //!
-//! Everything here is a plain value or a pure function: the adapter turns `DescribeEndpoint`,
+//! Everything but the port is a plain value or a pure function: the adapter turns `DescribeEndpoint`,
 //! `DescribeEndpointConfig` and `GetMetricData` answers into these types, and the controller turns them into
-//! the [`Observed`](super::Observed) that `decide` reads.
+//! the [`Observed`](super::Observed) that `decide` reads (the retraining loop reads the status, the serving
+//! configuration and its models from them).
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::controller::{Deployment, NewConfig};
 use super::observed::{MinuteMetrics, VariantState, VariantStatus};
 use super::policy::{Percentile, Policy};
+use crate::ports::PortError;
 
 /// `Period` of every query: SageMaker publishes its endpoint metrics at one-minute resolution.
 pub const PERIOD_SECONDS: i32 = 60;
@@ -51,7 +56,19 @@ pub struct EndpointView {
     pub status_text: String,
     /// The endpoint configuration it runs.
     pub config_name: String,
+    /// `FailureReason`, when the endpoint (or its last update) failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
     pub variants: Vec<LiveVariant>,
+}
+
+impl EndpointView {
+    /// The variant's desired instance count (as the scaler last set it), or its current count when no desired
+    /// count is shown; `None` for a variant that is not there or has neither (serverless).
+    pub fn desired_count(&self, variant: &str) -> Option<u32> {
+        let v = self.variants.iter().find(|v| v.name == variant)?;
+        v.desired_count.or(v.current_count)
+    }
 }
 
 /// One production variant of an endpoint configuration (`DescribeEndpointConfig`'s `ProductionVariant`).
@@ -62,13 +79,54 @@ pub struct ConfigVariant {
     pub instance_type: Option<String>,
     pub initial_count: Option<u32>,
     pub initial_weight: Option<f32>,
+    /// The SageMaker Model the variant serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
 }
 
-/// An endpoint configuration (`DescribeEndpointConfig`), as far as scaling reads it.
+/// An endpoint configuration (`DescribeEndpointConfig`), as far as scaling and retraining read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigView {
     pub name: String,
     pub variants: Vec<ConfigVariant>,
+}
+
+/// A SageMaker endpoint: the calls both the scaler and the retraining loop make, through one adapter, so a
+/// missing endpoint, a copied configuration and a blue/green update mean the same for both. The scaler's own
+/// calls (a count change, undoing a configuration) are
+/// [`ScalerEndpointPort`](super::controller::ScalerEndpointPort); the retraining loop's models are its
+/// [`ModelPort`](crate::retrain::ports::ModelPort).
+pub trait EndpointPort {
+    /// `DescribeEndpoint`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] naming the endpoint, of kind [`NotFound`](crate::ports::PortErrorKind::NotFound) when
+    /// there is no such endpoint.
+    fn describe_endpoint(&self, endpoint: &str) -> Result<EndpointView, PortError>;
+
+    /// `DescribeEndpointConfig`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] naming the configuration, of kind [`NotFound`](crate::ports::PortErrorKind::NotFound)
+    /// when there is no such configuration.
+    fn describe_config(&self, config: &str) -> Result<ConfigView, PortError>;
+
+    /// `CreateEndpointConfig`: a copy of `config.source` (every variant, data capture, async, explainer, shadow
+    /// variants, KMS, VPC, role) with the overrides applied.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] naming the source or the new configuration.
+    fn create_config(&self, config: &NewConfig) -> Result<(), PortError>;
+
+    /// `UpdateEndpoint` to `config` with `deployment`, the variants' properties taken from `config`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] naming the endpoint.
+    fn update_endpoint(&self, endpoint: &str, config: &str, deployment: &Deployment) -> Result<(), PortError>;
 }
 
 /// The endpoint cannot be scaled as configured.
@@ -423,6 +481,7 @@ mod tests {
             status: VariantStatus::InService,
             status_text: "InService".into(),
             config_name: "ep-config".into(),
+            failure_reason: None,
             variants: vec![
                 LiveVariant {
                     name: "AllTraffic".into(),
@@ -449,12 +508,14 @@ mod tests {
                     instance_type: Some("ml.m5.large".into()),
                     initial_count: Some(1),
                     initial_weight: Some(1.0),
+                    model_name: None,
                 },
                 ConfigVariant {
                     name: "Serverless".into(),
                     instance_type: None,
                     initial_count: None,
                     initial_weight: Some(0.0),
+                    model_name: None,
                 },
             ],
         }

@@ -13,7 +13,8 @@
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
 //! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the SVG plot.
-//! - [`endpoint`]: the endpoint and configuration as described by SageMaker, and the one metric query per run.
+//! - [`endpoint`]: the one SageMaker endpoint port, shared with the retraining loop, and its views (the endpoint
+//!   and configuration as described), and the one metric query per run.
 //! - [`autoscaling`]: an Application Auto Scaling registration, whether it controls the count, and whether it
 //!   can be restored after a type change.
 //! - [`controller`]: the scaling function's use case: its ports, the pure plan of calls, the state kept

@@ -1,0 +1,99 @@
+//! The retraining loop's verdicts besides [`decide_retraining`](super::decide_retraining): pure functions of
+//! what was observed and the retraining file.
+//!
+//! - [`decide_approval`]: is a newly registered version approved automatically, or left for a person?
+//! - [`judge_deployment`]: has the deployment in progress ended, served or failed, from `DescribeEndpoint`?
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::ports::Approval;
+use super::settings::RegistrationSettings;
+use super::versions::Outcome;
+use crate::scaling::endpoint::EndpointView;
+
+/// A deployment recorded but not seen on the endpoint is judged failed only after this long: longer than a
+/// Lambda invocation (15 minutes), so a handler between its record and its `UpdateEndpoint` is not overtaken.
+pub const DEPLOY_GRACE_MINUTES: i64 = 20;
+
+/// Whether a new version is approved automatically, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalDecision {
+    pub approval: Approval,
+    pub why: String,
+}
+
+/// The approval of a new version with final metrics `candidate`, against the approved version's value of the
+/// same metric (`current`, from its metadata). `PendingManualApproval` unless auto-approval is configured and the
+/// metric improves by more than `min_improvement` on the approved version's (or no version is approved yet).
+/// A missing or non-finite candidate value never approves.
+pub fn decide_approval(
+    settings: &RegistrationSettings,
+    candidate: &BTreeMap<String, f64>,
+    current: Option<f64>,
+) -> ApprovalDecision {
+    let pending = |why: String| ApprovalDecision {
+        approval: Approval::PendingManualApproval,
+        why,
+    };
+    if !settings.auto_approve {
+        return pending("auto_approve is off".to_owned());
+    }
+    let Some(metric) = settings.metric.as_deref() else {
+        return pending("no metric to compare".to_owned());
+    };
+    let Some(value) = candidate.get(metric).copied().filter(|v| v.is_finite()) else {
+        return pending(format!("the training job reported no {metric}"));
+    };
+    let Some(current) = current.filter(|v| v.is_finite()) else {
+        return ApprovalDecision {
+            approval: Approval::Approved,
+            why: format!("{metric} = {value}; no approved version to beat"),
+        };
+    };
+    let gain = if settings.higher_is_better {
+        value - current
+    } else {
+        current - value
+    };
+    if gain > settings.min_improvement {
+        ApprovalDecision {
+            approval: Approval::Approved,
+            why: format!("{metric} = {value} beats the approved version's {current}"),
+        }
+    } else {
+        pending(format!(
+            "{metric} = {value} does not beat the approved version's {current} by more than {}",
+            settings.min_improvement
+        ))
+    }
+}
+
+/// How the deployment in progress of an endpoint is judged from DescribeEndpoint.
+pub fn judge_deployment(
+    deploying_config: &str,
+    requested_at: DateTime<Utc>,
+    endpoint: &EndpointView,
+    now: DateTime<Utc>,
+) -> Option<Outcome> {
+    match endpoint.status_text.as_str() {
+        "InService" if endpoint.config_name == deploying_config => Some(Outcome::Served),
+        "InService" if now - requested_at >= Duration::minutes(DEPLOY_GRACE_MINUTES) => Some(Outcome::Failed {
+            why: format!(
+                "rolled back or never applied: the endpoint is InService on {}",
+                endpoint.config_name
+            ),
+        }),
+        // `UpdateRollbackFailed` and `OutOfService` end a deployment too: waiting for `InService` would block
+        // every later deployment and rollback.
+        "Failed" | "UpdateRollbackFailed" | "OutOfService" => Some(Outcome::Failed {
+            why: endpoint
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| format!("the endpoint is {}", endpoint.status_text)),
+        }),
+        _ => None,
+    }
+}
