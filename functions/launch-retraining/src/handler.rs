@@ -291,13 +291,8 @@ impl App {
                         let Some(request) = lifecycle::baseline_request(s, ended, &history) else {
                             return Ok(());
                         };
-                        // The lifecycle hands over the request's JSON: read back as the typed request sent.
-                        let typed = modelwatch_core::suggest_request::BaselineRequest::from_json(request.clone())
-                            .map_err(|e| {
-                                lifecycle::LifecycleError::Refused(format!("the baseline request of {endpoint}: {e}"))
-                            })?;
-                        events.request_baseline(&endpoint, &typed)?;
-                        requested = Some(request);
+                        events.request_baseline(&endpoint, &request)?;
+                        requested = Some(request.to_json());
                         Ok(())
                     };
                     let ended =

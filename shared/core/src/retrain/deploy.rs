@@ -313,7 +313,7 @@ pub fn baseline_request(
     settings: &RetrainSettings,
     ended: &Ended,
     history: &RetrainHistory,
-) -> Option<serde_json::Value> {
+) -> Option<crate::suggest_request::BaselineRequest> {
     if ended.outcome != Outcome::Served {
         return None;
     }
@@ -321,5 +321,5 @@ pub fn baseline_request(
         return None;
     };
     let launch = history.launches.iter().find(|l| &l.job_name == training_job)?;
-    settings.baseline_request(launch.at.date_naive(), &ended.record.version)
+    settings.new_baseline_request(launch.at.date_naive(), &ended.record.version)
 }

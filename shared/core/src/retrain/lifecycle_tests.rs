@@ -624,8 +624,8 @@ fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
     )
     .unwrap();
     let request = baseline_request(&with_baseline, &ended, &w.history()).expect("a request");
-    assert_eq!(request["dataset"], "s3://ml/churn/2026-11-27/train.csv");
-    assert_eq!(request["baseline"], "s3://b/1");
+    assert_eq!(request.dataset, "s3://ml/churn/2026-11-27/train.csv");
+    assert_eq!(request.baseline, "s3://b/1");
     assert_eq!(
         baseline_request(&w.settings, &ended, &w.history()),
         None,

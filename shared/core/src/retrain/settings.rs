@@ -382,12 +382,6 @@ impl RetrainSettings {
         self.new_baseline.as_ref().map(|b| b.filled(date, version))
     }
 
-    /// The JSON of [`RetrainSettings::new_baseline_request`]. Kept for `lifecycle::baseline_request`, which hands
-    /// the request over as JSON; remove it once that returns the typed request.
-    pub fn baseline_request(&self, date: chrono::NaiveDate, version: &str) -> Option<serde_json::Value> {
-        self.new_baseline_request(date, version).map(|r| r.to_json())
-    }
-
     /// The training data URI for a decision on `date` (`{date}` replaced).
     pub fn data_uri(&self, date: chrono::NaiveDate) -> String {
         self.training
@@ -451,7 +445,7 @@ mod tests {
         assert_eq!(r.label_column.as_deref(), Some("churned"));
         assert!(r.header);
         assert_eq!(
-            s.baseline_request(date, "3").unwrap(),
+            r.to_json(),
             serde_json::json!({"dataset": "s3://ml/churn/2026-11-27/train.csv", "label_column": "churned",
                 "baseline": "s3://b/baselines/ep/AllTraffic"}),
             "the JSON sent is the request, its defaults left out"
