@@ -156,7 +156,7 @@ impl MetricSink for CloudWatchSink {
             tracing::warn!(
                 count = rejected.len(),
                 first = %rejected[0].metric_name,
-                "metric data left out: CloudWatch rejects NaN, infinite and out-of-range values"
+                "Metric data left out: CloudWatch rejects NaN, infinite and out-of-range values."
             );
         }
         let batches = batches(&good);
