@@ -10,9 +10,9 @@
 //!
 //! The message is the whole cause chain on one line (`outer: cause: root cause`).
 //!
-//! [`for_each_target`] runs one blocking job per target (an endpoint variant, an endpoint, an object), one after
-//! the other: a target that fails or panics does not stop the others, each outcome is one log event, and a panic
-//! becomes a [`Panicked`] error naming the target.
+//! [`for_each_target`] runs one job per target (an endpoint variant, an endpoint, an object) on a blocking
+//! thread, one after the other: a target that fails or panics does not stop the others, each outcome is one log
+//! event, and a panic becomes a [`Panicked`] error naming the target.
 
 use std::future::Future;
 
@@ -24,6 +24,7 @@ use modelwatch_core::ports::{PortError, PortErrorKind, error_chain};
 use modelwatch_core::retrain::lifecycle::LifecycleError;
 use modelwatch_core::scaling::controller::ControllerError;
 use modelwatch_core::state::StateError;
+use tokio::task::JoinHandle;
 
 use crate::env::{ConfigError, EndpointVariant};
 use crate::s3::LocationError;
@@ -227,7 +228,16 @@ where
     R: Send + 'static,
     E: From<Panicked> + Send + 'static,
 {
-    tokio::task::spawn_blocking(job).await.unwrap_or_else(|source| {
+    joined(target, tokio::task::spawn_blocking(job)).await
+}
+
+/// Waits for a job spawned on a blocking thread; a panic there becomes [`Panicked`] naming `target`.
+///
+/// # Errors
+///
+/// The job's error, or [`Panicked`].
+pub async fn joined<R, E: From<Panicked>>(target: &str, job: JoinHandle<Result<R, E>>) -> Result<R, E> {
+    job.await.unwrap_or_else(|source| {
         Err(E::from(Panicked {
             target: target.to_owned(),
             source,
@@ -266,25 +276,24 @@ impl<T, R, E> Runs<T, R, E> {
     }
 }
 
-/// Runs each target, one after the other: `prepare` does the target's asynchronous reading (a policy, a
-/// settings file) and returns the job, which runs on a blocking thread with the adapters.
+/// Runs each target, one after the other: `spawn` does the target's asynchronous reading (a policy, a
+/// settings file) and spawns its job on a blocking thread (`tokio::task::spawn_blocking`: the job calls the
+/// core with adapters that block on the runtime); this waits for the job.
 ///
-/// A failure of one target (in `prepare`, in its job, or a panic in its job, as [`Panicked`]) does not stop
+/// A failure of one target (in `spawn`, in its job, or a panic in its job, as [`Panicked`]) does not stop
 /// the others. Each outcome is one log event carrying the target's fields: `Target run succeeded.` at `INFO`,
 /// or `Target run failed.` at `ERROR` with `retryable` and the error's cause chain.
-pub async fn for_each_target<T, R, E, F, Fut, J>(targets: impl IntoIterator<Item = T>, mut prepare: F) -> Runs<T, R, E>
+pub async fn for_each_target<T, R, E, F, Fut>(targets: impl IntoIterator<Item = T>, mut spawn: F) -> Runs<T, R, E>
 where
     T: Target + Clone,
     F: FnMut(T) -> Fut,
-    Fut: Future<Output = Result<J, E>>,
-    J: FnOnce() -> Result<R, E> + Send + 'static,
-    R: Send + 'static,
-    E: Classify + From<Panicked> + Send + 'static,
+    Fut: Future<Output = Result<JoinHandle<Result<R, E>>, E>>,
+    E: Classify + From<Panicked>,
 {
     let mut runs = Runs::default();
     for target in targets {
-        let outcome = match prepare(target.clone()).await {
-            Ok(job) => blocking(&target.name(), job).await,
+        let outcome = match spawn(target.clone()).await {
+            Ok(job) => joined(&target.name(), job).await,
             Err(e) => Err(e),
         };
         let (endpoint, variant, object) = (target.endpoint(), target.variant(), target.object());
@@ -463,14 +472,14 @@ mod tests {
                         source: Box::new(throttled("s3://b/p.json")),
                     });
                 }
-                Ok(move || match t.0 {
+                Ok(tokio::task::spawn_blocking(move || match t.0 {
                     "Bad" => Err(HandlerError::Run {
                         endpoint: t.name(),
                         source: Box::new(StateError::invalid("k", "not JSON")),
                     }),
                     "Boom" => panic!("index out of bounds"),
                     v => Ok(v.to_lowercase()),
-                })
+                }))
             }
         })
         .await;
@@ -503,7 +512,7 @@ mod tests {
     #[tokio::test]
     async fn all_targets_succeeding_gives_every_result_in_order() {
         let runs = for_each_target(["a".to_owned(), "b".to_owned()], |t: String| async move {
-            Ok::<_, HandlerError>(move || Ok(t.len()))
+            Ok::<_, HandlerError>(tokio::task::spawn_blocking(move || Ok(t.len())))
         })
         .await;
         let done = runs.into_result().unwrap();
