@@ -71,16 +71,17 @@ async fn writes_model_monitor_baselines_from_a_data_set_in_s3() {
 
     // A data set that is not there, and an event with a typo: clear errors.
     let missing = serde_json::json!({"dataset": format!("s3://{bucket}/nope.csv"), "baseline": folder});
-    let error = suggest_baseline::handler::handle(&s3, missing)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("nope.csv") && error.contains("NoSuchKey"), "{error}");
+    let error = suggest_baseline::handler::handle(&s3, missing).await.unwrap_err();
+    let diagnostic = modelwatch_aws::lambda::diagnostic(&error);
+    let message = diagnostic.error_message;
+    assert!(
+        message.contains("nope.csv") && message.contains("NoSuchKey"),
+        "{message}"
+    );
+    assert_eq!(diagnostic.error_type, modelwatch_aws::lambda::BAD_INPUT);
     let typo =
         serde_json::json!({"dataset": format!("s3://{bucket}/training/train.csv"), "baseline": folder, "labels": "x"});
-    let error = suggest_baseline::handler::handle(&s3, typo)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = suggest_baseline::handler::handle(&s3, typo).await.unwrap_err();
+    let error = modelwatch_core::ports::error_chain(&error);
     assert!(error.contains("unknown field `labels`"), "{error}");
 }

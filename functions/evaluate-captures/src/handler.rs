@@ -1,21 +1,25 @@
-//! One invocation: the event classified, the baseline read, the core's runs called on a blocking thread with the
-//! S3 and CloudWatch adapters, and a summary returned (and logged, one structured event per window or object).
+//! One invocation: the event classified, and for each endpoint variant (or each capture object) a job on a
+//! blocking thread that reads the baseline and calls the core's run with the S3 and CloudWatch adapters
+//! ([`modelwatch_aws::lambda::for_each_target`]); a summary returned and logged, one structured event per
+//! window or object.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use modelwatch_aws::cloudwatch::CloudWatchSink;
+use modelwatch_aws::lambda::{self, Classify, Panicked, for_each_target};
 use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStore};
+use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
 use modelwatch_core::evaluate::Sources;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, WindowOutcome, windows_due};
 use modelwatch_core::ports::CaptureObject;
-use modelwatch_core::ports::error_chain as chain;
 use modelwatch_core::window::{Window, hour_of_key};
 use serde::Serialize;
 use tokio::runtime::Handle;
+use tokio::task::spawn_blocking;
 
 use crate::config::{Config, EndpointVariant};
 use crate::event::{Invocation, classify};
@@ -63,12 +67,84 @@ pub struct TargetWindow {
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] crate::event::EventError),
-    #[error("{endpoint}/{variant}: {message}")]
-    Target {
+    #[error("{endpoint}/{variant}: reading the baseline")]
+    Baseline {
         endpoint: String,
         variant: String,
-        message: String,
+        #[source]
+        source: Box<BaselineError>,
     },
+    #[error("{endpoint}/{variant}: evaluating the windows")]
+    Windows {
+        endpoint: String,
+        variant: String,
+        #[source]
+        source: Box<MonitorError>,
+    },
+    #[error("{endpoint}/{variant}: folding {object}")]
+    Fold {
+        endpoint: String,
+        variant: String,
+        object: String,
+        #[source]
+        source: Box<MonitorError>,
+    },
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+impl HandlerError {
+    fn baseline(ev: &EndpointVariant, source: BaselineError) -> Self {
+        Self::Baseline {
+            endpoint: ev.endpoint.clone(),
+            variant: ev.variant.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    fn windows(ev: &EndpointVariant, source: MonitorError) -> Self {
+        Self::Windows {
+            endpoint: ev.endpoint.clone(),
+            variant: ev.variant.clone(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// An unrecognised event or a missing or invalid baseline is bad input; a failing port, contention on the
+/// state or a panic is retryable.
+impl Classify for HandlerError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Event(_) => false,
+            Self::Baseline { source, .. } => source.retryable(),
+            Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
+            Self::Panicked(e) => e.retryable(),
+        }
+    }
+}
+
+/// One capture object of an S3 event, and the endpoint variant it belongs to.
+#[derive(Debug, Clone)]
+struct CaptureTarget {
+    ev: EndpointVariant,
+    key: String,
+    /// `s3://bucket/key`.
+    uri: String,
+}
+
+impl lambda::Target for CaptureTarget {
+    fn endpoint(&self) -> &str {
+        &self.ev.endpoint
+    }
+
+    fn variant(&self) -> Option<&str> {
+        Some(&self.ev.variant)
+    }
+
+    fn object(&self) -> Option<&str> {
+        Some(&self.uri)
+    }
 }
 
 /// The function: configuration and clients.
@@ -82,8 +158,8 @@ impl App {
     ///
     /// # Errors
     ///
-    /// A [`HandlerError`] for an unrecognised event or the first endpoint variant that failed (the others are
-    /// still run).
+    /// A [`HandlerError`] for an unrecognised event or the first endpoint variant (or object) that failed; the
+    /// others are still run, and every failure is logged.
     pub async fn handle(
         &self,
         event: serde_json::Value,
@@ -92,173 +168,197 @@ impl App {
     ) -> Result<Response, HandlerError> {
         let invocation = classify(event)?;
         let mut response = Response::default();
-        let mut first_error = None;
-        match invocation {
+        let failed = match invocation {
             Invocation::Schedule { .. } | Invocation::Backfill(_) => {
                 let backfill = match &invocation {
                     Invocation::Backfill(w) => Some(*w),
                     _ => None,
                 };
-                for ev in &self.config.endpoints {
-                    match self.run_windows(ev, backfill, now, run_id).await {
-                        Ok(outcomes) => response
-                            .windows
-                            .extend(outcomes.into_iter().map(|outcome| TargetWindow {
-                                endpoint: ev.endpoint.clone(),
-                                variant: ev.variant.clone(),
-                                outcome,
-                            })),
-                        Err(message) => {
-                            tracing::error!(endpoint = %ev.endpoint, variant = %ev.variant, error = %message, "run failed");
-                            first_error.get_or_insert(HandlerError::Target {
-                                endpoint: ev.endpoint.clone(),
-                                variant: ev.variant.clone(),
-                                message,
-                            });
-                        }
-                    }
+                let runs = for_each_target(self.config.endpoints.iter().cloned(), |ev| async move {
+                    Ok(spawn_blocking(self.windows_job(ev, backfill, now, run_id)))
+                })
+                .await;
+                for (ev, outcomes) in runs.done {
+                    response
+                        .windows
+                        .extend(outcomes.into_iter().map(|outcome| TargetWindow {
+                            endpoint: ev.endpoint.clone(),
+                            variant: ev.variant.clone(),
+                            outcome,
+                        }));
                 }
+                runs.failed
             }
             Invocation::Objects(objects) => {
-                // One event may carry many objects of the same variant: its baseline is read once.
-                let mut baselines: HashMap<EndpointVariant, Arc<BaselineFiles>> = HashMap::new();
+                let mut owned = Vec::new();
                 for (bucket, key) in objects {
-                    let Some(ev) = self.config.owner_of(&bucket, &key) else {
-                        response.ignored.push(format!("s3://{bucket}/{key}"));
-                        continue;
-                    };
-                    let files = match baselines.get(ev) {
-                        Some(f) => Ok(f.clone()),
-                        None => self.read_baseline(ev).await.map(Arc::new),
-                    };
-                    let folded = match files {
-                        Ok(files) => {
-                            baselines.insert(ev.clone(), files.clone());
-                            self.fold(ev, files, &bucket, &key, now).await
-                        }
-                        Err(message) => Err(message),
-                    };
-                    match folded {
-                        Ok(outcome) => {
-                            tracing::info!(object = %outcome.object, folded = outcome.folded, hour_rows = outcome.hour_rows,
-                                drifted = outcome.drifted_features, "capture object folded into its hour");
-                            response.folded.push(outcome);
-                        }
-                        Err(message) => {
-                            tracing::error!(object = %key, error = %message, "fold failed");
-                            first_error.get_or_insert(HandlerError::Target {
-                                endpoint: ev.endpoint.clone(),
-                                variant: ev.variant.clone(),
-                                message,
-                            });
-                        }
+                    let uri = format!("s3://{bucket}/{key}");
+                    match self.config.owner_of(&bucket, &key) {
+                        Some(ev) => owned.push(CaptureTarget {
+                            ev: ev.clone(),
+                            key,
+                            uri,
+                        }),
+                        None => response.ignored.push(uri),
                     }
                 }
+                // One event may carry many objects of the same variant: its baseline is read once.
+                let mut variants: Vec<EndpointVariant> = Vec::new();
+                for t in &owned {
+                    if !variants.contains(&t.ev) {
+                        variants.push(t.ev.clone());
+                    }
+                }
+                let baselines =
+                    for_each_target(variants, |ev| async move { Ok(spawn_blocking(self.baseline_job(ev))) }).await;
+                let files: HashMap<EndpointVariant, Arc<BaselineFiles>> = baselines
+                    .done
+                    .into_iter()
+                    .map(|(ev, files)| (ev, Arc::new(files)))
+                    .collect();
+                // The objects of a variant whose baseline failed are left out: that failure is reported.
+                let readable = owned.into_iter().filter(|t| files.contains_key(&t.ev));
+                let folds = for_each_target(readable, |t| {
+                    let files = files[&t.ev].clone();
+                    async move { Ok(spawn_blocking(self.fold_job(t, files, now))) }
+                })
+                .await;
+                response.folded = folds.done.into_iter().map(|(_, outcome)| outcome).collect();
+                baselines.failed.into_iter().chain(folds.failed).collect()
             }
-        }
-        match first_error {
+        };
+        match failed.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(response),
         }
     }
 
-    /// Reads the baseline of `ev` with the core's loader ([`baseline_files::load`]): `statistics.json` and
-    /// `constraints.json`, and when present `model-quality/constraints.json` and
-    /// `model-quality/cbpe_calibration.json`.
-    ///
-    /// # Errors
-    ///
-    /// A message naming the file that is missing or invalid.
-    pub async fn read_baseline(&self, ev: &EndpointVariant) -> Result<BaselineFiles, String> {
+    /// The store that reads the baseline of `ev`, and its folder's name.
+    fn baseline_store(&self, ev: &EndpointVariant) -> (String, S3StateStore) {
         let folder = self.config.baseline_of(ev);
         let store = S3StateStore::new(self.clients.s3.clone(), Handle::current(), folder.clone());
-        tokio::task::spawn_blocking(move || baseline_files::load(&folder.to_string(), &store))
-            .await
-            .map_err(|e| format!("reading the baseline panicked: {e}"))?
-            .map_err(|e| chain(&e))
+        (folder.to_string(), store)
     }
 
-    /// Evaluates the windows due for `ev` (or every hour of `backfill`), each committed once.
-    async fn run_windows(
+    /// The job that reads the baseline of `ev` with the core's loader ([`baseline_files::load`]):
+    /// `statistics.json` and `constraints.json`, and when present `model-quality/constraints.json` and
+    /// `model-quality/cbpe_calibration.json`.
+    fn baseline_job(
         &self,
-        ev: &EndpointVariant,
+        ev: EndpointVariant,
+    ) -> impl FnOnce() -> Result<BaselineFiles, HandlerError> + Send + 'static {
+        let (folder, store) = self.baseline_store(&ev);
+        move || baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))
+    }
+
+    /// The job that reads the baseline of `ev` and evaluates its windows due (or every hour of `backfill`),
+    /// each committed once.
+    fn windows_job(
+        &self,
+        ev: EndpointVariant,
         backfill: Option<Window>,
         now: DateTime<Utc>,
         run_id: &str,
-    ) -> Result<Vec<WindowOutcome>, String> {
-        let files = self.read_baseline(ev).await?;
-        let adapters = Adapters::new(self, ev);
+    ) -> impl FnOnce() -> Result<Vec<WindowOutcome>, HandlerError> + Send + 'static {
+        let (folder, store) = self.baseline_store(&ev);
+        let adapters = Adapters::new(self, &ev);
         let config = self.config.clone();
-        let ev = ev.clone();
         let run_id = run_id.to_owned();
-        tokio::task::spawn_blocking(move || -> Result<Vec<WindowOutcome>, MonitorError> {
-            let target = config.target(&ev);
-            let windows = match backfill {
-                Some(w) => w.hourly(),
-                None => {
-                    let last = monitor::last_window_end(&adapters.state, &target)?;
-                    windows_due(now, last, config.settle, config.max_windows)
-                }
-            };
-            let ports = adapters.ports(&files);
-            let mut outcomes = Vec::new();
-            for window in windows {
-                let outcome = monitor::commit_window_once(
-                    &ports,
-                    &target,
-                    &window,
-                    &files.baseline,
-                    &config.evaluation,
-                    &run_id,
-                    now,
-                    config.lease,
-                )?;
-                tracing::info!(
-                    endpoint = %target.endpoint, variant = %target.variant, window_start = %outcome.window.start,
-                    decision = %outcome.decision, published = outcome.published,
-                    summary = ?outcome.summary, "window"
-                );
-                outcomes.push(outcome);
-            }
-            Ok(outcomes)
-        })
-        .await
-        .map_err(|e| format!("the run panicked: {e}"))?
-        .map_err(|e| chain(&e))
+        move || {
+            let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
+            run_windows(&adapters, &config, &ev, &files, backfill, now, &run_id)
+                .map_err(|e| HandlerError::windows(&ev, e))
+        }
     }
 
-    /// Folds one capture object into its hour.
-    async fn fold(
+    /// The job that folds one capture object into its hour.
+    fn fold_job(
         &self,
-        ev: &EndpointVariant,
+        target: CaptureTarget,
         files: Arc<BaselineFiles>,
-        bucket: &str,
-        key: &str,
         now: DateTime<Utc>,
-    ) -> Result<FoldOutcome, String> {
-        let adapters = Adapters::new(self, ev);
+    ) -> impl FnOnce() -> Result<FoldOutcome, HandlerError> + Send + 'static {
+        let adapters = Adapters::new(self, &target.ev);
         let config = self.config.clone();
-        let ev = ev.clone();
-        let object = CaptureObject {
-            name: format!("s3://{bucket}/{key}"),
-            size: None,
-            hour: hour_of_key(key),
-        };
-        tokio::task::spawn_blocking(move || {
+        move || {
+            let object = CaptureObject {
+                name: target.uri.clone(),
+                size: None,
+                hour: hour_of_key(&target.key),
+            };
             let ports = adapters.ports(&files);
-            monitor::fold_object(
+            let ev = &target.ev;
+            let outcome = monitor::fold_object(
                 &ports,
-                &config.target(&ev),
+                &config.target(ev),
                 &object,
                 &files.baseline,
                 &config.evaluation,
                 now,
             )
-        })
-        .await
-        .map_err(|e| format!("the fold panicked: {e}"))?
-        .map_err(|e| chain(&e))
+            .map_err(|source| HandlerError::Fold {
+                endpoint: ev.endpoint.clone(),
+                variant: ev.variant.clone(),
+                object: target.uri.clone(),
+                source: Box::new(source),
+            })?;
+            tracing::info!(
+                endpoint = %ev.endpoint,
+                variant = %ev.variant,
+                object = %outcome.object,
+                folded = outcome.folded,
+                hour_rows = outcome.hour_rows,
+                drifted = outcome.drifted_features,
+                "Capture object folded into its hour."
+            );
+            Ok(outcome)
+        }
     }
+}
+
+/// Evaluates the windows due for `ev` (or every hour of `backfill`), each committed once; one event per window.
+fn run_windows(
+    adapters: &Adapters,
+    config: &Config,
+    ev: &EndpointVariant,
+    files: &BaselineFiles,
+    backfill: Option<Window>,
+    now: DateTime<Utc>,
+    run_id: &str,
+) -> Result<Vec<WindowOutcome>, MonitorError> {
+    let target = config.target(ev);
+    let windows = match backfill {
+        Some(w) => w.hourly(),
+        None => {
+            let last = monitor::last_window_end(&adapters.state, &target)?;
+            windows_due(now, last, config.settle, config.max_windows)
+        }
+    };
+    let ports = adapters.ports(files);
+    let mut outcomes = Vec::new();
+    for window in windows {
+        let outcome = monitor::commit_window_once(
+            &ports,
+            &target,
+            &window,
+            &files.baseline,
+            &config.evaluation,
+            run_id,
+            now,
+            config.lease,
+        )?;
+        tracing::info!(
+            endpoint = %target.endpoint,
+            variant = %target.variant,
+            window_start = %outcome.window.start,
+            decision = %outcome.decision,
+            published = outcome.published,
+            summary = ?outcome.summary,
+            "Window evaluated."
+        );
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 /// The adapters of one endpoint variant, blocking on the current runtime.
@@ -306,5 +406,66 @@ impl Adapters {
             metrics: &self.metrics,
             state: &self.state,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use modelwatch_aws::lambda::{BAD_INPUT, RETRYABLE, diagnostic};
+    use modelwatch_core::ports::{PortError, PortErrorKind};
+    use modelwatch_core::state::StateError;
+
+    use super::*;
+
+    fn ev() -> EndpointVariant {
+        EndpointVariant {
+            endpoint: "churn-prod".into(),
+            variant: "AllTraffic".into(),
+        }
+    }
+
+    #[test]
+    fn an_unrecognised_event_or_a_missing_baseline_is_bad_input() {
+        let event = HandlerError::from(classify(serde_json::json!({"hello": "world"})).unwrap_err());
+        let d = diagnostic(&event);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert!(
+            d.error_message.starts_with("unrecognised event: "),
+            "{}",
+            d.error_message
+        );
+        let missing = HandlerError::baseline(
+            &ev(),
+            BaselineError::Missing {
+                path: "s3://b/baselines/churn-prod/AllTraffic/statistics.json".into(),
+            },
+        );
+        let d = diagnostic(&missing);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert_eq!(
+            d.error_message,
+            "churn-prod/AllTraffic: reading the baseline: \
+             baseline file s3://b/baselines/churn-prod/AllTraffic/statistics.json does not exist"
+        );
+    }
+
+    #[test]
+    fn a_failed_state_read_is_retryable_with_its_cause_chain() {
+        let read = StateError::Read {
+            key: "churn-prod/AllTraffic/last_window.json".into(),
+            source: PortError::new(
+                "reading",
+                "s3://b/state/churn-prod/AllTraffic/last_window.json",
+                PortErrorKind::Other,
+                "SlowDown: Please reduce your request rate.",
+            ),
+        };
+        let d = diagnostic(&HandlerError::windows(&ev(), MonitorError::State(read)));
+        assert_eq!(d.error_type, RETRYABLE);
+        assert_eq!(
+            d.error_message,
+            "churn-prod/AllTraffic: evaluating the windows: reading state object churn-prod/AllTraffic/last_window.json: \
+             reading s3://b/state/churn-prod/AllTraffic/last_window.json: SlowDown: Please reduce your request rate."
+        );
     }
 }

@@ -1,8 +1,10 @@
-//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`].
+//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`], its error
+//! classified for Lambda ([`lambda::respond`]).
 
 use evaluate_captures::config::Config;
 use evaluate_captures::handler::{App, Clients};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use modelwatch_aws::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,10 +16,10 @@ async fn main() -> Result<(), Error> {
     };
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        let response = app
-            .handle(event.payload, chrono::Utc::now(), &event.context.request_id)
-            .await?;
-        Ok::<_, Error>(serde_json::to_value(response)?)
+        lambda::respond(
+            app.handle(event.payload, chrono::Utc::now(), &event.context.request_id)
+                .await,
+        )
     }))
     .await
 }

@@ -1,13 +1,14 @@
-//! One invocation: the event classified, each endpoint's retraining file read from S3, and the core's step
-//! (`modelwatch_core::retrain::lifecycle`) run on a blocking thread with the SageMaker and S3 adapters; each
-//! result logged as one structured event.
+//! One invocation: the event classified, and for each endpoint ([`modelwatch_aws::lambda::for_each_target`])
+//! its retraining file read from S3 and the core's step (`modelwatch_core::retrain::lifecycle`) run on a
+//! blocking thread with the SageMaker and S3 adapters; each result logged as one structured event.
 
 use chrono::{DateTime, Utc};
+use modelwatch_aws::lambda::{Classify, Panicked, for_each_target};
 use modelwatch_aws::retrain::SageMakerRetrain;
-use modelwatch_aws::s3::{S3LabelledData, S3StateStore, get_bytes};
+use modelwatch_aws::s3::{LocationError, S3LabelledData, S3StateStore, get_bytes};
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
 use modelwatch_core::memory::MemoryState;
-use modelwatch_core::ports::error_chain;
+use modelwatch_core::ports::{PortError, error_chain};
 use modelwatch_core::retrain::lifecycle::{
     self, DeployOutcome, Ended, LabelledDataPort, LaunchOutcome, LaunchReport, RetrainPorts, RollbackReport,
     TrainingReport,
@@ -15,6 +16,7 @@ use modelwatch_core::retrain::lifecycle::{
 use modelwatch_core::retrain::settings::RetrainSettings;
 use serde::Serialize;
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::event::{Invocation, classify};
@@ -81,8 +83,62 @@ pub struct Response {
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] crate::event::EventError),
-    #[error("{endpoint}: {message}")]
-    Endpoint { endpoint: String, message: String },
+    #[error("{endpoint}: reading the retraining file")]
+    ReadSettings {
+        endpoint: String,
+        #[source]
+        source: Box<PortError>,
+    },
+    #[error("{endpoint}: retraining file {uri} does not exist")]
+    NoSettings { endpoint: String, uri: String },
+    #[error("{endpoint}: retraining file {uri} is invalid")]
+    InvalidSettings {
+        endpoint: String,
+        uri: String,
+        /// Not UTF-8, or a [`modelwatch_core::retrain::settings::SettingsError`].
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{endpoint}: retraining file {uri} is for endpoint {other}")]
+    OtherEndpoint {
+        endpoint: String,
+        uri: String,
+        other: String,
+    },
+    #[error("{endpoint}: the retraining file's training.captured.s3_uri")]
+    CapturedUri {
+        endpoint: String,
+        #[source]
+        source: LocationError,
+    },
+    #[error("{endpoint}: {step}")]
+    Step {
+        endpoint: String,
+        /// What was being done, e.g. `following training job churn-1`.
+        step: String,
+        #[source]
+        source: Box<lifecycle::LifecycleError>,
+    },
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+/// An unrecognised event, a missing or invalid retraining file, and a refused step (no such version to roll back
+/// to, a deployment in progress) are bad input; a failing port, contention on the state or a panic is
+/// retryable.
+impl Classify for HandlerError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Event(_)
+            | Self::NoSettings { .. }
+            | Self::InvalidSettings { .. }
+            | Self::OtherEndpoint { .. }
+            | Self::CapturedUri { .. } => false,
+            Self::ReadSettings { source, .. } => source.retryable(),
+            Self::Step { source, .. } => source.retryable(),
+            Self::Panicked(e) => e.retryable(),
+        }
+    }
 }
 
 /// The function: configuration and clients.
@@ -130,7 +186,7 @@ impl App {
     /// # Errors
     ///
     /// A [`HandlerError`] for an unrecognised event, or for the first endpoint whose step failed (the others
-    /// still run).
+    /// still run, and every failure is logged).
     pub async fn handle(&self, event: serde_json::Value, now: DateTime<Utc>) -> Result<Response, HandlerError> {
         let invocation = classify(event)?;
         let mut response = Response::default();
@@ -152,24 +208,9 @@ impl App {
             } => self.one(endpoint, Action::Rollback { to, requested_by }, &mut response),
             Invocation::History { endpoint } => self.one(endpoint, Action::History, &mut response),
         };
-        let mut first_error = None;
-        for endpoint in endpoints {
-            match self.run(&endpoint, &action, now).await {
-                Ok(Some(step)) => {
-                    log(&step);
-                    response.steps.push(step);
-                }
-                Ok(None) => {}
-                Err(message) => {
-                    tracing::error!(endpoint = %endpoint, error = %message, "Retraining step failed.");
-                    first_error.get_or_insert(HandlerError::Endpoint { endpoint, message });
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(response),
-        }
+        let runs = for_each_target(endpoints, |endpoint| self.run(endpoint, &action, now)).await;
+        response.steps = runs.into_result()?.into_iter().filter_map(|(_, step)| step).collect();
+        Ok(response)
     }
 
     fn one(&self, endpoint: String, action: Action, response: &mut Response) -> (Vec<String>, Action) {
@@ -185,40 +226,69 @@ impl App {
     ///
     /// # Errors
     ///
-    /// A message naming the file when it is missing, invalid, or written for another endpoint.
-    pub async fn read_settings(&self, endpoint: &str) -> Result<RetrainSettings, String> {
+    /// A [`HandlerError`] naming the file when it cannot be read, is missing, invalid, or written for another
+    /// endpoint.
+    pub async fn read_settings(&self, endpoint: &str) -> Result<RetrainSettings, HandlerError> {
         let location = self.config.settings_of(endpoint);
         let uri = location.to_string();
-        let (bytes, _) = get_bytes(&self.clients.s3, &location.bucket, &location.prefix)
-            .await
-            .map_err(|e| error_chain(&e))?
-            .ok_or_else(|| format!("retraining file {uri} does not exist"))?;
-        let text = String::from_utf8(bytes).map_err(|e| format!("retraining file {uri}: {e}"))?;
-        let settings =
-            RetrainSettings::from_json(&text).map_err(|e| format!("retraining file {uri}: {}", error_chain(&e)))?;
+        let owned = endpoint.to_owned();
+        let (bytes, _) = match get_bytes(&self.clients.s3, &location.bucket, &location.prefix).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(HandlerError::NoSettings { endpoint: owned, uri }),
+            Err(e) => {
+                return Err(HandlerError::ReadSettings {
+                    endpoint: owned,
+                    source: Box::new(e),
+                });
+            }
+        };
+        let settings = String::from_utf8(bytes)
+            .map_err(Box::from)
+            .and_then(|text| RetrainSettings::from_json(&text).map_err(Box::from));
+        let settings = match settings {
+            Ok(s) => s,
+            Err(source) => {
+                return Err(HandlerError::InvalidSettings {
+                    endpoint: owned,
+                    uri,
+                    source,
+                });
+            }
+        };
         if settings.endpoint != endpoint {
-            return Err(format!(
-                "retraining file {uri} is for endpoint {}, not {endpoint}",
-                settings.endpoint
-            ));
+            return Err(HandlerError::OtherEndpoint {
+                endpoint: owned,
+                uri,
+                other: settings.endpoint,
+            });
         }
         Ok(settings)
     }
 
-    /// One step for one endpoint, on a blocking thread.
-    async fn run(&self, endpoint: &str, action: &Action, now: DateTime<Utc>) -> Result<Option<StepReport>, String> {
+    /// One step for one endpoint, its retraining file read first, spawned on a blocking thread. The step logs
+    /// its result.
+    async fn run(
+        &self,
+        endpoint: String,
+        action: &Action,
+        now: DateTime<Utc>,
+    ) -> Result<JoinHandle<Result<Option<StepReport>, HandlerError>>, HandlerError> {
         let settings = match action {
             // Rollback and history need no retraining file: they work on the version history alone.
             Action::Rollback { .. } | Action::History => None,
             // Following a deployment needs none either; the file only adds the new version's baseline request.
-            Action::Reconcile => match self.read_settings(endpoint).await {
+            Action::Reconcile => match self.read_settings(&endpoint).await {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::warn!(endpoint = %endpoint, error = %e, "No retraining file: no baseline will be requested.");
+                    tracing::warn!(
+                        endpoint = %endpoint,
+                        error = %error_chain(&e),
+                        "No retraining file: no baseline will be requested."
+                    );
                     None
                 }
             },
-            _ => Some(self.read_settings(endpoint).await?),
+            _ => Some(self.read_settings(&endpoint).await?),
         };
         let variant = settings
             .as_ref()
@@ -227,9 +297,8 @@ impl App {
         let handle = Handle::current();
         let clients = self.clients.clone();
         let config = self.config.clone();
-        let endpoint = endpoint.to_owned();
         let action = action.clone();
-        tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             let state = S3StateStore::new(clients.s3.clone(), handle.clone(), config.state.clone());
             let reports = S3StateStore::new(clients.s3.clone(), handle.clone(), config.reports.clone());
             let no_baseline = MemoryState::default();
@@ -242,9 +311,10 @@ impl App {
                 Some(c) => Some(S3LabelledData::new(
                     clients.s3.clone(),
                     handle.clone(),
-                    c.s3_uri
-                        .parse()
-                        .map_err(|e| format!("training.captured.s3_uri {}: {e}", c.s3_uri))?,
+                    c.s3_uri.parse().map_err(|source| HandlerError::CapturedUri {
+                        endpoint: endpoint.clone(),
+                        source,
+                    })?,
                 )),
                 None => None,
             };
@@ -266,19 +336,24 @@ impl App {
                 labelled: labelled.as_ref().map(|l| l as &dyn LabelledDataPort),
             };
             let ctx = config.context(&endpoint, &variant);
-            let chain = |e: lifecycle::LifecycleError| error_chain(&e);
+            let doing = action.describe();
+            let failed = |source: lifecycle::LifecycleError| HandlerError::Step {
+                endpoint: endpoint.clone(),
+                step: doing.clone(),
+                source: Box::new(source),
+            };
             let step = match (&action, &settings) {
                 (Action::Check, Some(s)) => Some(StepReport::Check(
-                    lifecycle::check_and_launch(&ports, s, &ctx, now).map_err(chain)?,
+                    lifecycle::check_and_launch(&ports, s, &ctx, now).map_err(failed)?,
                 )),
                 (Action::Training(job), Some(s)) => {
-                    match lifecycle::on_training_job(&ports, s, &ctx, job, now).map_err(chain)? {
+                    match lifecycle::on_training_job(&ports, s, &ctx, job, now).map_err(failed)? {
                         TrainingReport::NotOurs { .. } => None,
                         report => Some(StepReport::Training { endpoint, report }),
                     }
                 }
                 (Action::Deploy(arn), Some(s)) => {
-                    match lifecycle::deploy_package(&ports, s, &ctx, arn, now).map_err(chain)? {
+                    match lifecycle::deploy_package(&ports, s, &ctx, arn, now).map_err(failed)? {
                         DeployOutcome::Ignored { .. } => None,
                         outcome => Some(StepReport::Deploy { endpoint, outcome }),
                     }
@@ -296,7 +371,7 @@ impl App {
                         Ok(())
                     };
                     let ended =
-                        lifecycle::reconcile_then(&ports, &endpoint, now, &mut request_baseline).map_err(chain)?;
+                        lifecycle::reconcile_then(&ports, &endpoint, now, &mut request_baseline).map_err(failed)?;
                     Some(StepReport::Reconcile {
                         endpoint,
                         ended,
@@ -304,10 +379,10 @@ impl App {
                     })
                 }
                 (Action::Rollback { to, requested_by }, _) => Some(StepReport::Rollback(
-                    lifecycle::rollback(&ports, &endpoint, to.as_deref(), requested_by, now).map_err(chain)?,
+                    lifecycle::rollback(&ports, &endpoint, to.as_deref(), requested_by, now).map_err(failed)?,
                 )),
                 (Action::History, _) => {
-                    let history = lifecycle::version_history(&state, &endpoint).map_err(chain)?;
+                    let history = lifecycle::version_history(&state, &endpoint).map_err(failed)?;
                     let rendered = history.render();
                     Some(StepReport::History {
                         endpoint,
@@ -319,10 +394,11 @@ impl App {
                     unreachable!("the settings are read for these actions")
                 }
             };
+            if let Some(step) = &step {
+                log(step);
+            }
             Ok(step)
-        })
-        .await
-        .map_err(|e| format!("the step panicked: {e}"))?
+        }))
     }
 }
 
@@ -337,11 +413,29 @@ enum Action {
     History,
 }
 
+impl Action {
+    /// What the step does, for its error.
+    fn describe(&self) -> String {
+        match self {
+            Self::Check => "checking the retraining policy".to_owned(),
+            Self::Training(job) => format!("following training job {job}"),
+            Self::Deploy(arn) => format!("deploying model package {arn}"),
+            Self::Reconcile => "following the deployment in progress".to_owned(),
+            Self::Rollback { to: Some(v), .. } => format!("rolling back to version {v}"),
+            Self::Rollback { to: None, .. } => "rolling back".to_owned(),
+            Self::History => "reading the version history".to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
+    use modelwatch_aws::lambda::{BAD_INPUT, RETRYABLE, diagnostic};
+    use modelwatch_core::ports::PortErrorKind;
+    use modelwatch_core::retrain::versions::RollbackError;
     use modelwatch_core::retrain::{Reason, RetrainDecision};
 
     use super::*;
@@ -387,6 +481,58 @@ mod tests {
             refreshed: None,
             refresh_error: None,
         })
+    }
+
+    #[test]
+    fn an_unrecognised_event_or_a_refused_rollback_is_bad_input() {
+        let event = HandlerError::from(classify(serde_json::json!({"action": "delete", "endpoint": "e"})).unwrap_err());
+        let d = diagnostic(&event);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert!(
+            d.error_message.starts_with("unrecognised event: "),
+            "{}",
+            d.error_message
+        );
+        assert!(d.error_message.contains("delete"), "{}", d.error_message);
+        let rollback = HandlerError::Step {
+            endpoint: "churn-prod".into(),
+            step: Action::Rollback {
+                to: Some("7".into()),
+                requested_by: "lambda".into(),
+            }
+            .describe(),
+            source: Box::new(lifecycle::LifecycleError::Rollback(RollbackError::UnknownVersion {
+                endpoint: "churn-prod".into(),
+                version: "7".into(),
+            })),
+        };
+        let d = diagnostic(&rollback);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert_eq!(
+            d.error_message,
+            "churn-prod: rolling back to version 7: endpoint churn-prod: version 7 is not in the history"
+        );
+    }
+
+    #[test]
+    fn a_failed_call_is_retryable_with_its_cause_chain() {
+        let error = HandlerError::Step {
+            endpoint: "churn-prod".into(),
+            step: Action::Training("churn-1".into()).describe(),
+            source: Box::new(lifecycle::LifecycleError::Port(PortError::new(
+                "describing training job",
+                "churn-1",
+                PortErrorKind::Other,
+                "ThrottlingException: Rate exceeded",
+            ))),
+        };
+        let d = diagnostic(&error);
+        assert_eq!(d.error_type, RETRYABLE);
+        assert_eq!(
+            d.error_message,
+            "churn-prod: following training job churn-1: describing training job churn-1: \
+             ThrottlingException: Rate exceeded"
+        );
     }
 
     #[test]

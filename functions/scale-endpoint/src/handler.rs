@@ -1,17 +1,20 @@
-//! One invocation: for each configured variant, the policy read from S3 and the core's controller run on a
-//! blocking thread with the SageMaker, CloudWatch, Application Auto Scaling and S3 adapters; each decision
-//! logged as one structured event with its reasons.
+//! One invocation: for each configured variant ([`modelwatch_aws::lambda::for_each_target`]), the policy read
+//! from S3 and the core's controller run on a blocking thread with the SageMaker, CloudWatch, Application Auto
+//! Scaling and S3 adapters; each decision logged as one structured event with its reasons.
 
 use chrono::{DateTime, Utc};
 use modelwatch_aws::autoscaling::ApplicationAutoScaling;
 use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::endpoint_metrics::CloudWatchEndpointMetrics;
+use modelwatch_aws::lambda::{Classify, Panicked, for_each_target};
 use modelwatch_aws::s3::{S3StateStore, get_bytes};
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
+use modelwatch_core::ports::PortError;
 use modelwatch_core::scaling::Policy;
-use modelwatch_core::scaling::controller::{ControllerPorts, Outcome, RunReport, chain, run_variant};
+use modelwatch_core::scaling::controller::{ControllerError, ControllerPorts, Outcome, RunReport, run_variant};
 use serde::Serialize;
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use crate::config::{Config, EndpointVariant};
 use crate::event::classify;
@@ -49,12 +52,67 @@ pub struct Response {
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] crate::event::EventError),
-    #[error("{endpoint}/{variant}: {message}")]
-    Target {
+    #[error("{endpoint}/{variant}: reading the policy")]
+    ReadPolicy {
         endpoint: String,
         variant: String,
-        message: String,
+        #[source]
+        source: Box<PortError>,
     },
+    #[error("{endpoint}/{variant}: policy {uri} does not exist")]
+    NoPolicy {
+        endpoint: String,
+        variant: String,
+        uri: String,
+    },
+    #[error("{endpoint}/{variant}: policy {uri} is invalid")]
+    InvalidPolicy {
+        endpoint: String,
+        variant: String,
+        uri: String,
+        /// Not UTF-8, or a [`modelwatch_core::scaling::PolicyError`].
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{endpoint}/{variant}: policy {uri} is for {policy_endpoint}/{policy_variant}")]
+    OtherVariant {
+        endpoint: String,
+        variant: String,
+        uri: String,
+        policy_endpoint: String,
+        policy_variant: String,
+    },
+    #[error("{endpoint}/{variant}: the controller could not run")]
+    Controller {
+        endpoint: String,
+        variant: String,
+        #[source]
+        source: Box<ControllerError>,
+    },
+    /// The decision's action failed; the core reports why as text (the report's [`Outcome::Failed`]), after
+    /// undoing what it could.
+    #[error("{endpoint}/{variant}: the scaling action failed: {error}")]
+    Action {
+        endpoint: String,
+        variant: String,
+        error: String,
+    },
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+/// An unrecognised event, a missing or invalid policy, a variant that cannot be scaled or an invalid state are
+/// bad input; a failing port or action, or a panic, is retryable (the next minute's run tries again anyway).
+impl Classify for HandlerError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Event(_) | Self::NoPolicy { .. } | Self::InvalidPolicy { .. } | Self::OtherVariant { .. } => false,
+            Self::ReadPolicy { source, .. } => source.retryable(),
+            Self::Controller { source, .. } => source.retryable(),
+            Self::Action { .. } => true,
+            Self::Panicked(e) => e.retryable(),
+        }
+    }
 }
 
 /// The function: configuration and clients.
@@ -105,67 +163,75 @@ impl App {
     /// # Errors
     ///
     /// A [`HandlerError`] for an unrecognised event, or for the first variant that could not run or whose
-    /// action failed (the others still run).
+    /// action failed (the others still run, and every failure is logged).
     pub async fn handle(&self, event: serde_json::Value, now: DateTime<Utc>) -> Result<Response, HandlerError> {
         classify(event)?;
-        let mut response = Response::default();
-        let mut first_error = None;
-        for ev in &self.config.endpoints {
-            let failure = match self.run(ev, now).await {
-                Ok(report) => {
-                    log(&report, self.config.options.dry_run);
-                    let failed = match &report.outcome {
-                        Outcome::Failed { error, .. } => Some(error.clone()),
-                        _ => None,
-                    };
-                    response.runs.push(report);
-                    failed
-                }
-                Err(message) => {
-                    tracing::error!(endpoint = %ev.endpoint, variant = %ev.variant, error = %message, "Scaling run failed.");
-                    Some(message)
-                }
-            };
-            if let Some(message) = failure {
-                first_error.get_or_insert(HandlerError::Target {
-                    endpoint: ev.endpoint.clone(),
-                    variant: ev.variant.clone(),
-                    message,
-                });
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(response),
-        }
+        let runs = for_each_target(self.config.endpoints.iter().cloned(), |ev| async move {
+            let policy = self.read_policy(&ev).await?;
+            Ok(self.run(ev, policy, now))
+        })
+        .await;
+        Ok(Response {
+            runs: runs.into_result()?.into_iter().map(|(_, report)| report).collect(),
+        })
     }
 
     /// Reads and validates the policy of `ev`.
     ///
     /// # Errors
     ///
-    /// A message naming the policy object when it is missing, invalid, or written for another variant.
-    pub async fn read_policy(&self, ev: &EndpointVariant) -> Result<Policy, String> {
+    /// A [`HandlerError`] naming the policy object when it cannot be read, is missing, invalid, or written for
+    /// another variant.
+    pub async fn read_policy(&self, ev: &EndpointVariant) -> Result<Policy, HandlerError> {
+        let (endpoint, variant) = (ev.endpoint.clone(), ev.variant.clone());
         let (bucket, key) = self.config.policy_of(ev);
         let uri = format!("s3://{bucket}/{key}");
-        let (bytes, _) = get_bytes(&self.clients.s3, &bucket, &key)
-            .await
-            .map_err(|e| chain(&e))?
-            .ok_or_else(|| format!("policy {uri} does not exist"))?;
-        let text = String::from_utf8(bytes).map_err(|e| format!("policy {uri}: {e}"))?;
-        let policy = Policy::from_json(&text).map_err(|e| format!("policy {uri}: {}", chain(&e)))?;
+        let read = get_bytes(&self.clients.s3, &bucket, &key).await;
+        let (bytes, _) = match read {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(HandlerError::NoPolicy { endpoint, variant, uri }),
+            Err(e) => {
+                return Err(HandlerError::ReadPolicy {
+                    endpoint,
+                    variant,
+                    source: Box::new(e),
+                });
+            }
+        };
+        let policy = String::from_utf8(bytes)
+            .map_err(Box::from)
+            .and_then(|text| Policy::from_json(&text).map_err(Box::from));
+        let policy = match policy {
+            Ok(p) => p,
+            Err(source) => {
+                return Err(HandlerError::InvalidPolicy {
+                    endpoint,
+                    variant,
+                    uri,
+                    source,
+                });
+            }
+        };
         if policy.endpoint != ev.endpoint || policy.variant != ev.variant {
-            return Err(format!(
-                "policy {uri} is for {}/{}, not {}/{}",
-                policy.endpoint, policy.variant, ev.endpoint, ev.variant
-            ));
+            return Err(HandlerError::OtherVariant {
+                endpoint,
+                variant,
+                uri,
+                policy_endpoint: policy.endpoint,
+                policy_variant: policy.variant,
+            });
         }
         Ok(policy)
     }
 
-    /// One controller run for `ev`.
-    async fn run(&self, ev: &EndpointVariant, now: DateTime<Utc>) -> Result<RunReport, String> {
-        let policy = self.read_policy(ev).await?;
+    /// One controller run for `ev` by `policy`, on a blocking thread. The run logs the decision, and fails when
+    /// the decision's action did.
+    fn run(
+        &self,
+        ev: EndpointVariant,
+        policy: Policy,
+        now: DateTime<Utc>,
+    ) -> JoinHandle<Result<RunReport, HandlerError>> {
         let handle = Handle::current();
         let clients = self.clients.clone();
         let state = self.config.state.clone();
@@ -183,10 +249,21 @@ impl App {
                 state: &state,
                 sink: &sink,
             };
-            run_variant(&ports, &policy, &options, now).map_err(|e| chain(&e))
+            let report = run_variant(&ports, &policy, &options, now).map_err(|source| HandlerError::Controller {
+                endpoint: ev.endpoint.clone(),
+                variant: ev.variant.clone(),
+                source: Box::new(source),
+            })?;
+            log(&report, options.dry_run);
+            match &report.outcome {
+                Outcome::Failed { error, .. } => Err(HandlerError::Action {
+                    endpoint: ev.endpoint,
+                    variant: ev.variant,
+                    error: error.clone(),
+                }),
+                _ => Ok(report),
+            }
         })
-        .await
-        .map_err(|e| format!("the run panicked: {e}"))?
     }
 }
 
@@ -196,6 +273,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use chrono::TimeZone;
+    use modelwatch_aws::lambda::{BAD_INPUT, RETRYABLE, diagnostic};
+    use modelwatch_core::ports::PortErrorKind;
     use modelwatch_core::scaling::{
         History, MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus, decide,
     };
@@ -214,6 +293,61 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn an_unrecognised_event_or_an_invalid_policy_is_bad_input() {
+        let event = HandlerError::from(classify(serde_json::json!({"Records": []})).unwrap_err());
+        let d = diagnostic(&event);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert!(
+            d.error_message
+                .starts_with("unrecognised event: expected the EventBridge schedule's event or {}"),
+            "{}",
+            d.error_message
+        );
+        let invalid = HandlerError::InvalidPolicy {
+            endpoint: "ep".into(),
+            variant: "AllTraffic".into(),
+            uri: "s3://b/policies/ep/AllTraffic.json".into(),
+            source: Box::new(Policy::from_json("{}").unwrap_err()),
+        };
+        let d = diagnostic(&invalid);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert!(
+            d.error_message.starts_with(
+                "ep/AllTraffic: policy s3://b/policies/ep/AllTraffic.json is invalid: policy JSON is invalid"
+            ),
+            "{}",
+            d.error_message
+        );
+    }
+
+    #[test]
+    fn a_failed_policy_read_or_action_is_retryable_with_its_cause_chain() {
+        let read = HandlerError::ReadPolicy {
+            endpoint: "ep".into(),
+            variant: "AllTraffic".into(),
+            source: Box::new(PortError::new(
+                "reading",
+                "s3://b/policies/ep/AllTraffic.json",
+                PortErrorKind::Other,
+                "ThrottlingException: Rate exceeded",
+            )),
+        };
+        let d = diagnostic(&read);
+        assert_eq!(d.error_type, RETRYABLE);
+        assert_eq!(
+            d.error_message,
+            "ep/AllTraffic: reading the policy: reading s3://b/policies/ep/AllTraffic.json: \
+             ThrottlingException: Rate exceeded"
+        );
+        let action = HandlerError::Action {
+            endpoint: "ep".into(),
+            variant: "AllTraffic".into(),
+            error: "UpdateEndpointWeightsAndCapacities ep: ThrottlingException".into(),
+        };
+        assert_eq!(diagnostic(&action).error_type, RETRYABLE);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`].
+//! Wiring only: configuration, clients and JSON logs once per process; each event to [`App::handle`], its error
+//! classified for Lambda ([`lambda::respond`]).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use modelwatch_aws::lambda;
 use scale_endpoint::config::Config;
 use scale_endpoint::handler::{App, Clients};
 
@@ -14,8 +16,7 @@ async fn main() -> Result<(), Error> {
     };
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        let response = app.handle(event.payload, chrono::Utc::now()).await?;
-        Ok::<_, Error>(serde_json::to_value(response)?)
+        lambda::respond(app.handle(event.payload, chrono::Utc::now()).await)
     }))
     .await
 }

@@ -1,9 +1,12 @@
 //! One invocation: the data set streamed to temporary storage (polars reads files), profiled by the core, the
 //! baseline files written to S3.
 
-use modelwatch_aws::s3::{S3Location, S3ReportStore};
-use modelwatch_core::ports::error_chain as chain;
-use modelwatch_core::suggest;
+use modelwatch_aws::error::port_error;
+use modelwatch_aws::lambda::{self, Classify, Panicked};
+use modelwatch_aws::s3::{LocationError, S3Location, S3ReportStore};
+use modelwatch_core::dataset::DatasetError;
+use modelwatch_core::ports::PortError;
+use modelwatch_core::suggest::{self, SuggestError};
 use modelwatch_core::suggest_request::{BaselineRequest, BaselineRequestError};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -21,16 +24,51 @@ pub struct Response {
 /// Why the baseline could not be suggested.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    #[error("the event is not a baseline request: {0}")]
+    #[error("the event is not a baseline request")]
     Request(#[from] BaselineRequestError),
-    #[error("{0}")]
-    Location(#[from] modelwatch_aws::s3::LocationError),
+    #[error(transparent)]
+    Location(#[from] LocationError),
     #[error("{0} names a folder, not a data set")]
     NotAnObject(String),
-    #[error("downloading {uri}: {message}")]
-    Download { uri: String, message: String },
-    #[error("{0}")]
-    Suggest(String),
+    #[error("quality_only needs a problem_type")]
+    QualityOnly,
+    #[error("downloading the data set")]
+    Download(#[source] Box<PortError>),
+    #[error("copying {uri} to temporary storage")]
+    Transfer {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("suggesting the baseline of {uri}")]
+    Suggest {
+        uri: String,
+        #[source]
+        source: Box<SuggestError>,
+    },
+    #[error("writing the baseline files")]
+    Write(#[source] Box<PortError>),
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+/// A bad event, a missing or unreadable data set or a missing column is bad input; S3 failing, temporary
+/// storage failing (unless full) or a panic is retryable.
+impl Classify for HandlerError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Request(_) | Self::Location(_) | Self::NotAnObject(_) | Self::QualityOnly => false,
+            Self::Download(e) | Self::Write(e) => e.retryable(),
+            Self::Transfer { source, .. } => source.kind() != std::io::ErrorKind::StorageFull,
+            Self::Suggest { source, .. } => match source.as_ref() {
+                SuggestError::Dataset(DatasetError::Io { .. }) => true,
+                SuggestError::Dataset(DatasetError::Read { .. } | DatasetError::NoColumn { .. })
+                | SuggestError::Missing(_)
+                | SuggestError::Calibration(_) => false,
+            },
+            Self::Panicked(e) => e.retryable(),
+        }
+    }
 }
 
 /// Handles one event.
@@ -49,33 +87,33 @@ pub async fn handle(s3: &aws_sdk_s3::Client, event: serde_json::Value) -> Result
         .filter(|n| !n.is_empty())
         .ok_or_else(|| HandlerError::NotAnObject(request.dataset.clone()))?
         .to_owned();
+    if request.quality_only && request.problem_type.is_none() {
+        return Err(HandlerError::QualityOnly);
+    }
     // Lambda's /tmp (512 MB by default, configurable up to 10 GB) holds the data set; polars reads files.
-    let dir = tempfile::tempdir().map_err(|e| HandlerError::Download {
+    let dir = tempfile::tempdir().map_err(|source| HandlerError::Transfer {
         uri: request.dataset.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let path = dir.path().join(&file_name);
-    download(s3, &dataset, &path)
-        .await
-        .map_err(|message| HandlerError::Download {
-            uri: request.dataset.clone(),
-            message,
-        })?;
+    download(s3, &dataset, &path).await?;
     let store = S3ReportStore::new(s3.clone(), Handle::current(), baseline.clone());
-    tokio::task::spawn_blocking(move || {
+    let target = request.dataset.clone();
+    lambda::blocking(&target, move || {
         let quality = request.quality();
-        let suggested = suggest::suggest(&path, &request.options(), quality.as_ref()).map_err(|e| chain(&e))?;
+        let suggested =
+            suggest::suggest(&path, &request.options(), quality.as_ref()).map_err(|source| HandlerError::Suggest {
+                uri: request.dataset.clone(),
+                source: Box::new(source),
+            })?;
         let names = if request.quality_only {
-            let q = suggested
-                .quality
-                .as_ref()
-                .ok_or_else(|| "quality_only needs a problem_type".to_owned())?;
+            let q = suggested.quality.as_ref().ok_or(HandlerError::QualityOnly)?;
             suggest::write_quality(&store, q)
         } else {
             suggest::write(&store, &suggested)
         }
-        .map_err(|e| chain(&e))?;
-        tracing::info!(dataset = %request.dataset, baseline = %baseline, files = ?names, "baseline suggested");
+        .map_err(|e| HandlerError::Write(Box::new(e)))?;
+        tracing::info!(dataset = %request.dataset, baseline = %baseline, files = ?names, "Baseline suggested.");
         Ok(Response {
             written: names.iter().map(|n| baseline.uri_of(&baseline.key(n))).collect(),
             features: suggested.baseline.statistics.features.len(),
@@ -83,21 +121,87 @@ pub async fn handle(s3: &aws_sdk_s3::Client, event: serde_json::Value) -> Result
         })
     })
     .await
-    .map_err(|e| HandlerError::Suggest(format!("the baseline run panicked: {e}")))?
-    .map_err(HandlerError::Suggest)
 }
 
 /// Streams an object to a file, never holding it whole in memory.
-async fn download(s3: &aws_sdk_s3::Client, object: &S3Location, path: &std::path::Path) -> Result<(), String> {
+async fn download(s3: &aws_sdk_s3::Client, object: &S3Location, path: &std::path::Path) -> Result<(), HandlerError> {
+    let uri = object.to_string();
     let output = s3
         .get_object()
         .bucket(&object.bucket)
         .key(&object.prefix)
         .send()
         .await
-        .map_err(|e| chain(&modelwatch_aws::error::port_error("reading", object.to_string(), e)))?;
+        .map_err(|e| HandlerError::Download(Box::new(port_error("reading", uri.clone(), e))))?;
+    let transfer = |source| HandlerError::Transfer {
+        uri: uri.clone(),
+        source,
+    };
     let mut body = output.body.into_async_read();
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| e.to_string())?;
-    tokio::io::copy(&mut body, &mut file).await.map_err(|e| e.to_string())?;
-    file.flush().await.map_err(|e| e.to_string())
+    let mut file = tokio::fs::File::create(path).await.map_err(transfer)?;
+    tokio::io::copy(&mut body, &mut file).await.map_err(transfer)?;
+    file.flush().await.map_err(transfer)
+}
+
+#[cfg(test)]
+mod tests {
+    use modelwatch_aws::lambda::{BAD_INPUT, RETRYABLE, diagnostic};
+    use modelwatch_core::ports::PortErrorKind;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_request_is_bad_input_naming_what_is_wrong() {
+        // The event is read before S3 is called: a client with no credentials or region does.
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::Config::builder().behavior_version_latest().build());
+        let typo = serde_json::json!({"dataset": "s3://b/train.csv", "baseline": "s3://b/base", "labels": "y"});
+        let d = diagnostic(&handle(&s3, typo).await.unwrap_err());
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert!(
+            d.error_message
+                .starts_with("the event is not a baseline request: unknown field `labels`"),
+            "{}",
+            d.error_message
+        );
+        let quality = serde_json::json!({"dataset": "s3://b/v.csv", "baseline": "s3://b/base", "quality_only": true});
+        let d = diagnostic(&handle(&s3, quality).await.unwrap_err());
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            (BAD_INPUT, "quality_only needs a problem_type")
+        );
+        let bucket = serde_json::json!({"dataset": "s3://b", "baseline": "s3://b/base"});
+        let d = diagnostic(&handle(&s3, bucket).await.unwrap_err());
+        assert_eq!(
+            (d.error_type.as_str(), d.error_message.as_str()),
+            (BAD_INPUT, "s3://b names a folder, not a data set")
+        );
+    }
+
+    #[test]
+    fn a_missing_data_set_is_bad_input_a_failing_s3_is_retryable() {
+        let missing = HandlerError::Download(Box::new(PortError::new(
+            "reading",
+            "s3://b/nope.csv",
+            PortErrorKind::NotFound,
+            "NoSuchKey: The specified key does not exist.",
+        )));
+        let d = diagnostic(&missing);
+        assert_eq!(d.error_type, BAD_INPUT);
+        assert_eq!(
+            d.error_message,
+            "downloading the data set: reading s3://b/nope.csv: NoSuchKey: The specified key does not exist."
+        );
+        let throttled = HandlerError::Write(Box::new(PortError::new(
+            "writing",
+            "s3://b/base/statistics.json",
+            PortErrorKind::Other,
+            "SlowDown: Please reduce your request rate.",
+        )));
+        let d = diagnostic(&throttled);
+        assert_eq!(d.error_type, RETRYABLE);
+        assert!(
+            d.error_message
+                .ends_with(": SlowDown: Please reduce your request rate.")
+        );
+    }
 }

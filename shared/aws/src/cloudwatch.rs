@@ -156,7 +156,7 @@ impl MetricSink for CloudWatchSink {
             tracing::warn!(
                 count = rejected.len(),
                 first = %rejected[0].metric_name,
-                "metric data left out: CloudWatch rejects NaN, infinite and out-of-range values"
+                "Metric data left out: CloudWatch rejects NaN, infinite and out-of-range values."
             );
         }
         let batches = batches(&good);
@@ -213,8 +213,15 @@ mod tests {
 
     #[test]
     fn batches_split_at_the_size_limit() {
+        // Long dimension values (metric names are capped at 255 characters when the datum is made).
         let long = "x".repeat(1000);
-        let data: Vec<MetricDatum> = (0..400).map(|i| datum("a", &format!("{long}{i}"), 1.0)).collect();
+        let data: Vec<MetricDatum> = (0..400)
+            .map(|i| {
+                let mut d = datum("a", &format!("m{i}"), 1.0);
+                d.dimensions[0].1 = format!("{long}{i}");
+                d
+            })
+            .collect();
         let b = batches(&data);
         assert!(b.len() > 1, "400 data of over 3 kB each exceed 1 MB");
         for batch in &b {

@@ -9,6 +9,8 @@
 //! - [`config`]: the SDK configuration, loaded once per process (region, endpoint overrides, retries).
 //! - [`env`]: environment variables into typed configuration, shared by the functions.
 //! - [`error`]: SDK errors mapped to the core's [`PortError`](modelwatch_core::ports::PortError), cause kept.
+//! - [`lambda`]: the functions' edge: errors classified retryable or bad input and mapped to Lambda's
+//!   `Diagnostic`; the per-target loop of blocking jobs every handler runs.
 //! - [`logs`]: the functions' JSON logs, set up once per process.
 //! - [`s3`]: S3 locations; the capture source, the report store and the state store.
 //! - [`cloudwatch`]: the metric sink, batching within `PutMetricData`'s limits.
@@ -37,6 +39,7 @@ pub mod config;
 pub mod endpoint_metrics;
 pub mod env;
 pub mod error;
+pub mod lambda;
 pub mod logs;
 #[cfg(feature = "retrain")]
 pub mod retrain;
