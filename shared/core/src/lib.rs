@@ -22,7 +22,8 @@
 //! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names, and the
 //!   encoding of a window's data-quality metrics.
 //! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
-//! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
+//! - [`history`]: per-window prediction history: the window summary, the seasonality-aware anomaly detector, and
+//!   the history kept between runs with its compare-and-set update.
 //! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
 //! - [`retrain`]: the retraining loop: when to retrain (policy, decision, budget), the endpoint's retraining file,
 //!   job names and lineage tags, the version history, and the steps over ports (launch, register, deploy, roll back).
