@@ -19,15 +19,20 @@
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
 //! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
 //! - [`metric_limits`]: what CloudWatch accepts (name length, time range), decided before anything is sent.
-//! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names.
+//! - [`metrics`]: the CloudWatch data a run publishes, with Model Monitor's namespaces and metric names, and the
+//!   encoding of a window's data-quality metrics.
 //! - [`quality`]: ground truth, the join with captures, model-quality metrics and label-free estimates.
-//! - [`history`]: per-window prediction history and its seasonality-aware anomaly detector.
+//! - [`history`]: per-window prediction history: the window summary, the seasonality-aware anomaly detector, and
+//!   the history kept between runs with its compare-and-set update.
 //! - [`scaling`]: the endpoint autoscaling policy and the fleet simulator.
 //! - [`retrain`]: the retraining loop: when to retrain (policy, decision, budget), the endpoint's retraining file,
 //!   job names and lineage tags, the version history, and the steps over ports (launch, register, deploy, roll back).
 //! - [`ports`]: the traits the adapters implement (capture source, report store, metric sink, state store).
 //! - [`memory`]: in-memory adapters of the ports, for tests and dry runs.
-//! - [`evaluate`]: the monitoring use case that ties them together.
+//! - [`evaluate`]: the monitoring use case that ties them together: its configuration, and the evaluator over the
+//!   ports with what it produces.
+//! - [`suggest_quality`]: the model-quality baseline of a labelled validation set (tolerance-loosened constraints,
+//!   the CBPE calibration), without polars; the baseline use case calls it.
 //! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
@@ -61,6 +66,7 @@ pub mod skip;
 pub mod state;
 #[cfg(feature = "polars")]
 pub mod suggest;
+pub mod suggest_quality;
 pub mod suggest_request;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -7,6 +7,18 @@
 //! In the same single pass over the rows the evaluator also summarises the window's predictions for the prediction
 //! history ([`Evaluation::predictions`], which [`crate::history::update_history`] assesses and records) and, when the
 //! baseline holds a CBPE calibration, estimates binary performance without labels ([`Evaluation::estimate`]).
+//!
+//! # Layout
+//!
+//! - [`config`]: the evaluation's configuration ([`EvaluationConfig`], [`PredictionConfig`], [`QualityConfig`])
+//!   and its defaults.
+//!
+//! This module holds the evaluator itself: [`Evaluator`], [`evaluate_window`] over the ports, and what they produce
+//! ([`Evaluation`] and its outcomes). The CloudWatch encoding of a window's data metrics is
+//! [`crate::metrics::data_metrics`]; the model-quality baseline helpers re-exported here live in
+//! [`crate::suggest_quality`].
+
+pub mod config;
 
 use std::io::Read;
 
@@ -14,137 +26,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, Statistics};
-use crate::capture::{CaptureReader, FileSummary, ReaderConfig, SkipReport, open_decompressed};
-use crate::drift::{self, DriftConfig, DriftReport, ModelMonitorComparison};
-use crate::history::{HistoryConfig, WindowBuilder, WindowSummary};
-use crate::metrics::{DATA_METRICS_NAMESPACE, MetricDatum, MetricScope, StatisticSet, Unit};
+use crate::capture::{CaptureReader, FileSummary, SkipReport, open_decompressed};
+use crate::drift::{self, DriftReport, ModelMonitorComparison};
+use crate::history::{WindowBuilder, WindowSummary};
+use crate::metrics::{MetricDatum, MetricScope, data_metrics};
 use crate::ports::{CaptureObject, CaptureSource, PortError, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
-    self, BinaryOptions, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, GroundTruth, JoinReport,
-    ModelQualityConstraints, ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation,
-    SkipCounts,
+    self, CbpeAccumulator, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints,
+    ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation, SkipCounts,
 };
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
 
-/// The evaluation's configuration (the `--config` file, JSON).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvaluationConfig {
-    /// How captures are read.
-    #[serde(default)]
-    pub reader: ReaderConfig,
-    /// How drift is measured.
-    #[serde(default)]
-    pub drift: DriftConfig,
-    /// Model quality against ground truth; off when absent.
-    #[serde(default)]
-    pub quality: Option<QualityConfig>,
-    /// How the endpoint's outputs read when no `quality` section says so (for the prediction history's positive
-    /// rate). Without either, a CBPE calibration in the baseline makes the problem binary with its threshold.
-    #[serde(default)]
-    pub predictions: Option<PredictionConfig>,
-    /// How the prediction history is kept and judged (used when a state store is given).
-    #[serde(default)]
-    pub history: HistoryConfig,
-}
-
-/// What the endpoint predicts, for reading its outputs without ground truth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PredictionConfig {
-    /// `BinaryClassification`, `MulticlassClassification` or `Regression`.
-    pub problem_type: ProblemType,
-    /// A score at or above it predicts the positive class (binary; default 0.5).
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-    /// The positive class (binary; default `"1"`).
-    #[serde(default = "default_positive_label")]
-    pub positive_label: String,
-}
-
-impl PredictionConfig {
-    /// The outputs of a `problem_type` model, with the default threshold and positive label.
-    pub fn new(problem_type: ProblemType) -> Self {
-        Self {
-            problem_type,
-            threshold: default_threshold(),
-            positive_label: default_positive_label(),
-        }
-    }
-
-    /// How outputs are decided.
-    pub fn spec(&self) -> ProblemSpec {
-        spec_of(self.problem_type, self.threshold, &self.positive_label)
-    }
-}
-
-fn spec_of(problem_type: ProblemType, threshold: f64, positive_label: &str) -> ProblemSpec {
-    match problem_type {
-        ProblemType::BinaryClassification => ProblemSpec::Binary(BinaryOptions {
-            positive_label: positive_label.to_owned(),
-            threshold,
-            ..BinaryOptions::default()
-        }),
-        ProblemType::MulticlassClassification => ProblemSpec::Multiclass,
-        ProblemType::Regression => ProblemSpec::Regression,
-    }
-}
-
-/// How predictions are judged against ground truth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QualityConfig {
-    /// `BinaryClassification`, `MulticlassClassification` or `Regression`.
-    pub problem_type: ProblemType,
-    /// A score at or above it predicts the positive class (binary; default 0.5).
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-    /// The positive class (binary; default `"1"`).
-    #[serde(default = "default_positive_label")]
-    pub positive_label: String,
-    /// Labels arrive late: label files up to this many hours after the window's end are read (default 24).
-    #[serde(default = "default_label_lookback_hours")]
-    pub label_lookback_hours: u32,
-}
-
-fn default_threshold() -> f64 {
-    0.5
-}
-
-fn default_positive_label() -> String {
-    "1".to_owned()
-}
-
-fn default_label_lookback_hours() -> u32 {
-    24
-}
-
-impl QualityConfig {
-    /// The quality settings for `problem_type` with the defaults.
-    pub fn new(problem_type: ProblemType) -> Self {
-        Self {
-            problem_type,
-            threshold: default_threshold(),
-            positive_label: default_positive_label(),
-            label_lookback_hours: default_label_lookback_hours(),
-        }
-    }
-
-    /// The join's problem specification.
-    pub fn spec(&self) -> ProblemSpec {
-        spec_of(self.problem_type, self.threshold, &self.positive_label)
-    }
-
-    /// The hours of label folders to read for a capture window.
-    pub fn label_window(&self, window: &Window) -> Window {
-        Window {
-            start: window.start,
-            end: window.end + chrono::Duration::hours(i64::from(self.label_lookback_hours)),
-        }
-    }
-}
+pub use crate::suggest_quality::{DEFAULT_QUALITY_TOLERANCE, estimate_baseline, quality_baseline};
+pub use config::{EvaluationConfig, PredictionConfig, QualityConfig};
 
 /// Model quality of a window.
 #[derive(Debug, Clone, Serialize)]
@@ -495,91 +391,6 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
-
-/// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,
-/// `feature_baseline_drift_*`), for features whose `emit_metrics` is not disabled, plus modelwatch's data-set
-/// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_max_feature_drift` (the largest
-/// `feature_baseline_drift_*`), `dataset_records_skipped`, `constraint_violations`.
-pub fn data_metrics(
-    baseline: &Baseline,
-    profile: &DatasetProfile,
-    drift: &DriftReport,
-    summary: &RunSummary,
-    scope: &MetricScope,
-) -> Vec<MetricDatum> {
-    let global_emit = baseline
-        .constraints
-        .monitoring_config
-        .emit_metrics
-        .is_none_or(|t| t.is_enabled());
-    let mut out = Vec::new();
-    if global_emit {
-        for feature in profile
-            .features
-            .iter()
-            .chain([&profile.prediction_score, &profile.prediction_label])
-        {
-            let emit = baseline
-                .constraints
-                .feature(&feature.name)
-                .and_then(|f| f.monitoring_config_overrides.as_ref())
-                .and_then(|o| o.emit_metrics)
-                .is_none_or(|t| t.is_enabled());
-            if !emit || (crate::baseline::is_prediction_feature(&feature.name) && feature.total() == 0) {
-                continue;
-            }
-            let m = &feature.moments;
-            if m.count > 0 {
-                let mut datum = scope.datum(
-                    DATA_METRICS_NAMESPACE,
-                    format!("feature_data_{}", feature.name),
-                    m.mean,
-                    Unit::None,
-                );
-                datum.statistics = Some(StatisticSet {
-                    sample_count: m.count as f64,
-                    sum: m.sum,
-                    minimum: m.min,
-                    maximum: m.max,
-                });
-                out.push(datum);
-            }
-            if feature.total() > 0 {
-                out.push(scope.datum(
-                    DATA_METRICS_NAMESPACE,
-                    format!("feature_non_null_{}", feature.name),
-                    feature.completeness(),
-                    Unit::None,
-                ));
-            }
-            if let Some(d) = drift.feature(&feature.name) {
-                out.push(scope.datum(
-                    DATA_METRICS_NAMESPACE,
-                    format!("feature_baseline_drift_{}", feature.name),
-                    d.model_monitor_distance,
-                    Unit::None,
-                ));
-            }
-        }
-    }
-    let ns = DATA_METRICS_NAMESPACE;
-    out.push(scope.datum(ns, "dataset_item_count", profile.item_count as f64, Unit::Count));
-    out.push(scope.datum(ns, "dataset_drift_share", drift.drift_share, Unit::None));
-    // The largest feature_baseline_drift_<f> of the window: one alarm on it covers every feature.
-    if let Some(max) = drift
-        .features
-        .iter()
-        .map(|f| f.model_monitor_distance)
-        .filter(|d| d.is_finite())
-        .reduce(f64::max)
-    {
-        out.push(scope.datum(ns, "dataset_max_feature_drift", max, Unit::None));
-    }
-    out.push(scope.datum(ns, "dataset_records_skipped", summary.skipped as f64, Unit::Count));
-    out.push(scope.datum(ns, "constraint_violations", summary.violations as f64, Unit::Count));
-    out
-}
-
 /// Where a window's data come from.
 pub struct Sources<'s> {
     pub captures: &'s dyn CaptureSource,
@@ -648,77 +459,13 @@ pub fn evaluate_window(
     }
     Ok(evaluator.finish(scope, sources.quality_constraints))
 }
-
-/// The default relative tolerance of suggested model-quality thresholds: a metric 10% worse than on the
-/// validation set is a violation. Model Monitor puts thresholds at the baseline value itself, which makes an
-/// ordinary window's sampling noise fire half the alarms; the tolerance keeps the alarms for real degradation.
-pub const DEFAULT_QUALITY_TOLERANCE: f64 = 0.1;
-
-/// The model-quality baseline of a labelled validation set: `(label, score, predicted label)` per row. Its
-/// statistics, and the constraints suggested from them, loosened by the relative `tolerance` (thresholds of
-/// higher-is-better metrics scaled by `1 - tolerance`, lower-is-better ones by `1 + tolerance`).
-pub fn quality_baseline(
-    config: &QualityConfig,
-    rows: impl IntoIterator<Item = (String, Option<f64>, Option<String>)>,
-    tolerance: f64,
-) -> (ModelQualityStatistics, ModelQualityConstraints) {
-    let mut join = QualityJoin::new(config.spec());
-    for (i, (label, score, predicted)) in rows.into_iter().enumerate() {
-        let id = i.to_string();
-        // Too many classes is reported by the statistics (empty); a baseline has no run to keep going.
-        let _ = join.add_capture(&id, None, score, predicted.as_deref(), None);
-        if let Some(label) = quality::ground_truth::parse_label(&label, config.problem_type) {
-            let _ = join.add_label(&GroundTruth { id, label });
-        }
-    }
-    let statistics = join.evaluate().statistics;
-    let mut constraints = quality::suggest_constraints(&statistics, &quality::SuggestOptions::default());
-    for map in [
-        &mut constraints.binary_classification_constraints,
-        &mut constraints.multiclass_classification_constraints,
-        &mut constraints.regression_constraints,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        for (metric, c) in map.iter_mut() {
-            let factor = if quality::report::lower_is_better(metric) {
-                1.0 + tolerance
-            } else {
-                1.0 - tolerance
-            };
-            c.threshold *= factor;
-        }
-    }
-    (statistics, constraints)
-}
-
-/// The label-free estimate's calibration from the same labelled validation set as [`quality_baseline`]: `None`
-/// unless the problem is binary classification.
-///
-/// # Errors
-///
-/// [`CbpeError::EmptyReference`] when no row has a finite score (a validation set with predicted labels only).
-pub fn estimate_baseline<'r>(
-    config: &QualityConfig,
-    rows: impl IntoIterator<Item = &'r (String, Option<f64>, Option<String>)>,
-) -> Result<Option<CbpeCalibration>, CbpeError> {
-    let ProblemSpec::Binary(options) = config.spec() else {
-        return Ok(None);
-    };
-    CbpeCalibration::fit(
-        options,
-        rows.into_iter().map(|(label, score, _)| (label.as_str(), *score)),
-    )
-    .map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::history::{PredictionHistory, Verdict, update_history};
     use crate::ports::{PortErrorKind, StateStore, StateVersion};
     use crate::profile::InferredType;
+    use crate::quality::BinaryOptions;
     use std::cell::RefCell;
     use std::collections::HashMap;
 

@@ -1,0 +1,126 @@
+//! One window's prediction summary, built from a stream of predictions in bounded memory.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Classes whose shares are kept per window; rarer classes are summed under [`OTHER_CLASSES`].
+pub const MAX_TRACKED_CLASSES: usize = 20;
+/// The key of the summed share of untracked classes.
+pub const OTHER_CLASSES: &str = "__other__";
+
+/// The prediction summary of one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    pub start: DateTime<Utc>,
+    /// Captured invocations (rows), valid or not.
+    pub invocations: u64,
+    /// Mean score (probability or regression output) of the valid outputs with a score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_mean: Option<f64>,
+    /// Share of valid predictions in the positive class (binary classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_rate: Option<f64>,
+    /// Share of valid predictions per predicted class (classification with labels), at most
+    /// [`MAX_TRACKED_CLASSES`] classes plus [`OTHER_CLASSES`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_shares: BTreeMap<String, f64>,
+    /// Invocations whose output was missing or not a valid prediction.
+    pub invalid_outputs: u64,
+}
+
+impl WindowSummary {
+    /// Share of invalid outputs, when there were invocations.
+    pub fn invalid_rate(&self) -> Option<f64> {
+        (self.invocations > 0).then(|| self.invalid_outputs as f64 / self.invocations as f64)
+    }
+}
+
+/// Builds a [`WindowSummary`] from a stream of predictions, in bounded memory.
+#[derive(Debug, Clone, Default)]
+pub struct WindowBuilder {
+    invocations: u64,
+    invalid: u64,
+    score_sum: f64,
+    scores: u64,
+    positives: u64,
+    decided: u64,
+    classes: HashMap<String, u64>,
+    other: u64,
+    labelled: u64,
+}
+
+impl WindowBuilder {
+    /// Counts one valid prediction: its score, whether it is positive (binary), its predicted class (when any).
+    pub fn add(&mut self, score: Option<f64>, positive: Option<bool>, predicted_class: Option<&str>) {
+        self.invocations += 1;
+        if let Some(s) = score.filter(|s| s.is_finite()) {
+            self.score_sum += s;
+            self.scores += 1;
+        }
+        if let Some(p) = positive {
+            self.decided += 1;
+            self.positives += u64::from(p);
+        }
+        if let Some(c) = predicted_class {
+            self.labelled += 1;
+            if let Some(n) = self.classes.get_mut(c) {
+                *n += 1;
+            } else if self.classes.len() < MAX_TRACKED_CLASSES {
+                self.classes.insert(c.to_owned(), 1);
+            } else {
+                self.other += 1;
+            }
+        }
+    }
+
+    /// Counts one invocation whose output was missing or invalid.
+    pub fn add_invalid(&mut self) {
+        self.invocations += 1;
+        self.invalid += 1;
+    }
+
+    /// The summary of the window starting at `start`.
+    pub fn finish(&self, start: DateTime<Utc>) -> WindowSummary {
+        let share = |n: u64| n as f64 / self.labelled as f64;
+        let mut class_shares: BTreeMap<String, f64> =
+            self.classes.iter().map(|(c, &n)| (c.clone(), share(n))).collect();
+        if self.other > 0 {
+            class_shares.insert(OTHER_CLASSES.to_owned(), share(self.other));
+        }
+        WindowSummary {
+            start,
+            invocations: self.invocations,
+            prediction_mean: (self.scores > 0).then(|| self.score_sum / self.scores as f64),
+            positive_rate: (self.decided > 0).then(|| self.positives as f64 / self.decided as f64),
+            class_shares,
+            invalid_outputs: self.invalid,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::fixtures::t0;
+
+    #[test]
+    fn window_builder_summarises_and_bounds_classes() {
+        let mut b = WindowBuilder::default();
+        b.add(Some(0.8), Some(true), Some("1"));
+        b.add(Some(0.2), Some(false), Some("0"));
+        b.add(None, None, None);
+        b.add_invalid();
+        for i in 0..30 {
+            b.add(None, None, Some(&format!("c{i}")));
+        }
+        let w = b.finish(t0());
+        assert_eq!((w.invocations, w.invalid_outputs), (34, 1));
+        assert_eq!(w.prediction_mean, Some(0.5));
+        assert_eq!(w.positive_rate, Some(0.5));
+        assert_eq!(w.class_shares.len(), MAX_TRACKED_CLASSES + 1);
+        assert!((w.class_shares.values().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((w.class_shares[OTHER_CLASSES] - 12.0 / 32.0).abs() < 1e-12);
+    }
+}
