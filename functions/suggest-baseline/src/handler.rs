@@ -87,9 +87,6 @@ pub async fn handle(s3: &aws_sdk_s3::Client, event: serde_json::Value) -> Result
         .filter(|n| !n.is_empty())
         .ok_or_else(|| HandlerError::NotAnObject(request.dataset.clone()))?
         .to_owned();
-    if request.quality_only && request.problem_type.is_none() {
-        return Err(HandlerError::QualityOnly);
-    }
     // Lambda's /tmp (512 MB by default, configurable up to 10 GB) holds the data set; polars reads files.
     let dir = tempfile::tempdir().map_err(|source| HandlerError::Transfer {
         uri: request.dataset.clone(),
@@ -167,7 +164,7 @@ mod tests {
         let d = diagnostic(&handle(&s3, quality).await.unwrap_err());
         assert_eq!(
             (d.error_type.as_str(), d.error_message.as_str()),
-            (BAD_INPUT, "quality_only needs a problem_type")
+            (BAD_INPUT, "the event is not a baseline request: quality_only: needs a problem_type")
         );
         let bucket = serde_json::json!({"dataset": "s3://b", "baseline": "s3://b/base"});
         let d = diagnostic(&handle(&s3, bucket).await.unwrap_err());
