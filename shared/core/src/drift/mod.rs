@@ -603,4 +603,106 @@ mod tests {
         assert_eq!((x.method, x.threshold), (Method::Psi, 0.5));
         assert_eq!(x.score, x.scores["psi"]);
     }
+
+    #[test]
+    fn every_further_method_is_selectable_per_feature_and_gives_a_verdict() {
+        let numeric = [
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::EnergyDistance,
+            Method::CramerVonMises,
+            Method::AndersonDarling,
+            Method::MannWhitneyU,
+            Method::WelchTTest,
+            Method::KsHigher,
+            Method::KsLower,
+        ];
+        let categorical = [
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::GTest,
+            Method::ChiSquareGoodnessOfFit,
+            Method::FisherExact,
+        ];
+        let two = |flip: bool| move |i: usize| if i.is_multiple_of(3) != flip { "a" } else { "b" };
+        let base = Baseline::from_profile(&profile(spread, two(false), 5000));
+        let same = profile(|i| spread(i + 17), two(false), 3000);
+        // Shifted up by 3 (of a range of 10), and the two categories' shares swapped.
+        let shifted = profile(|i| spread(i) + 3.0, two(true), 3000);
+        let mm = ModelMonitorComparison::from_constraints(&base.constraints);
+        let choose = |feature: &str, method: Method| {
+            // Through the configuration file's own names.
+            let json = format!(
+                r#"{{"features": {{"{feature}": {{"method": "{}"}}}}}}"#,
+                method.as_str()
+            );
+            serde_json::from_str::<DriftConfig>(&json).unwrap()
+        };
+        for (feature, methods) in [("x", &numeric[..]), ("c", &categorical[..])] {
+            for &method in methods {
+                for (window, drifts) in [(&same, false), (&shifted, method != Method::KsLower)] {
+                    let report = compare(&base.statistics, &mm, window, &choose(feature, method));
+                    let f = report.feature(feature).unwrap();
+                    assert_eq!((f.method, f.threshold), (method, method.default_threshold()));
+                    assert_eq!(f.drifted, drifts, "{method:?} on {feature}: {f:#?}");
+                    let key = if method.is_test() {
+                        format!("{}_p_value", method.as_str())
+                    } else {
+                        method.as_str().to_owned()
+                    };
+                    assert_eq!(f.score, f.scores[&key], "{method:?}");
+                    assert_eq!(f.p_value.is_some(), method.is_test());
+                }
+            }
+        }
+        // Only the chosen method is added to the scores.
+        let report = compare(&base.statistics, &mm, &shifted, &choose("x", Method::WelchTTest));
+        assert!(!report.feature("x").unwrap().scores.contains_key("hellinger"));
+        assert!(!report.feature("c").unwrap().scores.contains_key("welch_t_test_p_value"));
+
+        // A method that does not apply falls back to the default: a numbers-only test on strings, and Fisher's
+        // exact test on three categories.
+        let report = compare(&base.statistics, &mm, &shifted, &choose("c", Method::MannWhitneyU));
+        assert_eq!(report.feature("c").unwrap().method, Method::JensenShannon);
+        let three = profile(spread, |i| ["a", "b", "z"][i % 3], 3000);
+        let report = compare(&base.statistics, &mm, &three, &choose("c", Method::FisherExact));
+        assert_eq!(report.feature("c").unwrap().method, Method::JensenShannon);
+    }
+
+    #[test]
+    fn method_names_are_the_configuration_names() {
+        let all = [
+            Method::Ks,
+            Method::ChiSquare,
+            Method::Psi,
+            Method::JensenShannon,
+            Method::WassersteinNormed,
+            Method::LinfSimple,
+            Method::LinfRobust,
+            Method::UnseenShare,
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::EnergyDistance,
+            Method::CramerVonMises,
+            Method::AndersonDarling,
+            Method::MannWhitneyU,
+            Method::WelchTTest,
+            Method::KsHigher,
+            Method::KsLower,
+            Method::GTest,
+            Method::ChiSquareGoodnessOfFit,
+            Method::FisherExact,
+        ];
+        for method in all {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.as_str(), "{method:?}");
+            let expected = if method.is_test() {
+                0.05
+            } else if method == Method::Psi {
+                0.2
+            } else {
+                0.1
+            };
+            assert_eq!(method.default_threshold(), expected, "{method:?}");
+        }
+    }
 }
