@@ -15,7 +15,9 @@
 //! `feature_baseline_drift_<feature>` metric carries, so alarms built for Model Monitor keep their meaning.
 //!
 //! - [`stats`]: the pure statistics over weighted samples and category counts.
+//! - [`methods`]: further methods users of Evidently, NannyML and scipy expect, computed only when chosen.
 
+pub mod methods;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -51,12 +53,57 @@ pub enum Method {
     LinfRobust,
     /// The share of current values in categories the baseline never saw (strings): drift when above threshold.
     UnseenShare,
+    /// Hellinger distance on the quantile bins of PSI (numbers) or the category shares (strings), in `[0, 1]`:
+    /// drift when above threshold (Evidently's default 0.1).
+    Hellinger,
+    /// Kullback-Leibler divergence of the window from the baseline on the same bins or shares, with PSI's
+    /// epsilon for empty bins: drift when above threshold (Evidently's default 0.1).
+    KlDivergence,
+    /// Energy distance (numbers), in the square root of the feature's units: drift when above threshold
+    /// (Evidently's default 0.1, which suits features of unit scale).
+    EnergyDistance,
+    /// Cramér-von Mises two-sample test, asymptotic (numbers): drift when p < threshold.
+    CramerVonMises,
+    /// Anderson-Darling two-sample test, midrank form; p-value capped at 0.25 and floored at 0.001 as in scipy
+    /// (numbers): drift when p < threshold.
+    AndersonDarling,
+    /// Two-sided Mann-Whitney U test, normal approximation with tie and continuity corrections (numbers): drift
+    /// when p < threshold.
+    MannWhitneyU,
+    /// Welch's unequal-variance t-test of the means (numbers): drift when p < threshold.
+    WelchTTest,
+    /// One-sided Kolmogorov-Smirnov test for a window of larger values, scipy's `ks_2samp(baseline, current,
+    /// alternative='greater')` (numbers): drift when p < threshold.
+    KsHigher,
+    /// One-sided Kolmogorov-Smirnov test for a window of smaller values, scipy's `ks_2samp(baseline, current,
+    /// alternative='less')` (numbers): drift when p < threshold.
+    KsLower,
+    /// G-test (log-likelihood ratio) of homogeneity on the 2 x k table (strings): drift when p < threshold.
+    GTest,
+    /// Chi-square goodness of fit of the window's counts to the baseline's shares, Evidently's chi-square
+    /// (strings; `chi_square` is the test of homogeneity): drift when p < threshold.
+    ChiSquareGoodnessOfFit,
+    /// Fisher's exact test on the 2 x 2 table, for strings with two categories (more fall back to the
+    /// default): drift when p < threshold.
+    FisherExact,
 }
 
 impl Method {
     /// Whether the score is a p-value (drift below the threshold) rather than a distance (drift above it).
     pub fn is_test(self) -> bool {
         matches!(self, Self::Ks | Self::ChiSquare)
+            || matches!(
+                self,
+                Self::CramerVonMises
+                    | Self::AndersonDarling
+                    | Self::MannWhitneyU
+                    | Self::WelchTTest
+                    | Self::KsHigher
+                    | Self::KsLower
+                    | Self::GTest
+                    | Self::ChiSquareGoodnessOfFit
+                    | Self::FisherExact
+            )
     }
 
     /// The default threshold: 0.05 for tests, 0.2 for PSI (the usual "significant shift"), 0.1 for distances.
@@ -64,6 +111,9 @@ impl Method {
         match self {
             Self::Ks | Self::ChiSquare => 0.05,
             Self::Psi => 0.2,
+            // The further methods: tests at 0.05; Evidently's defaults for the three distances.
+            m if m.is_test() => 0.05,
+            Self::Hellinger | Self::KlDivergence | Self::EnergyDistance => 0.1,
             _ => 0.1,
         }
     }
@@ -79,6 +129,18 @@ impl Method {
             Self::LinfSimple => "linf_simple",
             Self::LinfRobust => "linf_robust",
             Self::UnseenShare => "unseen_share",
+            Self::Hellinger => "hellinger",
+            Self::KlDivergence => "kl_divergence",
+            Self::EnergyDistance => "energy_distance",
+            Self::CramerVonMises => "cramer_von_mises",
+            Self::AndersonDarling => "anderson_darling",
+            Self::MannWhitneyU => "mann_whitney_u",
+            Self::WelchTTest => "welch_t_test",
+            Self::KsHigher => "ks_higher",
+            Self::KsLower => "ks_lower",
+            Self::GTest => "g_test",
+            Self::ChiSquareGoodnessOfFit => "chi_square_goodness_of_fit",
+            Self::FisherExact => "fisher_exact",
         }
     }
 }
@@ -300,6 +362,9 @@ fn numeric_drift(
             method: default,
             threshold: None,
         });
+    // The methods of `methods` are computed only when chosen, and then add their scores.
+    let chosen = methods::numeric(choice.method, &base, &cur, (&base_shares, &cur_shares));
+    let scores = methods::with_scores(scores, chosen.as_ref());
     let score_of = |method: Method| match method {
         Method::Ks => Some((ks.p_value, Some(ks.p_value))),
         Method::Psi => Some((psi, None)),
@@ -308,6 +373,10 @@ fn numeric_drift(
         Method::LinfSimple => Some((ks.statistic, None)),
         Method::LinfRobust => Some((linf_robust, None)),
         Method::ChiSquare | Method::UnseenShare => None,
+        _ => chosen
+            .as_ref()
+            .filter(|c| c.method == method)
+            .map(|c| (c.score, c.p_value)),
     };
     Ok(primary(current, "numeric", choice, default, score_of, scores, (n, m)))
 }
@@ -369,6 +438,9 @@ fn categorical_drift(
             method: default,
             threshold: None,
         });
+    // The methods of `methods` are computed only when chosen, and then add their scores.
+    let chosen = methods::categorical(choice.method, &base_ref, &cur_ref);
+    let scores = methods::with_scores(scores, chosen.as_ref());
     let score_of = |method: Method| match method {
         Method::ChiSquare => Some((chi.p_value, Some(chi.p_value))),
         Method::Psi => Some((psi, None)),
@@ -377,6 +449,10 @@ fn categorical_drift(
         Method::LinfRobust => Some((linf_robust, None)),
         Method::UnseenShare => Some((unseen, None)),
         Method::Ks | Method::WassersteinNormed => None,
+        _ => chosen
+            .as_ref()
+            .filter(|c| c.method == method)
+            .map(|c| (c.score, c.p_value)),
     };
     Ok(primary(
         current,
@@ -526,5 +602,107 @@ mod tests {
         let x = report.feature("x").unwrap();
         assert_eq!((x.method, x.threshold), (Method::Psi, 0.5));
         assert_eq!(x.score, x.scores["psi"]);
+    }
+
+    #[test]
+    fn every_further_method_is_selectable_per_feature_and_gives_a_verdict() {
+        let numeric = [
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::EnergyDistance,
+            Method::CramerVonMises,
+            Method::AndersonDarling,
+            Method::MannWhitneyU,
+            Method::WelchTTest,
+            Method::KsHigher,
+            Method::KsLower,
+        ];
+        let categorical = [
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::GTest,
+            Method::ChiSquareGoodnessOfFit,
+            Method::FisherExact,
+        ];
+        let two = |flip: bool| move |i: usize| if i.is_multiple_of(3) != flip { "a" } else { "b" };
+        let base = Baseline::from_profile(&profile(spread, two(false), 5000));
+        let same = profile(|i| spread(i + 17), two(false), 3000);
+        // Shifted up by 3 (of a range of 10), and the two categories' shares swapped.
+        let shifted = profile(|i| spread(i) + 3.0, two(true), 3000);
+        let mm = ModelMonitorComparison::from_constraints(&base.constraints);
+        let choose = |feature: &str, method: Method| {
+            // Through the configuration file's own names.
+            let json = format!(
+                r#"{{"features": {{"{feature}": {{"method": "{}"}}}}}}"#,
+                method.as_str()
+            );
+            serde_json::from_str::<DriftConfig>(&json).unwrap()
+        };
+        for (feature, methods) in [("x", &numeric[..]), ("c", &categorical[..])] {
+            for &method in methods {
+                for (window, drifts) in [(&same, false), (&shifted, method != Method::KsLower)] {
+                    let report = compare(&base.statistics, &mm, window, &choose(feature, method));
+                    let f = report.feature(feature).unwrap();
+                    assert_eq!((f.method, f.threshold), (method, method.default_threshold()));
+                    assert_eq!(f.drifted, drifts, "{method:?} on {feature}: {f:#?}");
+                    let key = if method.is_test() {
+                        format!("{}_p_value", method.as_str())
+                    } else {
+                        method.as_str().to_owned()
+                    };
+                    assert_eq!(f.score, f.scores[&key], "{method:?}");
+                    assert_eq!(f.p_value.is_some(), method.is_test());
+                }
+            }
+        }
+        // Only the chosen method is added to the scores.
+        let report = compare(&base.statistics, &mm, &shifted, &choose("x", Method::WelchTTest));
+        assert!(!report.feature("x").unwrap().scores.contains_key("hellinger"));
+        assert!(!report.feature("c").unwrap().scores.contains_key("welch_t_test_p_value"));
+
+        // A method that does not apply falls back to the default: a numbers-only test on strings, and Fisher's
+        // exact test on three categories.
+        let report = compare(&base.statistics, &mm, &shifted, &choose("c", Method::MannWhitneyU));
+        assert_eq!(report.feature("c").unwrap().method, Method::JensenShannon);
+        let three = profile(spread, |i| ["a", "b", "z"][i % 3], 3000);
+        let report = compare(&base.statistics, &mm, &three, &choose("c", Method::FisherExact));
+        assert_eq!(report.feature("c").unwrap().method, Method::JensenShannon);
+    }
+
+    #[test]
+    fn method_names_are_the_configuration_names() {
+        let all = [
+            Method::Ks,
+            Method::ChiSquare,
+            Method::Psi,
+            Method::JensenShannon,
+            Method::WassersteinNormed,
+            Method::LinfSimple,
+            Method::LinfRobust,
+            Method::UnseenShare,
+            Method::Hellinger,
+            Method::KlDivergence,
+            Method::EnergyDistance,
+            Method::CramerVonMises,
+            Method::AndersonDarling,
+            Method::MannWhitneyU,
+            Method::WelchTTest,
+            Method::KsHigher,
+            Method::KsLower,
+            Method::GTest,
+            Method::ChiSquareGoodnessOfFit,
+            Method::FisherExact,
+        ];
+        for method in all {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.as_str(), "{method:?}");
+            let expected = if method.is_test() {
+                0.05
+            } else if method == Method::Psi {
+                0.2
+            } else {
+                0.1
+            };
+            assert_eq!(method.default_threshold(), expected, "{method:?}");
+        }
     }
 }
