@@ -164,13 +164,19 @@ mod tests {
         let d = diagnostic(&handle(&s3, quality).await.unwrap_err());
         assert_eq!(
             (d.error_type.as_str(), d.error_message.as_str()),
-            (BAD_INPUT, "the event is not a baseline request: quality_only: needs a problem_type")
+            (
+                BAD_INPUT,
+                "the event is not a baseline request: quality_only: needs a problem_type"
+            )
         );
         let bucket = serde_json::json!({"dataset": "s3://b", "baseline": "s3://b/base"});
         let d = diagnostic(&handle(&s3, bucket).await.unwrap_err());
         assert_eq!(
             (d.error_type.as_str(), d.error_message.as_str()),
-            (BAD_INPUT, "s3://b names a folder, not a data set")
+            (
+                BAD_INPUT,
+                "the event is not a baseline request: dataset: must be the s3:// URI of an object (s3://bucket/key)"
+            )
         );
     }
 
