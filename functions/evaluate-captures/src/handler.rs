@@ -14,7 +14,7 @@ use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
 use modelwatch_core::evaluate::Sources;
-use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, WindowOutcome, windows_due};
+use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
 use modelwatch_core::ports::CaptureObject;
 use modelwatch_core::window::{Window, hour_of_key};
 use serde::Serialize;
@@ -81,6 +81,18 @@ pub enum HandlerError {
         #[source]
         source: Box<MonitorError>,
     },
+    #[error(
+        "{endpoint}/{variant}: {failed} window(s) failed, the first at {first}: {error} ({evaluated} others ran; \
+         the failures are recorded and retried by the next runs)"
+    )]
+    WindowsFailed {
+        endpoint: String,
+        variant: String,
+        failed: usize,
+        evaluated: usize,
+        first: DateTime<Utc>,
+        error: String,
+    },
     #[error("{endpoint}/{variant}: folding {object}")]
     Fold {
         endpoint: String,
@@ -119,6 +131,8 @@ impl Classify for HandlerError {
             Self::Event(_) => false,
             Self::Baseline { source, .. } => source.retryable(),
             Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
+            // Recorded and retried by the next scheduled runs; an immediate retry may succeed too.
+            Self::WindowsFailed { .. } => true,
             Self::Panicked(e) => e.retryable(),
         }
     }
@@ -267,7 +281,6 @@ impl App {
         move || {
             let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
             run_windows(&adapters, &config, &ev, &files, backfill, now, &run_id)
-                .map_err(|e| HandlerError::windows(&ev, e))
         }
     }
 
@@ -325,38 +338,58 @@ fn run_windows(
     backfill: Option<Window>,
     now: DateTime<Utc>,
     run_id: &str,
-) -> Result<Vec<WindowOutcome>, MonitorError> {
+) -> Result<Vec<WindowOutcome>, HandlerError> {
     let target = config.target(ev);
-    let windows = match backfill {
-        Some(w) => w.hourly(),
-        None => {
-            let last = monitor::last_window_end(&adapters.state, &target)?;
-            windows_due(now, last, config.settle, config.max_windows)
-        }
+    let settings = ScheduleSettings {
+        settle: config.settle,
+        max_windows: config.max_windows,
+        lease: config.lease,
     };
     let ports = adapters.ports(files);
-    let mut outcomes = Vec::new();
-    for window in windows {
-        let outcome = monitor::commit_window_once(
-            &ports,
-            &target,
-            &window,
-            &files.baseline,
-            &config.evaluation,
-            run_id,
-            now,
-            config.lease,
-        )?;
-        tracing::info!(
-            endpoint = %target.endpoint,
-            variant = %target.variant,
-            window_start = %outcome.window.start,
-            decision = %outcome.decision,
-            published = outcome.published,
-            summary = ?outcome.summary,
-            "Window evaluated."
-        );
-        outcomes.push(outcome);
+    let outcomes = monitor::run_windows(
+        &ports,
+        &target,
+        &files.baseline,
+        &config.evaluation,
+        &settings,
+        backfill,
+        run_id,
+        now,
+    )
+    .map_err(|e| HandlerError::windows(ev, e))?;
+    for outcome in &outcomes {
+        match &outcome.error {
+            None => tracing::info!(
+                endpoint = %target.endpoint,
+                variant = %target.variant,
+                window_start = %outcome.window.start,
+                decision = %outcome.decision,
+                published = outcome.published,
+                withheld = ?outcome.withheld,
+                summary = ?outcome.summary,
+                "Window evaluated."
+            ),
+            Some(error) => tracing::error!(
+                endpoint = %target.endpoint,
+                variant = %target.variant,
+                window_start = %outcome.window.start,
+                error = %error,
+                "Window failed; recorded for the next runs to retry."
+            ),
+        }
+    }
+    // The later windows ran and the failures are recorded for the next runs; the invocation still fails, so that
+    // the function's Errors metric shows it.
+    let failed: Vec<&WindowOutcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
+    if let Some(first) = failed.first() {
+        return Err(HandlerError::WindowsFailed {
+            endpoint: ev.endpoint.clone(),
+            variant: ev.variant.clone(),
+            failed: failed.len(),
+            evaluated: outcomes.len() - failed.len(),
+            first: first.window.start,
+            error: first.error.clone().unwrap_or_default(),
+        });
     }
     Ok(outcomes)
 }
