@@ -192,6 +192,15 @@ fn render_quality(q: &QualityOutcome, s: &mut String) {
         "\nModel quality: {} captures, {} labels, {} matched ({} without label, {} labels without capture, {} duplicate ids).",
         j.captures, j.labels, j.matched, j.captures_without_label, j.labels_without_capture, j.duplicate_capture_ids
     );
+    if let Some(n) = &q.not_measured {
+        let _ = writeln!(
+            s,
+            "Model quality not measured: {} labelled predictions, fewer than the minimum {} (quality.min_labels). \
+             No realised metric is published or checked; labels may still arrive.",
+            n.evaluated, n.minimum
+        );
+        return;
+    }
     for (_, block) in q.statistics.blocks() {
         let shown: Vec<String> = QUALITY_SHOWN
             .iter()

@@ -21,7 +21,9 @@ pub const ESTIMATE_FILE: &str = "estimated_metrics.json";
 
 /// The realised metrics of a window's quality outcome (its one problem-type block).
 pub fn realised_block(q: &QualityOutcome) -> Option<&crate::quality::MetricsBlock> {
-    q.statistics.blocks().next().map(|(_, b)| b)
+    q.measured()
+        .then(|| q.statistics.blocks().next().map(|(_, b)| b))
+        .flatten()
 }
 
 /// The files of an evaluation, `(name, body)`: `statistics.json`, `constraint_violations.json`, `drift.json`,
@@ -60,16 +62,21 @@ pub fn report_files(
     });
     files.push((SUMMARY_FILE.to_owned(), serde_json::to_vec_pretty(&summary)?));
     if let Some(q) = &evaluation.quality {
-        files.push((
-            format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
-            serde_json::to_vec_pretty(&q.statistics)?,
-        ));
-        let violations = serde_json::json!({ "violations": q.violations });
-        files.push((
-            format!("{QUALITY_DIR}/{VIOLATIONS_FILE}"),
-            serde_json::to_vec_pretty(&violations)?,
-        ));
+        // Realised metrics that were not measured (too few labels) are not written: a reader of statistics.json (the
+        // retraining loop, Model Monitor's tools) would take them for a measurement.
+        if q.measured() {
+            files.push((
+                format!("{QUALITY_DIR}/{STATISTICS_FILE}"),
+                serde_json::to_vec_pretty(&q.statistics)?,
+            ));
+            let violations = serde_json::json!({ "violations": q.violations });
+            files.push((
+                format!("{QUALITY_DIR}/{VIOLATIONS_FILE}"),
+                serde_json::to_vec_pretty(&violations)?,
+            ));
+        }
         let join = serde_json::json!({
+            "not_measured": q.not_measured,
             "join": q.join,
             "auc_error_bound": q.auc_error_bound,
             "not_evaluated": q.not_evaluated,

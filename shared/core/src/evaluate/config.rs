@@ -87,6 +87,20 @@ pub struct QualityConfig {
     /// Labels arrive late: label files up to this many hours after the window's end are read (default 24).
     #[serde(default = "default_label_lookback_hours")]
     pub label_lookback_hours: u32,
+    /// Fewer labelled predictions than this in a window and its realised metrics are not measured: not published,
+    /// not checked against the constraints, not written as `model-quality/statistics.json` (default
+    /// [`DEFAULT_MIN_LABELS`]; 0 is taken as 1).
+    #[serde(default = "default_min_labels")]
+    pub min_labels: u64,
+}
+
+/// The default least number of labelled predictions a window's realised quality is measured on. Labels arrive
+/// hours late: a window evaluated before they came has none, and its accuracy is not 0. At 30 pairs the standard
+/// error of an accuracy near 0.8 is already 0.07, so fewer would turn sampling noise into quality alarms.
+pub const DEFAULT_MIN_LABELS: u64 = 30;
+
+fn default_min_labels() -> u64 {
+    DEFAULT_MIN_LABELS
 }
 
 fn default_threshold() -> f64 {
@@ -109,6 +123,7 @@ impl QualityConfig {
             threshold: default_threshold(),
             positive_label: default_positive_label(),
             label_lookback_hours: default_label_lookback_hours(),
+            min_labels: default_min_labels(),
         }
     }
 

@@ -29,7 +29,7 @@ use crate::baseline::{Baseline, Statistics};
 use crate::capture::{CaptureReader, FileSummary, SkipReport, open_decompressed};
 use crate::drift::{self, DriftReport, ModelMonitorComparison};
 use crate::history::{WindowBuilder, WindowSummary};
-use crate::metrics::{MetricDatum, MetricScope, data_metrics};
+use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit, data_metrics};
 use crate::ports::{CaptureObject, CaptureSource, PortError, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
@@ -40,7 +40,7 @@ use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
 
 pub use crate::suggest_quality::{DEFAULT_QUALITY_TOLERANCE, estimate_baseline, quality_baseline};
-pub use config::{EvaluationConfig, PredictionConfig, QualityConfig};
+pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig};
 
 /// Model quality of a window.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +57,26 @@ pub struct QualityOutcome {
     /// Bound on the distance of the reported AUC to the exact one.
     pub auc_error_bound: f64,
     pub ground_truth_files: Vec<FileResult>,
+    /// Why the realised metrics were not measured (too few labelled predictions), when they were not: they are
+    /// then neither published, nor checked, nor written as statistics.
+    pub not_measured: Option<NotMeasured>,
+}
+
+impl QualityOutcome {
+    /// Whether the realised metrics were measured.
+    pub fn measured(&self) -> bool {
+        self.not_measured.is_none()
+    }
+}
+
+/// Too few labelled predictions for the realised metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotMeasured {
+    /// Labelled predictions evaluated.
+    pub evaluated: u64,
+    /// The configured minimum (`quality.min_labels`).
+    pub minimum: u64,
+    pub reason: String,
 }
 
 /// The label-free estimate of a window (CBPE): expected values, not measurements.
@@ -119,6 +139,11 @@ pub struct Evaluation {
     /// The label-free performance estimate, when a CBPE calibration was given.
     pub estimate: Option<EstimateOutcome>,
 }
+
+/// The number of labelled predictions a window's model quality was evaluated on (model-metrics namespace,
+/// modelwatch's): published whenever quality is configured, measured or not, so that an alarm can tell "no labels
+/// yet" from "quality fell".
+pub const LABELS_EVALUATED_METRIC: &str = "quality_labels_evaluated";
 
 /// The streaming evaluation of one window.
 pub struct Evaluator<'a> {
@@ -345,8 +370,28 @@ impl<'a> Evaluator<'a> {
         let mut metrics = data_metrics(baseline, &profile, &drift, &summary, scope);
         let quality = quality.map(|q| {
             let evaluated = q.join.evaluate();
-            let check = quality_constraints.map(|c| quality::check_constraints(&evaluated.statistics, c));
-            metrics.extend(quality::quality_metric_data(&evaluated.statistics, scope));
+            let minimum = config.quality.as_ref().map_or(1, |c| c.min_labels.max(1));
+            let pairs = evaluated.report.evaluated;
+            metrics.push(scope.datum(
+                MODEL_METRICS_NAMESPACE,
+                LABELS_EVALUATED_METRIC,
+                pairs as f64,
+                Unit::Count,
+            ));
+            let not_measured = (pairs < minimum).then(|| NotMeasured {
+                evaluated: pairs,
+                minimum,
+                reason: format!(
+                    "{pairs} labelled predictions, fewer than the minimum {minimum} (quality.min_labels): the \
+                     realised metrics are not measured; labels may still arrive"
+                ),
+            });
+            let check = quality_constraints
+                .filter(|_| not_measured.is_none())
+                .map(|c| quality::check_constraints(&evaluated.statistics, c));
+            if not_measured.is_none() {
+                metrics.extend(quality::quality_metric_data(&evaluated.statistics, scope));
+            }
             let mut files = q.files;
             if let Some(e) = q.error {
                 files.push(FileResult {
@@ -363,6 +408,7 @@ impl<'a> Evaluator<'a> {
                 label_skips: q.skips,
                 auc_error_bound: evaluated.auc_error_bound,
                 ground_truth_files: files,
+                not_measured,
             }
         });
         let estimate = estimate.map(|(calibration, acc)| {
@@ -664,5 +710,69 @@ mod tests {
         assert_eq!((positive.value, positive.verdict), (1.0, Verdict::Spike));
         let stored = PredictionHistory::from_json(std::str::from_utf8(&store.0.borrow()["h"].0).unwrap()).unwrap();
         assert_eq!(stored.windows.len(), 7);
+    }
+
+    #[test]
+    fn with_too_few_labels_the_realised_metrics_are_not_measured_published_or_written() {
+        let baseline = baseline();
+        let config = EvaluationConfig {
+            quality: Some(QualityConfig::new(ProblemType::BinaryClassification)),
+            ..EvaluationConfig::default()
+        };
+        let label = |id: &str, y: u8| {
+            serde_json::json!({"groundTruthData": {"data": y.to_string(), "encoding": "CSV"},
+                "eventMetadata": {"eventId": id}, "eventVersion": "0"})
+            .to_string()
+        };
+        let lines: Vec<String> = (0..40)
+            .map(|i| {
+                line(
+                    &format!("r{i}"),
+                    "1.0",
+                    Some(csv(if i % 2 == 0 { "0.9" } else { "0.1" })),
+                )
+            })
+            .collect();
+        let run = |labelled: usize| {
+            let mut evaluator = Evaluator::new(&baseline, &config).for_window(&hour());
+            evaluator.add_file("h.jsonl", lines.join("\n").as_bytes());
+            let labels: Vec<String> = (0..labelled)
+                .map(|i| label(&format!("r{i}"), u8::from(i % 2 == 0)))
+                .collect();
+            evaluator.add_ground_truth("labels.jsonl", labels.join("\n").as_bytes());
+            evaluator.finish(&scope(), None)
+        };
+        let metric = |e: &Evaluation, n: &str| e.metrics.iter().find(|d| d.metric_name == n).map(|d| d.value);
+
+        // Labels arrive late: none yet. Nothing realised is published (accuracy is not 0), the count is.
+        let none = run(0);
+        let q = none.quality.as_ref().unwrap();
+        assert_eq!(
+            q.not_measured.as_ref().map(|n| (n.evaluated, n.minimum)),
+            Some((0, DEFAULT_MIN_LABELS))
+        );
+        for name in ["accuracy", "precision", "recall", "f1", "auc"] {
+            assert_eq!(metric(&none, name), None, "{name}");
+        }
+        assert_eq!(metric(&none, LABELS_EVALUATED_METRIC), Some(0.0));
+        let files = crate::report::report_files(&none, None).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.contains(&"model-quality/statistics.json"), "{names:?}");
+        assert!(
+            !names.contains(&"model-quality/constraint_violations.json"),
+            "{names:?}"
+        );
+        let join = &files.iter().find(|(n, _)| n == "model-quality/join.json").unwrap().1;
+        let join: serde_json::Value = serde_json::from_slice(join).unwrap();
+        assert_eq!(join["not_measured"]["evaluated"], 0);
+
+        // Below the minimum: still not measured. At it: measured, published and written.
+        assert!(run(29).quality.unwrap().not_measured.is_some());
+        let enough = run(30);
+        assert!(enough.quality.as_ref().unwrap().measured());
+        assert_eq!(metric(&enough, "accuracy"), Some(1.0));
+        assert_eq!(metric(&enough, LABELS_EVALUATED_METRIC), Some(30.0));
+        let files = crate::report::report_files(&enough, None).unwrap();
+        assert!(files.iter().any(|(n, _)| n == "model-quality/statistics.json"));
     }
 }
