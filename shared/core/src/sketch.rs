@@ -12,6 +12,8 @@
 //! With `k = 2048` (Model Monitor's default) the normalised rank error of a quantile or CDF query is about 0.2%
 //! at 99% confidence (Apache DataSketches' empirical bound for KLL, `2.296 / k^0.9723`, gives 0.14%); the tests
 //! check [`KLL_RANK_ERROR_BOUND`] = 0.5% on skewed, sorted and merged data. Up to `k` values the sketch is exact.
+//! Those are typical errors; statistical tests need a bound that holds at every point at once with a known failure
+//! chance, which [`KllSketch::rank_error_bound`] derives from the sketch's own levels.
 
 use std::collections::HashMap;
 
@@ -573,6 +575,8 @@ mod tests {
             s.update(i as f64);
         }
         assert_eq!(s.levels().len(), 1, "no compaction below k");
+        assert!(s.is_exact());
+        assert_eq!(s.rank_error_bound(1e-3, SketchOrigin::Unknown), 0.0);
         assert_eq!(s.quantile(0.5), Some(499.0));
         assert_eq!(s.cdf(99.0), 0.1);
     }
@@ -590,6 +594,8 @@ mod tests {
             assert_eq!(total_weight, values.len() as f64, "compaction keeps the total weight");
             let err = max_rank_error(&s, values);
             assert!(err < KLL_RANK_ERROR_BOUND, "rank error {err}");
+            let bound = s.rank_error_bound(DEFAULT_RANK_ERROR_FAILURE_PROBABILITY, SketchOrigin::ThisCrate);
+            assert!(err <= bound && bound < 0.01, "rank error {err}, bound {bound}");
             let stored: usize = s.levels().iter().map(Vec::len).sum();
             assert!(stored < 8 * DEFAULT_K as usize, "memory stays bounded: {stored} items");
         }
@@ -605,7 +611,28 @@ mod tests {
             merged.merge(&part);
         }
         assert_eq!(merged.count(), 200_000);
-        assert!(max_rank_error(&merged, &values) < KLL_RANK_ERROR_BOUND);
+        let err = max_rank_error(&merged, &values);
+        assert!(err < KLL_RANK_ERROR_BOUND);
+        for origin in [SketchOrigin::ThisCrate, SketchOrigin::Unknown] {
+            let bound = merged.rank_error_bound(DEFAULT_RANK_ERROR_FAILURE_PROBABILITY, origin);
+            assert!(err <= bound && bound < 0.02, "rank error {err}, bound {bound}");
+        }
+    }
+
+    #[test]
+    fn rank_error_bound_grows_with_the_stream_and_is_larger_for_unknown_origins() {
+        let mut previous = 0.0;
+        for n in [5_000, 50_000, 500_000] {
+            let mut s = KllSketch::default();
+            lcg(n, 5).iter().for_each(|v| s.update(*v));
+            assert!(!s.is_exact());
+            let ours = s.rank_error_bound(1e-3, SketchOrigin::ThisCrate);
+            let any = s.rank_error_bound(1e-3, SketchOrigin::Unknown);
+            assert!(ours > previous && any >= ours && any < 0.02, "n = {n}: {ours} {any}");
+            // A smaller failure chance costs a wider bound.
+            assert!(s.rank_error_bound(1e-9, SketchOrigin::ThisCrate) >= ours);
+            previous = ours;
+        }
     }
 
     #[test]

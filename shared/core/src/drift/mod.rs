@@ -311,11 +311,16 @@ fn compare_feature(
     current: &FeatureProfile,
     config: &DriftConfig,
 ) -> Result<FeatureDrift, &'static str> {
-    if reference.inferred_type.is_numeric() {
+    let mut drift = if reference.inferred_type.is_numeric() {
         numeric_drift(reference, current, config)
     } else {
         categorical_drift(reference, current, config)
+    }?;
+    if drift.current_count < config.min_current_values() as f64 {
+        drift.verdict = Verdict::TooFewValues;
+        drift.drifted = false;
     }
+    Ok(drift)
 }
 
 fn numeric_drift(
@@ -382,16 +387,7 @@ fn numeric_drift(
         Method::LinfRobust => Some((linf_robust, None)),
         Method::ChiSquare | Method::UnseenShare => None,
     };
-    Ok(primary(
-        current,
-        "numeric",
-        choice,
-        default,
-        score_of,
-        scores,
-        (n, m),
-        config.min_current_values(),
-    ))
+    Ok(primary(current, "numeric", choice, default, score_of, scores, (n, m)))
 }
 
 fn categorical_drift(
@@ -468,7 +464,6 @@ fn categorical_drift(
         score_of,
         scores,
         (n, m),
-        config.min_current_values(),
     ))
 }
 
@@ -483,7 +478,6 @@ fn primary(
     score_of: impl Fn(Method) -> Option<(f64, Option<f64>)>,
     scores: BTreeMap<String, f64>,
     (baseline_count, current_count): (f64, f64),
-    min_current_values: u64,
 ) -> FeatureDrift {
     let (method, (statistic, p_value)) = match score_of(choice.method) {
         Some(s) => (choice.method, s),
@@ -493,9 +487,7 @@ fn primary(
         .threshold
         .filter(|_| method == choice.method)
         .unwrap_or(method.default_threshold());
-    let verdict = if current_count < min_current_values as f64 {
-        Verdict::TooFewValues
-    } else if beyond(statistic, p_value, threshold) {
+    let verdict = if beyond(statistic, p_value, threshold) {
         Verdict::Drifted
     } else {
         Verdict::Ok

@@ -396,10 +396,11 @@ fn ks_sf(d: f64, n: f64, m: f64) -> f64 {
         return 1.0;
     }
     let whole = |x: f64| x >= 1.0 && x.fract() == 0.0 && x <= KS_EXACT_MAX_N;
-    if whole(n) && whole(m) {
-        if let Some(p) = ks_exact_sf(d, n as u64, m as u64) {
-            return p;
-        }
+    if whole(n)
+        && whole(m)
+        && let Some(p) = ks_exact_sf(d, n as u64, m as u64)
+    {
+        return p;
     }
     ks_asymptotic_sf(d, n, m)
 }
