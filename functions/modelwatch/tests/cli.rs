@@ -489,10 +489,10 @@ fn prediction_drift_is_reported_on_the_prediction_column() {
     // The demo's own drift (income up by half) moves the scores too, far more than an ordinary hour does.
     let after = dir.path().join("after-drift");
     evaluate_demo(dir.path(), &baseline, "2026-11-26T11", "2026-11-26T14", &after, &[]);
-    let moved = drift_of(&json(&after.join("drift.json")), "prediction_score")["score"]
+    let moved = drift_of(&json(&after.join("drift.json")), "prediction_score")["statistic"]
         .as_f64()
         .unwrap();
-    let still = drift_of(&json(&same.join("drift.json")), "prediction_score")["score"]
+    let still = drift_of(&json(&same.join("drift.json")), "prediction_score")["statistic"]
         .as_f64()
         .unwrap();
     assert!(moved > 3.0 * still, "after drift {moved}, before {still}");

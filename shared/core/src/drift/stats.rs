@@ -8,7 +8,8 @@
 //! What lives here:
 //!
 //! - [`WeightedSample`]: sorted, merged, weighted points with their CDF, quantiles, mean and spread.
-//! - Numeric: [`ks_two_sample`] (with the limiting Kolmogorov distribution [`kolmogorov_sf`]),
+//! - Numeric: [`ks_two_sample`] (exact for small samples, [`ks_exact_sf`], else the limiting Kolmogorov
+//!   distribution [`kolmogorov_sf`]) and [`ks_two_sample_summarised`] for sketches with a rank error,
 //!   Model Monitor's L-infinity forms [`linf_simple`] and [`linf_robust`], equal-frequency binning
 //!   ([`quantile_bin_edges`], [`binned_shares`]) for [`psi`] and [`jensen_shannon_distance`], and
 //!   [`wasserstein_1`].
@@ -296,27 +297,81 @@ pub fn kolmogorov_sf(lambda: f64) -> f64 {
     sf.clamp(0.0, 1.0)
 }
 
-/// Two-sample Kolmogorov-Smirnov test on weighted samples.
+/// scipy's `ks_2samp(..., method='auto')` uses the exact null distribution when both samples have at most this
+/// many values (`MAX_AUTO_N` in `scipy/stats/_stats_py.py`), the asymptotic one above.
+pub const KS_EXACT_MAX_N: f64 = 10_000.0;
+
+/// How far a sample's CDF may be from the exact empirical CDF of the data it summarises.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RankError {
+    /// A bound on `sup_x |F_sample(x) - F_data(x)|`, in `[0, 1]`.
+    pub epsilon: f64,
+    /// The probability that the bound does not hold (0 for a bound that always holds).
+    pub failure_probability: f64,
+}
+
+impl RankError {
+    /// The sample is the data: no error at all.
+    pub const EXACT: Self = Self {
+        epsilon: 0.0,
+        failure_probability: 0.0,
+    };
+
+    /// Whether the sample is the data itself.
+    #[must_use]
+    pub fn is_exact(self) -> bool {
+        self.epsilon <= 0.0 && self.failure_probability <= 0.0
+    }
+}
+
+/// Two-sample Kolmogorov-Smirnov test on samples that are the data themselves (weights are multiplicities).
 ///
 /// The statistic is `D = sup |F_a - F_b|` over the union of both samples' points (where the supremum of two
 /// right-continuous step functions is reached); for unweighted samples it equals scipy's
-/// `ks_2samp(x, y).statistic` exactly. The effective sample sizes are the total weights `n` and `m`, which
-/// for a KLL sketch are the record counts it summarises; `en = n m / (n + m)`.
+/// `ks_2samp(x, y).statistic` exactly. The sample sizes are the total weights `n` and `m`.
 ///
-/// The p-value is the limiting Kolmogorov distribution with Stephens' finite-sample correction,
-/// `kolmogorov_sf((sqrt(en) + 0.12 + 0.11 / sqrt(en)) * D)` (Stephens 1970; Numerical Recipes §14.3).
-/// scipy's `ks_2samp(..., method='asymp')` instead evaluates the exact one-sample law at
-/// `round(en)`, `kstwo.sf(D, round(en))`, which needs integer sizes that weighted sketches do not have.
-/// Measured against scipy 1.17.1 (`en` on a geometric grid over `[1, 2e5]`, `D` on a grid of 1500 to 4000
-/// points in `(0, 1)`): for `en >= 10` the corrected form is within `0.14 / sqrt(en)` of scipy's asymp
-/// p-value, where the plain `kolmogorov_sf(sqrt(en) * D)` is only within `0.33 / sqrt(en)`; e.g. 0.014
-/// against 0.031 at `en = 85.7`, and 0.002 against 0.004 at `en = 5000`. Below `en = 10` both are within
-/// `0.42 / sqrt(en)`, the worst case being scipy's own rounding of `en` (1.47 becomes 1). Both are
-/// asymptotic: treat p-values from a few dozen records as indicative.
+/// The p-value follows scipy's default (`method='auto'`): when `n` and `m` are whole numbers of at most
+/// [`KS_EXACT_MAX_N`], the exact null distribution of `D` (see [`ks_exact_sf`]); otherwise the limiting
+/// Kolmogorov distribution with Stephens' finite-sample correction,
+/// `kolmogorov_sf((sqrt(en) + 0.12 + 0.11 / sqrt(en)) * D)` with `en = n m / (n + m)` (Stephens 1970;
+/// Numerical Recipes §14.3). scipy's `method='asymp'` instead evaluates the exact one-sample law at `round(en)`,
+/// `kstwo.sf(D, round(en))`, which needs integer sizes that weighted sketches do not have. Measured against
+/// scipy 1.17.1 (`en` on a geometric grid over `[1, 2e5]`, `D` on a grid of 1500 to 4000 points in `(0, 1)`):
+/// for `en >= 10` the corrected form is within `0.14 / sqrt(en)` of scipy's asymp p-value, where the plain
+/// `kolmogorov_sf(sqrt(en) * D)` is only within `0.33 / sqrt(en)`; e.g. 0.002 against 0.004 at `en = 5000`.
+/// Like scipy, ties are not corrected for: with ties the p-value is conservative.
 ///
 /// If either sample is empty, returns `D = 0` and p-value 1 (see the module header).
 #[must_use]
 pub fn ks_two_sample(a: &WeightedSample, b: &WeightedSample) -> TestResult {
+    ks_two_sample_summarised(a, RankError::EXACT, b, RankError::EXACT)
+}
+
+/// Two-sample Kolmogorov-Smirnov test on summaries whose CDFs may be off the data's by up to `error_a` and
+/// `error_b` (a KLL sketch's [`rank_error_bound`](crate::sketch::KllSketch::rank_error_bound)); the sample
+/// sizes are the total weights, which for a KLL sketch are the counts of values it summarises.
+///
+/// # Why the p-value stays honest
+///
+/// If each summary's CDF is within `eps_a` (`eps_b`) of its data's at every point, the triangle inequality
+/// gives `D_data >= D_summary - eps_a - eps_b`. The p-value is therefore computed at
+/// `max(0, D_summary - eps_a - eps_b)`, where it can only be larger than at the unknown `D_data`, and the
+/// chances that either bound fails (`delta_a + delta_b`) are added to it. Then, under "same distribution",
+/// `P(p <= alpha) <= P(p_data <= alpha - delta) + P(a bound fails) <= alpha - delta + delta = alpha`: the
+/// false-positive rate is at most the nominal level whatever the window's size. Without this, a million
+/// values per side make a rank error of 0.001 look like drift (the critical `D` at 5% is 0.0019 there).
+///
+/// The reported statistic is the summaries' own `D`. With exact summaries on both sides this is
+/// [`ks_two_sample`]; the exact null distribution is used whenever both sizes are whole and at most
+/// [`KS_EXACT_MAX_N`], at the lowered `D` when a side is approximate (`P(D >= d)` for a `d` between lattice
+/// points is the tail from the next lattice point up).
+#[must_use]
+pub fn ks_two_sample_summarised(
+    a: &WeightedSample,
+    error_a: RankError,
+    b: &WeightedSample,
+    error_b: RankError,
+) -> TestResult {
     let d = linf_simple(a, b);
     if d <= 0.0 {
         return TestResult {
@@ -324,15 +379,135 @@ pub fn ks_two_sample(a: &WeightedSample, b: &WeightedSample) -> TestResult {
             p_value: 1.0,
         };
     }
-    let (n, m) = (a.total_weight(), b.total_weight());
+    let allowance = error_a.epsilon.max(0.0) + error_b.epsilon.max(0.0);
+    let failure = error_a.failure_probability.max(0.0) + error_b.failure_probability.max(0.0);
+    let tested = (d - allowance).max(0.0);
+    let p = ks_sf(tested, a.total_weight(), b.total_weight());
+    TestResult {
+        statistic: d,
+        p_value: (p + failure).clamp(0.0, 1.0),
+    }
+}
+
+/// `P(D >= d)` for two samples of sizes `n` and `m` from one continuous distribution: exact for whole sizes of
+/// at most [`KS_EXACT_MAX_N`], Stephens-corrected limiting law otherwise (see [`ks_two_sample`]).
+fn ks_sf(d: f64, n: f64, m: f64) -> f64 {
+    if d.is_nan() || d <= 0.0 {
+        return 1.0;
+    }
+    let whole = |x: f64| x >= 1.0 && x.fract() == 0.0 && x <= KS_EXACT_MAX_N;
+    if whole(n)
+        && whole(m)
+        && let Some(p) = ks_exact_sf(d, n as u64, m as u64)
+    {
+        return p;
+    }
+    ks_asymptotic_sf(d, n, m)
+}
+
+/// The Stephens-corrected limiting law of `D` for sizes `n` and `m` (see [`ks_two_sample`]).
+fn ks_asymptotic_sf(d: f64, n: f64, m: f64) -> f64 {
     // n m / (n + m) written as 1 / (1/n + 1/m) so that it cannot overflow.
     let en = 1.0 / (1.0 / n + 1.0 / m);
     let sqrt_en = en.sqrt();
-    let lambda = (sqrt_en + 0.12 + 0.11 / sqrt_en) * d;
-    TestResult {
-        statistic: d,
-        p_value: kolmogorov_sf(lambda),
+    kolmogorov_sf((sqrt_en + 0.12 + 0.11 / sqrt_en) * d)
+}
+
+/// The exact two-sided `P(D_{n,m} >= d)` under the null hypothesis (continuous data, no ties), as scipy's
+/// `ks_2samp(..., method='exact')` computes it; `None` if the computation is not usable (sizes 0).
+///
+/// `D` only takes values `h / lcm(n, m)`, so `P(D >= d) = P(D >= ceil(d lcm) / lcm)`; the `1e-7` keeps a `d`
+/// that is a lattice point up to rounding on its own point, as scipy's `round(d * lcm)` does. For `n = m` the
+/// probability is the alternating sum `2 sum_k (-1)^(k-1) C(2n, n - k h) / C(2n, n)` evaluated in Horner form
+/// (scipy's `_compute_prob_outside_square`). Otherwise it counts, as a probability, the lattice paths from
+/// `(0, 0)` to `(m, n)` that leave the band `|x/m - y/n| < h / lcm`, with the recursion for the complement that
+/// keeps full precision in the tail (Hodges 1958, "The significance probability of the Smirnov two-sample
+/// test"; Viehmann 2021, arXiv:2102.08037; scipy's `_compute_outer_prob_inside_method`). Costs `O(n + m)` for
+/// equal sizes and `O(max(n, m) * band width)` otherwise.
+#[must_use]
+pub fn ks_exact_sf(d: f64, n: u64, m: u64) -> Option<f64> {
+    if n == 0 || m == 0 {
+        return None;
     }
+    let g = gcd(n, m);
+    let lcm = (n / g) * m;
+    let h = (d * lcm as f64 - 1e-7).ceil().max(0.0) as u64;
+    if h == 0 {
+        return Some(1.0);
+    }
+    if h > lcm {
+        return Some(0.0);
+    }
+    let p = if n == m {
+        prob_outside_square(n, h)
+    } else {
+        prob_outside_band(n, m, g, h)
+    };
+    (p.is_finite()).then(|| p.clamp(0.0, 1.0))
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `P(D_{n,n} >= h / n)`: `2 A0 (1 - A1 (1 - A2 (1 - ...)))` where `A_k` is the ratio of consecutive terms of
+/// `C(2n, n - k h) / C(2n, n)`, each a product of `h` factors.
+fn prob_outside_square(n: u64, h: u64) -> f64 {
+    let (n, h) = (n as f64, h as f64);
+    let mut p = 0.0;
+    let mut k = (n / h).floor();
+    while k >= 0.0 {
+        let mut term = 1.0;
+        let mut j = 0.0;
+        while j < h {
+            term = (n - k * h - j) * term / (n + k * h + j + 1.0);
+            j += 1.0;
+        }
+        p = term * (1.0 - p);
+        k -= 1.0;
+    }
+    2.0 * p
+}
+
+/// `P(D_{n,m} >= h / lcm)` for `n != m`: walks the columns `x = 1..=m` of the lattice (the larger size), keeping
+/// for the points `(x, y)` inside the band the probability that a path through them has already left it. A point
+/// outside the band has probability 1, and a point's value is the weighted mean of its two predecessors' (weights
+/// `x` and `y`, the shares of paths arriving from each).
+fn prob_outside_band(n: u64, m: u64, g: u64, h: u64) -> f64 {
+    let (m, n) = if m < n { (n, m) } else { (m, n) };
+    let (mg, ng) = ((m / g) as i64, (n / g) as i64);
+    let (m, n, h) = (m as i64, n as i64, h as i64);
+    let ceil_div = |a: i64, b: i64| (a + b - 1).div_euclid(b);
+    // Column x holds rows y in [low, high), stored from index 0; entries past the window are 1 (outside).
+    let mut low = 0_i64;
+    let mut high = ceil_div(h, mg).min(n + 1);
+    let mut column = vec![1.0_f64; (n + 2) as usize];
+    column[..high as usize].iter_mut().for_each(|v| *v = 0.0);
+    let mut len = high - low;
+    for x in 1..=m {
+        let (last_low, last_len) = (low, len);
+        low = ((ng * x - h).div_euclid(mg) + 1).clamp(0, n);
+        high = ceil_div(ng * x + h, mg).min(n + 1);
+        if high <= low {
+            return 1.0;
+        }
+        let mut below = if low == 0 { 0.0 } else { 1.0 };
+        for y in low..high {
+            let left = column[(y - last_low) as usize];
+            below = (left * x as f64 + below * y as f64) / (x + y) as f64;
+            column[(y - low) as usize] = below;
+        }
+        len = high - low;
+        if last_len > len {
+            column[len as usize..last_len as usize]
+                .iter_mut()
+                .for_each(|v| *v = 1.0);
+        }
+    }
+    column[(high - low - 1) as usize]
 }
 
 /// Model Monitor's "simple" L-infinity distance between numeric distributions: the KS statistic
@@ -896,47 +1071,130 @@ mod tests {
     }
 
     #[test]
-    fn ks_small_samples_with_ties_match_scipy() {
+    fn ks_small_samples_use_the_exact_distribution_like_scipy() {
         let (a, b) = (WeightedSample::from_values(&X7), WeightedSample::from_values(&Y11));
         let r = ks_two_sample(&a, &b);
-        // scipy 1.17.1: scipy.stats.ks_2samp(x7, y11).statistic
+        // scipy 1.17.1: scipy.stats.ks_2samp(x7, y11) (method='auto' is exact here; ties in and across samples)
         assert_abs(r.statistic, 0.3116883116883117, 1e-12);
-        // scipy 1.17.1: scipy.stats.kstwobign.sf((sqrt(en) + 0.12 + 0.11/sqrt(en)) * D), en = 7*11/18
-        assert_close(
-            stephens_lambda(7.0, 11.0, r.statistic),
-            stephens_lambda(7.0, 11.0, 0.3116883116883117),
-            1e-12,
-        );
-        assert_abs(r.p_value, 0.713501524931064, 1e-10);
-        // scipy 1.17.1: scipy.stats.ks_2samp(x7, y11, method='asymp').pvalue, i.e. kstwo.sf(D, round(en));
-        // documented bound for en < 10: |p - p_asymp| <= 0.42 / sqrt(en).
-        let en = 7.0 * 11.0 / 18.0_f64;
-        let asymp = 0.7338232451923576;
-        assert_abs(r.p_value, asymp, 0.42 / en.sqrt());
-        // The measured reason for Stephens' correction: closer than the plain limiting law,
-        // scipy 1.17.1: kstwobign.sf(sqrt(en) * D) = 0.8002360093494963.
-        assert!((r.p_value - asymp).abs() < (0.8002360093494963_f64 - asymp).abs());
-    }
+        assert_abs(r.p_value, 0.671945701357466, 1e-12);
 
-    #[test]
-    fn ks_generated_samples_match_scipy() {
         let (a, b) = (
             WeightedSample::from_values(&a200()),
             WeightedSample::from_values(&b150()),
         );
         let r = ks_two_sample(&a, &b);
-        // scipy 1.17.1: scipy.stats.ks_2samp(a200, b150).statistic
+        // scipy 1.17.1: scipy.stats.ks_2samp(a200, b150)
         assert_abs(r.statistic, 0.08333333333333333, 1e-12);
+        assert_abs(r.p_value, 0.5663139897165717, 1e-12);
+        assert_eq!(linf_simple(&a, &b), r.statistic);
+
+        // Equal sizes with ties: c60 = [((i*7+3) % 23)/2 for i in range(60)], d60 = [((i*11+5) % 29)/2 ...].
+        let c60: Vec<f64> = (0..60_u32).map(|i| f64::from((i * 7 + 3) % 23) / 2.0).collect();
+        let d60: Vec<f64> = (0..60_u32).map(|i| f64::from((i * 11 + 5) % 29) / 2.0).collect();
+        let r = ks_two_sample(&WeightedSample::from_values(&c60), &WeightedSample::from_values(&d60));
+        // scipy 1.17.1: scipy.stats.ks_2samp(c60, d60)
+        assert_abs(r.statistic, 0.2, 1e-12);
+        assert_abs(r.p_value, 0.18205691052851009, 1e-12);
+
+        // Unequal sizes in the thousands: e = [((i*7919) % 10007)/10007 for i in range(3000)],
+        // f = [((j*104729) % 10009)/10009 + 0.02 for j in range(4500)].
+        let e: Vec<f64> = (0..3000_u64).map(|i| ((i * 7919) % 10007) as f64 / 10007.0).collect();
+        let f: Vec<f64> = (0..4500_u64)
+            .map(|j| ((j * 104_729) % 10009) as f64 / 10009.0 + 0.02)
+            .collect();
+        let r = ks_two_sample(&WeightedSample::from_values(&e), &WeightedSample::from_values(&f));
+        // scipy 1.17.1: scipy.stats.ks_2samp(e, f) (exact; method='asymp' gives 0.337399876990913)
+        assert_abs(r.statistic, 0.022111111111111113, 1e-12);
+        assert_abs(r.p_value, 0.33887672862633156, 1e-10);
+    }
+
+    #[test]
+    fn ks_exact_distribution_matches_scipy() {
+        // scipy 1.17.1: scipy.stats._stats_py._attempt_exact_2kssamp(n, m, gcd(n, m), h / lcm, 'two-sided')[2]
+        let table = [
+            (10_000, 10_000, 150.0 / 10_000.0, 0.21055778388518093),
+            (10_000, 10_000, 300.0 / 10_000.0, 0.00024659749681697865),
+            (20, 30, 7.0 / 60.0, 0.992839205347608),
+            (1000, 1500, 100.0 / 3000.0, 0.5101134773185192),
+            (9999, 10_000, 1_500_000.0 / 99_990_000.0, 0.2074101052530087),
+        ];
+        for (n, m, d, expected) in table {
+            let p = ks_exact_sf(d, n, m).unwrap();
+            assert_abs(p, expected, 1e-10);
+            assert_close(p, expected, 1e-8);
+            assert_eq!(ks_exact_sf(d, m, n), Some(p), "symmetric in the sizes");
+        }
+        // Between lattice points the tail is the next point's: P(D >= 0.0101) = P(D >= 0.011) at n = m = 1000.
+        assert_eq!(ks_exact_sf(0.0101, 1000, 1000), ks_exact_sf(0.011, 1000, 1000));
+        assert_eq!(ks_exact_sf(0.0, 5, 7), Some(1.0));
+        assert_eq!(ks_exact_sf(1.0, 5, 7).map(|p| p > 0.0 && p < 0.01), Some(true));
+        assert_eq!(ks_exact_sf(0.5, 0, 7), None);
+    }
+
+    #[test]
+    fn ks_asymptotic_law_is_stephens_corrected_and_close_to_scipy_asymp() {
+        // Above 10,000 values per side (or for fractional weights) the limiting law is used.
+        // scipy 1.17.1: scipy.stats.kstwobign.sf((sqrt(en) + 0.12 + 0.11/sqrt(en)) * D), en = 7*11/18
+        let d = 0.3116883116883117;
+        assert_close(
+            stephens_lambda(7.0, 11.0, d),
+            stephens_lambda(7.0, 11.0, 0.3116883116883117),
+            1e-12,
+        );
+        let p = ks_asymptotic_sf(d, 7.0, 11.0);
+        assert_abs(p, 0.713501524931064, 1e-10);
+        // scipy 1.17.1: scipy.stats.ks_2samp(x7, y11, method='asymp').pvalue, i.e. kstwo.sf(D, round(en));
+        // documented bound for en < 10: |p - p_asymp| <= 0.42 / sqrt(en).
+        let en = 7.0 * 11.0 / 18.0_f64;
+        let asymp = 0.7338232451923576;
+        assert_abs(p, asymp, 0.42 / en.sqrt());
+        // The measured reason for Stephens' correction: closer than the plain limiting law,
+        // scipy 1.17.1: kstwobign.sf(sqrt(en) * D) = 0.8002360093494963.
+        assert!((p - asymp).abs() < (0.8002360093494963_f64 - asymp).abs());
+
+        let d = 0.08333333333333333;
+        let p = ks_asymptotic_sf(d, 200.0, 150.0);
         // scipy 1.17.1: scipy.stats.kstwobign.sf((sqrt(en) + 0.12 + 0.11/sqrt(en)) * D), en = 200*150/350
-        assert_abs(r.p_value, 0.5728481748418488, 1e-10);
+        assert_abs(p, 0.5728481748418488, 1e-10);
         // scipy 1.17.1: scipy.stats.ks_2samp(a200, b150, method='asymp').pvalue
         let en = 200.0 * 150.0 / 350.0_f64;
         let asymp = 0.5604496640849472;
         // documented bound for en >= 10: |p - p_asymp| <= 0.14 / sqrt(en).
-        assert_abs(r.p_value, asymp, 0.14 / en.sqrt());
+        assert_abs(p, asymp, 0.14 / en.sqrt());
         // scipy 1.17.1: kstwobign.sf(sqrt(en) * D) = 0.5910986832399525, farther from asymp.
-        assert!((r.p_value - asymp).abs() < (0.5910986832399525_f64 - asymp).abs());
-        assert_eq!(linf_simple(&a, &b), r.statistic);
+        assert!((p - asymp).abs() < (0.5910986832399525_f64 - asymp).abs());
+        // Fractional total weights cannot use the exact law.
+        let half = WeightedSample::from_weighted(X7.iter().map(|&v| (v, 0.5)));
+        let r = ks_two_sample(&half, &WeightedSample::from_values(&Y11));
+        assert_eq!(r.p_value, ks_asymptotic_sf(r.statistic, 3.5, 11.0));
+    }
+
+    #[test]
+    fn ks_summarised_lowers_d_by_the_rank_errors_and_adds_their_failure_chance() {
+        let (a, b) = (
+            WeightedSample::from_values(&a200()),
+            WeightedSample::from_values(&b150()),
+        );
+        let exact = ks_two_sample(&a, &b);
+        assert_eq!(
+            ks_two_sample_summarised(&a, RankError::EXACT, &b, RankError::EXACT),
+            exact
+        );
+        let err = RankError {
+            epsilon: 0.02,
+            failure_probability: 1e-3,
+        };
+        let r = ks_two_sample_summarised(&a, err, &b, err);
+        assert_eq!(r.statistic, exact.statistic, "the observed D is reported");
+        let lowered = ks_exact_sf(exact.statistic - 0.04, 200, 150).unwrap();
+        assert_abs(r.p_value, lowered + 2e-3, 1e-15);
+        assert!(r.p_value > exact.p_value);
+        // An allowance larger than D leaves no evidence at all.
+        let wide = RankError {
+            epsilon: 0.5,
+            failure_probability: 1e-3,
+        };
+        assert_eq!(ks_two_sample_summarised(&a, wide, &b, wide).p_value, 1.0);
     }
 
     #[test]
