@@ -266,7 +266,7 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
     let _ = writeln!(
         s,
         "\n{:<22} {:<12} {:<19} {:>10} {:>10} {:>9}  {:<8} {:>9}",
-        "feature", "type", "method", "score", "p-value", "threshold", "drift", "MM dist."
+        "feature", "type", "method", "statistic", "p-value", "threshold", "drift", "MM dist."
     );
     for d in &evaluation.drift.features {
         let kind = evaluation
@@ -280,10 +280,14 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
             d.feature,
             kind,
             d.method.as_str(),
-            fmt_score(d.score),
+            fmt_score(d.statistic),
             d.p_value.map(fmt_score).unwrap_or_else(|| "-".into()),
             fmt_score(d.threshold),
-            if d.drifted { "DRIFT" } else { "ok" },
+            match d.verdict {
+                modelwatch_core::drift::Verdict::Drifted => "DRIFT",
+                modelwatch_core::drift::Verdict::Ok => "ok",
+                modelwatch_core::drift::Verdict::TooFewValues => "too few",
+            },
             fmt_score(d.model_monitor_distance),
         );
     }
@@ -292,10 +296,11 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
     }
     let _ = writeln!(
         s,
-        "\nData-set drift: {}/{} features drifted ({:.0}%), threshold {:.0}%: {}",
+        "\nData-set drift: {}/{} features drifted ({:.0}%; {} with too few values not judged), threshold {:.0}%: {}",
         evaluation.drift.drifted,
         evaluation.drift.compared,
         evaluation.drift.drift_share * 100.0,
+        evaluation.drift.too_few,
         evaluation.drift.dataset_drift_share_threshold * 100.0,
         if evaluation.drift.dataset_drifted {
             "DRIFTED"

@@ -746,8 +746,9 @@ pub fn fisher_exact(reference: &[(&str, f64)], current: &[(&str, f64)]) -> Optio
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chosen {
     pub method: Method,
-    /// The verdict's score: the p-value of a test, the value of a distance.
-    pub score: f64,
+    /// The statistic: a test's own (as scipy reports it; its direction depends on the test, and the verdict
+    /// follows the p-value), or the value of a distance.
+    pub statistic: f64,
     /// The p-value, for tests.
     pub p_value: Option<f64>,
     /// Named scores (`<method>` for distances, `<method>_statistic` and `<method>_p_value` for tests); infinite
@@ -759,7 +760,7 @@ impl Chosen {
     fn distance(method: Method, value: f64) -> Self {
         Self {
             method,
-            score: value,
+            statistic: value,
             p_value: None,
             scores: vec![(method.as_str().to_owned(), value)],
         }
@@ -773,7 +774,7 @@ impl Chosen {
         }
         Self {
             method,
-            score: p_value,
+            statistic,
             p_value: Some(p_value),
             scores,
         }

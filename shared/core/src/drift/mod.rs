@@ -454,7 +454,7 @@ fn numeric_drift(
         _ => chosen
             .as_ref()
             .filter(|c| c.method == method)
-            .map(|c| (c.score, c.p_value)),
+            .map(|c| (c.statistic, c.p_value)),
     };
     Ok(primary(current, "numeric", choice, default, score_of, scores, (n, m)))
 }
@@ -530,7 +530,7 @@ fn categorical_drift(
         _ => chosen
             .as_ref()
             .filter(|c| c.method == method)
-            .map(|c| (c.score, c.p_value)),
+            .map(|c| (c.statistic, c.p_value)),
     };
     Ok(primary(
         current,
@@ -969,13 +969,15 @@ mod tests {
                     let f = report.feature(feature).unwrap();
                     assert_eq!((f.method, f.threshold), (method, method.default_threshold()));
                     assert_eq!(f.drifted, drifts, "{method:?} on {feature}: {f:#?}");
-                    let key = if method.is_test() {
-                        format!("{}_p_value", method.as_str())
+                    let name = method.as_str();
+                    if method.is_test() {
+                        assert_eq!(f.p_value, Some(f.scores[&format!("{name}_p_value")]), "{method:?}");
+                        if let Some(statistic) = f.scores.get(&format!("{name}_statistic")) {
+                            assert_eq!(f.statistic, *statistic, "{method:?}");
+                        }
                     } else {
-                        method.as_str().to_owned()
-                    };
-                    assert_eq!(f.score, f.scores[&key], "{method:?}");
-                    assert_eq!(f.p_value.is_some(), method.is_test());
+                        assert_eq!((f.statistic, f.p_value), (f.scores[name], None), "{method:?}");
+                    }
                 }
             }
         }
