@@ -23,6 +23,12 @@ infra_pid=$!
 # Feature modelwatch/aws: the CLI's `history` from S3 and `rollback` (off by default so that `modelwatch demo` does
 # not compile the SageMaker SDK), tested against the emulators.
 features=(--features modelwatch/aws)
+# Lint beside the test build, in its own target folder (a check build shares no artifacts with a test build, and
+# two cargo commands on one folder would wait for each other); its result is read after the build.
+clippy_log=.local/logs/clippy.log
+cargo clippy --workspace --all-targets --locked "${features[@]}" --target-dir target/clippy -- -D warnings \
+  >"$clippy_log" 2>&1 &
+clippy_pid=$!
 cargo test --workspace --all-targets --locked "${features[@]}" --no-run
 # The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
 # features, not the tests'), so that the test does not compile it under its own timeout.
@@ -35,6 +41,13 @@ fi
 if ! wait "$infra_pid"; then
   cat "$infra_log" >&2
   echo "installing cfn-lint and aws-sam-cli failed (log above)" >&2
+  exit 1
+fi
+
+echo "== lint: cargo clippy --workspace --all-targets -- -D warnings"
+if ! wait "$clippy_pid"; then
+  cat "$clippy_log" >&2
+  echo "clippy found problems (log above)" >&2
   exit 1
 fi
 

@@ -402,9 +402,6 @@ fn decode_body<'a>(payload: &'a RawPayload<'a>) -> Result<Body<'a>, SkipReason> 
     }
 }
 
-/// Types row `i` into `values` in schema order. Returns false when a positional row's width does not match the
-/// schema (the row is skipped); counts non-numeric values of numeric features.
-#[allow(clippy::too_many_arguments)]
 /// Model Monitor's CSV layout: a baseline profiled from a training set with the label first (as AWS's own Model
 /// Monitor example does) while the endpoint is sent only the inputs. Model Monitor then reads the captured row as
 /// the endpoint's output followed by the input, so the output lands in the label's column (its introduction
@@ -422,6 +419,9 @@ fn output_first(rows: &Rows, i: usize, schema: &Schema, prediction: Option<&Pred
     })
 }
 
+/// Types row `i` into `values` in schema order. Returns false when a positional row's width does not match the
+/// schema (the row is skipped); counts non-numeric values of numeric features.
+#[allow(clippy::too_many_arguments)]
 fn type_row(
     rows: &Rows,
     i: usize,
