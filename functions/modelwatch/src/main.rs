@@ -82,7 +82,7 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
         /// Suggested quality thresholds sit this much (relative) below the validation set's metrics.
-        #[arg(long, default_value_t = modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE)]
+        #[arg(long, default_value_t = modelwatch_core::suggest_quality::DEFAULT_QUALITY_TOLERANCE)]
         tolerance: f64,
     },
     /// Evaluate captures against a baseline: statistics, drift, violations, metrics.
@@ -544,7 +544,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
     let request = QualityRequest {
         config: quality.clone(),
         predicted_label_column: None,
-        tolerance: modelwatch_core::evaluate::DEFAULT_QUALITY_TOLERANCE,
+        tolerance: modelwatch_core::suggest_quality::DEFAULT_QUALITY_TOLERANCE,
     };
     // The validation set gives only the model-quality baseline; the data baseline stays the training set's.
     let suggested = suggest::suggest(&out.join("validation.csv"), &validation, Some(&request))?;

@@ -2,16 +2,16 @@
 //!
 //! CloudWatch refuses a whole request when any datum breaks a rule, so one out-of-range timestamp or over-long name
 //! would fail every datum of a window, and a scheduled run that retries the same window forever would never
-//! evaluate another. The rules here keep every request acceptable: names are capped, and data stamped outside the
-//! accepted time range are withheld (and the reason recorded) instead of sent.
+//! evaluate another. Names are capped when a datum is made ([`crate::metrics::cap_metric_name`]); here, data
+//! stamped outside the accepted time range are withheld (and the reason recorded) instead of sent.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::MetricDatum;
+#[cfg(test)]
+use crate::metrics::{MAX_METRIC_NAME_CHARS, cap_metric_name};
 
-/// `MetricDatum.MetricName`: 1 to 255 characters (CloudWatch API reference, `MetricDatum`).
-pub const MAX_METRIC_NAME_CHARS: usize = 255;
 /// "You can specify time stamps that are as much as two weeks before the current date" (CloudWatch API
 /// reference, `PutMetricData`).
 pub const MAX_DATUM_AGE_DAYS: i64 = 14;
@@ -20,22 +20,6 @@ pub const MAX_DATUM_AHEAD_HOURS: i64 = 2;
 /// Data this close to either edge are withheld too: the request is sent minutes after `now` was read, and a
 /// datum that crosses the edge meanwhile would fail the whole request.
 pub const EDGE_MARGIN_MINUTES: i64 = 60;
-
-/// `name`, or when longer than [`MAX_METRIC_NAME_CHARS`] its first characters and a hash of the whole name, so
-/// that two long names sharing a prefix stay apart: `<prefix>~<16 hex digits>`.
-pub fn cap_metric_name(name: String) -> String {
-    if name.chars().count() <= MAX_METRIC_NAME_CHARS {
-        return name;
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let suffix = format!("~{h:016x}");
-    let prefix: String = name.chars().take(MAX_METRIC_NAME_CHARS - suffix.len()).collect();
-    format!("{prefix}{suffix}")
-}
 
 /// Data left out of a publication because CloudWatch would refuse them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

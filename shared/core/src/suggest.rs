@@ -6,12 +6,13 @@ use std::path::Path;
 
 use crate::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
 use crate::dataset::{DatasetError, DatasetOptions, labelled_predictions, profile_dataset};
-use crate::evaluate::{QualityConfig, estimate_baseline, quality_baseline};
+use crate::evaluate::QualityConfig;
 use crate::ports::{PortError, PortErrorKind, ReportStore};
 use crate::quality::{
     CBPE_CALIBRATION_FILE, CbpeCalibration, CbpeError, ModelQualityConstraints, ModelQualityStatistics,
 };
 use crate::report::QUALITY_DIR;
+use crate::suggest_quality::{estimate_baseline, quality_baseline};
 
 /// What to suggest a model-quality baseline from.
 #[derive(Debug, Clone)]

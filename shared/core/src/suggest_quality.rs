@@ -3,10 +3,9 @@
 //!
 //! The `suggest` module (feature `polars`) calls these after reading the data set; they live outside it so that
 //! builds without polars (the Lambda functions, the CLI's defaults) keep [`DEFAULT_QUALITY_TOLERANCE`] and can
-//! build a model-quality baseline from rows they already have. They are re-exported as
-//! `crate::evaluate::{quality_baseline, estimate_baseline, DEFAULT_QUALITY_TOLERANCE}`.
+//! build a model-quality baseline from rows they already have.
 
-use crate::evaluate::QualityConfig;
+use crate::evaluate::config::QualityConfig;
 use crate::quality::{
     self, CbpeCalibration, CbpeError, GroundTruth, ModelQualityConstraints, ModelQualityStatistics, ProblemSpec,
     QualityJoin,

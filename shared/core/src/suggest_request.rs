@@ -60,7 +60,7 @@ pub struct BaselineRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     /// Relative tolerance of the suggested quality thresholds, at least 0 (default
-    /// [`crate::evaluate::DEFAULT_QUALITY_TOLERANCE`]).
+    /// [`crate::suggest_quality::DEFAULT_QUALITY_TOLERANCE`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
     /// Write only the model-quality files (a validation set beside a training set's baseline); needs
@@ -171,7 +171,9 @@ impl BaselineRequest {
         Some(crate::suggest::QualityRequest {
             config,
             predicted_label_column: self.predicted_label_column.clone(),
-            tolerance: self.tolerance.unwrap_or(crate::evaluate::DEFAULT_QUALITY_TOLERANCE),
+            tolerance: self
+                .tolerance
+                .unwrap_or(crate::suggest_quality::DEFAULT_QUALITY_TOLERANCE),
         })
     }
 }
@@ -289,6 +291,6 @@ mod tests {
         .unwrap();
         let quality = q.quality().unwrap();
         assert_eq!(quality.config.threshold, 0.7);
-        assert_eq!(quality.tolerance, crate::evaluate::DEFAULT_QUALITY_TOLERANCE);
+        assert_eq!(quality.tolerance, crate::suggest_quality::DEFAULT_QUALITY_TOLERANCE);
     }
 }

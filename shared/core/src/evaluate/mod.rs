@@ -15,8 +15,7 @@
 //!
 //! This module holds the evaluator itself: [`Evaluator`], [`evaluate_window`] over the ports, and what they produce
 //! ([`Evaluation`] and its outcomes). The CloudWatch encoding of a window's data metrics is
-//! [`crate::metrics::data_metrics`]; the model-quality baseline helpers re-exported here live in
-//! [`crate::suggest_quality`].
+//! [`crate::metrics::data_metrics`]; the model-quality baseline helpers are [`crate::suggest_quality`]'s.
 
 pub mod config;
 
@@ -39,7 +38,6 @@ use crate::quality::{
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
 
-pub use crate::suggest_quality::{DEFAULT_QUALITY_TOLERANCE, estimate_baseline, quality_baseline};
 pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig};
 
 /// Model quality of a window.
@@ -367,7 +365,7 @@ impl<'a> Evaluator<'a> {
             drifted_features: drift.drifted,
             compared_features: drift.compared,
         };
-        let mut metrics = data_metrics(baseline, &profile, &drift, &summary, scope);
+        let mut metrics = data_metrics(baseline, &profile, &drift, (summary.skipped, summary.violations), scope);
         let quality = quality.map(|q| {
             let evaluated = q.join.evaluate();
             let minimum = config.quality.as_ref().map_or(1, |c| c.min_labels.max(1));

@@ -30,8 +30,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::store::PredictionHistory;
-use super::summary::WindowSummary;
+use super::summary::{PredictionHistory, WindowSummary};
 use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit};
 
 /// A tracked series of the window summaries.

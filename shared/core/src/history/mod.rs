@@ -19,11 +19,12 @@ pub mod store;
 pub mod summary;
 
 pub use detector::{Assessment, Baseline, DetectorConfig, Series, Verdict, assess, assess_series, history_metric_data};
-pub use store::{
-    DEFAULT_MAX_WINDOWS, DEFAULT_WINDOW_SECONDS, HISTORY_VERSION, HistoryConfig, HistoryError, HistoryStateError,
-    HistoryUpdate, MAX_STATE_ATTEMPTS, PredictionHistory, update_history,
+pub use store::{HistoryConfig, HistoryStateError, HistoryUpdate, MAX_STATE_ATTEMPTS, update_history};
+
+pub use summary::{
+    DEFAULT_MAX_WINDOWS, DEFAULT_WINDOW_SECONDS, HISTORY_VERSION, HistoryError, MAX_TRACKED_CLASSES, OTHER_CLASSES,
+    PredictionHistory, WindowBuilder, WindowSummary,
 };
-pub use summary::{MAX_TRACKED_CLASSES, OTHER_CLASSES, WindowBuilder, WindowSummary};
 
 /// Windows shared by the tests of the submodules.
 #[cfg(test)]

@@ -7,125 +7,14 @@
 //! window replaces it) and writes the history back with compare-and-set, so that two overlapping runs cannot lose
 //! each other's window: the loser re-reads and tries again, up to [`MAX_STATE_ATTEMPTS`] times.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::detector::{Assessment, DetectorConfig, assess, history_metric_data};
-use super::summary::WindowSummary;
+use super::summary::DEFAULT_MAX_WINDOWS;
+use super::summary::{HistoryError, PredictionHistory, WindowSummary};
 use crate::metrics::{MetricDatum, MetricScope};
 use crate::ports::{PortError, StateStore, StateVersion};
 use crate::state::{StateError, Step};
-
-/// The history format version this code writes and reads.
-pub const HISTORY_VERSION: u32 = 1;
-/// Default window length: one hour.
-pub const DEFAULT_WINDOW_SECONDS: i64 = 3600;
-/// Default history length: 8 weeks of hourly windows.
-pub const DEFAULT_MAX_WINDOWS: usize = 8 * 7 * 24;
-
-/// Why the history state could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error("prediction history state is not valid JSON")]
-    Parse(#[source] serde_json::Error),
-    #[error("prediction history state has version {found}, this build reads version {HISTORY_VERSION}")]
-    UnsupportedVersion { found: u32 },
-    #[error("prediction history state has a window of {seconds} s; it must be positive")]
-    BadWindow { seconds: i64 },
-    #[error("cannot write the prediction history state")]
-    Write(#[source] serde_json::Error),
-}
-
-/// The prediction history kept between runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PredictionHistory {
-    pub version: u32,
-    /// Window length in seconds.
-    pub window_seconds: i64,
-    /// Windows kept at most.
-    pub max_windows: usize,
-    /// Windows in increasing start order, at most one per start.
-    pub windows: Vec<WindowSummary>,
-}
-
-impl Default for PredictionHistory {
-    fn default() -> Self {
-        Self::new(DEFAULT_WINDOW_SECONDS, DEFAULT_MAX_WINDOWS)
-    }
-}
-
-impl PredictionHistory {
-    /// An empty history.
-    pub fn new(window_seconds: i64, max_windows: usize) -> Self {
-        PredictionHistory {
-            version: HISTORY_VERSION,
-            window_seconds,
-            max_windows,
-            windows: Vec::new(),
-        }
-    }
-
-    /// Reads the state written by [`PredictionHistory::to_json`]; windows are put back in order.
-    ///
-    /// # Errors
-    ///
-    /// [`HistoryError::Parse`] for invalid JSON, [`HistoryError::UnsupportedVersion`] for another version,
-    /// [`HistoryError::BadWindow`] for a non-positive window length.
-    pub fn from_json(text: &str) -> Result<Self, HistoryError> {
-        let mut h: PredictionHistory = serde_json::from_str(text).map_err(HistoryError::Parse)?;
-        if h.version != HISTORY_VERSION {
-            return Err(HistoryError::UnsupportedVersion { found: h.version });
-        }
-        if h.window_seconds <= 0 {
-            return Err(HistoryError::BadWindow {
-                seconds: h.window_seconds,
-            });
-        }
-        h.windows.sort_by_key(|w| w.start);
-        h.windows.dedup_by_key(|w| w.start);
-        h.trim();
-        Ok(h)
-    }
-
-    /// Writes the state.
-    ///
-    /// # Errors
-    ///
-    /// [`HistoryError::Write`] if serialisation fails (non-finite numbers are not written, so it does not).
-    pub fn to_json(&self) -> Result<String, HistoryError> {
-        serde_json::to_string(self).map_err(HistoryError::Write)
-    }
-
-    /// Adds a window, replacing one with the same start (a re-run of that window), and drops the oldest windows
-    /// beyond `max_windows`.
-    pub fn record(&mut self, window: WindowSummary) {
-        match self.windows.binary_search_by_key(&window.start, |w| w.start) {
-            Ok(i) => self.windows[i] = window,
-            Err(i) => self.windows.insert(i, window),
-        }
-        self.trim();
-    }
-
-    fn trim(&mut self) {
-        if self.windows.len() > self.max_windows {
-            let excess = self.windows.len() - self.max_windows;
-            self.windows.drain(..excess);
-        }
-    }
-
-    /// The window starting exactly at `start`, if kept.
-    pub fn at(&self, start: DateTime<Utc>) -> Option<&WindowSummary> {
-        self.windows
-            .binary_search_by_key(&start, |w| w.start)
-            .ok()
-            .map(|i| &self.windows[i])
-    }
-
-    /// Windows starting before `start`, oldest first.
-    pub(super) fn before(&self, start: DateTime<Utc>) -> &[WindowSummary] {
-        &self.windows[..self.windows.partition_point(|w| w.start < start)]
-    }
-}
 
 /// How the history is kept and judged: the `history` section of the evaluation's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

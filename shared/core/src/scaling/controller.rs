@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::autoscaling::{Registration, resource_id};
 use super::decide::decide;
 use super::decision::{Action, Decision};
-pub use super::endpoint::EndpointPort;
+pub use super::endpoint::{CapacityStep, CapacityUnit, Deployment, EndpointPort, NewConfig, VariantOverride};
 use super::endpoint::{ConfigView, EndpointView, MetricsRequest, ObserveError, Series, variant_state};
 use super::history::History;
 use super::observed::{MetricsFetch, Observed, VariantStatus};
@@ -145,71 +145,6 @@ impl Default for ControllerOptions {
             aas_mode: AasMode::Refuse,
             rollback_alarms: Vec::new(),
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_owned(),
-        }
-    }
-}
-
-/// What to change in one variant of the copied configuration (`None`: keep the source's value).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VariantOverride {
-    pub name: String,
-    pub instance_type: Option<String>,
-    pub initial_count: Option<u32>,
-    pub initial_weight: Option<f32>,
-    /// The SageMaker Model the variant serves (a retrained model's deployment replaces it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_name: Option<String>,
-}
-
-/// A new endpoint configuration: a copy of `source` with overrides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewConfig {
-    pub name: String,
-    pub source: String,
-    pub variants: Vec<VariantOverride>,
-}
-
-/// The `DeploymentConfig` of a type change: blue/green with auto-rollback alarms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deployment {
-    /// `TrafficRoutingConfiguration.Type`.
-    pub traffic_routing: String,
-    /// `TrafficRoutingConfiguration.WaitIntervalInSeconds`.
-    pub wait_interval_seconds: i32,
-    pub termination_wait_seconds: i32,
-    pub max_execution_seconds: i32,
-    /// `AutoRollbackConfiguration.Alarms` (none: no auto-rollback).
-    pub rollback_alarms: Vec<String>,
-    /// The canary's size (`CANARY`) or the step (`LINEAR`); none for `ALL_AT_ONCE`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<CapacityStep>,
-}
-
-/// `CapacitySize`: a share of the new fleet's capacity or a number of instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CapacityStep {
-    /// `CAPACITY_PERCENT` or `INSTANCE_COUNT`.
-    pub unit: CapacityUnit,
-    /// The percentage or the count (at least 1).
-    pub value: i32,
-}
-
-/// `CapacitySize.Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CapacityUnit {
-    /// A percentage of the new fleet.
-    CapacityPercent,
-    /// A number of instances.
-    InstanceCount,
-}
-
-impl CapacityUnit {
-    /// SageMaker's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CapacityUnit::CapacityPercent => "CAPACITY_PERCENT",
-            CapacityUnit::InstanceCount => "INSTANCE_COUNT",
         }
     }
 }

@@ -10,7 +10,6 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::controller::{Deployment, NewConfig};
 use super::observed::{MinuteMetrics, VariantState, VariantStatus};
 use super::policy::{Percentile, Policy};
 use crate::ports::PortError;
@@ -94,8 +93,8 @@ pub struct ConfigView {
 /// A SageMaker endpoint: the calls both the scaler and the retraining loop make, through one adapter, so a
 /// missing endpoint, a copied configuration and a blue/green update mean the same for both. The scaler's own
 /// calls (a count change, undoing a configuration) are
-/// [`ScalerEndpointPort`](super::controller::ScalerEndpointPort); the retraining loop's models are its
-/// [`ModelPort`](crate::retrain::ports::ModelPort).
+/// `ScalerEndpointPort` (in `controller`); the retraining loop's models are its
+/// `ModelPort` (in `retrain::ports`).
 pub trait EndpointPort {
     /// `DescribeEndpoint`.
     ///
@@ -467,6 +466,73 @@ pub struct Series {
 
 fn minute_floor(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(1)).unwrap_or(t)
+}
+
+// The requests of the port's writes: a configuration copy and an update's deployment.
+
+/// What to change in one variant of the copied configuration (`None`: keep the source's value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantOverride {
+    pub name: String,
+    pub instance_type: Option<String>,
+    pub initial_count: Option<u32>,
+    pub initial_weight: Option<f32>,
+    /// The SageMaker Model the variant serves (a retrained model's deployment replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+}
+
+/// A new endpoint configuration: a copy of `source` with overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewConfig {
+    pub name: String,
+    pub source: String,
+    pub variants: Vec<VariantOverride>,
+}
+
+/// The `DeploymentConfig` of a type change: blue/green with auto-rollback alarms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `TrafficRoutingConfiguration.Type`.
+    pub traffic_routing: String,
+    /// `TrafficRoutingConfiguration.WaitIntervalInSeconds`.
+    pub wait_interval_seconds: i32,
+    pub termination_wait_seconds: i32,
+    pub max_execution_seconds: i32,
+    /// `AutoRollbackConfiguration.Alarms` (none: no auto-rollback).
+    pub rollback_alarms: Vec<String>,
+    /// The canary's size (`CANARY`) or the step (`LINEAR`); none for `ALL_AT_ONCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<CapacityStep>,
+}
+
+/// `CapacitySize`: a share of the new fleet's capacity or a number of instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// `CAPACITY_PERCENT` or `INSTANCE_COUNT`.
+    pub unit: CapacityUnit,
+    /// The percentage or the count (at least 1).
+    pub value: i32,
+}
+
+/// `CapacitySize.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CapacityUnit {
+    /// A percentage of the new fleet.
+    CapacityPercent,
+    /// A number of instances.
+    InstanceCount,
+}
+
+impl CapacityUnit {
+    /// SageMaker's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityUnit::CapacityPercent => "CAPACITY_PERCENT",
+            CapacityUnit::InstanceCount => "INSTANCE_COUNT",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,90 @@
+//! The data-quality metrics of a window: Model Monitor's per-feature data and modelwatch's data-set ones.
+
+use super::{DATA_METRICS_NAMESPACE, MetricDatum, MetricScope, StatisticSet, Unit};
+use crate::baseline::Baseline;
+use crate::drift::DriftReport;
+use crate::profile::DatasetProfile;
+
+/// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,
+/// `feature_baseline_drift_*`), for features whose `emit_metrics` is not disabled, plus modelwatch's data-set
+/// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_max_feature_drift` (the largest
+/// `feature_baseline_drift_*`), `dataset_records_skipped`, `constraint_violations`.
+pub fn data_metrics(
+    baseline: &Baseline,
+    profile: &DatasetProfile,
+    drift: &DriftReport,
+    (records_skipped, violations): (u64, usize),
+    scope: &MetricScope,
+) -> Vec<MetricDatum> {
+    let global_emit = baseline
+        .constraints
+        .monitoring_config
+        .emit_metrics
+        .is_none_or(|t| t.is_enabled());
+    let mut out = Vec::new();
+    if global_emit {
+        for feature in profile
+            .features
+            .iter()
+            .chain([&profile.prediction_score, &profile.prediction_label])
+        {
+            let emit = baseline
+                .constraints
+                .feature(&feature.name)
+                .and_then(|f| f.monitoring_config_overrides.as_ref())
+                .and_then(|o| o.emit_metrics)
+                .is_none_or(|t| t.is_enabled());
+            if !emit || (crate::baseline::is_prediction_feature(&feature.name) && feature.total() == 0) {
+                continue;
+            }
+            let m = &feature.moments;
+            if m.count > 0 {
+                let mut datum = scope.datum(
+                    DATA_METRICS_NAMESPACE,
+                    format!("feature_data_{}", feature.name),
+                    m.mean,
+                    Unit::None,
+                );
+                datum.statistics = Some(StatisticSet {
+                    sample_count: m.count as f64,
+                    sum: m.sum,
+                    minimum: m.min,
+                    maximum: m.max,
+                });
+                out.push(datum);
+            }
+            if feature.total() > 0 {
+                out.push(scope.datum(
+                    DATA_METRICS_NAMESPACE,
+                    format!("feature_non_null_{}", feature.name),
+                    feature.completeness(),
+                    Unit::None,
+                ));
+            }
+            if let Some(d) = drift.feature(&feature.name) {
+                out.push(scope.datum(
+                    DATA_METRICS_NAMESPACE,
+                    format!("feature_baseline_drift_{}", feature.name),
+                    d.model_monitor_distance,
+                    Unit::None,
+                ));
+            }
+        }
+    }
+    let ns = DATA_METRICS_NAMESPACE;
+    out.push(scope.datum(ns, "dataset_item_count", profile.item_count as f64, Unit::Count));
+    out.push(scope.datum(ns, "dataset_drift_share", drift.drift_share, Unit::None));
+    // The largest feature_baseline_drift_<f> of the window: one alarm on it covers every feature.
+    if let Some(max) = drift
+        .features
+        .iter()
+        .map(|f| f.model_monitor_distance)
+        .filter(|d| d.is_finite())
+        .reduce(f64::max)
+    {
+        out.push(scope.datum(ns, "dataset_max_feature_drift", max, Unit::None));
+    }
+    out.push(scope.datum(ns, "dataset_records_skipped", records_skipped as f64, Unit::Count));
+    out.push(scope.datum(ns, "constraint_violations", violations as f64, Unit::Count));
+    out
+}
