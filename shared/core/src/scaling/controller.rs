@@ -30,6 +30,7 @@ use super::observed::{MetricsFetch, Observed, VariantStatus};
 use super::policy::Policy;
 use crate::metrics::{MetricDatum, Unit};
 use crate::ports::{MetricSink, PortError, PortErrorKind, StateStore, StateVersion};
+use crate::state::StateError;
 
 /// `EndpointConfigName`: at most 63 characters, `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}` (SageMaker API reference,
 /// `CreateEndpointConfig`).
@@ -374,7 +375,7 @@ pub enum ControllerError {
     State {
         key: String,
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The variant cannot be scaled.
     #[error(transparent)]
@@ -385,7 +386,7 @@ pub enum ControllerError {
 pub use crate::ports::error_chain as chain;
 
 fn to_json(state: &ScalerState) -> Vec<u8> {
-    serde_json::to_vec(state).expect("the state is plain data")
+    crate::state::to_json(state)
 }
 
 /// Runs the controller once for `policy`'s variant at `now`.
@@ -401,15 +402,18 @@ pub fn run_variant(
     now: DateTime<Utc>,
 ) -> Result<RunReport, ControllerError> {
     let key = state_key(&policy.endpoint, &policy.variant);
-    let (state, version): (ScalerState, Option<StateVersion>) = match ports.state.get(&key)? {
+    // Read with the one state helper; written below with one conditional write, deliberately not retried: that
+    // write is the run's lock, and a run that lost it to another must not act.
+    let read = crate::state::read_json::<ScalerState>(ports.state, &key).map_err(|e| match e {
+        StateError::Read { source, .. } | StateError::Write { source, .. } => ControllerError::Port(source),
+        other => ControllerError::State {
+            key: key.clone(),
+            source: Box::new(other),
+        },
+    })?;
+    let (state, version): (ScalerState, Option<StateVersion>) = match read {
         None => (ScalerState::default(), None),
-        Some((bytes, version)) => (
-            serde_json::from_slice(&bytes).map_err(|source| ControllerError::State {
-                key: key.clone(),
-                source,
-            })?,
-            Some(version),
-        ),
+        Some((state, version)) => (state, Some(version)),
     };
     let endpoint = ports.endpoints.describe_endpoint(&policy.endpoint)?;
     let config = ports.endpoints.describe_config(&endpoint.config_name)?;
