@@ -698,6 +698,7 @@ mod tests {
     use crate::demo;
     use crate::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
     use crate::ports::CaptureSource;
+    use crate::testing::DemoCase;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap()
@@ -709,35 +710,6 @@ mod tests {
             variant: demo::VARIANT.into(),
             schedule: "hourly".into(),
         }
-    }
-
-    /// The demo's captures, and a baseline profiled from its first (undrifted) hour.
-    fn demo_case() -> (MemorySource, Baseline, DemoDates) {
-        let data = demo::generate();
-        let source = MemorySource::new(data.captures.iter().map(|(p, c)| (p.clone(), c.clone())));
-        let first_hour = Window {
-            start: data.start,
-            end: data.start + Duration::hours(1),
-        };
-        let config = EvaluationConfig::default();
-        let empty = Baseline::from_profile(&DatasetProfile::new(std::iter::empty()));
-        let sources = Sources {
-            captures: &source,
-            ground_truth: None,
-            quality_constraints: None,
-            estimate: None,
-        };
-        let scope = MetricScope {
-            endpoint: "e".into(),
-            schedule: "s".into(),
-            timestamp: data.start,
-        };
-        let first = evaluate_window(&sources, Some(&first_hour), &empty, &config, &scope, &mut |_, _, _| {}).unwrap();
-        (
-            source,
-            Baseline::from_profile(&first.profile),
-            DemoDates { start: data.start },
-        )
     }
 
     /// The run's ports with captures only (no ground truth, constraints or estimate).
@@ -758,10 +730,6 @@ mod tests {
             metrics,
             state,
         }
-    }
-
-    struct DemoDates {
-        start: DateTime<Utc>,
     }
 
     #[test]
@@ -815,7 +783,12 @@ mod tests {
 
     #[test]
     fn a_window_is_evaluated_and_published_once() {
-        let (source, baseline, dates) = demo_case();
+        let DemoCase {
+            captures: source,
+            baseline,
+            data: dates,
+            ..
+        } = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
@@ -890,7 +863,12 @@ mod tests {
 
     #[test]
     fn a_live_claim_is_left_alone_and_a_dead_one_taken_over() {
-        let (source, baseline, dates) = demo_case();
+        let DemoCase {
+            captures: source,
+            baseline,
+            data: dates,
+            ..
+        } = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
@@ -958,7 +936,12 @@ mod tests {
 
     #[test]
     fn new_objects_are_folded_into_their_hour_once() {
-        let (source, baseline, dates) = demo_case();
+        let DemoCase {
+            captures: source,
+            baseline,
+            data: dates,
+            ..
+        } = DemoCase::first_hour();
         let (reports, metrics) = (MemoryReports::default(), MemoryMetrics::default());
         let state = Contended {
             inner: MemoryState::default(),
@@ -1013,7 +996,12 @@ mod tests {
 
     #[test]
     fn a_failing_window_is_recorded_and_retried_without_stopping_the_later_ones() {
-        let (source, baseline, dates) = demo_case();
+        let DemoCase {
+            captures: source,
+            baseline,
+            data: dates,
+            ..
+        } = DemoCase::first_hour();
         let (reports, state) = (MemoryReports::default(), MemoryState::default());
         let hour = |k: i64| Window {
             start: dates.start + Duration::hours(k),
@@ -1106,7 +1094,12 @@ mod tests {
 
     #[test]
     fn a_window_evaluated_after_two_weeks_is_committed_without_its_metrics() {
-        let (source, baseline, dates) = demo_case();
+        let DemoCase {
+            captures: source,
+            baseline,
+            data: dates,
+            ..
+        } = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
