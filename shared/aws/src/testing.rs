@@ -202,7 +202,9 @@ mod autoscaling {
         config: TargetTrackingScalingPolicyConfiguration,
     ) -> ScalingPolicy {
         ScalingPolicy::builder()
-            .policy_arn(format!("arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:{name}"))
+            .policy_arn(format!(
+                "arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:{name}"
+            ))
             .policy_name(name)
             .service_namespace(ServiceNamespace::Sagemaker)
             .resource_id(resource_id)

@@ -13,8 +13,8 @@ use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{
-    CapacitySizeType, ContainerDefinition, ModelApprovalStatus, ModelPackageSortBy, ProductionVariant,
-    ResourceConfig, SortOrder, Tag as SdkTag, TrafficRoutingConfigType, TrainingInstanceType, TrainingJobStatus,
+    CapacitySizeType, ContainerDefinition, ModelApprovalStatus, ModelPackageSortBy, ProductionVariant, ResourceConfig,
+    SortOrder, Tag as SdkTag, TrafficRoutingConfigType, TrainingInstanceType, TrainingJobStatus,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{DateTime, Duration, TimeZone, Utc};

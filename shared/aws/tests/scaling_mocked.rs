@@ -11,7 +11,9 @@ use aws_sdk_applicationautoscaling::operation::describe_scaling_policies::Descri
 use aws_sdk_applicationautoscaling::operation::describe_scheduled_actions::DescribeScheduledActionsOutput;
 use aws_sdk_applicationautoscaling::operation::put_scaling_policy::PutScalingPolicyOutput;
 use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetOutput;
-use aws_sdk_applicationautoscaling::types::{PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy as AasPolicy};
+use aws_sdk_applicationautoscaling::types::{
+    PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy as AasPolicy,
+};
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
@@ -330,13 +332,7 @@ fn a_type_change_deletes_deregisters_updates_blue_green_and_restores_autoscaling
                     &[("AllTraffic", 4), ("Canary", 1)],
                 )
             })
-            .output(move || {
-                describe(
-                    VariantStatus::InService,
-                    &new_name,
-                    &[("AllTraffic", 3), ("Canary", 1)],
-                )
-            })
+            .output(move || describe(VariantStatus::InService, &new_name, &[("AllTraffic", 3), ("Canary", 1)]))
             .build()
     };
     let old_config = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config)

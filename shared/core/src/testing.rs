@@ -116,10 +116,8 @@ impl DemoCase {
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("after 1970")
                 .as_nanos();
-            let path = std::env::temp_dir().join(format!(
-                "modelwatch-demo-training-{}-{nanos}.csv",
-                std::process::id()
-            ));
+            let path =
+                std::env::temp_dir().join(format!("modelwatch-demo-training-{}-{nanos}.csv", std::process::id()));
             std::fs::write(&path, &data.training_csv).expect("write the demo's training set");
             let options = DatasetOptions {
                 has_header: true,
