@@ -9,6 +9,20 @@
 #[cfg(any(feature = "scaling", feature = "retrain"))]
 pub use sagemaker::*;
 
+/// A runtime for the adapters to block on, as a function's `spawn_blocking` thread has one: the mocked clients'
+/// futures run on its one worker while the test's thread blocks.
+///
+/// # Panics
+///
+/// When the runtime cannot be built.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}
+
 #[cfg(feature = "retrain")]
 pub use training::*;
 

@@ -20,7 +20,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
-use modelwatch_aws::testing::{TRAINING_IMAGE, described_endpoint, template_job};
+use modelwatch_aws::testing::{TRAINING_IMAGE, described_endpoint, runtime, template_job};
 use modelwatch_core::ports::PortErrorKind;
 use modelwatch_core::retrain::history::JobStatus;
 use modelwatch_core::retrain::lifecycle::{
@@ -35,14 +35,6 @@ use modelwatch_core::testing::endpoint_view;
 
 const JOB_ARN: &str = "arn:aws:sagemaker:eu-west-1:000000000000:training-job/churn-rt-1";
 const NOT_FOUND: &str = r#"{"__type":"ValidationException","message":"Requested resource not found."}"#;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn adapter(rt: &tokio::runtime::Runtime, client: &aws_sdk_sagemaker::Client) -> SageMakerRetrain {
     SageMakerRetrain::new(client.clone(), rt.handle().clone())

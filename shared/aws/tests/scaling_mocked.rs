@@ -33,8 +33,8 @@ use modelwatch_aws::config::{MAX_ATTEMPTS, retry_config};
 use modelwatch_aws::endpoint_metrics::CloudWatchEndpointMetrics;
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
 use modelwatch_aws::testing::{
-    SERVICE_LINKED_ROLE, data_capture, described_config, described_endpoint, invocations_tracking, scalable_target,
-    tracking_policy,
+    SERVICE_LINKED_ROLE, data_capture, described_config, described_endpoint, invocations_tracking, runtime,
+    scalable_target, tracking_policy,
 };
 use modelwatch_core::memory::MemoryState;
 use modelwatch_core::ports::StateStore;
@@ -46,14 +46,6 @@ use modelwatch_core::testing::{config_view, endpoint_view, ladder_policy};
 
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 const RESOURCE: &str = "endpoint/ep/variant/AllTraffic";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 17, 12, 0, 20).unwrap()
