@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
 use aws_sdk_sagemaker::types::{ContainerDefinition, DataCaptureConfig, EndpointStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use modelwatch_aws::testing::variant;
@@ -152,14 +153,18 @@ pub async fn serving_endpoint(
     create_endpoint(sm, endpoint, &config).await;
 }
 
-/// The endpoint's status and the configuration it runs, as `DescribeEndpoint` reports them.
-pub async fn endpoint_status(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> (EndpointStatus, String) {
-    let d = sm
-        .describe_endpoint()
+/// `DescribeEndpoint`'s answer.
+pub async fn describe_endpoint(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> DescribeEndpointOutput {
+    sm.describe_endpoint()
         .endpoint_name(endpoint)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("DescribeEndpoint {endpoint}: {e:?}"));
+        .unwrap_or_else(|e| panic!("DescribeEndpoint {endpoint}: {e:?}"))
+}
+
+/// The endpoint's status and the configuration it runs, as `DescribeEndpoint` reports them.
+pub async fn endpoint_status(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> (EndpointStatus, String) {
+    let d = describe_endpoint(sm, endpoint).await;
     (
         d.endpoint_status().cloned().expect("a status"),
         d.endpoint_config_name().unwrap_or_default().to_owned(),

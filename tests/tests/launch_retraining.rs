@@ -22,7 +22,9 @@ use modelwatch_core::monitor::{MarkerStatus, Target, WindowMarker};
 use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, TrainingReport};
 use modelwatch_core::violations::Violations;
 use modelwatch_core::window::{Window, truncate_to_hour};
-use modelwatch_e2e::{bucket, endpoint_status, put, queue, sdk_config, serving_endpoint, settled_config, unique};
+use modelwatch_e2e::{
+    bucket, describe_endpoint, endpoint_status, put, queue, sdk_config, serving_endpoint, settled_config, unique,
+};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
 
@@ -456,12 +458,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         Some("inference.py")
     );
     assert_eq!(stack.settled().await, endpoint_config.as_str());
-    let described = sm
-        .describe_endpoint()
-        .endpoint_name(&stack.endpoint)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_endpoint(sm, &stack.endpoint).await;
     let deployment = described
         .last_deployment_config()
         .expect("the deployment configuration");

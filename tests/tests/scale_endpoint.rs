@@ -13,7 +13,7 @@ use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, TrafficRouti
 use chrono::{DateTime, Duration, Utc};
 use modelwatch_aws::testing::{data_capture, invocations_tracking};
 use modelwatch_core::scaling::controller::{Outcome, Plan};
-use modelwatch_e2e::{bucket, put, sdk_config, serving_endpoint, unique};
+use modelwatch_e2e::{bucket, describe_endpoint, put, sdk_config, serving_endpoint, unique};
 use scale_endpoint::config::Config;
 use scale_endpoint::handler::{App, Clients};
 
@@ -193,14 +193,7 @@ impl Stack {
 
     /// Each variant's (name, desired count) as `DescribeEndpoint` reports it, and the status.
     async fn counts(&self) -> (String, Vec<(String, i32)>) {
-        let out = self
-            .clients
-            .sagemaker
-            .describe_endpoint()
-            .endpoint_name(&self.endpoint)
-            .send()
-            .await
-            .unwrap();
+        let out = describe_endpoint(&self.clients.sagemaker, &self.endpoint).await;
         let counts = out
             .production_variants()
             .iter()
@@ -411,12 +404,7 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
         (Some((1, 2)), vec![("invocations-target".to_owned(), 70.0)])
     );
 
-    let described = sm
-        .describe_endpoint()
-        .endpoint_name(&stack.endpoint)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_endpoint(sm, &stack.endpoint).await;
     assert_eq!(described.endpoint_status(), Some(&EndpointStatus::InService));
     assert_eq!(described.endpoint_config_name(), Some(new_config.as_str()));
     let deployment = described
