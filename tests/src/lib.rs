@@ -1,5 +1,6 @@
-//! Shared set-up of the end-to-end tests: the emulator stack's endpoint, SDK clients pointed at it, and the
-//! demo endpoint's files uploaded to a fresh bucket.
+//! Shared set-up of the end-to-end tests: the emulator stack's endpoint, SDK clients pointed at it, fresh buckets
+//! and queues, SageMaker models, configurations and endpoints created in the emulator and waited for, and the demo
+//! endpoint's files uploaded to a fresh bucket.
 //!
 //! The stack is started by `scripts/test.sh` (or `scripts/teststack/stack.sh start`), which writes
 //! `.local/teststack.env`; these tests read the endpoint from `AWS_ENDPOINT_URL` or from that file, and fail with
@@ -10,9 +11,16 @@ use std::path::PathBuf;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
+use aws_sdk_sagemaker::types::{ContainerDefinition, DataCaptureConfig, EndpointStatus};
+use aws_sdk_sqs::types::QueueAttributeName;
+use modelwatch_aws::testing::variant;
 use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
-use modelwatch_core::dataset::{DatasetOptions, profile_dataset};
 use modelwatch_core::demo::{self, DemoData};
+use modelwatch_core::testing::DemoCase;
+
+/// The execution role of the models the tests create (the emulator does not check it).
+pub const MODEL_ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-model";
 
 /// The emulator's endpoint URL.
 pub fn endpoint() -> String {
@@ -53,6 +61,132 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", nanos % 1_000_000_000_000)
 }
 
+/// A fresh bucket, named after `prefix`.
+pub async fn bucket(s3: &aws_sdk_s3::Client, prefix: &str) -> String {
+    let bucket = unique(prefix);
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating bucket {bucket}: {e:?}"));
+    bucket
+}
+
+/// A fresh SQS queue named after `prefix`: its URL and ARN.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
+    let created = sqs
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("CreateQueue");
+    let url = created.queue_url().expect("a queue URL").to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("the queue's ARN");
+    (url, arn)
+}
+
+/// SageMaker model `name` serving `container`, run by [`MODEL_ROLE`].
+pub async fn create_model(sm: &aws_sdk_sagemaker::Client, name: &str, container: ContainerDefinition) {
+    sm.create_model()
+        .model_name(name)
+        .execution_role_arn(MODEL_ROLE)
+        .primary_container(container)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateModel {name}: {e:?}"));
+}
+
+/// Endpoint configuration `name` of `(variant, instances, weight)` on `ml.m5.large`, all serving `model`, with
+/// `capture` when given.
+pub async fn create_endpoint_config(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+    model: &str,
+    variants: &[(&str, i32, f32)],
+    capture: Option<DataCaptureConfig>,
+) {
+    let variants = variants
+        .iter()
+        .map(|&(variant_name, count, weight)| variant(variant_name, model, count, weight))
+        .collect();
+    sm.create_endpoint_config()
+        .endpoint_config_name(name)
+        .set_production_variants(Some(variants))
+        .set_data_capture_config(capture)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateEndpointConfig {name}: {e:?}"));
+}
+
+/// Endpoint `name` on configuration `config`, checked `InService` (the emulator creates it at once).
+pub async fn create_endpoint(sm: &aws_sdk_sagemaker::Client, name: &str, config: &str) {
+    sm.create_endpoint()
+        .endpoint_name(name)
+        .endpoint_config_name(config)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateEndpoint {name}: {e:?}"));
+    assert_eq!(endpoint_status(sm, name).await.0, EndpointStatus::InService);
+}
+
+/// Endpoint `endpoint` serving `container` from model `{endpoint}-model` and configuration `{endpoint}-config` of
+/// `(variant, instances, weight)` (see [`create_endpoint_config`]).
+pub async fn serving_endpoint(
+    sm: &aws_sdk_sagemaker::Client,
+    endpoint: &str,
+    container: ContainerDefinition,
+    variants: &[(&str, i32, f32)],
+    capture: Option<DataCaptureConfig>,
+) {
+    let (model, config) = (format!("{endpoint}-model"), format!("{endpoint}-config"));
+    create_model(sm, &model, container).await;
+    create_endpoint_config(sm, &config, &model, variants, capture).await;
+    create_endpoint(sm, endpoint, &config).await;
+}
+
+/// `DescribeEndpoint`'s answer.
+pub async fn describe_endpoint(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> DescribeEndpointOutput {
+    sm.describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeEndpoint {endpoint}: {e:?}"))
+}
+
+/// The endpoint's status and the configuration it runs, as `DescribeEndpoint` reports them.
+pub async fn endpoint_status(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> (EndpointStatus, String) {
+    let d = describe_endpoint(sm, endpoint).await;
+    (
+        d.endpoint_status().cloned().expect("a status"),
+        d.endpoint_config_name().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The configuration the endpoint runs once it is `InService` again: the emulator finishes an update after a few
+/// `DescribeEndpoint` calls, so this asks up to ten times.
+///
+/// # Panics
+///
+/// When the endpoint is not `InService` after ten calls.
+pub async fn settled_config(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> String {
+    for _ in 0..10 {
+        let (status, config) = endpoint_status(sm, endpoint).await;
+        if status == EndpointStatus::InService {
+            return config;
+        }
+    }
+    panic!("endpoint {endpoint} never returned to InService")
+}
+
 /// Writes an object.
 pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
     s3.put_object()
@@ -88,30 +222,17 @@ pub struct DemoBucket {
 }
 
 impl DemoBucket {
-    /// Creates the bucket and uploads the demo.
+    /// Creates the bucket and uploads the demo, with the baseline profiled from its training set
+    /// ([`DemoCase::training`]).
     pub async fn create(s3: &aws_sdk_s3::Client) -> Self {
-        let bucket = unique("mw-e2e");
-        s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-        let data = demo::generate();
+        let bucket = bucket(s3, "mw-e2e").await;
+        let DemoCase { data, baseline, .. } = DemoCase::training();
         for (path, body) in &data.captures {
             put(s3, &bucket, &format!("datacapture/{path}"), body.as_bytes()).await;
         }
         for (path, body) in &data.ground_truth {
             put(s3, &bucket, &format!("ground-truth/{path}"), body.as_bytes()).await;
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let training = dir.path().join("training.csv");
-        std::fs::write(&training, &data.training_csv).expect("write training set");
-        let profile = profile_dataset(
-            &training,
-            &DatasetOptions {
-                has_header: true,
-                label_column: Some(demo::LABEL.to_owned()),
-                prediction_column: None,
-            },
-        )
-        .expect("profile the training set");
-        let baseline = Baseline::from_profile(&profile);
         let folder = format!("baselines/{}/{}", demo::ENDPOINT, demo::VARIANT);
         let statistics = serde_json::to_vec_pretty(&baseline.statistics).expect("plain data");
         let constraints = serde_json::to_vec_pretty(&baseline.constraints).expect("plain data");

@@ -10,7 +10,7 @@ use evaluate_captures::handler::{App, Clients};
 use modelwatch_core::demo;
 use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
 use modelwatch_core::monitor::WindowDecision;
-use modelwatch_e2e::{DemoBucket, get, put, sdk_config, unique};
+use modelwatch_e2e::{DemoBucket, get, put, queue, sdk_config, unique};
 
 fn dims(schedule: &str) -> Vec<Dimension> {
     vec![
@@ -165,18 +165,7 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let topic = sns.create_topic().name(unique("mw-drift")).send().await.unwrap();
     let topic_arn = topic.topic_arn().unwrap().to_owned();
-    let queue = sqs.create_queue().queue_name(unique("mw-drift")).send().await.unwrap();
-    let queue_url = queue.queue_url().unwrap().to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let (queue_url, queue_arn) = queue(&sqs, "mw-drift").await;
     sns.subscribe()
         .topic_arn(&topic_arn)
         .protocol("sqs")

@@ -31,11 +31,9 @@ use std::time::{Duration as StdDuration, Instant};
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum as SdkDatum};
 use chrono::{Duration, Utc};
-use modelwatch_core::baseline::Baseline;
-use modelwatch_core::dataset::{DatasetOptions, profile_dataset};
 use modelwatch_core::demo;
 use modelwatch_core::evaluate::{EvaluationConfig, QualityConfig, Sources};
-use modelwatch_core::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
+use modelwatch_core::memory::{MemoryMetrics, MemoryReports, MemoryState};
 use modelwatch_core::metrics::{DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope};
 use modelwatch_core::monitor::{RunPorts, Target, WindowDecision, commit_window_once, fold_object};
 use modelwatch_core::ports::CaptureSource;
@@ -44,6 +42,7 @@ use modelwatch_core::quality::report::lower_is_better;
 use modelwatch_core::quality::{CbpeCalibration, ModelQualityStatistics, ProblemType, quality_metric_data};
 use modelwatch_core::retrain::lifecycle::{history_key, versions_key};
 use modelwatch_core::scaling::controller::{CURRENT_METRIC, DEFAULT_METRICS_NAMESPACE, DESIRED_METRIC};
+use modelwatch_core::testing::DemoCase;
 use modelwatch_core::window::Window;
 use modelwatch_e2e::{sdk_config, unique};
 use serde_json::{Value as Json, json};
@@ -400,16 +399,13 @@ fn scaler_published(namespace: &str, endpoint: &str, variant: &str) -> Vec<Publi
 /// function computes it: the six hours scheduled (ground truth, CBPE, prediction history), one file folded live,
 /// and the quality metrics of the other two problem types.
 fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
-    let data = demo::generate();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let training = dir.path().join("training.csv");
-    std::fs::write(&training, &data.training_csv).expect("write the training set");
-    let options = DatasetOptions {
-        has_header: true,
-        label_column: Some(demo::LABEL.to_owned()),
-        prediction_column: None,
-    };
-    let baseline = Baseline::from_profile(&profile_dataset(&training, &options).expect("profile the training set"));
+    let case = DemoCase::training();
+    let DemoCase {
+        data,
+        captures,
+        ground_truth,
+        baseline,
+    } = &case;
     // The validation set is `default,score`: the CBPE calibration's reference.
     let validation: Vec<(String, f64)> = data
         .validation_csv
@@ -425,8 +421,6 @@ fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
         validation.iter().map(|(l, s)| (l.as_str(), Some(*s))),
     )
     .expect("calibration");
-    let captures = MemorySource::new(data.captures.iter().map(|(p, c)| (p.clone(), c.clone())));
-    let ground_truth = MemorySource::new(data.ground_truth.iter().map(|(p, c)| (p.clone(), c.clone())));
     let (reports, metrics, state) = (
         MemoryReports::default(),
         MemoryMetrics::default(),
@@ -434,8 +428,8 @@ fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
     );
     let ports = RunPorts {
         sources: Sources {
-            captures: &captures,
-            ground_truth: Some(&ground_truth),
+            captures,
+            ground_truth: Some(ground_truth),
             quality_constraints: None,
             estimate: Some(&calibration),
         },
@@ -453,18 +447,14 @@ fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
         schedule: schedule.into(),
     };
     let lease = Duration::minutes(20);
-    let hour = |h: i64| Window {
-        start: data.start + Duration::hours(h),
-        end: data.start + Duration::hours(h + 1),
-    };
     for h in 0..demo::HOURS as i64 {
-        let w = hour(h);
-        let outcome = commit_window_once(&ports, &target, &w, &baseline, &config, "infra-check", w.end, lease).unwrap();
+        let w = case.hour(h);
+        let outcome = commit_window_once(&ports, &target, &w, baseline, &config, "infra-check", w.end, lease).unwrap();
         assert_eq!(outcome.decision, WindowDecision::Evaluated);
     }
-    let live_hour = hour(demo::HOURS as i64 - 1);
+    let live_hour = case.hour(demo::HOURS as i64 - 1);
     let object = captures.list(Some(&live_hour)).unwrap().remove(0);
-    fold_object(&ports, &target, &object, &baseline, &config, live_hour.end).expect("fold a file live");
+    fold_object(&ports, &target, &object, baseline, &config, live_hour.end).expect("fold a file live");
 
     let mut out = metrics.data.lock().unwrap().clone();
     let scope = MetricScope {

@@ -9,23 +9,24 @@
 use std::collections::HashMap;
 
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, Channel, ContainerDefinition, DataSource, EndpointStatus, ModelApprovalStatus,
-    OutputDataConfig, ProductionVariant, ProductionVariantInstanceType, ResourceConfig, S3DataSource, S3DataType,
-    StoppingCondition, Tag, TrafficRoutingConfigType, TrainingInputMode, TrainingInstanceType,
+    ContainerDefinition, EndpointStatus, ModelApprovalStatus, S3DataType, StoppingCondition, Tag,
+    TrafficRoutingConfigType,
 };
 use chrono::{Duration, Utc};
 use launch_retraining::config::Config;
 use launch_retraining::handler::{App, Clients, StepReport};
 use modelwatch_aws::env::Vars;
+use modelwatch_aws::testing::{self, TRAINING_IMAGE};
 use modelwatch_core::drift::DriftReport;
 use modelwatch_core::monitor::{MarkerStatus, Target, WindowMarker};
 use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, TrainingReport};
 use modelwatch_core::violations::Violations;
 use modelwatch_core::window::{Window, truncate_to_hour};
-use modelwatch_e2e::{put, sdk_config, unique};
+use modelwatch_e2e::{
+    bucket, describe_endpoint, endpoint_status, put, queue, sdk_config, serving_endpoint, settled_config, unique,
+};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
-const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
 
 struct Stack {
     clients: Clients,
@@ -46,75 +47,31 @@ impl Stack {
             sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
             eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         };
-        let bucket = unique("mw-retrain");
-        clients
-            .s3
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket");
+        let bucket = bucket(&clients.s3, "mw-retrain").await;
         let endpoint = unique("mw-retrain");
         let model = unique("churn");
         let sm = &clients.sagemaker;
-        sm.create_model()
-            .model_name(format!("{endpoint}-model"))
-            .execution_role_arn(ROLE)
-            .primary_container(
-                ContainerDefinition::builder()
-                    .image(IMAGE)
-                    .model_data_url(format!("s3://{bucket}/models/original/model.tar.gz"))
-                    .environment("SAGEMAKER_PROGRAM", "inference.py")
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateModel");
-        sm.create_endpoint_config()
-            .endpoint_config_name(format!("{endpoint}-config"))
-            .production_variants(
-                ProductionVariant::builder()
-                    .variant_name("AllTraffic")
-                    .model_name(format!("{endpoint}-model"))
-                    .instance_type(ProductionVariantInstanceType::MlM5Large)
-                    .initial_instance_count(2)
-                    .initial_variant_weight(1.0)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateEndpointConfig");
-        sm.create_endpoint()
-            .endpoint_name(&endpoint)
-            .endpoint_config_name(format!("{endpoint}-config"))
-            .send()
-            .await
-            .expect("CreateEndpoint");
+        let container = ContainerDefinition::builder()
+            .image(TRAINING_IMAGE)
+            .model_data_url(format!("s3://{bucket}/models/original/model.tar.gz"))
+            .environment("SAGEMAKER_PROGRAM", "inference.py")
+            .build();
+        serving_endpoint(sm, &endpoint, container, &[("AllTraffic", 2, 1.0)], None).await;
+        // The model's original training job, created from the template's description.
         let template_job = format!("{model}-original");
+        let template = testing::template_job(
+            &template_job,
+            &format!("s3://{bucket}/data"),
+            &format!("s3://{bucket}/models"),
+        );
         sm.create_training_job()
             .training_job_name(&template_job)
-            .role_arn("arn:aws:iam::000000000000:role/someone-elses-role")
-            .algorithm_specification(
-                AlgorithmSpecification::builder()
-                    .training_image(IMAGE)
-                    .training_input_mode(TrainingInputMode::File)
-                    .build(),
-            )
-            .hyper_parameters("num_round", "100")
-            .input_data_config(channel("train", &format!("s3://{bucket}/data/2026-01-01/")))
-            .input_data_config(channel("validation", &format!("s3://{bucket}/data/validation/")))
-            .output_data_config(
-                OutputDataConfig::builder()
-                    .s3_output_path(format!("s3://{bucket}/models"))
-                    .build(),
-            )
-            .resource_config(
-                ResourceConfig::builder()
-                    .instance_type(TrainingInstanceType::MlM5Xlarge)
-                    .instance_count(1)
-                    .volume_size_in_gb(30)
-                    .build(),
-            )
+            .set_role_arn(template.role_arn)
+            .set_algorithm_specification(template.algorithm_specification)
+            .set_hyper_parameters(template.hyper_parameters)
+            .set_input_data_config(template.input_data_config)
+            .set_output_data_config(template.output_data_config)
+            .set_resource_config(template.resource_config)
             .stopping_condition(StoppingCondition::builder().max_runtime_in_seconds(3600).build())
             .tags(Tag::builder().key("cost-centre").value("ml-platform").build())
             .send()
@@ -236,16 +193,9 @@ impl Stack {
         put(s3, &self.bucket, &key, serde_json::to_vec(&marker).unwrap()).await;
     }
 
-    /// The endpoint's configuration once it is `InService` again (the emulator finishes an update after a few
-    /// DescribeEndpoint calls).
+    /// The endpoint's configuration once it is `InService` again.
     async fn settled(&self) -> String {
-        for _ in 0..10 {
-            let (status, config) = self.endpoint_config().await;
-            if status == EndpointStatus::InService {
-                return config;
-            }
-        }
-        panic!("endpoint {} never returned to InService", self.endpoint)
+        settled_config(&self.clients.sagemaker, &self.endpoint).await
     }
 
     async fn training_jobs(&self) -> Vec<String> {
@@ -266,35 +216,8 @@ impl Stack {
     }
 
     async fn endpoint_config(&self) -> (EndpointStatus, String) {
-        let d = self
-            .clients
-            .sagemaker
-            .describe_endpoint()
-            .endpoint_name(&self.endpoint)
-            .send()
-            .await
-            .expect("DescribeEndpoint");
-        (
-            d.endpoint_status().cloned().expect("status"),
-            d.endpoint_config_name().unwrap_or_default().to_owned(),
-        )
+        endpoint_status(&self.clients.sagemaker, &self.endpoint).await
     }
-}
-
-fn channel(name: &str, uri: &str) -> Channel {
-    Channel::builder()
-        .channel_name(name)
-        .data_source(
-            DataSource::builder()
-                .s3_data_source(
-                    S3DataSource::builder()
-                        .s3_data_type(S3DataType::S3Prefix)
-                        .s3_uri(uri)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
 }
 
 fn alarm_notification(endpoint: &str) -> serde_json::Value {
@@ -476,7 +399,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         .unwrap();
     assert_eq!(package.model_approval_status(), Some(&ModelApprovalStatus::Approved));
     let container = &package.inference_specification().unwrap().containers()[0];
-    assert_eq!(container.image(), Some(IMAGE));
+    assert_eq!(container.image(), Some(TRAINING_IMAGE));
     assert_eq!(
         container.model_data_url(),
         job.model_artifacts().and_then(|a| a.s3_model_artifacts())
@@ -535,12 +458,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         Some("inference.py")
     );
     assert_eq!(stack.settled().await, endpoint_config.as_str());
-    let described = sm
-        .describe_endpoint()
-        .endpoint_name(&stack.endpoint)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_endpoint(sm, &stack.endpoint).await;
     let deployment = described
         .last_deployment_config()
         .expect("the deployment configuration");
@@ -562,23 +480,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     // routes the request, as the template routes it to suggest-baseline; here to a queue).
     let sdk = sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("mw-baseline"))
-        .send()
-        .await
-        .unwrap();
-    let queue_url = queue.queue_url().unwrap().to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
-        .unwrap();
+    let (queue_url, queue_arn) = queue(&sqs, "mw-baseline").await;
     let eb = &stack.clients.eventbridge;
     eb.put_rule()
         .name("baseline-requests")

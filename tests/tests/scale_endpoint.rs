@@ -6,23 +6,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_applicationautoscaling::types::{
-    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
-    TargetTrackingScalingPolicyConfiguration,
-};
+use aws_sdk_applicationautoscaling::types::{PolicyType, ScalableDimension, ServiceNamespace};
 use aws_sdk_cloudwatch::primitives::DateTime as CwDateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
-use aws_sdk_sagemaker::types::{
-    CaptureMode, CaptureOption, ContainerDefinition, DataCaptureConfig, EndpointStatus, ProductionVariant,
-    ProductionVariantInstanceType, TrafficRoutingConfigType,
-};
+use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, TrafficRoutingConfigType};
 use chrono::{DateTime, Duration, Utc};
+use modelwatch_aws::testing::{data_capture, invocations_tracking};
 use modelwatch_core::scaling::controller::{Outcome, Plan};
-use modelwatch_e2e::{put, sdk_config, unique};
+use modelwatch_e2e::{bucket, describe_endpoint, put, sdk_config, serving_endpoint, unique};
 use scale_endpoint::config::Config;
 use scale_endpoint::handler::{App, Clients};
 
-const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-sagemaker";
 const IMAGE: &str = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310";
 
 fn schedule(now: DateTime<Utc>) -> serde_json::Value {
@@ -38,26 +32,6 @@ struct Stack {
     namespace: String,
 }
 
-fn capture() -> DataCaptureConfig {
-    DataCaptureConfig::builder()
-        .enable_capture(true)
-        .initial_sampling_percentage(50)
-        .destination_s3_uri("s3://captures/datacapture")
-        .capture_options(CaptureOption::builder().capture_mode(CaptureMode::Input).build())
-        .capture_options(CaptureOption::builder().capture_mode(CaptureMode::Output).build())
-        .build()
-}
-
-fn variant(name: &str, model: &str, count: i32, weight: f32) -> ProductionVariant {
-    ProductionVariant::builder()
-        .variant_name(name)
-        .model_name(model)
-        .instance_type(ProductionVariantInstanceType::MlM5Large)
-        .initial_instance_count(count)
-        .initial_variant_weight(weight)
-        .build()
-}
-
 impl Stack {
     /// Creates the bucket, a model, an endpoint configuration (`AllTraffic` with `count` instances and a
     /// `Canary` with one, both `ml.m5.large`) and the endpoint.
@@ -69,40 +43,16 @@ impl Stack {
             sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
         };
-        let bucket = unique("mw-scale");
-        clients
-            .s3
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create bucket");
+        let bucket = bucket(&clients.s3, "mw-scale").await;
         let endpoint = unique("mw-scale");
-        let model = format!("{endpoint}-model");
-        let sm = &clients.sagemaker;
-        sm.create_model()
-            .model_name(&model)
-            .execution_role_arn(ROLE)
-            .primary_container(ContainerDefinition::builder().image(IMAGE).build())
-            .send()
-            .await
-            .expect("CreateModel");
-        sm.create_endpoint_config()
-            .endpoint_config_name(format!("{endpoint}-config"))
-            .production_variants(variant("AllTraffic", &model, count, 0.9))
-            .production_variants(variant("Canary", &model, 1, 0.1))
-            .data_capture_config(capture())
-            .send()
-            .await
-            .expect("CreateEndpointConfig");
-        sm.create_endpoint()
-            .endpoint_name(&endpoint)
-            .endpoint_config_name(format!("{endpoint}-config"))
-            .send()
-            .await
-            .expect("CreateEndpoint");
-        let status = sm.describe_endpoint().endpoint_name(&endpoint).send().await.unwrap();
-        assert_eq!(status.endpoint_status(), Some(&EndpointStatus::InService));
+        serving_endpoint(
+            &clients.sagemaker,
+            &endpoint,
+            ContainerDefinition::builder().image(IMAGE).build(),
+            &[("AllTraffic", count, 0.9), ("Canary", 1, 0.1)],
+            Some(data_capture("s3://captures/datacapture", 50)),
+        )
+        .await;
         Self {
             clients,
             bucket,
@@ -191,26 +141,15 @@ impl Stack {
             .send()
             .await
             .expect("RegisterScalableTarget");
+        let mut tracking = invocations_tracking(70.0);
+        tracking.scale_out_cooldown = Some(60);
         aas.put_scaling_policy()
             .policy_name("invocations-target")
             .service_namespace(ServiceNamespace::Sagemaker)
             .resource_id(self.resource_id())
             .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
             .policy_type(PolicyType::TargetTrackingScaling)
-            .target_tracking_scaling_policy_configuration(
-                TargetTrackingScalingPolicyConfiguration::builder()
-                    .target_value(70.0)
-                    .predefined_metric_specification(
-                        PredefinedMetricSpecification::builder()
-                            .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
-                            .build()
-                            .unwrap(),
-                    )
-                    .scale_in_cooldown(300)
-                    .scale_out_cooldown(60)
-                    .build()
-                    .unwrap(),
-            )
+            .target_tracking_scaling_policy_configuration(tracking)
             .send()
             .await
             .expect("PutScalingPolicy");
@@ -254,14 +193,7 @@ impl Stack {
 
     /// Each variant's (name, desired count) as `DescribeEndpoint` reports it, and the status.
     async fn counts(&self) -> (String, Vec<(String, i32)>) {
-        let out = self
-            .clients
-            .sagemaker
-            .describe_endpoint()
-            .endpoint_name(&self.endpoint)
-            .send()
-            .await
-            .unwrap();
+        let out = describe_endpoint(&self.clients.sagemaker, &self.endpoint).await;
         let counts = out
             .production_variants()
             .iter()
@@ -472,12 +404,7 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
         (Some((1, 2)), vec![("invocations-target".to_owned(), 70.0)])
     );
 
-    let described = sm
-        .describe_endpoint()
-        .endpoint_name(&stack.endpoint)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_endpoint(sm, &stack.endpoint).await;
     assert_eq!(described.endpoint_status(), Some(&EndpointStatus::InService));
     assert_eq!(described.endpoint_config_name(), Some(new_config.as_str()));
     let deployment = described

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 pub use modelwatch_aws::env::{ConfigError, EndpointVariant};
-use modelwatch_aws::env::{Vars, invalid};
+use modelwatch_aws::env::{Vars, unparsable};
 use modelwatch_aws::s3::S3Location;
 use modelwatch_core::evaluate::EvaluationConfig;
 use modelwatch_core::monitor::Target;
@@ -64,7 +64,7 @@ impl Config {
         let endpoints = vars.endpoint_variants("ENDPOINTS")?;
         let evaluation = match vars.get("EVALUATION_CONFIG") {
             None => EvaluationConfig::default(),
-            Some(json) => serde_json::from_str(json).map_err(|e| invalid("EVALUATION_CONFIG", e))?,
+            Some(json) => serde_json::from_str(json).map_err(|e| unparsable("EVALUATION_CONFIG", e))?,
         };
         let max_windows = vars.number("MAX_WINDOWS_PER_RUN", DEFAULT_MAX_WINDOWS as i64)?;
         Ok(Self {

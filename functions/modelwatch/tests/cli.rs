@@ -390,19 +390,7 @@ fn prediction_drift_is_reported_on_the_prediction_column() {
     let dir = tempfile::tempdir().unwrap();
     run_demo(dir.path());
     // A reference data set with the model's scores: the demo's first three hours of traffic, features and score.
-    let mut csv = format!(
-        "{},score\n",
-        [
-            "age",
-            "income",
-            "credit_score",
-            "debt_ratio",
-            "num_accounts",
-            "region",
-            "channel"
-        ]
-        .join(",")
-    );
+    let mut csv = format!("{},score\n", modelwatch_core::demo::FEATURES.join(","));
     let hours = dir.path().join("captures/credit-risk/AllTraffic/2026/11/26");
     for hour in ["08", "09", "10"] {
         for file in std::fs::read_dir(hours.join(hour)).unwrap() {

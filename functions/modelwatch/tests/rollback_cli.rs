@@ -4,13 +4,15 @@
 
 use std::process::{Command, Output};
 
-use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, ProductionVariant, ProductionVariantInstanceType};
+use aws_sdk_sagemaker::types::ContainerDefinition;
 use chrono::{Duration, Utc};
 use modelwatch_core::retrain::lifecycle::versions_key;
 use modelwatch_core::retrain::{ChangeCause, Deployment, Outcome, VersionHistory};
-use modelwatch_e2e::{endpoint, get, put, sdk_config, unique};
+use modelwatch_e2e::{
+    bucket, create_endpoint, create_endpoint_config, create_model, endpoint, get, put, sdk_config, settled_config,
+    unique,
+};
 
-const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-model";
 const IMAGE: &str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1";
 
 fn modelwatch(args: &[&str]) -> Output {
@@ -42,37 +44,14 @@ async fn history_lists_the_versions_and_rollback_restores_the_previous_configura
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
-    let bucket = unique("mw-rollback");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let bucket = bucket(&s3, "mw-rollback").await;
     let ep = unique("mw-rollback");
     for v in ["initial", "v1"] {
-        sm.create_model()
-            .model_name(format!("{ep}-{v}"))
-            .execution_role_arn(ROLE)
-            .primary_container(ContainerDefinition::builder().image(IMAGE).build())
-            .send()
-            .await
-            .expect("CreateModel");
-        sm.create_endpoint_config()
-            .endpoint_config_name(format!("{ep}-{v}"))
-            .production_variants(
-                ProductionVariant::builder()
-                    .variant_name("AllTraffic")
-                    .model_name(format!("{ep}-{v}"))
-                    .instance_type(ProductionVariantInstanceType::MlM5Large)
-                    .initial_instance_count(1)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateEndpointConfig");
+        let name = format!("{ep}-{v}");
+        create_model(&sm, &name, ContainerDefinition::builder().image(IMAGE).build()).await;
+        create_endpoint_config(&sm, &name, &name, &[("AllTraffic", 1, 1.0)], None).await;
     }
-    sm.create_endpoint()
-        .endpoint_name(&ep)
-        .endpoint_config_name(format!("{ep}-v1"))
-        .send()
-        .await
-        .expect("CreateEndpoint");
+    create_endpoint(&sm, &ep, &format!("{ep}-v1")).await;
     // What the retraining function recorded: the initial version served, then version 1 replaced it.
     let t0 = Utc::now() - Duration::days(2);
     let mut history = VersionHistory::new(&ep);
@@ -134,15 +113,7 @@ async fn history_lists_the_versions_and_rollback_restores_the_previous_configura
         "{}",
         text(&rolled)
     );
-    let mut serving = None;
-    for _ in 0..10 {
-        let d = sm.describe_endpoint().endpoint_name(&ep).send().await.unwrap();
-        if d.endpoint_status() == Some(&EndpointStatus::InService) {
-            serving = d.endpoint_config_name().map(str::to_owned);
-            break;
-        }
-    }
-    assert_eq!(serving, Some(format!("{ep}-initial")));
+    assert_eq!(settled_config(&sm, &ep).await, format!("{ep}-initial"));
     let stored = VersionHistory::from_json(&String::from_utf8(get(&s3, &bucket, &key).await).unwrap()).unwrap();
     let last = stored.deployments.last().unwrap();
     assert_eq!(last.endpoint_config, format!("{ep}-initial"));

@@ -371,45 +371,19 @@ impl Autoscaling for ApplicationAutoScaling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{invocations_tracking, scalable_target, tracking_policy};
 
+    const RESOURCE: &str = "endpoint/ep/variant/AllTraffic";
+
+    /// Registered between 1 and 6 instances, scale-in suspended.
     fn target(role: &str) -> ScalableTarget {
-        ScalableTarget::builder()
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id("endpoint/ep/variant/AllTraffic")
-            .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-            .min_capacity(1)
-            .max_capacity(6)
-            .role_arn(role)
-            .creation_time(SmithyDateTime::from_secs(0))
-            .suspended_state(SuspendedState::builder().dynamic_scaling_in_suspended(true).build())
-            .build()
-            .unwrap()
+        let mut target = scalable_target(RESOURCE, 1, 6, role);
+        target.suspended_state = Some(SuspendedState::builder().dynamic_scaling_in_suspended(true).build());
+        target
     }
 
     fn tt_policy() -> SdkPolicy {
-        SdkPolicy::builder()
-            .policy_arn("arn:policy")
-            .policy_name("invocations")
-            .service_namespace(ServiceNamespace::Sagemaker)
-            .resource_id("endpoint/ep/variant/AllTraffic")
-            .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-            .policy_type(PolicyType::TargetTrackingScaling)
-            .target_tracking_scaling_policy_configuration(
-                TargetTrackingScalingPolicyConfiguration::builder()
-                    .target_value(70.0)
-                    .predefined_metric_specification(
-                        PredefinedMetricSpecification::builder()
-                            .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
-                            .build()
-                            .unwrap(),
-                    )
-                    .scale_in_cooldown(300)
-                    .build()
-                    .unwrap(),
-            )
-            .creation_time(SmithyDateTime::from_secs(0))
-            .build()
-            .unwrap()
+        tracking_policy(RESOURCE, "invocations", invocations_tracking(70.0))
     }
 
     #[test]
@@ -420,7 +394,7 @@ mod tests {
             .service_namespace(ServiceNamespace::Sagemaker)
             .schedule("cron(0 8 * * ? *)")
             .timezone("Europe/Paris")
-            .resource_id("endpoint/ep/variant/AllTraffic")
+            .resource_id(RESOURCE)
             .scalable_target_action(ScalableTargetAction::builder().min_capacity(3).build())
             .creation_time(SmithyDateTime::from_secs(0))
             .build()

@@ -10,15 +10,31 @@ use crate::s3::{LocationError, S3Location};
 pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
+    /// `message` says what is wrong; `source` is the parse error that said it, when one did.
     #[error("environment variable {name}: {message}")]
-    Invalid { name: &'static str, message: String },
+    Invalid {
+        name: &'static str,
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
-/// An invalid-variable error.
-pub fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
+/// An invalid-variable error that a check of ours found (no parse error behind it).
+pub fn invalid(name: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         name,
-        message: message.to_string(),
+        message: message.into(),
+        source: None,
+    }
+}
+
+/// An invalid-variable error that a parser found: its text is the message, and it is kept as the source.
+pub fn unparsable(name: &'static str, error: impl std::error::Error + Send + Sync + 'static) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: error.to_string(),
+        source: Some(Box::new(error)),
     }
 }
 
@@ -86,7 +102,7 @@ impl Vars {
     pub fn location(&self, name: &'static str) -> Result<S3Location, ConfigError> {
         self.required(name)?
             .parse()
-            .map_err(|e: LocationError| invalid(name, e))
+            .map_err(|e: LocationError| unparsable(name, e))
     }
 
     /// An optional S3 URI template with `{endpoint}` and `{variant}`, checked by filling it in.
@@ -98,7 +114,9 @@ impl Vars {
         match self.get(name) {
             None => Ok(None),
             Some(t) => {
-                fill(t, "e", "v").parse::<S3Location>().map_err(|e| invalid(name, e))?;
+                fill(t, "e", "v")
+                    .parse::<S3Location>()
+                    .map_err(|e| unparsable(name, e))?;
                 Ok(Some(t.to_owned()))
             }
         }
@@ -188,10 +206,11 @@ mod tests {
             fill(&v.template("T").unwrap().unwrap(), "ep", "AllTraffic"),
             "s3://b/ep/AllTraffic/x.json"
         );
-        assert!(matches!(
-            v.template("BAD"),
-            Err(ConfigError::Invalid { name: "BAD", .. })
-        ));
+        let bad = v.template("BAD").unwrap_err();
+        assert!(matches!(bad, ConfigError::Invalid { name: "BAD", .. }));
+        let cause = std::error::Error::source(&bad).expect("the parse error is kept");
+        assert_eq!(bad.to_string(), format!("environment variable BAD: {cause}"));
+        assert!(std::error::Error::source(&invalid("X", "too long")).is_none());
         assert!(matches!(v.required("BLANK"), Err(ConfigError::Missing("BLANK"))));
         assert_eq!(v.list("L"), vec!["a", "b", "c"]);
         assert!(v.list("NONE").is_empty());

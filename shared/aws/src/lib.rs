@@ -30,6 +30,11 @@
 //!   described, and models copied with new model data.
 //! - `sagemaker` (also compiled here: the retraining loop describes, copies and updates the endpoint through the
 //!   scaler's adapter).
+//!
+//! With feature `test-util` (and in this crate's tests):
+//!
+//! - `testing`: the SDK objects the tests build, written once: endpoint and configuration descriptions of the
+//!   core's views, data capture, the template training job, scalable targets and target-tracking policies.
 
 #[cfg(feature = "scaling")]
 pub mod autoscaling;
@@ -46,3 +51,5 @@ pub mod retrain;
 pub mod s3;
 #[cfg(any(feature = "scaling", feature = "retrain"))]
 pub mod sagemaker;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;

@@ -548,79 +548,53 @@ mod tests {
     use std::collections::BTreeMap;
 
     use aws_sdk_sagemaker::types::{
-        AlgorithmSpecification, Channel, ContainerDefinition, ContainerMode, DataSource, FileSystemDataSource,
-        MetricData, ModelArtifacts, ResourceConfig, S3DataSource, S3DataType, TrainingInputMode, TrainingInstanceType,
-        VpcConfig,
+        Channel, ContainerDefinition, ContainerMode, DataSource, FileSystemDataSource, MetricData, ModelArtifacts,
+        ResourceConfig, S3DataType, TrainingInstanceType, VpcConfig,
     };
 
     use super::*;
+    use crate::testing::{s3_channel, template_job};
 
-    fn s3_channel(name: &str, uri: &str) -> Channel {
-        Channel::builder()
-            .channel_name(name)
-            .data_source(
-                DataSource::builder()
-                    .s3_data_source(
-                        S3DataSource::builder()
-                            .s3_data_type(S3DataType::S3Prefix)
-                            .s3_uri(uri)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .content_type("text/csv")
-            .build()
-    }
-
+    /// The shared template job with what a finished job adds: a file-system channel, a KMS key, two instances,
+    /// managed spot, an environment, its times, model and metrics.
     fn template() -> DescribeTrainingJobOutput {
-        DescribeTrainingJobOutput::builder()
-            .training_job_name("template")
-            .training_job_arn("arn:aws:sagemaker:eu-west-1:000000000000:training-job/template")
-            .training_job_status(TrainingJobStatus::Completed)
-            .algorithm_specification(
-                AlgorithmSpecification::builder()
-                    .training_image("000000000000.dkr.ecr.eu-west-1.amazonaws.com/train:1")
-                    .training_input_mode(TrainingInputMode::File)
-                    .build(),
-            )
-            .hyper_parameters("max_depth", "6")
-            .role_arn("arn:aws:iam::000000000000:role/old")
-            .input_data_config(s3_channel("train", "s3://data/2024-01-01/"))
-            .input_data_config(s3_channel("validation", "s3://data/validation/"))
-            .input_data_config(
-                Channel::builder()
-                    .channel_name("fsx")
-                    .data_source(
-                        DataSource::builder()
-                            .file_system_data_source(FileSystemDataSource::builder().directory_path("/x").build())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .output_data_config(
-                OutputDataConfig::builder()
-                    .s3_output_path("s3://out/old/")
-                    .kms_key_id("key")
-                    .build(),
-            )
-            .resource_config(
-                ResourceConfig::builder()
-                    .instance_type(TrainingInstanceType::MlM5Xlarge)
-                    .instance_count(2)
-                    .volume_size_in_gb(30)
-                    .build(),
-            )
-            .enable_managed_spot_training(true)
-            .environment("MODE", "prod")
-            .billable_time_in_seconds(1800)
-            .training_time_in_seconds(3600)
-            .model_artifacts(
-                ModelArtifacts::builder()
-                    .s3_model_artifacts("s3://out/old/model.tar.gz")
-                    .build(),
-            )
-            .final_metric_data_list(MetricData::builder().metric_name("validation:auc").value(0.875).build())
-            .build()
+        let mut t = template_job("template", "s3://data", "s3://out/old/");
+        t.input_data_config.get_or_insert_default().push(
+            Channel::builder()
+                .channel_name("fsx")
+                .data_source(
+                    DataSource::builder()
+                        .file_system_data_source(FileSystemDataSource::builder().directory_path("/x").build())
+                        .build(),
+                )
+                .build(),
+        );
+        t.output_data_config = Some(
+            OutputDataConfig::builder()
+                .s3_output_path("s3://out/old/")
+                .kms_key_id("key")
+                .build(),
+        );
+        t.resource_config = Some(
+            ResourceConfig::builder()
+                .instance_type(TrainingInstanceType::MlM5Xlarge)
+                .instance_count(2)
+                .volume_size_in_gb(30)
+                .build(),
+        );
+        t.enable_managed_spot_training = Some(true);
+        t.environment = Some([("MODE".to_owned(), "prod".to_owned())].into());
+        t.billable_time_in_seconds = Some(1800);
+        t.training_time_in_seconds = Some(3600);
+        t.model_artifacts = Some(
+            ModelArtifacts::builder()
+                .s3_model_artifacts("s3://out/old/model.tar.gz")
+                .build(),
+        );
+        t.final_metric_data_list = Some(vec![
+            MetricData::builder().metric_name("validation:auc").value(0.875).build(),
+        ]);
+        t
     }
 
     fn request() -> TrainingRequest {
@@ -723,7 +697,7 @@ mod tests {
         );
         assert_eq!(input.resource_config(), template().resource_config());
         assert_eq!(input.algorithm_specification(), template().algorithm_specification());
-        assert_eq!(input.hyper_parameters().unwrap()["max_depth"], "6");
+        assert_eq!(input.hyper_parameters().unwrap()["num_round"], "100");
         assert_eq!(input.environment().unwrap()["MODE"], "prod");
         assert_eq!(input.enable_managed_spot_training(), Some(true));
         let tags: Vec<(Option<&str>, Option<&str>)> = input.tags().iter().map(|t| (t.key(), t.value())).collect();

@@ -6,15 +6,16 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{TimeZone, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
+use modelwatch_aws::testing::runtime;
 use modelwatch_core::memory::{MemoryMetrics, MemoryState};
 use modelwatch_core::ports::{PortError, PortErrorKind};
 use modelwatch_core::retrain::lifecycle::{self, LifecycleError, RetrainPorts};
-use modelwatch_core::scaling::Policy;
 use modelwatch_core::scaling::autoscaling::Registration;
 use modelwatch_core::scaling::controller::{
     Autoscaling, ControllerError, ControllerOptions, ControllerPorts, EndpointMetrics, run_variant,
 };
 use modelwatch_core::scaling::endpoint::{MetricsRequest, Series};
+use modelwatch_core::testing::ladder_policy;
 
 /// What SageMaker answers `DescribeEndpoint` for an endpoint that is not there (not its modeled
 /// `ResourceNotFound`).
@@ -45,11 +46,7 @@ impl Autoscaling for Unreached {
 
 #[test]
 fn a_missing_endpoint_is_not_found_for_the_scaler_and_the_retraining_loop_alike() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let describe_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint)
         .match_requests(|r| r.endpoint_name() == Some("ep"))
         .sequence()
@@ -61,11 +58,7 @@ fn a_missing_endpoint_is_not_found_for_the_scaler_and_the_retraining_loop_alike(
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 12, 0, 0).unwrap();
 
     // The scaler's run.
-    let policy = Policy::from_json(
-        r#"{"endpoint":"ep","variant":"AllTraffic","instance_type":"ml.m5.large","min_instances":1,
-            "max_instances":4,"target_invocations_per_instance":60}"#,
-    )
-    .unwrap();
+    let policy = ladder_policy();
     let (scaler_state, sink) = (MemoryState::default(), MemoryMetrics::default());
     let scaler = ControllerPorts {
         endpoints: &endpoints,

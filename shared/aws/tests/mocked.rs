@@ -11,6 +11,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::TimeZone;
 use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::s3::{S3CaptureSource, S3StateStore};
+use modelwatch_aws::testing::runtime;
 use modelwatch_core::baseline::Baseline;
 use modelwatch_core::evaluate::{EvaluationConfig, Sources, evaluate_window};
 use modelwatch_core::metrics::{MetricDatum, MetricScope, Unit};
@@ -18,14 +19,6 @@ use modelwatch_core::ports::{CaptureSource, MetricSink, PortErrorKind, StateStor
 use modelwatch_core::profile::DatasetProfile;
 
 /// A runtime for the adapters' futures; the ports are called from this (non-runtime) test thread.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn data(n: usize) -> Vec<MetricDatum> {
     let scope = MetricScope {
         endpoint: "ep".into(),

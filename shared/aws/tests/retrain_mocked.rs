@@ -13,15 +13,14 @@ use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
 use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, CapacitySizeType, Channel, ContainerDefinition, DataSource, EndpointStatus,
-    ModelApprovalStatus, ModelPackageSortBy, OutputDataConfig, ProductionVariant, ProductionVariantSummary,
-    ResourceConfig, S3DataSource, S3DataType, SortOrder, Tag as SdkTag, TrafficRoutingConfigType, TrainingInputMode,
-    TrainingInstanceType, TrainingJobStatus,
+    CapacitySizeType, ContainerDefinition, ModelApprovalStatus, ModelPackageSortBy, ProductionVariant, ResourceConfig,
+    SortOrder, Tag as SdkTag, TrafficRoutingConfigType, TrainingInstanceType, TrainingJobStatus,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelwatch_aws::retrain::SageMakerRetrain;
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
+use modelwatch_aws::testing::{TRAINING_IMAGE, described_endpoint, runtime, template_job};
 use modelwatch_core::ports::PortErrorKind;
 use modelwatch_core::retrain::history::JobStatus;
 use modelwatch_core::retrain::lifecycle::{
@@ -31,17 +30,11 @@ use modelwatch_core::retrain::lifecycle::{
 use modelwatch_core::retrain::naming::Tag;
 use modelwatch_core::retrain::versions::Outcome;
 use modelwatch_core::scaling::controller::{CapacityStep, CapacityUnit, Deployment};
+use modelwatch_core::scaling::observed::VariantStatus;
+use modelwatch_core::testing::endpoint_view;
 
 const JOB_ARN: &str = "arn:aws:sagemaker:eu-west-1:000000000000:training-job/churn-rt-1";
 const NOT_FOUND: &str = r#"{"__type":"ValidationException","message":"Requested resource not found."}"#;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn adapter(rt: &tokio::runtime::Runtime, client: &aws_sdk_sagemaker::Client) -> SageMakerRetrain {
     SageMakerRetrain::new(client.clone(), rt.handle().clone())
@@ -156,46 +149,9 @@ fn a_missing_job_is_none_and_other_errors_are_errors() {
     );
 }
 
-fn s3_channel(name: &str, uri: &str) -> Channel {
-    Channel::builder()
-        .channel_name(name)
-        .data_source(
-            DataSource::builder()
-                .s3_data_source(
-                    S3DataSource::builder()
-                        .s3_data_type(S3DataType::S3Prefix)
-                        .s3_uri(uri)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
+/// The template the retraining jobs are cloned from.
 fn template() -> DescribeTrainingJobOutput {
-    DescribeTrainingJobOutput::builder()
-        .training_job_name("churn-template")
-        .training_job_arn("arn:aws:sagemaker:eu-west-1:000000000000:training-job/churn-template")
-        .training_job_status(TrainingJobStatus::Completed)
-        .algorithm_specification(
-            AlgorithmSpecification::builder()
-                .training_image("000000000000.dkr.ecr.eu-west-1.amazonaws.com/train:1")
-                .training_input_mode(TrainingInputMode::File)
-                .build(),
-        )
-        .hyper_parameters("num_round", "100")
-        .role_arn("arn:aws:iam::000000000000:role/someone-else")
-        .input_data_config(s3_channel("train", "s3://data/churn/2024-01-01/"))
-        .input_data_config(s3_channel("validation", "s3://data/churn/holdout/"))
-        .output_data_config(OutputDataConfig::builder().s3_output_path("s3://models/churn/").build())
-        .resource_config(
-            ResourceConfig::builder()
-                .instance_type(TrainingInstanceType::MlM5Xlarge)
-                .instance_count(1)
-                .volume_size_in_gb(30)
-                .build(),
-        )
-        .build()
+    template_job("churn-template", "s3://data/churn", "s3://models/churn/")
 }
 
 #[test]
@@ -219,11 +175,10 @@ fn create_job_sends_the_template_cloned_with_the_request() {
                 && r.role_arn() == Some("arn:aws:iam::000000000000:role/training")
                 && r.input_data_config().len() == 2
                 && uri("train") == Some("s3://data/churn/2024-01-17/")
-                && uri("validation") == Some("s3://data/churn/holdout/")
+                && uri("validation") == Some("s3://data/churn/validation/")
                 && r.output_data_config().and_then(|o| o.s3_output_path()) == Some("s3://models/churn/")
                 && r.hyper_parameters().is_some_and(|h| h["num_round"] == "100")
-                && r.algorithm_specification().and_then(|a| a.training_image())
-                    == Some("000000000000.dkr.ecr.eu-west-1.amazonaws.com/train:1")
+                && r.algorithm_specification().and_then(|a| a.training_image()) == Some(TRAINING_IMAGE)
                 && r.resource_config().and_then(|c| c.instance_count()) == Some(1)
                 && tags
                     == [
@@ -286,19 +241,8 @@ fn create_job_with_an_unknown_channel_creates_nothing() {
     assert_eq!(create_rule.num_calls(), 0);
 }
 
-fn endpoint(status: EndpointStatus, config: &str) -> DescribeEndpointOutput {
-    DescribeEndpointOutput::builder()
-        .endpoint_name("churn-ep")
-        .endpoint_config_name(config)
-        .endpoint_status(status)
-        .production_variants(
-            ProductionVariantSummary::builder()
-                .variant_name("AllTraffic")
-                .current_instance_count(2)
-                .desired_instance_count(2)
-                .build(),
-        )
-        .build()
+fn endpoint(status: VariantStatus, config: &str) -> DescribeEndpointOutput {
+    described_endpoint(&endpoint_view("churn-ep", config, status, &[("AllTraffic", 2, 1.0)]))
 }
 
 fn requested_at() -> DateTime<Utc> {
@@ -311,9 +255,9 @@ fn a_deployment_updating_rolling_back_then_in_service_on_the_old_config_is_judge
     let describe_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint)
         .match_requests(|r| r.endpoint_name() == Some("churn-ep"))
         .sequence()
-        .output(|| endpoint(EndpointStatus::Updating, "churn-ep-v1"))
-        .output(|| endpoint(EndpointStatus::RollingBack, "churn-ep-v1"))
-        .output(|| endpoint(EndpointStatus::InService, "churn-ep-v1"))
+        .output(|| endpoint(VariantStatus::Updating, "churn-ep-v1"))
+        .output(|| endpoint(VariantStatus::RollingBack, "churn-ep-v1"))
+        .output(|| endpoint(VariantStatus::InService, "churn-ep-v1"))
         .build();
     let client = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, &[&describe_rule]);
     let deploy = endpoints(&rt, &client);

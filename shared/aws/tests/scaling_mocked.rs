@@ -12,8 +12,7 @@ use aws_sdk_applicationautoscaling::operation::describe_scheduled_actions::Descr
 use aws_sdk_applicationautoscaling::operation::put_scaling_policy::PutScalingPolicyOutput;
 use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetOutput;
 use aws_sdk_applicationautoscaling::types::{
-    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTarget,
-    ScalingPolicy as AasPolicy, ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
+    PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy as AasPolicy,
 };
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataOutput;
@@ -23,10 +22,7 @@ use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
 use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::operation::update_endpoint_weights_and_capacities::UpdateEndpointWeightsAndCapacitiesOutput;
-use aws_sdk_sagemaker::types::{
-    CaptureMode, CaptureOption, DataCaptureConfig, EndpointStatus, ProductionVariant, ProductionVariantInstanceType,
-    ProductionVariantSummary, TrafficRoutingConfigType,
-};
+use aws_sdk_sagemaker::types::{DataCaptureConfig, TrafficRoutingConfigType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime as SmithyDateTime;
 use aws_smithy_types::error::ErrorMetadata;
@@ -36,38 +32,23 @@ use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::config::{MAX_ATTEMPTS, retry_config};
 use modelwatch_aws::endpoint_metrics::CloudWatchEndpointMetrics;
 use modelwatch_aws::sagemaker::SageMakerEndpoints;
+use modelwatch_aws::testing::{
+    SERVICE_LINKED_ROLE, data_capture, described_config, described_endpoint, invocations_tracking, runtime,
+    scalable_target, tracking_policy,
+};
 use modelwatch_core::memory::MemoryState;
 use modelwatch_core::ports::StateStore;
 use modelwatch_core::scaling::controller::{
     ControllerOptions, ControllerPorts, Outcome, Plan, RunReport, ScalerState, new_config_name, run_variant, state_key,
 };
-use modelwatch_core::scaling::{Policy, Rule};
+use modelwatch_core::scaling::{Rule, VariantStatus};
+use modelwatch_core::testing::{config_view, endpoint_view, ladder_policy};
 
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 const RESOURCE: &str = "endpoint/ep/variant/AllTraffic";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 17, 12, 0, 20).unwrap()
-}
-
-fn policy() -> Policy {
-    Policy::from_json(
-        r#"{"endpoint":"ep","variant":"AllTraffic","instance_type":"ml.g5.xlarge","min_instances":1,"max_instances":4,
-            "target_invocations_per_instance":60,"forecast":{"enabled":false},"anticipate_trend":false,
-            "vertical":{"ladder":[
-                {"instance_type":"ml.g5.xlarge","target_invocations_per_instance":60},
-                {"instance_type":"ml.g5.2xlarge","target_invocations_per_instance":100}],
-              "up_after_minutes":5,"down_after_minutes":30}}"#,
-    )
-    .unwrap()
 }
 
 /// `Invocations` of `per_minute` and some CPU for the 30 minutes before each of the first few runs.
@@ -87,50 +68,19 @@ fn metrics(per_minute: f64) -> GetMetricDataOutput {
         .build()
 }
 
-fn describe(status: EndpointStatus, config: &str, variants: &[(&str, i32)]) -> DescribeEndpointOutput {
-    let mut b = DescribeEndpointOutput::builder()
-        .endpoint_name("ep")
-        .endpoint_config_name(config)
-        .endpoint_status(status);
-    for (name, count) in variants {
-        b = b.production_variants(
-            ProductionVariantSummary::builder()
-                .variant_name(*name)
-                .current_instance_count(*count)
-                .desired_instance_count(*count)
-                .desired_weight(1.0)
-                .build(),
-        );
-    }
-    b.build()
+fn describe(status: VariantStatus, config: &str, variants: &[(&str, u32)]) -> DescribeEndpointOutput {
+    let variants: Vec<(&str, u32, f32)> = variants.iter().map(|&(name, count)| (name, count, 1.0)).collect();
+    described_endpoint(&endpoint_view("ep", config, status, &variants))
 }
 
 fn capture() -> DataCaptureConfig {
-    DataCaptureConfig::builder()
-        .enable_capture(true)
-        .initial_sampling_percentage(20)
-        .destination_s3_uri("s3://bucket/datacapture")
-        .capture_options(CaptureOption::builder().capture_mode(CaptureMode::Input).build())
-        .capture_options(CaptureOption::builder().capture_mode(CaptureMode::Output).build())
-        .build()
+    data_capture("s3://bucket/datacapture", 20)
 }
 
-fn endpoint_config(name: &str, variants: &[(&str, &str, i32)]) -> DescribeEndpointConfigOutput {
-    let mut b = DescribeEndpointConfigOutput::builder()
-        .endpoint_config_name(name)
-        .data_capture_config(capture());
-    for (variant, instance_type, count) in variants {
-        b = b.production_variants(
-            ProductionVariant::builder()
-                .variant_name(*variant)
-                .model_name("model")
-                .instance_type(ProductionVariantInstanceType::from(*instance_type))
-                .initial_instance_count(*count)
-                .initial_variant_weight(1.0)
-                .build(),
-        );
-    }
-    b.build()
+fn endpoint_config(name: &str, variants: &[(&str, &str, u32)]) -> DescribeEndpointConfigOutput {
+    let mut out = described_config(&config_view(name, variants));
+    out.data_capture_config = Some(capture());
+    out
 }
 
 /// The state and the metric sink beside the mocked clients.
@@ -160,7 +110,7 @@ impl Run {
             state: &self.state,
             sink: &sink,
         };
-        run_variant(&ports, &policy(), options, now).expect("the run records its outcome")
+        run_variant(&ports, &ladder_policy(), options, now).expect("the run records its outcome")
     }
 
     fn stored(&self) -> ScalerState {
@@ -174,8 +124,8 @@ fn nothing_is_done_while_updating_and_the_count_changes_once_in_service() {
     let rt = runtime();
     let describe_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint)
         .sequence()
-        .output(|| describe(EndpointStatus::Updating, "ep-config", &[("AllTraffic", 2)]))
-        .output(|| describe(EndpointStatus::InService, "ep-config", &[("AllTraffic", 2)]))
+        .output(|| describe(VariantStatus::Updating, "ep-config", &[("AllTraffic", 2)]))
+        .output(|| describe(VariantStatus::InService, "ep-config", &[("AllTraffic", 2)]))
         .build();
     let config_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config)
         .then_output(|| endpoint_config("ep-config", &[("AllTraffic", "ml.g5.xlarge", 1)]));
@@ -257,7 +207,7 @@ fn throttling_is_retried_and_an_exhausted_retry_fails_the_action_not_the_record(
     let describe_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint)
         .sequence()
         .http_status(400, Some(THROTTLED.to_owned()))
-        .output(|| describe(EndpointStatus::InService, "ep-config", &[("AllTraffic", 2)]))
+        .output(|| describe(VariantStatus::InService, "ep-config", &[("AllTraffic", 2)]))
         .repeatedly()
         .build();
     let config_rule = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config)
@@ -339,41 +289,11 @@ fn throttling_is_retried_and_an_exhausted_retry_fails_the_action_not_the_record(
 }
 
 fn target() -> ScalableTarget {
-    ScalableTarget::builder()
-        .service_namespace(ServiceNamespace::Sagemaker)
-        .resource_id(RESOURCE)
-        .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
-        .min_capacity(1)
-        .max_capacity(4)
-        .role_arn("arn:aws:iam::000000000000:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/R")
-        .creation_time(SmithyDateTime::from_secs(0))
-        .build()
-        .unwrap()
+    scalable_target(RESOURCE, 1, 4, SERVICE_LINKED_ROLE)
 }
 
 fn tt_policy() -> AasPolicy {
-    AasPolicy::builder()
-        .policy_arn("arn:policy")
-        .policy_name("invocations")
-        .service_namespace(ServiceNamespace::Sagemaker)
-        .resource_id(RESOURCE)
-        .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
-        .policy_type(PolicyType::TargetTrackingScaling)
-        .target_tracking_scaling_policy_configuration(
-            TargetTrackingScalingPolicyConfiguration::builder()
-                .target_value(70.0)
-                .predefined_metric_specification(
-                    PredefinedMetricSpecification::builder()
-                        .predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .creation_time(SmithyDateTime::from_secs(0))
-        .build()
-        .unwrap()
+    tracking_policy(RESOURCE, "invocations", invocations_tracking(70.0))
 }
 
 #[test]
@@ -392,25 +312,19 @@ fn a_type_change_deletes_deregisters_updates_blue_green_and_restores_autoscaling
             .sequence()
             .output(|| {
                 describe(
-                    EndpointStatus::InService,
+                    VariantStatus::InService,
                     "ep-config",
                     &[("AllTraffic", 4), ("Canary", 1)],
                 )
             })
             .output(|| {
                 describe(
-                    EndpointStatus::Updating,
+                    VariantStatus::Updating,
                     "ep-config",
                     &[("AllTraffic", 4), ("Canary", 1)],
                 )
             })
-            .output(move || {
-                describe(
-                    EndpointStatus::InService,
-                    &new_name,
-                    &[("AllTraffic", 3), ("Canary", 1)],
-                )
-            })
+            .output(move || describe(VariantStatus::InService, &new_name, &[("AllTraffic", 3), ("Canary", 1)]))
             .build()
     };
     let old_config = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config)

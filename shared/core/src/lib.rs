@@ -39,7 +39,8 @@
 //! - [`state`]: small JSON state objects: one typed read, one compare-and-set update with jittered backoff.
 //! - [`window`]: time windows and S3's hourly capture layout.
 //! - `testing` (the crate's tests and feature `test-util` only): `realdata()`, the real third-party files beside
-//!   the checkout, whose absence is a visible skip on a workstation and a failure in CI.
+//!   the checkout, whose absence is a visible skip on a workstation and a failure in CI; `DemoCase`, the demo
+//!   endpoint ready for a run; the scaling policy and endpoint views the controller's tests share.
 
 pub mod baseline;
 pub mod baseline_files;

@@ -698,6 +698,7 @@ mod tests {
     use crate::demo;
     use crate::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
     use crate::ports::CaptureSource;
+    use crate::testing::DemoCase;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 5, 1, h, m, 0).unwrap()
@@ -709,35 +710,6 @@ mod tests {
             variant: demo::VARIANT.into(),
             schedule: "hourly".into(),
         }
-    }
-
-    /// The demo's captures, and a baseline profiled from its first (undrifted) hour.
-    fn demo_case() -> (MemorySource, Baseline, DemoDates) {
-        let data = demo::generate();
-        let source = MemorySource::new(data.captures.iter().map(|(p, c)| (p.clone(), c.clone())));
-        let first_hour = Window {
-            start: data.start,
-            end: data.start + Duration::hours(1),
-        };
-        let config = EvaluationConfig::default();
-        let empty = Baseline::from_profile(&DatasetProfile::new(std::iter::empty()));
-        let sources = Sources {
-            captures: &source,
-            ground_truth: None,
-            quality_constraints: None,
-            estimate: None,
-        };
-        let scope = MetricScope {
-            endpoint: "e".into(),
-            schedule: "s".into(),
-            timestamp: data.start,
-        };
-        let first = evaluate_window(&sources, Some(&first_hour), &empty, &config, &scope, &mut |_, _, _| {}).unwrap();
-        (
-            source,
-            Baseline::from_profile(&first.profile),
-            DemoDates { start: data.start },
-        )
     }
 
     /// The run's ports with captures only (no ground truth, constraints or estimate).
@@ -758,10 +730,6 @@ mod tests {
             metrics,
             state,
         }
-    }
-
-    struct DemoDates {
-        start: DateTime<Utc>,
     }
 
     #[test]
@@ -815,22 +783,19 @@ mod tests {
 
     #[test]
     fn a_window_is_evaluated_and_published_once() {
-        let (source, baseline, dates) = demo_case();
+        let case = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = captures_only(&source, &reports, &metrics, &state);
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
-        let window = Window {
-            start: dates.start + Duration::hours(4),
-            end: dates.start + Duration::hours(5),
-        };
+        let window = case.hour(4);
         let config = EvaluationConfig::default();
         let now = window.end + Duration::minutes(10);
         let lease = Duration::minutes(20);
-        let first = commit_window_once(&ports, &t, &window, &baseline, &config, "run-1", now, lease).unwrap();
+        let first = commit_window_once(&ports, &t, &window, &case.baseline, &config, "run-1", now, lease).unwrap();
         assert_eq!(first.decision, WindowDecision::Evaluated);
         let summary = first.summary.clone().unwrap();
         assert_eq!(summary.rows, demo::RECORDS_PER_HOUR as u64);
@@ -875,7 +840,7 @@ mod tests {
                 .contains_key(&format!("{folder}/{}", report::HISTORY_FILE))
         );
         // Again (a re-run of the schedule, or a retry): nothing evaluated, nothing published twice.
-        let again = commit_window_once(&ports, &t, &window, &baseline, &config, "run-2", now, lease).unwrap();
+        let again = commit_window_once(&ports, &t, &window, &case.baseline, &config, "run-2", now, lease).unwrap();
         assert_eq!(again.decision, WindowDecision::AlreadyCommitted);
         assert_eq!(again.published, 0);
         assert_eq!(again.summary, Some(summary));
@@ -890,18 +855,15 @@ mod tests {
 
     #[test]
     fn a_live_claim_is_left_alone_and_a_dead_one_taken_over() {
-        let (source, baseline, dates) = demo_case();
+        let case = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = captures_only(&source, &reports, &metrics, &state);
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
-        let window = Window {
-            start: dates.start,
-            end: dates.start + Duration::hours(1),
-        };
+        let window = case.hour(0);
         let claimed_at = window.end + Duration::minutes(6);
         let dead = WindowMarker {
             status: MarkerStatus::Claimed,
@@ -914,11 +876,11 @@ mod tests {
         let lease = Duration::minutes(20);
         let config = EvaluationConfig::default();
         let soon = claimed_at + Duration::minutes(5);
-        let busy = commit_window_once(&ports, &t, &window, &baseline, &config, "r2", soon, lease).unwrap();
+        let busy = commit_window_once(&ports, &t, &window, &case.baseline, &config, "r2", soon, lease).unwrap();
         assert_eq!((busy.decision, busy.published), (WindowDecision::InProgress, 0));
         assert!(metrics.data.lock().unwrap().is_empty());
         let later = claimed_at + Duration::minutes(25);
-        let took = commit_window_once(&ports, &t, &window, &baseline, &config, "r3", later, lease).unwrap();
+        let took = commit_window_once(&ports, &t, &window, &case.baseline, &config, "r3", later, lease).unwrap();
         assert_eq!(took.decision, WindowDecision::Evaluated);
         let (marker, _) = read_json::<WindowMarker>(&state, &t.marker_key(&window))
             .unwrap()
@@ -958,23 +920,28 @@ mod tests {
 
     #[test]
     fn new_objects_are_folded_into_their_hour_once() {
-        let (source, baseline, dates) = demo_case();
+        let case = DemoCase::first_hour();
         let (reports, metrics) = (MemoryReports::default(), MemoryMetrics::default());
         let state = Contended {
             inner: MemoryState::default(),
             lost: Mutex::new(false),
         };
-        let ports = captures_only(&source, &reports, &metrics, &state);
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
-        let hour = dates.start + Duration::hours(4);
-        let window = Window {
-            start: hour,
-            end: hour + Duration::hours(1),
-        };
-        let objects = source.list(Some(&window)).unwrap();
+        let window = case.hour(4);
+        let hour = window.start;
+        let objects = case.captures.list(Some(&window)).unwrap();
         assert!(!objects.is_empty());
         let config = EvaluationConfig::default();
-        let first = fold_object(&ports, &t, &objects[0], &baseline, &config, hour + Duration::minutes(7)).unwrap();
+        let first = fold_object(
+            &ports,
+            &t,
+            &objects[0],
+            &case.baseline,
+            &config,
+            hour + Duration::minutes(7),
+        )
+        .unwrap();
         assert!(first.folded);
         // The first write lost to another writer; the retry kept both objects.
         assert_eq!(first.objects_in_hour, 2);
@@ -986,7 +953,15 @@ mod tests {
         let live = format!("{}/live/drift.json", t.report_folder(&window));
         assert!(reports.files.lock().unwrap().contains_key(&live));
         // The same event again: not folded twice.
-        let again = fold_object(&ports, &t, &objects[0], &baseline, &config, hour + Duration::minutes(8)).unwrap();
+        let again = fold_object(
+            &ports,
+            &t,
+            &objects[0],
+            &case.baseline,
+            &config,
+            hour + Duration::minutes(8),
+        )
+        .unwrap();
         assert!(!again.folded);
         assert_eq!((again.hour_rows, again.objects_in_hour), (first.hour_rows, 2));
     }
@@ -1013,17 +988,13 @@ mod tests {
 
     #[test]
     fn a_failing_window_is_recorded_and_retried_without_stopping_the_later_ones() {
-        let (source, baseline, dates) = demo_case();
+        let case = DemoCase::first_hour();
         let (reports, state) = (MemoryReports::default(), MemoryState::default());
-        let hour = |k: i64| Window {
-            start: dates.start + Duration::hours(k),
-            end: dates.start + Duration::hours(k + 1),
-        };
         let metrics = Refusing {
             inner: MemoryMetrics::default(),
-            failing: Mutex::new(Some(hour(1).end)),
+            failing: Mutex::new(Some(case.hour(1).end)),
         };
-        let ports = captures_only(&source, &reports, &metrics, &state);
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let settings = ScheduleSettings {
             settle: Duration::minutes(5),
@@ -1031,52 +1002,55 @@ mod tests {
             lease: Duration::minutes(20),
         };
         // Hours 0..3 due at once: hour 1's publication fails, the others are committed.
-        let now = hour(2).end + Duration::minutes(10);
+        let now = case.hour(2).end + Duration::minutes(10);
         state
             .put_if(
                 &t.last_window_key(),
                 &to_json(&LastWindow {
-                    end: hour(0).start,
+                    end: case.hour(0).start,
                     failed: Vec::new(),
                 }),
                 None,
             )
             .unwrap();
-        let first = run_windows(&ports, &t, &baseline, &config, &settings, None, "r1", now).unwrap();
+        let first = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r1", now).unwrap();
         let decisions: Vec<_> = first.iter().map(|o| (o.window, o.decision)).collect();
         assert_eq!(
             decisions,
             vec![
-                (hour(0), WindowDecision::Evaluated),
-                (hour(1), WindowDecision::Failed),
-                (hour(2), WindowDecision::Evaluated)
+                (case.hour(0), WindowDecision::Evaluated),
+                (case.hour(1), WindowDecision::Failed),
+                (case.hour(2), WindowDecision::Evaluated)
             ]
         );
         assert!(first[1].error.as_deref().unwrap().contains("InvalidParameterValue"));
         let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
-        assert_eq!(last.end, hour(2).end);
+        assert_eq!(last.end, case.hour(2).end);
         assert_eq!(
             (last.failed.len(), last.failed[0].window, last.failed[0].attempts),
-            (1, hour(1), 1)
+            (1, case.hour(1), 1)
         );
 
         // The next run retries it first (after its claim's lease), still failing: one more attempt, nothing lost.
         let later = now + Duration::hours(1);
-        let second = run_windows(&ports, &t, &baseline, &config, &settings, None, "r2", later).unwrap();
+        let second = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r2", later).unwrap();
         let decisions: Vec<_> = second.iter().map(|o| (o.window, o.decision)).collect();
         assert_eq!(
             decisions,
-            vec![(hour(1), WindowDecision::Failed), (hour(3), WindowDecision::Evaluated)]
+            vec![
+                (case.hour(1), WindowDecision::Failed),
+                (case.hour(3), WindowDecision::Evaluated)
+            ]
         );
         let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
-        assert_eq!((last.end, last.failed[0].attempts), (hour(3).end, 2));
+        assert_eq!((last.end, last.failed[0].attempts), (case.hour(3).end, 2));
 
         // CloudWatch accepts again: the retry commits it and the record forgets it.
         *metrics.failing.lock().unwrap() = None;
         let third = run_windows(
             &ports,
             &t,
-            &baseline,
+            &case.baseline,
             &config,
             &settings,
             None,
@@ -1086,17 +1060,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             (third[0].window, third[0].decision),
-            (hour(1), WindowDecision::Evaluated)
+            (case.hour(1), WindowDecision::Evaluated)
         );
         let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
         assert!(last.failed.is_empty(), "{last:?}");
-        assert_eq!(third[1].window, hour(4));
+        assert_eq!(third[1].window, case.hour(4));
         // Every hour published, each once: no metric twice at one timestamp.
         let published = metrics.inner.data.lock().unwrap();
         for k in 0..5 {
             let names: Vec<(&str, &str)> = published
                 .iter()
-                .filter(|d| d.timestamp == hour(k).end)
+                .filter(|d| d.timestamp == case.hour(k).end)
                 .map(|d| (d.namespace.as_str(), d.metric_name.as_str()))
                 .collect();
             let distinct: std::collections::BTreeSet<_> = names.iter().collect();
@@ -1106,24 +1080,21 @@ mod tests {
 
     #[test]
     fn a_window_evaluated_after_two_weeks_is_committed_without_its_metrics() {
-        let (source, baseline, dates) = demo_case();
+        let case = DemoCase::first_hour();
         let (reports, metrics, state) = (
             MemoryReports::default(),
             MemoryMetrics::default(),
             MemoryState::default(),
         );
-        let ports = captures_only(&source, &reports, &metrics, &state);
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
-        let window = Window {
-            start: dates.start,
-            end: dates.start + Duration::hours(1),
-        };
+        let window = case.hour(0);
         let now = window.end + Duration::days(15);
         let outcome = commit_window_once(
             &ports,
             &t,
             &window,
-            &baseline,
+            &case.baseline,
             &EvaluationConfig::default(),
             "late",
             now,

@@ -507,11 +507,10 @@ pub fn evaluate_window(
 mod tests {
     use super::*;
     use crate::history::{PredictionHistory, Verdict, update_history};
-    use crate::ports::{PortErrorKind, StateStore, StateVersion};
+    use crate::memory::MemoryState;
+    use crate::ports::StateStore;
     use crate::profile::InferredType;
     use crate::quality::BinaryOptions;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
 
     fn baseline() -> Baseline {
         let mut profile = DatasetProfile::new([("x".to_owned(), Some(InferredType::Fractional))]);
@@ -635,27 +634,6 @@ mod tests {
         assert_eq!((p.positive_rate, p.class_shares.len()), (None, 0));
     }
 
-    /// An in-memory state store whose versions count the writes.
-    #[derive(Default)]
-    struct MemoryStore(RefCell<HashMap<String, (Vec<u8>, u64)>>);
-
-    impl StateStore for MemoryStore {
-        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, StateVersion)>, PortError> {
-            Ok(self.0.borrow().get(key).map(|(b, v)| (b.clone(), v.to_string())))
-        }
-
-        fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError> {
-            let mut map = self.0.borrow_mut();
-            let current = map.get(key).map(|(_, v)| v.to_string());
-            if current.as_ref() != expected {
-                return Err(PortError::new("put", key, PortErrorKind::Conflict, "version moved"));
-            }
-            let version = map.get(key).map_or(1, |(_, v)| v + 1);
-            map.insert(key.to_owned(), (body.to_vec(), version));
-            Ok(version.to_string())
-        }
-    }
-
     #[test]
     fn evaluations_feed_the_history_and_a_shifted_hour_is_flagged() {
         let baseline = baseline();
@@ -663,7 +641,7 @@ mod tests {
             predictions: Some(PredictionConfig::new(ProblemType::BinaryClassification)),
             ..EvaluationConfig::default()
         };
-        let store = MemoryStore::default();
+        let store = MemoryState::default();
         let run = |k: i64, scores: &[f64]| {
             let window = Window::new(
                 hour().start + chrono::Duration::hours(k),
@@ -706,7 +684,8 @@ mod tests {
             .find(|a| a.series == crate::history::Series::PositiveRate)
             .unwrap();
         assert_eq!((positive.value, positive.verdict), (1.0, Verdict::Spike));
-        let stored = PredictionHistory::from_json(std::str::from_utf8(&store.0.borrow()["h"].0).unwrap()).unwrap();
+        let (body, _) = store.get("h").unwrap().unwrap();
+        let stored = PredictionHistory::from_json(std::str::from_utf8(&body).unwrap()).unwrap();
         assert_eq!(stored.windows.len(), 7);
     }
 

@@ -182,6 +182,7 @@ mod tests {
     use super::*;
     use crate::history::fixtures::{t0, window};
     use crate::history::{Series, Verdict};
+    use crate::memory::MemoryState;
     use crate::ports::PortErrorKind;
     use chrono::Duration;
 
@@ -205,19 +206,19 @@ mod tests {
         assert!(matches!(PredictionHistory::from_json("{"), Err(HistoryError::Parse(_))));
     }
 
-    /// An in-memory state store; `intruders` other writers each record one more window between this run's read
-    /// and its write (`usize::MAX`: always).
+    /// The in-memory state store, with other writers: `intruders` of them each record one more window between
+    /// this run's read and its write (`usize::MAX`: always); `fail` fails every write; `writes` counts this run's.
     #[derive(Default)]
     struct Store {
-        object: std::cell::RefCell<Option<(Vec<u8>, u64)>>,
+        inner: MemoryState,
         intruders: std::cell::Cell<usize>,
         writes: std::cell::Cell<usize>,
         fail: bool,
     }
 
     impl StateStore for Store {
-        fn get(&self, _key: &str) -> Result<Option<(Vec<u8>, StateVersion)>, PortError> {
-            Ok(self.object.borrow().clone().map(|(b, v)| (b, v.to_string())))
+        fn get(&self, key: &str) -> Result<Option<(Vec<u8>, StateVersion)>, PortError> {
+            self.inner.get(key)
         }
 
         fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError> {
@@ -227,26 +228,20 @@ mod tests {
             if self.intruders.get() > 0 {
                 // Another run commits first: its own window, one hour before the oldest kept.
                 self.intruders.set(self.intruders.get().saturating_sub(1));
-                let mut theirs = self
-                    .object
-                    .borrow()
+                let current = self.inner.get(key)?;
+                let mut theirs = current
                     .as_ref()
                     .map(|(b, _)| PredictionHistory::from_json(std::str::from_utf8(b).unwrap()).unwrap())
                     .unwrap_or_default();
                 let oldest = theirs.windows.first().map_or(t0(), |w| w.start);
                 theirs.record(window(oldest - Duration::hours(1), 7, 0.5, 0.5));
-                let version = self.object.borrow().as_ref().map_or(1, |(_, v)| v + 1);
-                *self.object.borrow_mut() = Some((theirs.to_json().unwrap().into_bytes(), version));
+                let version = current.map(|(_, v)| v);
+                self.inner
+                    .put_if(key, theirs.to_json().unwrap().as_bytes(), version.as_ref())?;
             }
-            let mut object = self.object.borrow_mut();
-            let current = object.as_ref().map(|(_, v)| v.to_string());
-            if current.as_ref() != expected {
-                return Err(PortError::new("put", key, PortErrorKind::Conflict, "moved"));
-            }
-            let version = object.as_ref().map_or(1, |(_, v)| v + 1);
-            *object = Some((body.to_vec(), version));
+            let version = self.inner.put_if(key, body, expected)?;
             self.writes.set(self.writes.get() + 1);
-            Ok(version.to_string())
+            Ok(version)
         }
     }
 
@@ -259,7 +254,7 @@ mod tests {
     }
 
     fn stored(store: &Store) -> PredictionHistory {
-        let (body, _) = store.object.borrow().clone().unwrap();
+        let (body, _) = store.inner.get("k").unwrap().unwrap();
         PredictionHistory::from_json(std::str::from_utf8(&body).unwrap()).unwrap()
     }
 
@@ -350,7 +345,8 @@ mod tests {
                 ..
             })
         ));
-        *store.object.borrow_mut() = Some((b"{not json".to_vec(), 9));
+        let (_, version) = store.inner.get("k").unwrap().unwrap();
+        store.inner.put_if("k", b"{not json", Some(&version)).unwrap();
         assert!(matches!(
             update_history(&store, "k", &w, 3600, &config, &scope()),
             Err(HistoryStateError::State {

@@ -13,26 +13,14 @@ use super::controller::{
     new_config_name, run_variant, state_key,
 };
 use super::decision::{Action, Rule};
-use super::endpoint::{ConfigVariant, ConfigView, EndpointView, LiveVariant, MetricsRequest, Series};
+use super::endpoint::{ConfigView, EndpointView, MetricsRequest, Series};
 use super::observed::VariantStatus;
-use super::policy::Policy;
 use crate::memory::{MemoryMetrics, MemoryState};
 use crate::ports::{PortError, PortErrorKind, StateStore, StateVersion};
+use crate::testing::{config_view, endpoint_view, ladder_policy};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 17, 12, 0, 30).unwrap()
-}
-
-fn policy() -> Policy {
-    Policy::from_json(
-        r#"{"endpoint":"ep","variant":"AllTraffic","instance_type":"ml.g5.xlarge","min_instances":1,"max_instances":4,
-            "target_invocations_per_instance":60,"forecast":{"enabled":false},"anticipate_trend":false,
-            "vertical":{"ladder":[
-                {"instance_type":"ml.g5.xlarge","target_invocations_per_instance":60},
-                {"instance_type":"ml.g5.2xlarge","target_invocations_per_instance":100}],
-              "up_after_minutes":5,"down_after_minutes":30}}"#,
-    )
-    .unwrap()
 }
 
 fn fail(what: &str) -> PortError {
@@ -55,46 +43,16 @@ struct FakeEndpoint {
 
 impl FakeEndpoint {
     fn new(count: u32, instance_type: &str) -> Self {
-        let endpoint = EndpointView {
-            name: "ep".into(),
-            status: VariantStatus::InService,
-            status_text: "InService".into(),
-            config_name: "ep-config".into(),
-            failure_reason: None,
-            variants: vec![
-                LiveVariant {
-                    name: "AllTraffic".into(),
-                    current_count: Some(count),
-                    desired_count: Some(count),
-                    desired_weight: Some(0.9),
-                },
-                LiveVariant {
-                    name: "Shadowless".into(),
-                    current_count: Some(2),
-                    desired_count: Some(2),
-                    desired_weight: Some(0.1),
-                },
-            ],
-        };
-        let config = ConfigView {
-            name: "ep-config".into(),
-            variants: vec![
-                ConfigVariant {
-                    name: "AllTraffic".into(),
-                    instance_type: Some(instance_type.into()),
-                    initial_count: Some(1),
-                    initial_weight: Some(1.0),
-                    model_name: None,
-                },
-                ConfigVariant {
-                    name: "Shadowless".into(),
-                    instance_type: Some("ml.m5.large".into()),
-                    initial_count: Some(1),
-                    initial_weight: Some(1.0),
-                    model_name: None,
-                },
-            ],
-        };
+        let endpoint = endpoint_view(
+            "ep",
+            "ep-config",
+            VariantStatus::InService,
+            &[("AllTraffic", count, 0.9), ("Shadowless", 2, 0.1)],
+        );
+        let config = config_view(
+            "ep-config",
+            &[("AllTraffic", instance_type, 1), ("Shadowless", "ml.m5.large", 1)],
+        );
         Self {
             endpoint: Mutex::new(endpoint),
             configs: Mutex::new(BTreeMap::from([("ep-config".to_owned(), config)])),
@@ -351,7 +309,7 @@ impl World {
 #[test]
 fn scales_out_records_the_action_and_publishes_both_counts() {
     let w = World::new(2, "ml.g5.xlarge", &[150.0; 10]);
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     assert_eq!(r.decision.action, Action::SetCount { from: 2, to: 3 }, "{r:?}");
     assert!(matches!(
         r.outcome,
@@ -394,7 +352,7 @@ fn scales_out_records_the_action_and_publishes_both_counts() {
 fn nothing_is_called_while_the_endpoint_is_not_in_service() {
     let w = World::new(2, "ml.g5.xlarge", &[500.0; 10]);
     w.endpoint.set_status(VariantStatus::Updating);
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     assert_eq!((r.decision.rule, r.outcome), (Rule::NotInService, Outcome::Held));
     assert!(w.endpoint.calls().is_empty());
     assert!(w.aas.calls.lock().unwrap().is_empty());
@@ -410,7 +368,7 @@ fn dry_run_decides_and_records_without_acting() {
         dry_run: true,
         ..ControllerOptions::default()
     };
-    let r = run_variant(&w.ports(), &policy(), &options, t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &options, t0()).unwrap();
     assert!(matches!(
         r.outcome,
         Outcome::DryRun {
@@ -428,7 +386,7 @@ fn dry_run_decides_and_records_without_acting() {
 fn an_aas_policy_is_not_fought_unless_taken_over() {
     let w = World::new(2, "ml.g5.xlarge", &[150.0; 10]);
     *w.aas.registered.lock().unwrap() = Some(registration(TARGET_TRACKING));
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     let Outcome::Refused { why } = &r.outcome else {
         panic!("{r:?}")
     };
@@ -443,7 +401,7 @@ fn an_aas_policy_is_not_fought_unless_taken_over() {
         aas_mode: AasMode::TakeOver,
         ..ControllerOptions::default()
     };
-    let r = run_variant(&w.ports(), &policy(), &options, t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &options, t0()).unwrap();
     assert!(r.outcome.acted(), "{r:?}");
     assert_eq!(
         w.aas.calls.lock().unwrap().clone(),
@@ -480,7 +438,7 @@ fn the_conditional_write_is_the_lock() {
         state: &contended,
         ..w.ports()
     };
-    let r = run_variant(&ports, &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&ports, &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     assert_eq!(r.outcome, Outcome::LockLost);
     assert!(w.endpoint.calls().is_empty(), "the loser must not act");
     assert!(w.published().is_empty());
@@ -495,7 +453,7 @@ fn a_type_change_deregisters_autoscaling_and_registers_it_again_once_in_service(
         rollback_alarms: vec!["ep-5xx".into(), "ep-latency".into()],
         ..ControllerOptions::default()
     };
-    let r = run_variant(&w.ports(), &policy(), &options, t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &options, t0()).unwrap();
     assert_eq!(r.decision.rule, Rule::VerticalUp, "{r:?}");
     let name = new_config_name("ep", t0());
     assert_eq!(
@@ -530,13 +488,13 @@ fn a_type_change_deregisters_autoscaling_and_registers_it_again_once_in_service(
     assert_eq!(s.pending_registration.as_ref().unwrap().config_name, name);
 
     // Still updating a minute later: nothing is registered yet.
-    let r = run_variant(&w.ports(), &policy(), &options, t0() + Duration::minutes(1)).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &options, t0() + Duration::minutes(1)).unwrap();
     assert_eq!(r.outcome, Outcome::Held);
     assert!(w.aas.registered.lock().unwrap().is_none());
 
     // In service on the new type: the registration comes back, and that is the run's only action.
     w.endpoint.finish();
-    let r = run_variant(&w.ports(), &policy(), &options, t0() + Duration::minutes(2)).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &options, t0() + Duration::minutes(2)).unwrap();
     assert!(
         matches!(&r.outcome, Outcome::Applied { plan: Plan::Reregister { registration: back } }
             if *back == registration(TARGET_TRACKING)),
@@ -553,7 +511,7 @@ fn a_failed_type_change_is_undone_and_not_recorded_as_taken() {
     let mut w = World::new(4, "ml.g5.xlarge", &[300.0; 10]);
     w.endpoint.fail_update = true;
     *w.aas.registered.lock().unwrap() = Some(registration(TARGET_TRACKING));
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     let Outcome::Failed { error, undo_errors, .. } = &r.outcome else {
         panic!("{r:?}")
     };
@@ -574,7 +532,7 @@ fn a_failed_type_change_is_undone_and_not_recorded_as_taken() {
     w2.endpoint.fail_update = true;
     w2.aas.fail_register = true;
     *w2.aas.registered.lock().unwrap() = Some(registration(TARGET_TRACKING));
-    let r = run_variant(&w2.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w2.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     let Outcome::Failed { undo_errors, .. } = &r.outcome else {
         panic!("{r:?}")
     };
@@ -586,7 +544,7 @@ fn a_failed_type_change_is_undone_and_not_recorded_as_taken() {
 fn a_registration_that_cannot_be_restored_blocks_the_type_change() {
     let w = World::new(4, "ml.g5.xlarge", &[300.0; 10]);
     *w.aas.registered.lock().unwrap() = Some(registration("StepScaling"));
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     let Outcome::Refused { why } = &r.outcome else {
         panic!("{r:?}")
     };
@@ -599,7 +557,7 @@ fn a_registration_that_cannot_be_restored_blocks_the_type_change() {
 fn failed_metrics_hold_and_are_reported() {
     let mut w = World::new(2, "ml.g5.xlarge", &[150.0; 10]);
     w.metrics.fail = true;
-    let r = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap();
+    let r = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap();
     assert_eq!(r.decision.rule, Rule::MetricsUnavailable);
     assert!(r.metrics_error.unwrap().contains("Throttling"));
     assert_eq!(w.stored().history.consecutive_metric_failures, 1);
@@ -612,7 +570,7 @@ fn a_corrupt_state_is_an_error_not_overwritten() {
     w.state
         .put_if(&state_key("ep", "AllTraffic"), b"not json", None)
         .unwrap();
-    let e = run_variant(&w.ports(), &policy(), &ControllerOptions::default(), t0()).unwrap_err();
+    let e = run_variant(&w.ports(), &ladder_policy(), &ControllerOptions::default(), t0()).unwrap_err();
     assert_eq!(e.to_string(), "scaler state scaler/ep/AllTraffic.json is invalid");
     assert!(w.endpoint.calls().is_empty());
 }

@@ -618,9 +618,6 @@ fn xml_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The real traces (Azure LLM inference, 2023), when the shared data folder is present.
-    const REALDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/realdata");
-
     /// The policy used on the real traces: an LLM on ml.g5.xlarge load-tested at 120 requests per minute per
     /// instance, with the target at half of that, the safety factor SageMaker's documentation recommends for
     /// `SageMakerVariantInvocationsPerInstance` ("Load testing your auto scaling configuration").
@@ -634,23 +631,25 @@ mod tests {
         .unwrap()
     }
 
-    fn read_real(name: &str) -> Option<Trace> {
-        let path = format!("{REALDATA}/traces/azure_llm_2023/{name}");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Some(parse_trace_csv(&text, TraceFormat::Auto).unwrap()),
-            Err(_) => {
-                eprintln!("skipping: {path} not found");
-                None
-            }
-        }
+    /// The folder of the real traces (Azure LLM inference, 2023) in the shared real-data folder, when it is there
+    /// (`testing::realdata`: a visible skip on a workstation, a failure in CI).
+    fn real_traces() -> Option<std::path::PathBuf> {
+        crate::testing::realdata().map(|d| d.join("traces/azure_llm_2023"))
+    }
+
+    fn read_trace(dir: &std::path::Path, name: &str) -> Trace {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        parse_trace_csv(&text, TraceFormat::Auto).unwrap()
     }
 
     #[test]
     fn real_traces_policy_vs_target_tracking() {
         let policy = real_trace_policy();
         let fleet = FleetModel::from_policy(&policy);
+        let Some(dir) = real_traces() else { return };
         for name in ["per_minute_code.csv", "per_minute_conv.csv"] {
-            let Some(trace) = read_real(name) else { return };
+            let trace = read_trace(&dir, name);
             let p = simulate(&trace, &policy, &fleet, Controller::Policy).summary;
             let t = simulate(&trace, &policy, &fleet, Controller::TargetTracking).summary;
             eprintln!("{name}: policy {p:?}\n{name}: target tracking {t:?}");
@@ -708,15 +707,9 @@ mod tests {
 
     #[test]
     fn raw_requests_trace_matches_the_per_minute_one() {
-        let (Some(per_minute), Ok(raw)) = (
-            read_real("per_minute_code.csv"),
-            std::fs::read_to_string(format!(
-                "{REALDATA}/traces/azure_llm_2023/AzureLLMInferenceTrace_code.csv"
-            )),
-        ) else {
-            return;
-        };
-        let raw = parse_trace_csv(&raw, TraceFormat::Auto).unwrap();
+        let Some(dir) = real_traces() else { return };
+        let per_minute = read_trace(&dir, "per_minute_code.csv");
+        let raw = read_trace(&dir, "AzureLLMInferenceTrace_code.csv");
         assert_eq!(raw.start, per_minute.start);
         assert_eq!(raw.per_minute, per_minute.per_minute);
     }
