@@ -14,7 +14,7 @@
 //! [`DEFAULT_MIN_CURRENT_VALUES`]) gets the verdict [`Verdict::TooFewValues`]: its scores are still reported, but
 //! it is neither drifted nor ok, and it is left out of the data set's drift share. Three records cannot show drift.
 //!
-//! Kolmogorov-Smirnov p-values account for the sketches' rank error (see [`stats::ks_two_sample_summarised`]), so
+//! Kolmogorov-Smirnov p-values account for the sketches' rank error (see [`ks::ks_two_sample_summarised`]), so
 //! that under "no drift" the test rejects at most at its nominal rate however many values the window holds; while
 //! both sketches still hold every value (up to 2047 with Model Monitor's `k`) the test is exact, and below 10,000
 //! values per side it uses the exact null distribution, as scipy does.
@@ -24,8 +24,11 @@
 //! `feature_baseline_drift_<feature>` metric carries, so alarms built for Model Monitor keep their meaning.
 //!
 //! - [`stats`]: the pure statistics over weighted samples and category counts.
+//! - [`ks`]: the two-sample Kolmogorov-Smirnov test: exact for small samples, asymptotic beyond, and on sketches
+//!   through their rank-error bound.
 //! - [`methods`]: further methods users of Evidently, NannyML and scipy expect, computed only when chosen.
 
+pub mod ks;
 pub mod methods;
 pub mod stats;
 
@@ -36,7 +39,8 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Constraints, FeatureStatistics, Statistics};
 use crate::profile::{DatasetProfile, FeatureProfile};
 use crate::sketch::{DEFAULT_RANK_ERROR_FAILURE_PROBABILITY, KllSketch, SketchOrigin};
-use stats::{RankError, WeightedSample};
+use ks::RankError;
+use stats::WeightedSample;
 
 /// Below or at this many current values the default method is a statistical test; above it, a distance.
 pub const SMALL_SAMPLE: u64 = 1000;
@@ -402,7 +406,7 @@ fn numeric_drift(
     let cur = WeightedSample::from_weighted(cur_sketch.weighted_items());
     let (n, m) = (base_sketch.count() as f64, cur_sketch.count() as f64);
 
-    let ks = stats::ks_two_sample_summarised(
+    let ks = ks::ks_two_sample_summarised(
         &base,
         baseline_rank_error(reference, &base_sketch),
         &cur,
