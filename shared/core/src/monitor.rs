@@ -1,15 +1,18 @@
-//! The scheduled and event-driven monitoring runs over the ports: which windows are due, how a window is
-//! committed exactly once, and how a newly arrived capture file is folded into the profile of its hour.
+//! The scheduled and event-driven monitoring runs over the ports: the use case on one window, the same for the CLI
+//! and the function ([`evaluate_and_record`]), which windows are due ([`due_windows`]), how a window is committed
+//! exactly once ([`commit_window_once`]), how a failing window is recorded and retried without stopping the others
+//! ([`run_windows`]), and how a newly arrived capture file is folded into the profile of its hour ([`fold_object`]).
 //!
-//! The state store holds, below its root:
-//! - `{endpoint}/{variant}/last_window.json`: the end of the last committed window;
+//! The state store (the CLI's `--state` folder, or the function's `STATE_S3_URI`) holds, below its root:
+//! - `{endpoint}/{variant}/last_window.json`: the end of the last committed window, and the failed windows to retry;
+//! - `{endpoint}/{variant}/prediction_history.json`: the prediction history;
 //! - `{endpoint}/{variant}/windows/yyyy/mm/dd/hh.json`: one marker per window, claimed with a create-only write,
 //!   so that of two overlapping runs only one evaluates and publishes a window;
 //! - `{endpoint}/{variant}/profiles/yyyy/mm/dd/hh.json`: the profile of an hour so far, with the objects folded
 //!   into it, so that an S3 event delivered twice is folded once.
 //!
-//! Every decision here is a pure function ([`windows_due`], [`claim_decision`]); the drivers only sequence port
-//! calls around them.
+//! Every decision here is a pure function ([`windows_due`], [`due_windows`], [`claim_decision`],
+//! [`crate::metric_limits::publishable_at`]); the drivers only sequence port calls around them.
 
 use std::collections::BTreeSet;
 
