@@ -66,27 +66,6 @@ pub const FISHER_RELATIVE_TOLERANCE: f64 = 1e-7;
 
 // ------------------------------------------------------------------------------------------------ shares
 
-/// Non-negative masses as shares summing to 1 (negative and non-finite entries count as 0, the shorter side is
-/// padded with zeros to `len`); `None` when there is no positive mass. The same rule as the shares of
-/// [`stats::psi`] and [`stats::jensen_shannon_distance`].
-fn shares(masses: &[f64], len: usize) -> Option<Vec<f64>> {
-    let mut v: Vec<f64> = (0..len)
-        .map(|i| match masses.get(i) {
-            Some(&x) if x.is_finite() && x > 0.0 => x,
-            _ => 0.0,
-        })
-        .collect();
-    let max = v.iter().copied().fold(0.0_f64, f64::max);
-    if max <= 0.0 {
-        return None;
-    }
-    // Scaled by the largest first so that the sum cannot overflow.
-    v.iter_mut().for_each(|x| *x /= max);
-    let total: f64 = v.iter().sum();
-    v.iter_mut().for_each(|x| *x /= total);
-    Some(v)
-}
-
 /// Hellinger distance between two distributions given as shares (or counts) over aligned bins, in `[0, 1]`:
 /// `sqrt(sum (sqrt(p) - sqrt(q))^2) / sqrt(2)`, as Evidently's `hellinger` computes it.
 ///
@@ -97,7 +76,7 @@ fn shares(masses: &[f64], len: usize) -> Option<Vec<f64>> {
 #[must_use]
 pub fn hellinger_distance(p: &[f64], q: &[f64]) -> f64 {
     let len = p.len().max(q.len());
-    let (Some(p), Some(q)) = (shares(p, len), shares(q, len)) else {
+    let (Some(p), Some(q)) = (stats::normalise(p, len), stats::normalise(q, len)) else {
         return 0.0;
     };
     let sum: f64 = p.iter().zip(&q).map(|(&x, &y)| (x.sqrt() - y.sqrt()).powi(2)).sum();
@@ -121,7 +100,10 @@ pub fn categorical_hellinger_distance(reference: &[(&str, f64)], current: &[(&st
 #[must_use]
 pub fn kl_divergence(reference_shares: &[f64], current_shares: &[f64], epsilon: f64) -> f64 {
     let len = reference_shares.len().max(current_shares.len());
-    let (Some(r), Some(c)) = (shares(reference_shares, len), shares(current_shares, len)) else {
+    let (Some(r), Some(c)) = (
+        stats::normalise(reference_shares, len),
+        stats::normalise(current_shares, len),
+    ) else {
         return 0.0;
     };
     let epsilon = if epsilon.is_finite() && epsilon > 0.0 {
@@ -131,7 +113,7 @@ pub fn kl_divergence(reference_shares: &[f64], current_shares: &[f64], epsilon: 
     };
     let smooth = |v: Vec<f64>| -> Vec<f64> {
         let v: Vec<f64> = v.into_iter().map(|x| if x > 0.0 { x } else { epsilon }).collect();
-        shares(&v, v.len()).unwrap_or(v)
+        stats::normalise(&v, v.len()).unwrap_or(v)
     };
     let (r, c) = (smooth(r), smooth(c));
     r.iter().zip(&c).map(|(&r, &c)| r * (r / c).ln()).sum::<f64>().max(0.0)
@@ -566,17 +548,16 @@ pub fn ks_one_sided(reference: &WeightedSample, current: &WeightedSample, direct
 
 // ------------------------------------------------------------------------------------------------ categorical tests
 
-/// Counts over the union of categories, aligned; categories with no count on either side are left out.
+/// Counts over the union of categories, aligned ([`stats`]'s alignment); categories with no count on either side
+/// are left out.
 fn aligned_counts(reference: &[(&str, f64)], current: &[(&str, f64)]) -> (Vec<f64>, Vec<f64>) {
-    let clean = |c: f64| if c.is_finite() && c > 0.0 { c } else { 0.0 };
-    let mut table = std::collections::BTreeMap::<&str, (f64, f64)>::new();
-    for &(cat, c) in reference {
-        table.entry(cat).or_default().0 += clean(c);
-    }
-    for &(cat, c) in current {
-        table.entry(cat).or_default().1 += clean(c);
-    }
-    table.into_values().filter(|&(r, c)| r + c > 0.0).unzip()
+    let aligned = stats::align(reference, current);
+    aligned
+        .reference
+        .into_iter()
+        .zip(aligned.current)
+        .filter(|&(r, c)| r + c > 0.0)
+        .unzip()
 }
 
 const DEGENERATE: ChiSquareResult = ChiSquareResult {

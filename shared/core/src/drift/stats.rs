@@ -346,7 +346,7 @@ pub fn binned_shares(sample: &WeightedSample, edges: &[f64]) -> Vec<f64> {
 
 /// Turns non-negative masses into shares summing to 1. Negative and non-finite entries count as 0, the
 /// shorter side is padded with zeros to `len`. `None` when there is no positive mass.
-fn normalise(masses: &[f64], len: usize) -> Option<Vec<f64>> {
+pub(super) fn normalise(masses: &[f64], len: usize) -> Option<Vec<f64>> {
     let mut v: Vec<f64> = (0..len)
         .map(|i| match masses.get(i) {
             Some(&x) if x.is_finite() && x > 0.0 => x,
@@ -455,15 +455,15 @@ pub fn wasserstein_1(a: &WeightedSample, b: &WeightedSample) -> f64 {
 }
 
 /// Counts of the union of categories, aligned: category `i` has `reference[i]` and `current[i]`.
-struct AlignedCounts<'a> {
-    categories: Vec<&'a str>,
-    reference: Vec<f64>,
-    current: Vec<f64>,
+pub(super) struct AlignedCounts<'a> {
+    pub(super) categories: Vec<&'a str>,
+    pub(super) reference: Vec<f64>,
+    pub(super) current: Vec<f64>,
 }
 
 /// Aligns two `(category, count)` lists over the union of their categories, in lexicographic order so the
 /// result is deterministic. Repeated categories are summed; negative and non-finite counts count as 0.
-fn align<'a>(reference: &[(&'a str, f64)], current: &[(&'a str, f64)]) -> AlignedCounts<'a> {
+pub(super) fn align<'a>(reference: &[(&'a str, f64)], current: &[(&'a str, f64)]) -> AlignedCounts<'a> {
     let clean = |c: f64| if c.is_finite() && c > 0.0 { c } else { 0.0 };
     let mut table: BTreeMap<&'a str, (f64, f64)> = BTreeMap::new();
     for &(cat, c) in reference {
