@@ -33,7 +33,7 @@ use crate::ports::{CaptureObject, CaptureSource, PortError, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
     self, CbpeAccumulator, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints,
-    ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation, SkipCounts,
+    ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation,
 };
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
@@ -51,7 +51,7 @@ pub struct QualityOutcome {
     /// Constrained metrics that could not be checked.
     pub not_evaluated: Vec<String>,
     /// Ground-truth lines skipped, by reason.
-    pub label_skips: SkipCounts,
+    pub label_skips: SkipReport,
     /// Bound on the distance of the reported AUC to the exact one.
     pub auc_error_bound: f64,
     pub ground_truth_files: Vec<FileResult>,
@@ -190,7 +190,7 @@ impl OutputState {
 struct QualityState {
     join: QualityJoin,
     problem: ProblemType,
-    skips: SkipCounts,
+    skips: SkipReport,
     files: Vec<FileResult>,
     /// The first error the join reported (too many classes), kept for the summary.
     error: Option<String>,
@@ -204,7 +204,7 @@ impl<'a> Evaluator<'a> {
         let quality = config.quality.as_ref().map(|q| QualityState {
             join: QualityJoin::new(q.spec()),
             problem: q.problem_type,
-            skips: SkipCounts::default(),
+            skips: SkipReport::default(),
             files: Vec::new(),
             error: None,
         });

@@ -38,7 +38,6 @@ use serde::{Deserialize, Serialize};
 
 /// The ground-truth reader's old name of [`SkipReport`], the crate's one skip report, so that callers still naming
 /// it need no change.
-pub use crate::skip::SkipReport as SkipCounts;
 pub use crate::skip::{SkipReason, SkipReport};
 pub use cbpe::{
     CBPE_CALIBRATION_FILE, CbpeAccumulator, CbpeCalibration, CbpeError, EstimatedMetrics, IsotonicCalibrator,
