@@ -13,7 +13,7 @@ use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStor
 use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
-use modelwatch_core::evaluate::Sources;
+use modelwatch_core::evaluate::{EvaluationConfig, Sources};
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
 use modelwatch_core::ports::CaptureObject;
 use modelwatch_core::window::{Window, hour_of_key};
@@ -93,6 +93,12 @@ pub enum HandlerError {
         first: DateTime<Utc>,
         error: String,
     },
+    #[error("{endpoint}/{variant}: model quality: {reason}")]
+    Quality {
+        endpoint: String,
+        variant: String,
+        reason: String,
+    },
     #[error("{endpoint}/{variant}: folding {object}")]
     Fold {
         endpoint: String,
@@ -128,7 +134,7 @@ impl HandlerError {
 impl Classify for HandlerError {
     fn retryable(&self) -> bool {
         match self {
-            Self::Event(_) => false,
+            Self::Event(_) | Self::Quality { .. } => false,
             Self::Baseline { source, .. } => source.retryable(),
             Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
             // Recorded and retried by the next scheduled runs; an immediate retry may succeed too.
@@ -340,6 +346,11 @@ fn run_windows(
     run_id: &str,
 ) -> Result<Vec<WindowOutcome>, HandlerError> {
     let target = config.target(ev);
+    let evaluation = evaluation_of(config, files).map_err(|reason| HandlerError::Quality {
+        endpoint: ev.endpoint.clone(),
+        variant: ev.variant.clone(),
+        reason,
+    })?;
     let settings = ScheduleSettings {
         settle: config.settle,
         max_windows: config.max_windows,
@@ -350,7 +361,7 @@ fn run_windows(
         &ports,
         &target,
         &files.baseline,
-        &config.evaluation,
+        &evaluation,
         &settings,
         backfill,
         run_id,
@@ -394,6 +405,26 @@ fn run_windows(
     Ok(outcomes)
 }
 
+/// The evaluation settings of one endpoint variant: with ground truth configured, model quality as
+/// `EVALUATION_CONFIG` says or, when it says nothing, as the baseline's model-quality files do (the core's
+/// [`BaselineFiles::resolve_quality`], which the CLI calls too). A problem type that differs from the baseline's,
+/// or none at all, is an error naming the settings.
+fn evaluation_of(config: &Config, files: &BaselineFiles) -> Result<EvaluationConfig, String> {
+    let mut evaluation = config.evaluation.clone();
+    if config.ground_truth.is_some() {
+        let quality = files
+            .resolve_quality(evaluation.quality.take(), None, None)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                "GROUND_TRUTH_S3_URI is set, but neither EVALUATION_CONFIG's quality section nor the baseline's \
+                 model-quality/constraints.json names the problem type"
+                    .to_owned()
+            })?;
+        evaluation.quality = Some(quality);
+    }
+    Ok(evaluation)
+}
+
 /// The adapters of one endpoint variant, blocking on the current runtime.
 struct Adapters {
     captures: S3CaptureSource,
@@ -401,7 +432,6 @@ struct Adapters {
     reports: S3ReportStore,
     metrics: CloudWatchSink,
     state: S3StateStore,
-    quality: bool,
 }
 
 impl Adapters {
@@ -419,7 +449,6 @@ impl Adapters {
                 app.config.namespace.clone(),
             ),
             state: S3StateStore::new(s3(), handle.clone(), app.config.state.clone()),
-            quality: app.config.evaluation.quality.is_some(),
         }
     }
 
@@ -427,10 +456,10 @@ impl Adapters {
         RunPorts {
             sources: Sources {
                 captures: &self.captures,
+                // Read only when the evaluation's settings have model quality (`evaluation_of`).
                 ground_truth: self
                     .ground_truth
                     .as_ref()
-                    .filter(|_| self.quality)
                     .map(|g| g as &dyn modelwatch_core::ports::CaptureSource),
                 quality_constraints: files.quality_constraints.as_ref(),
                 estimate: files.calibration.as_ref(),
@@ -500,5 +529,52 @@ mod tests {
             "churn-prod/AllTraffic: evaluating the windows: reading state object churn-prod/AllTraffic/last_window.json: \
              reading s3://b/state/churn-prod/AllTraffic/last_window.json: SlowDown: Please reduce your request rate."
         );
+    }
+
+    #[test]
+    fn model_quality_comes_from_the_baseline_when_the_settings_name_none() {
+        use modelwatch_core::baseline::Baseline;
+        use modelwatch_core::profile::DatasetProfile;
+        use modelwatch_core::evaluate::QualityConfig;
+        use modelwatch_core::quality::{ModelQualityConstraints, ProblemType};
+
+        let vars = |extra: &[(&str, &str)]| -> HashMap<String, String> {
+            [
+                ("ENDPOINTS", "churn"),
+                ("CAPTURE_S3_URI", "s3://b/capture"),
+                ("BASELINE_S3_URI", "s3://b/baselines/{endpoint}"),
+                ("REPORT_S3_URI", "s3://b/reports"),
+                ("STATE_S3_URI", "s3://b/state"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+        };
+        let labelled = Config::from_vars(&vars(&[("GROUND_TRUTH_S3_URI", "s3://b/labels/{endpoint}")])).unwrap();
+        let mut files = BaselineFiles {
+            baseline: Baseline::from_profile(&DatasetProfile::new(Vec::<(String, _)>::new())),
+            quality_constraints: None,
+            calibration: None,
+        };
+        let err = evaluation_of(&labelled, &files).unwrap_err();
+        assert!(err.starts_with("GROUND_TRUTH_S3_URI is set, but neither"), "{err}");
+
+        files.quality_constraints = Some(ModelQualityConstraints {
+            regression_constraints: Some(Default::default()),
+            ..Default::default()
+        });
+        let evaluation = evaluation_of(&labelled, &files).unwrap();
+        assert_eq!(evaluation.quality, Some(QualityConfig::new(ProblemType::Regression)));
+        let binary = Config::from_vars(&vars(&[
+            ("GROUND_TRUTH_S3_URI", "s3://b/labels/{endpoint}"),
+            ("EVALUATION_CONFIG", r#"{"quality": {"problem_type": "BinaryClassification"}}"#),
+        ]))
+        .unwrap();
+        let err = evaluation_of(&binary, &files).unwrap_err();
+        assert!(err.contains("are for Regression"), "{err}");
+        // Without ground truth the settings stay as they are.
+        let unlabelled = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(evaluation_of(&unlabelled, &files).unwrap().quality, None);
     }
 }

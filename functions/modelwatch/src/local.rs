@@ -62,8 +62,8 @@ impl CaptureSource for FsCaptureSource {
             })
             .filter(|o| match (window, o.hour) {
                 (Some(w), Some(hour)) => w.overlaps_hour(hour),
-                // Files outside the hourly layout are read only when no window is asked for.
-                (Some(_), None) => false,
+                // Files outside the hourly layout are listed too: the evaluator keeps their records of the window.
+                (Some(_), None) => true,
                 (None, _) => true,
             })
             .collect();

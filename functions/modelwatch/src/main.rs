@@ -8,6 +8,16 @@
 //! - [`simulate`]: the autoscaling simulator command.
 //! - [`versions`]: `history` and `rollback`, over the retraining function's version history.
 
+/// `print!` and `println!` that end the program quietly on a closed pipe (`modelwatch ... | head`), as Unix tools
+/// do, instead of panicking: see [`write_stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*), false) };
+}
+macro_rules! outln {
+    () => { $crate::write_stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*), true) };
+}
+
 mod local;
 mod output;
 mod simulate;
@@ -118,13 +128,15 @@ enum Command {
         /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
         #[arg(long)]
         ground_truth: Option<PathBuf>,
-        /// The problem type: for model quality (default binary with --ground-truth) and for reading the outputs in
-        /// the prediction history (positive rate).
+        /// The problem type: for model quality (default: the one of the baseline's model-quality constraints; with
+        /// --ground-truth one of them is needed) and for reading the outputs in the prediction history (positive
+        /// rate).
         #[arg(long, value_enum)]
         problem_type: Option<Problem>,
-        /// Binary: a score at or above it predicts the positive class.
-        #[arg(long, default_value_t = 0.5)]
-        threshold: f64,
+        /// Binary: a score at or above it predicts the positive class (default: the threshold of the baseline's
+        /// CBPE calibration, else 0.5).
+        #[arg(long)]
+        threshold: Option<f64>,
         /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
         #[arg(long)]
         quality_constraints: Option<PathBuf>,
@@ -160,11 +172,30 @@ impl From<Problem> for ProblemType {
     }
 }
 
+/// Writes to standard output. A reader that went away (a closed pipe) ends the program with status 0 and no
+/// message: what it asked for was printed. Any other write error is reported and ends it with status 2.
+fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("modelwatch: error: writing to standard output: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("modelwatch: error: {e:#}");
+            eprintln!("modelwatch: error: {}", modelwatch_core::ports::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }
@@ -227,25 +258,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("--state needs --from and --to: the prediction history records one window per run");
             }
             let mut config = read_config(config.as_deref())?;
-            if ground_truth.is_some() && config.quality.is_none() {
-                config.quality = Some(QualityConfig {
-                    threshold,
-                    ..QualityConfig::new(problem_type.unwrap_or(Problem::Binary).into())
-                });
+            let mut files = read_baseline(&baseline_dir)?;
+            if let Some(path) = quality_constraints {
+                files.quality_constraints = Some(read_quality_constraints(&path)?);
+            }
+            let problem_type = problem_type.map(ProblemType::from);
+            let quality = files.resolve_quality(config.quality.take(), problem_type, threshold)?;
+            if ground_truth.is_some() {
+                config.quality = Some(quality.with_context(|| {
+                    format!(
+                        "--ground-truth needs the problem type: give --problem-type, or a baseline with \
+                         {QUALITY_DIR}/constraints.json ({} has none)",
+                        baseline_dir.display()
+                    )
+                })?);
             }
             if let Some(problem) = problem_type
                 && config.predictions.is_none()
             {
                 config.predictions = Some(PredictionConfig {
-                    threshold,
-                    ..PredictionConfig::new(problem.into())
+                    threshold: threshold.unwrap_or(PredictionConfig::new(problem).threshold),
+                    ..PredictionConfig::new(problem)
                 });
             }
-            let files = read_baseline(&baseline_dir)?;
-            let constraints = match quality_constraints {
-                Some(path) => Some(read_quality_constraints(&path)?),
-                None => files.quality_constraints,
-            };
+            refuse_mixed_targets(&captures, window.as_ref())?;
+            let constraints = files.quality_constraints;
             let (baseline, calibration) = (files.baseline, files.calibration);
             let (guessed_endpoint, guessed_variant) = guess_target(&captures);
             let target = Target {
@@ -262,7 +299,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (evaluation, history) = match (&state, &window) {
                 (Some(dir), Some(window)) => {
                     let recorded = evaluate_recorded(&inputs, window, &baseline, &config, &target, dir, &out)?;
-                    (recorded.evaluation, Some(recorded.history))
+                    (recorded.evaluation, recorded.history)
                 }
                 _ => {
                     let evaluation = evaluate(&inputs, window.as_ref(), &baseline, &config, &target)?;
@@ -288,7 +325,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Exit 0 when the evaluation completed, violations or not; a file that could not be read is an error.
+/// The exit status of an evaluation that compared nothing (no row read, no feature comparable): distinct from
+/// success (0) and from an error (2), so that a script does not take "nothing compared" for "no drift".
+const EXIT_NOTHING_COMPARED: u8 = 3;
+
+/// Exit 0 when the evaluation completed, violations or not; [`EXIT_NOTHING_COMPARED`] when it compared nothing; a
+/// file that could not be read is an error.
 fn finish_code(evaluation: &Evaluation) -> Result<ExitCode> {
     let failed: Vec<String> = evaluation
         .files
@@ -302,7 +344,31 @@ fn finish_code(evaluation: &Evaluation) -> Result<ExitCode> {
             failed.join("\n")
         );
     }
+    if let Some(reason) = &evaluation.drift.nothing_compared {
+        eprintln!("modelwatch: nothing compared: {reason}");
+        return Ok(ExitCode::from(EXIT_NOTHING_COMPARED));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses captures of several endpoints or variants under one folder: each has its own baseline and state, and
+/// one evaluation never mixes them.
+fn refuse_mixed_targets(captures: &Path, window: Option<&Window>) -> Result<()> {
+    let objects = FsCaptureSource::new(captures).list(window)?;
+    let targets = modelwatch_core::window::targets_of_keys(objects.iter().map(|o| o.name.as_str()));
+    if targets.len() > 1 {
+        let names: Vec<String> = targets.iter().map(|(e, v)| format!("{e}/{v}")).collect();
+        let (endpoint, variant) = targets.first().expect("more than one");
+        bail!(
+            "the captures under {} belong to {} endpoint variants ({}); one evaluation never mixes them: give one \
+             variant's folder, e.g. --captures {}",
+            captures.display(),
+            targets.len(),
+            names.join(", "),
+            captures.join(endpoint).join(variant).display()
+        );
+    }
+    Ok(())
 }
 
 fn read_config(path: Option<&Path>) -> Result<EvaluationConfig> {
@@ -364,7 +430,9 @@ fn read_baseline(dir: &Path) -> Result<BaselineFiles> {
 /// A model-quality constraints file named on the command line.
 fn read_quality_constraints(path: &Path) -> Result<ModelQualityConstraints> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    ModelQualityConstraints::from_json(&text).with_context(|| format!("parsing {}", path.display()))
+    baseline_files::parse_quality_constraints(&text)
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("{} is not a valid model-quality constraints file", path.display()))
 }
 
 /// The monitoring use case with state, as the scheduled function runs it ([`monitor::evaluate_and_record`]): the
@@ -380,12 +448,6 @@ fn evaluate_recorded(
     out: &Path,
 ) -> Result<RecordedWindow> {
     let captures = FsCaptureSource::new(inputs.captures);
-    if captures.list(Some(window))?.is_empty() {
-        bail!(
-            "no capture file (*.jsonl, *.jsonl.gz) under {} for the window",
-            inputs.captures.display()
-        );
-    }
     let labels = inputs.ground_truth.map(FsCaptureSource::new);
     let sources = inputs.sources(&captures, labels.as_ref());
     let store = FsStateStore::new(state);
@@ -504,12 +566,6 @@ fn evaluate(
         progress.show(i, n, o);
     })?;
     progress.finish();
-    if evaluation.files.is_empty() {
-        bail!(
-            "no capture file (*.jsonl, *.jsonl.gz) under {} for the window",
-            inputs.captures.display()
-        );
-    }
     Ok(evaluation)
 }
 
@@ -524,7 +580,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
     for (path, body) in &data.ground_truth {
         store.put(&format!("ground-truth/{path}"), body.as_bytes())?;
     }
-    println!(
+    outln!(
         "Wrote a synthetic endpoint to {}: training.csv, {} hours of captures, ground truth.",
         out.display(),
         data.captures.len()
@@ -560,7 +616,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         calibration,
         ..
     } = read_baseline(&out.join("baseline"))?;
-    println!(
+    outln!(
         "Baseline: {} features from {} training rows.\n",
         baseline.statistics.features.len(),
         baseline.statistics.dataset.item_count
@@ -603,31 +659,34 @@ fn demo(out: &Path) -> Result<ExitCode> {
         let evaluation = evaluate(&inputs, Some(&window), &baseline, &config, &target)?;
         let folder = out.join("reports").join(folder_of(&window));
         report::write_reports(&FsReportStore::new(&folder), &evaluation, None)?;
-        println!("== Window {} .. {} ({label}) ==", window.start, window.end);
+        outln!("== Window {} .. {} ({label}) ==", window.start, window.end);
         output::print_evaluation(&evaluation, None, &folder);
-        println!();
+        outln!();
     }
 
     // Hour by hour, as an hourly schedule runs: each hour is assessed against the history of the hours before it
     // and recorded. Six hours are short for a history, so the detector compares with the recent hours.
     let state = out.join("state");
-    println!(
+    outln!(
         "== Hour by hour, with the prediction history kept in {} ==",
         state.display()
     );
-    println!("{}", output::HOURLY_HEADER);
+    outln!("{}", output::HOURLY_HEADER);
     for hour in 0..modelwatch_core::demo::HOURS {
         let window = hour_window(hour, hour + 1)?;
         let folder = out.join("reports").join("hourly").join(folder_of(&window));
         let recorded = evaluate_recorded(&inputs, &window, &baseline, &config, &target, &state, &folder)?;
-        println!("{}", output::hourly_line(&recorded.evaluation, &recorded.history));
+        outln!(
+            "{}",
+            output::hourly_line(&recorded.evaluation, recorded.history.as_ref())
+        );
     }
-    println!(
+    outln!(
         "(each hour's reports, with prediction_history.json: {}/reports/hourly/)\n",
         out.display()
     );
     let last = hour_window(modelwatch_core::demo::HOURS - 1, modelwatch_core::demo::HOURS)?;
-    println!(
+    outln!(
         "Try it yourself:\n  modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all\n  \
          modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --from {1} --to {2} --state {0}/state --out {0}/reports/again",
         out.display(),

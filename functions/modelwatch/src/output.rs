@@ -26,7 +26,7 @@ const QUALITY_SHOWN: [&str; 12] = [
 ];
 
 pub fn print_quality_baseline(statistics: &ModelQualityStatistics, calibration: Option<&CbpeCalibration>, out: &Path) {
-    println!(
+    outln!(
         "Wrote {}/statistics.json and constraints.json (model quality):",
         out.display()
     );
@@ -35,10 +35,10 @@ pub fn print_quality_baseline(statistics: &ModelQualityStatistics, calibration: 
             .iter()
             .filter_map(|m| block.value(m).map(|v| format!("{m} {v:.4}")))
             .collect();
-        println!("  {}", shown.join("  "));
+        outln!("  {}", shown.join("  "));
     }
     if let Some(c) = calibration {
-        println!(
+        outln!(
             "Wrote {}/{CBPE_CALIBRATION_FILE}: isotonic calibration of {} scored rows, for label-free estimates (CBPE).",
             out.display(),
             c.reference_samples
@@ -50,6 +50,14 @@ pub fn print_quality_baseline(statistics: &ModelQualityStatistics, calibration: 
 /// The estimate beside the realised values (when labels were joined), clearly marked as an estimate.
 fn render_estimate(e: &EstimateOutcome, quality: Option<&QualityOutcome>, s: &mut String) {
     let realised = quality.and_then(realised_block);
+    if e.estimate.n == 0 {
+        // As published: no estimate of a window without scored predictions.
+        let _ = writeln!(
+            s,
+            "\nEstimated without labels (CBPE): no scored prediction in the window, no estimate."
+        );
+        return;
+    }
     let _ = writeln!(
         s,
         "\nEstimated without labels (CBPE, {} scored predictions, threshold {}): an estimate, not a measurement.",
@@ -164,8 +172,8 @@ fn history_verdicts(assessments: &[Assessment]) -> String {
 }
 
 /// One hour of the demo's hourly pass: the prediction summary, realised and estimated accuracy, the verdicts.
-pub fn hourly_line(evaluation: &Evaluation, update: &HistoryUpdate) -> String {
-    let w = &update.window;
+pub fn hourly_line(evaluation: &Evaluation, update: Option<&HistoryUpdate>) -> String {
+    let w = &evaluation.predictions;
     let opt = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
     let accuracy = evaluation
         .quality
@@ -181,7 +189,7 @@ pub fn hourly_line(evaluation: &Evaluation, update: &HistoryUpdate) -> String {
         opt(w.positive_rate),
         opt(accuracy),
         opt(estimated),
-        history_verdicts(&update.assessments)
+        update.map_or_else(|| "not recorded".to_owned(), |u| history_verdicts(&u.assessments))
     )
 }
 
@@ -230,7 +238,7 @@ fn render_quality(q: &QualityOutcome, s: &mut String) {
 }
 
 pub fn print_baseline(baseline: &Baseline, out: &Path) {
-    println!(
+    outln!(
         "Wrote {}/statistics.json and constraints.json: {} rows, {} features.",
         out.display(),
         baseline.statistics.dataset.item_count,
@@ -242,7 +250,7 @@ pub fn print_baseline(baseline: &Baseline, out: &Path) {
             (None, Some(c)) => format!("{} distinct values", c.len()),
             _ => String::new(),
         };
-        println!("  {:<24} {:<10} {}", f.name, format!("{:?}", f.inferred_type), detail);
+        outln!("  {:<24} {:<10} {}", f.name, format!("{:?}", f.inferred_type), detail);
     }
 }
 
@@ -294,34 +302,22 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
     for (feature, reason) in &evaluation.drift.not_compared {
         let _ = writeln!(s, "{feature:<22} not compared: {reason}");
     }
-    let _ = writeln!(
-        s,
-        "\nData-set drift: {}/{} features drifted ({:.0}%; {} with too few values not judged), threshold {:.0}%: {}",
-        evaluation.drift.drifted,
-        evaluation.drift.compared,
-        evaluation.drift.drift_share * 100.0,
-        evaluation.drift.too_few,
-        evaluation.drift.dataset_drift_share_threshold * 100.0,
-        if evaluation.drift.dataset_drifted {
-            "DRIFTED"
-        } else {
-            "ok"
-        }
-    );
-    if evaluation.violations.violations.is_empty() {
-        let _ = writeln!(s, "Violations: none.");
+    if let Some(reason) = &evaluation.drift.nothing_compared {
+        let _ = writeln!(s, "\nData-set drift: NOT COMPARED: {reason}.");
     } else {
-        let _ = writeln!(s, "Violations ({}):", evaluation.violations.violations.len());
-        for v in &evaluation.violations.violations {
-            let _ = writeln!(
-                s,
-                "  {:<24} {:<26} {}",
-                v.feature_name,
-                v.constraint_check_type.as_str(),
-                v.description
-            );
-        }
+        render_dataset_drift(evaluation, &mut s);
     }
+    if let Some(reason) = &sum.history_not_recorded {
+        let _ = writeln!(s, "Prediction history: not recorded: {reason}.");
+    }
+    if sum.rows_outside_window > 0 {
+        let _ = writeln!(
+            s,
+            "Rows outside the window (by their inferenceTime, or without one): {}.",
+            sum.rows_outside_window
+        );
+    }
+    render_violations(evaluation, &mut s);
     if let Some(q) = &evaluation.quality {
         render_quality(q, &mut s);
     }
@@ -359,5 +355,41 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
 }
 
 pub fn print_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate>, out: &Path) {
-    print!("{}", render_evaluation(evaluation, history, out));
+    out!("{}", render_evaluation(evaluation, history, out));
+}
+
+/// The data-set drift line of a window with a verdict.
+fn render_dataset_drift(evaluation: &Evaluation, s: &mut String) {
+    let _ = writeln!(
+        s,
+        "\nData-set drift: {}/{} features drifted ({:.0}%; {} with too few values not judged), threshold {:.0}%: {}",
+        evaluation.drift.drifted,
+        evaluation.drift.compared,
+        evaluation.drift.drift_share * 100.0,
+        evaluation.drift.too_few,
+        evaluation.drift.dataset_drift_share_threshold * 100.0,
+        if evaluation.drift.dataset_drifted {
+            "DRIFTED"
+        } else {
+            "ok"
+        }
+    );
+}
+
+/// The data-quality constraint violations.
+fn render_violations(evaluation: &Evaluation, s: &mut String) {
+    if evaluation.violations.violations.is_empty() {
+        let _ = writeln!(s, "Violations: none.");
+    } else {
+        let _ = writeln!(s, "Violations ({}):", evaluation.violations.violations.len());
+        for v in &evaluation.violations.violations {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<26} {}",
+                v.feature_name,
+                v.constraint_check_type.as_str(),
+                v.description
+            );
+        }
+    }
 }

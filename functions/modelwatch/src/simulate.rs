@@ -83,7 +83,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         runs.push(simulate(&trace, &policy, &fleet, Controller::TargetTracking));
     }
 
-    println!(
+    outln!(
         "{} minutes from {} ({} requests), {} on {} to {} x {}, start-up {} min",
         trace.per_minute.len(),
         trace.start.format("%Y-%m-%d %H:%M UTC"),
@@ -110,7 +110,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         let refs: Vec<&SimulationRun> = runs.iter().collect();
         let title = format!("{}: demand and serving capacity", args.trace.display());
         write(dir.join("plot.svg"), &render_svg(&trace, &refs, &title))?;
-        println!("wrote summary.json, timeline.json and plot.svg to {}", dir.display());
+        outln!("wrote summary.json, timeline.json and plot.svg to {}", dir.display());
     }
     Ok(())
 }
@@ -120,9 +120,16 @@ fn write(path: PathBuf, text: &str) -> anyhow::Result<()> {
 }
 
 fn print_table<'a>(rows: impl Iterator<Item = &'a Summary>) {
-    println!(
+    outln!(
         "{:<16} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>5}",
-        "controller", "under-min", "over-cap%", "inst-hours", "cost-usd", "actions", "reversals", "peak"
+        "controller",
+        "under-min",
+        "over-cap%",
+        "inst-hours",
+        "cost-usd",
+        "actions",
+        "reversals",
+        "peak"
     );
     for s in rows {
         let name = match s.controller {
@@ -130,7 +137,7 @@ fn print_table<'a>(rows: impl Iterator<Item = &'a Summary>) {
             Controller::TargetTracking => "target-tracking",
         };
         let cost = s.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
-        println!(
+        outln!(
             "{:<16} {:>10} {:>10.2} {:>10.2} {:>10} {:>8} {:>10} {:>5}",
             name,
             s.under_provisioned_minutes,

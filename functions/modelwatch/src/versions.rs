@@ -53,9 +53,9 @@ pub fn history(args: &HistoryArgs) -> Result<()> {
             .with_context(|| format!("reading the version history of {} in {}", args.endpoint, args.state))?
     };
     if args.json {
-        println!("{}", history.to_json());
+        outln!("{}", history.to_json());
     } else {
-        print!("{}", history.render());
+        out!("{}", history.render());
     }
     Ok(())
 }
@@ -75,10 +75,13 @@ pub fn rollback(args: &RollbackArgs) -> Result<()> {
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".to_owned());
     let report = aws::rollback(&args.state, &args.endpoint, args.to.as_deref(), &by)?;
-    println!(
+    outln!(
         "{}: rolling back from version {} to version {} (endpoint configuration {}); `modelwatch history` shows \
          when it serves",
-        report.endpoint, report.from_version, report.to_version, report.endpoint_config
+        report.endpoint,
+        report.from_version,
+        report.to_version,
+        report.endpoint_config
     );
     Ok(())
 }

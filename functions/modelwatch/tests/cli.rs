@@ -207,7 +207,9 @@ fn real_churn_baseline_and_captures_from_the_model_monitor_introduction() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    // Three records are too few to judge drift on: read, reported, and "nothing compared" (exit 3).
+    assert_eq!(result.status.code(), Some(3), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("every feature had fewer than 30 values"));
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["summary"]["rows"], 3);
     assert_eq!(summary["summary"]["skipped"], 0);
@@ -287,7 +289,8 @@ fn fixture_churn_shaped_baseline_and_captures() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    // Two records are too few to judge drift on: read, reported, and "nothing compared" (exit 3).
+    assert_eq!(result.status.code(), Some(3), "{}", String::from_utf8_lossy(&result.stderr));
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["summary"]["rows"], 2);
     assert_eq!(summary["summary"]["skipped"], 0);
@@ -658,7 +661,7 @@ fn state_keeps_the_prediction_history_across_runs() {
     let stored = json(&state.join("credit-risk/AllTraffic/prediction_history.json"));
     assert_eq!(stored["windows"].as_array().unwrap().len(), 5);
 
-    // One window length per history, and a history needs a window.
+    // One window length per history: another is evaluated and reported, not recorded; a history needs a window.
     let result = modelwatch(&[
         "evaluate",
         "--captures",
@@ -674,8 +677,13 @@ fn state_keeps_the_prediction_history_across_runs() {
         "--state",
         &state_arg,
     ]);
-    assert_eq!(result.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&result.stderr).contains("keeps windows of 3600 s"));
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains("Prediction history: not recorded") && stdout.contains("keeps windows of 3600 s"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("two-hours/drift.json").exists());
     let result = modelwatch(&[
         "evaluate",
         "--captures",
@@ -725,4 +733,310 @@ fn demo_shows_the_hourly_prediction_history() {
     run_demo(dir.path());
     let again = json(&dir.path().join("state/credit-risk/AllTraffic/prediction_history.json"));
     assert_eq!(again, stored);
+}
+
+/// `modelwatch` with `args`, its exit code and its stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = modelwatch(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn nothing_compared_is_its_own_exit_status_and_publishes_no_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let (captures, baseline) = (p(&dir.path().join("captures")), p(&dir.path().join("baseline")));
+
+    // An hour without traffic: an empty report, exit 3, no drift metric.
+    let out = dir.path().join("empty-hour");
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &baseline,
+        "--out",
+        &p(&out),
+        "--from",
+        "2026-11-25T09",
+        "--to",
+        "2026-11-25T10",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "modelwatch: nothing compared: no capture file in the window"
+    );
+    assert!(
+        stdout.contains("Data-set drift: NOT COMPARED: no capture file in the window."),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("0/0"), "{stdout}");
+    assert_eq!(
+        json(&out.join("drift.json"))["nothing_compared"],
+        "no capture file in the window"
+    );
+    assert_eq!(json(&out.join("summary.json"))["summary"]["rows"], 0);
+    let names: Vec<String> = metric_lines(&out.join("metrics.jsonl"))
+        .iter()
+        .map(|d| d["metric_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("drift")), "{names:?}");
+    assert!(names.contains(&"dataset_item_count".to_owned()), "{names:?}");
+
+    // A baseline of another table (three columns): every captured row (seven fields) is skipped.
+    let other = dir.path().join("other.csv");
+    std::fs::write(
+        &other,
+        (0..50)
+            .map(|i| format!("{i},{},{}\n", i * 2, i % 3))
+            .fold("a,b,c\n".to_owned(), |s, l| s + &l),
+    )
+    .unwrap();
+    let other_baseline = dir.path().join("other-baseline");
+    let (code, _, stderr) = run(&["baseline", "--dataset", &p(&other), "--out", &p(&other_baseline)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = dir.path().join("mismatch");
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &p(&other_baseline),
+        "--out",
+        &p(&out),
+        "--from",
+        "2026-11-26T09",
+        "--to",
+        "2026-11-26T10",
+    ]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("no row was read: 2000 input(s) skipped (field_count 2000)")
+            && stderr.contains("the baseline has 3 features, the rows had 7 fields"),
+        "{stderr}"
+    );
+    assert!(metric(&metric_lines(&out.join("metrics.jsonl")), "dataset_drift_share").is_none());
+}
+
+#[test]
+fn captures_of_several_endpoints_are_refused_and_a_single_file_is_filtered_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let captures = dir.path().join("captures");
+    let baseline = p(&dir.path().join("baseline"));
+    let hour = captures.join("credit-risk/AllTraffic/2026/11/26/09");
+    let file = std::fs::read_dir(&hour).unwrap().next().unwrap().unwrap().path();
+
+    // A second endpoint's captures under the same root.
+    let second = captures.join("fraud/AllTraffic/2026/11/26/09");
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::copy(&file, second.join("a.jsonl")).unwrap();
+    let out = p(&dir.path().join("mixed"));
+    let (code, _, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &p(&captures),
+        "--baseline",
+        &baseline,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("belong to 2 endpoint variants (credit-risk/AllTraffic, fraud/AllTraffic)")
+            && stderr.contains("credit-risk/AllTraffic"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("mixed/summary.json").exists(), "nothing evaluated");
+
+    // One file outside the layout: its records are filtered by their inferenceTime, not by a folder.
+    let single = dir.path().join("single.jsonl");
+    std::fs::copy(&file, &single).unwrap();
+    let evaluate_single = |from: &str, to: &str, name: &str| {
+        let out = dir.path().join(name);
+        let (code, stdout, stderr) = run(&[
+            "evaluate",
+            "--captures",
+            &p(&single),
+            "--baseline",
+            &baseline,
+            "--out",
+            &p(&out),
+            "--from",
+            from,
+            "--to",
+            to,
+        ]);
+        (code, stdout, stderr, json(&out.join("summary.json")))
+    };
+    let (code, _, stderr, summary) = evaluate_single("2026-11-26T09", "2026-11-26T10", "inside");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(summary["summary"]["rows"], 2000);
+    let (code, _, _, summary) = evaluate_single("2026-11-26T09:30", "2026-11-26T10", "half");
+    assert_eq!(code, Some(0));
+    let rows = summary["summary"]["rows"].as_u64().unwrap();
+    let outside = summary["summary"]["rows_outside_window"].as_u64().unwrap();
+    assert!(rows > 500 && rows < 1500 && rows + outside == 2000, "{summary}");
+    let (code, stdout, _, summary) = evaluate_single("2026-11-26T10", "2026-11-26T11", "after");
+    assert_eq!(code, Some(3));
+    assert_eq!(
+        (
+            summary["summary"]["rows"].as_u64(),
+            summary["summary"]["rows_outside_window"].as_u64()
+        ),
+        (Some(0), Some(2000))
+    );
+    assert!(
+        stdout.contains("Rows outside the window (by their inferenceTime, or without one): 2000."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(["demo", "--out", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("Wrote a synthetic endpoint"), "{first}");
+    // The reader is gone (as after `| head -1`): the next line written finds the pipe closed.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn model_quality_takes_the_baselines_problem_and_a_month_is_reported_without_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let (captures, baseline) = (p(&dir.path().join("captures")), p(&dir.path().join("baseline")));
+    let labels = p(&dir.path().join("ground-truth"));
+    let out = dir.path().join("quality");
+    // No --problem-type: the baseline's model-quality constraints say binary.
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &baseline,
+        "--out",
+        &p(&out),
+        "--ground-truth",
+        &labels,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let statistics = json(&out.join("model-quality/statistics.json"));
+    assert!(
+        statistics["binary_classification_metrics"]["accuracy"]["value"].is_f64(),
+        "{statistics}"
+    );
+    assert!(stdout.contains("Model quality"), "{stdout}");
+    // Another problem type than the baseline's is refused.
+    let (code, _, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &baseline,
+        "--out",
+        &p(&out),
+        "--ground-truth",
+        &labels,
+        "--problem-type",
+        "regression",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains(
+            "asked for as Regression, but the baseline's model-quality constraints are for BinaryClassification"
+        ),
+        "{stderr}"
+    );
+    // Without model-quality files the problem type must be given.
+    let bare = dir.path().join("bare-baseline");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in ["statistics.json", "constraints.json"] {
+        std::fs::copy(dir.path().join("baseline").join(f), bare.join(f)).unwrap();
+    }
+    let (code, _, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &p(&bare),
+        "--out",
+        &p(&out),
+        "--ground-truth",
+        &labels,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--ground-truth needs the problem type"), "{stderr}");
+
+    // A calendar month with --state, then a window of another length: the second is reported, not recorded.
+    let state = p(&dir.path().join("state-months"));
+    let month = dir.path().join("november");
+    let (code, _, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &baseline,
+        "--out",
+        &p(&month),
+        "--state",
+        &state,
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-12-01",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(month.join("prediction_history.json").exists());
+    let day = dir.path().join("one-day");
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--captures",
+        &captures,
+        "--baseline",
+        &baseline,
+        "--out",
+        &p(&day),
+        "--state",
+        &state,
+        "--from",
+        "2026-11-26",
+        "--to",
+        "2026-11-27",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("Prediction history: not recorded: the prediction history"),
+        "{stdout}"
+    );
+    let summary = json(&day.join("summary.json"));
+    assert_eq!(summary["summary"]["rows"], 12_000);
+    assert!(
+        summary["summary"]["history_not_recorded"]
+            .as_str()
+            .unwrap()
+            .contains("keeps windows of 2592000 s")
+    );
+    assert!(day.join("drift.json").exists() && !day.join("prediction_history.json").exists());
 }

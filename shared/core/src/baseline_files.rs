@@ -10,8 +10,9 @@
 //! quality constraints stops alarming without saying so.
 
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
+use crate::evaluate::QualityConfig;
 use crate::ports::{PortError, StateStore};
-use crate::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints};
+use crate::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityConstraints, ProblemType};
 use crate::report::QUALITY_DIR;
 
 /// Named objects of one folder, read whole: any [`StateStore`] rooted at the folder is one.
@@ -83,23 +84,33 @@ pub fn load_quality_constraints<R: ObjectReader + ?Sized>(
 ) -> Result<Option<ModelQualityConstraints>, BaselineError> {
     let folder = Folder { name: folder, files };
     let name = quality_constraints_name();
-    folder.parse(&name, "model-quality constraints", |text| {
-        let constraints = ModelQualityConstraints::from_json(text)?;
-        // Every field is optional, so a data-quality constraints.json parses too: as no constraint at all.
-        let sections = [
-            &constraints.binary_classification_constraints,
-            &constraints.multiclass_classification_constraints,
-            &constraints.regression_constraints,
-        ];
-        if sections.iter().all(|s| s.is_none()) {
-            return Err(
-                "it has no binary_classification_constraints, multiclass_classification_constraints or \
-                        regression_constraints (a data-quality constraints.json?)"
-                    .into(),
-            );
-        }
-        Ok(constraints)
-    })
+    folder.parse(&name, "model-quality constraints", parse_quality_constraints)
+}
+
+/// Parses a model-quality `constraints.json` (from a baseline folder or named on its own), refusing one with no
+/// problem type's block: every field is optional, so a data-quality constraints.json parses too, as no
+/// constraint at all.
+///
+/// # Errors
+///
+/// The parse error, or the missing blocks.
+pub fn parse_quality_constraints(
+    text: &str,
+) -> Result<ModelQualityConstraints, Box<dyn std::error::Error + Send + Sync>> {
+    let constraints = ModelQualityConstraints::from_json(text)?;
+    let sections = [
+        &constraints.binary_classification_constraints,
+        &constraints.multiclass_classification_constraints,
+        &constraints.regression_constraints,
+    ];
+    if sections.iter().all(|s| s.is_none()) {
+        return Err(
+            "it has no binary_classification_constraints, multiclass_classification_constraints or \
+             regression_constraints (a data-quality constraints.json?)"
+                .into(),
+        );
+    }
+    Ok(constraints)
 }
 
 /// Reads only `model-quality/cbpe_calibration.json` of the baseline folder `folder`.
@@ -115,6 +126,76 @@ pub fn load_calibration<R: ObjectReader + ?Sized>(
     folder.parse(&calibration_name(), "CBPE calibration", |text| {
         Ok(CbpeCalibration::from_json(text)?)
     })
+}
+
+/// Model quality asked for with another problem type than the baseline's model-quality constraints are for: the
+/// constraints would not be checked, and the metrics would be those of the wrong problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "model quality is asked for as {asked:?}, but the baseline's model-quality constraints are for {baseline:?}: \
+     give the baseline's problem type, or leave it out to take the baseline's"
+)]
+pub struct QualityMismatch {
+    pub asked: ProblemType,
+    pub baseline: ProblemType,
+}
+
+impl BaselineFiles {
+    /// The model quality the baseline's model-quality files describe: the problem type of the constraints' one
+    /// block, and for a binary problem the threshold and positive label the CBPE calibration was fitted with (else
+    /// the defaults). `None` without model-quality constraints.
+    pub fn quality_config(&self) -> Option<QualityConfig> {
+        let problem = self.quality_constraints.as_ref()?.problem_type()?;
+        let mut config = QualityConfig::new(problem);
+        if let (ProblemType::BinaryClassification, Some(c)) = (problem, &self.calibration) {
+            config.threshold = c.options.threshold;
+            config.positive_label = c.options.positive_label.clone();
+        }
+        Some(config)
+    }
+
+    /// The model quality to evaluate, the one path of the CLI and the function: `configured` (the configuration
+    /// file's `quality` section) as it is; else `problem_type` when given, else the baseline's
+    /// ([`Self::quality_config`]); `threshold` replaces the threshold taken. The baseline's threshold and positive
+    /// label are kept for its own problem type. `None` when nothing names a problem type.
+    ///
+    /// # Errors
+    ///
+    /// [`QualityMismatch`] when the problem type differs from the one the baseline's constraints are for.
+    pub fn resolve_quality(
+        &self,
+        configured: Option<QualityConfig>,
+        problem_type: Option<ProblemType>,
+        threshold: Option<f64>,
+    ) -> Result<Option<QualityConfig>, QualityMismatch> {
+        let own = self.quality_config();
+        let resolved = match (configured, problem_type) {
+            (Some(q), _) => Some(q),
+            (None, Some(p)) => Some(
+                own.clone()
+                    .filter(|o| o.problem_type == p)
+                    .unwrap_or_else(|| QualityConfig::new(p)),
+            ),
+            (None, None) => own,
+        }
+        .map(|mut q| {
+            if let Some(t) = threshold {
+                q.threshold = t;
+            }
+            q
+        });
+        let baseline = self
+            .quality_constraints
+            .as_ref()
+            .and_then(ModelQualityConstraints::problem_type);
+        match (&resolved, baseline) {
+            (Some(q), Some(b)) if q.problem_type != b => Err(QualityMismatch {
+                asked: q.problem_type,
+                baseline: b,
+            }),
+            _ => Ok(resolved),
+        }
+    }
 }
 
 /// A folder's files, named in errors.
@@ -250,6 +331,59 @@ mod tests {
             err.to_string(),
             "base/model-quality/cbpe_calibration.json is not a valid CBPE calibration file"
         );
+    }
+
+    #[test]
+    fn model_quality_comes_from_the_baseline_unless_asked_and_a_mismatch_is_refused() {
+        let store = folder();
+        let none = load("base", &store).unwrap();
+        assert_eq!(
+            none.resolve_quality(None, None, None),
+            Ok(None),
+            "nothing names a problem"
+        );
+        let regression = none
+            .resolve_quality(None, Some(ProblemType::Regression), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(regression, QualityConfig::new(ProblemType::Regression));
+
+        // A binary baseline with a calibration fitted at 0.7 for the class "yes".
+        store
+            .put_if(&quality_constraints_name(), quality_constraints().as_bytes(), None)
+            .unwrap();
+        let options = BinaryOptions {
+            threshold: 0.7,
+            positive_label: "yes".into(),
+            ..BinaryOptions::default()
+        };
+        let calibration = CbpeCalibration::fit(options, [("no", Some(0.1)), ("yes", Some(0.9))]).unwrap();
+        store
+            .put_if(&calibration_name(), calibration.to_json().as_bytes(), None)
+            .unwrap();
+        let files = load("base", &store).unwrap();
+        let own = files.resolve_quality(None, None, None).unwrap().unwrap();
+        assert_eq!(own.problem_type, ProblemType::BinaryClassification);
+        assert_eq!((own.threshold, own.positive_label.as_str()), (0.7, "yes"));
+        // The same problem named on the command line keeps the baseline's rule; a threshold replaces it.
+        let named = files
+            .resolve_quality(None, Some(ProblemType::BinaryClassification), Some(0.6))
+            .unwrap()
+            .unwrap();
+        assert_eq!((named.threshold, named.positive_label.as_str()), (0.6, "yes"));
+        // Another problem than the constraints' is refused, from a flag or from the configuration file.
+        let err = files
+            .resolve_quality(None, Some(ProblemType::Regression), None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            QualityMismatch {
+                asked: ProblemType::Regression,
+                baseline: ProblemType::BinaryClassification
+            }
+        );
+        let configured = QualityConfig::new(ProblemType::MulticlassClassification);
+        assert!(files.resolve_quality(Some(configured), None, None).is_err());
     }
 
     /// A store whose reads fail.

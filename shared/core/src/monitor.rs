@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::Baseline;
 use crate::evaluate::{Evaluation, EvaluationConfig, Evaluator, RunSummary, Sources, evaluate_window};
-use crate::history::HistoryUpdate;
+use crate::history::{HistoryStateError, HistoryUpdate};
 use crate::metric_limits::{Withheld, publishable_at};
 use crate::metrics::MetricScope;
 use crate::ports::{CaptureObject, MetricSink, PortError, PortErrorKind, ReportStore, StateStore};
@@ -244,8 +244,10 @@ impl ReportStore for Below<'_> {
 pub struct RecordedWindow {
     /// The evaluation, its metrics extended with the history's.
     pub evaluation: Evaluation,
-    /// The window's assessment against the history, and what was recorded.
-    pub history: HistoryUpdate,
+    /// The window's assessment against the history, and what was recorded; `None` when the history cannot take
+    /// the window (a window of another length than those it keeps, such as a calendar month after a shorter
+    /// one): the reports are written all the same, with the reason in [`RunSummary::history_not_recorded`].
+    pub history: Option<HistoryUpdate>,
 }
 
 /// The monitoring use case on one window, the same for the CLI (`modelwatch evaluate --state`) and the scheduled
@@ -270,16 +272,26 @@ pub fn evaluate_and_record(
 ) -> Result<RecordedWindow, MonitorError> {
     let scope = target.scope(window);
     let mut evaluation = evaluate_window(sources, Some(window), baseline, config, &scope, on_object)?;
-    let history = crate::history::update_history(
+    let history = match crate::history::update_history(
         state,
         &target.history_key(),
         &evaluation.predictions,
         (window.end - window.start).num_seconds(),
         &config.history,
         &scope,
-    )?;
-    evaluation.metrics.extend(history.metrics.iter().cloned());
-    report::write_reports(reports, &evaluation, Some(&history))?;
+    ) {
+        Ok(history) => Some(history),
+        // The window is evaluated all the same: only its place in the history is missing.
+        Err(e @ HistoryStateError::WindowLength { .. }) => {
+            evaluation.summary.history_not_recorded = Some(e.to_string());
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(h) = &history {
+        evaluation.metrics.extend(h.metrics.iter().cloned());
+    }
+    report::write_reports(reports, &evaluation, history.as_ref())?;
     Ok(RecordedWindow { evaluation, history })
 }
 
@@ -854,6 +866,56 @@ mod tests {
         );
         assert_eq!(last_window_end(&state, &t).unwrap(), Some(window.end));
         assert!(windows_due(now, Some(window.end), Duration::minutes(5), 24).is_empty());
+    }
+
+    #[test]
+    fn a_window_the_history_cannot_take_is_still_evaluated_and_reported() {
+        let case = DemoCase::first_hour();
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
+        let (t, config) = (target(), EvaluationConfig::default());
+        let hour = case.hour(4);
+        let recorded = evaluate_and_record(
+            &ports.sources,
+            &reports,
+            &state,
+            &t,
+            &hour,
+            &case.baseline,
+            &config,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        assert!(recorded.history.is_some() && recorded.evaluation.summary.history_not_recorded.is_none());
+        // Then two hours at once (as a calendar month after a shorter one): another window length.
+        let longer = Window::new(hour.start, hour.end + Duration::hours(1)).unwrap();
+        let other = MemoryReports::default();
+        let recorded = evaluate_and_record(
+            &ports.sources,
+            &other,
+            &state,
+            &t,
+            &longer,
+            &case.baseline,
+            &config,
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        assert!(recorded.history.is_none());
+        let reason = recorded.evaluation.summary.history_not_recorded.clone().unwrap();
+        assert!(
+            reason.contains("keeps windows of 3600 s but this window lasts 7200 s"),
+            "{reason}"
+        );
+        assert_eq!(recorded.evaluation.summary.rows, 2 * demo::RECORDS_PER_HOUR as u64);
+        let files = other.files.lock().unwrap();
+        assert!(files.contains_key("drift.json") && !files.contains_key(report::HISTORY_FILE));
+        let summary: serde_json::Value = serde_json::from_slice(&files[report::SUMMARY_FILE]).unwrap();
+        assert_eq!(summary["summary"]["history_not_recorded"], serde_json::json!(reason));
     }
 
     #[test]

@@ -50,13 +50,18 @@ impl PortError {
     }
 }
 
-/// An error with its causes, on one line (`outer: cause: root cause`), for reports and log events.
+/// An error with its causes, on one line (`outer: cause: root cause`), for reports, log events and the CLI. A
+/// cause whose text the line already holds is left out: many errors repeat their source's message in their
+/// own (an I/O error wrapped with its path), and a message said twice reads as two failures.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        let said = c.to_string();
+        if !said.is_empty() && !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = c.source();
     }
     text
@@ -68,13 +73,14 @@ pub struct CaptureObject {
     /// The key or path.
     pub name: String,
     pub size: Option<u64>,
-    /// The hour folder it sits in.
+    /// The hour folder it sits in; `None` outside the hourly layout.
     pub hour: Option<DateTime<Utc>>,
 }
 
 /// Where captures are read from.
 pub trait CaptureSource {
-    /// The capture objects of the window's hours (all of them without a window), in name order.
+    /// The capture objects of the window's hours (all of them without a window), in name order. Objects outside
+    /// the hourly layout (`hour: None`) may be listed under a window too: their records are then filtered by time.
     ///
     /// # Errors
     ///
@@ -127,4 +133,41 @@ pub trait StateStore {
     ///
     /// [`PortErrorKind::Conflict`] when another writer got there first; other [`PortError`]s name the key.
     fn put_if(&self, key: &str, body: &[u8], expected: Option<&StateVersion>) -> Result<StateVersion, PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a message and an optional source.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let root = Layer("No such file (os error 2)", None);
+        let wrapped = Layer(
+            "No such file (os error 2): a.csv",
+            Some(Box::new(Layer(
+                "No such file (os error 2): a.csv",
+                Some(Box::new(root)),
+            ))),
+        );
+        let top = Layer("reading a.csv", Some(Box::new(wrapped)));
+        assert_eq!(error_chain(&top), "reading a.csv: No such file (os error 2): a.csv");
+        let plain = Layer("reading b", Some(Box::new(Layer("access denied", None))));
+        assert_eq!(error_chain(&plain), "reading b: access denied");
+    }
 }

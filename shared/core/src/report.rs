@@ -57,6 +57,7 @@ pub fn report_files(
     files.push((METRICS_FILE.to_owned(), metrics));
     let summary = serde_json::json!({
         "summary": evaluation.summary,
+        "nothing_compared": evaluation.drift.nothing_compared,
         "skipped": evaluation.skips,
         "files": evaluation.files,
     });

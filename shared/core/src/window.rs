@@ -2,7 +2,8 @@
 //!
 //! SageMaker Data Capture writes `{prefix}/{endpoint}/{variant}/yyyy/mm/dd/hh/{name}.jsonl`, the hour being when
 //! the record was captured (UTC). A window selects the hour folders it overlaps, as Model Monitor does; records
-//! are not filtered one by one.
+//! in them are not filtered one by one. A file outside that layout (a single capture file given to the CLI) has no
+//! folder to select it: its records are filtered by their own `inferenceTime` ([`Window::contains`]).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,11 @@ impl Window {
             .collect()
     }
 
+    /// Whether `t` falls inside the window (`start <= t < end`).
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+
     /// Whether the hour starting at `hour` overlaps the window.
     pub fn overlaps_hour(&self, hour: DateTime<Utc>) -> bool {
         hour < self.end && hour + chrono::Duration::hours(1) > self.start
@@ -90,6 +96,23 @@ pub fn hour_of_key(key: &str) -> Option<DateTime<Utc>> {
     let mm: u32 = parts.next()?.parse().ok()?;
     let yyyy: i32 = parts.next()?.parse().ok()?;
     Utc.with_ymd_and_hms(yyyy, mm, dd, hh, 0, 0).single()
+}
+
+/// The `{endpoint}/{variant}` folders a capture key or path belongs to: the two segments before its
+/// `yyyy/mm/dd/hh` folders; `None` outside the hourly layout.
+pub fn target_of_key(key: &str) -> Option<(&str, &str)> {
+    hour_of_key(key)?;
+    let mut parts = key.rsplit(['/', '\\']).skip(5);
+    let variant = parts.next().filter(|p| !p.is_empty())?;
+    let endpoint = parts.next().filter(|p| !p.is_empty())?;
+    Some((endpoint, variant))
+}
+
+/// The distinct `{endpoint}/{variant}` folders of capture keys ([`target_of_key`]; keys outside the layout are
+/// not counted): more than one means the keys belong to several endpoints or variants, which are never evaluated
+/// as one window.
+pub fn targets_of_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> std::collections::BTreeSet<(&'a str, &'a str)> {
+    keys.into_iter().filter_map(target_of_key).collect()
 }
 
 /// Parses a time given on a command line or in an event: RFC 3339, `YYYY-MM-DDTHH[:MM[:SS]]` (UTC) or a date.
@@ -165,10 +188,29 @@ mod tests {
         let last = Window::last_closed_hour(parse_time("2024-05-01T15:10:00Z").unwrap());
         assert_eq!(last.start, parse_time("2024-05-01T14").unwrap());
         assert!(Window::new(w.end, w.start).is_none());
+        assert!(w.contains(w.start) && !w.contains(w.end));
         assert!(parse_time("yesterday").is_err());
         assert_eq!(
             parse_time("2024-05-01").unwrap(),
             parse_time("2024-05-01T00:00:00+00:00").unwrap()
         );
+    }
+
+    #[test]
+    fn the_target_of_a_key_is_the_two_folders_before_the_hour() {
+        assert_eq!(
+            target_of_key("captures/ep-1/AllTraffic/2024/05/01/13/a.jsonl"),
+            Some(("ep-1", "AllTraffic"))
+        );
+        assert_eq!(target_of_key("ep/v/2024/05/01/13/a.jsonl.gz"), Some(("ep", "v")));
+        assert_eq!(target_of_key("v/2024/05/01/13/a.jsonl"), None, "no endpoint folder");
+        assert_eq!(target_of_key("ep/v/a.jsonl"), None, "outside the layout");
+        let targets = targets_of_keys([
+            "r/a/v1/2024/05/01/13/x.jsonl",
+            "r/a/v1/2024/05/01/14/y.jsonl",
+            "r/b/v1/2024/05/01/13/x.jsonl",
+            "r/notes.jsonl",
+        ]);
+        assert_eq!(targets.into_iter().collect::<Vec<_>>(), [("a", "v1"), ("b", "v1")]);
     }
 }

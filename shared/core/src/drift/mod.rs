@@ -279,9 +279,18 @@ pub struct DriftReport {
     pub dataset_drifted: bool,
     /// Features not compared, with the reason (no values in the window, no distribution in the baseline).
     pub not_compared: BTreeMap<String, String>,
+    /// Why no feature at all was judged, when none was (no rows read, a baseline without features, every feature
+    /// with too few values): the window then has no drift verdict, and no drift metric is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nothing_compared: Option<String>,
 }
 
 impl DriftReport {
+    /// Whether at least one feature was judged (`ok` or `drifted`): otherwise there is no drift verdict.
+    pub fn has_verdict(&self) -> bool {
+        self.compared > 0
+    }
+
     /// The drift of feature `name`.
     pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
         self.features.iter().find(|f| f.feature == name)

@@ -114,6 +114,18 @@ pub struct RunSummary {
     pub violations: usize,
     pub drifted_features: usize,
     pub compared_features: usize,
+    /// Rows of files outside the hourly layout left out because their `inferenceTime` was outside the window or
+    /// missing ([`Evaluator::add_file_within`]); not in `rows`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_outside_window: u64,
+    /// Why the window is not in the prediction history, when it could not be recorded there (its reports are
+    /// written all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_not_recorded: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything an evaluation produces.
@@ -154,6 +166,7 @@ pub struct Evaluator<'a> {
     outputs: OutputState,
     estimate: Option<(&'a CbpeCalibration, CbpeAccumulator)>,
     window_start: Option<DateTime<Utc>>,
+    rows_outside_window: u64,
 }
 
 /// How outputs are read for the prediction summary, and the summary so far.
@@ -226,6 +239,7 @@ impl<'a> Evaluator<'a> {
             },
             estimate: None,
             window_start: None,
+            rows_outside_window: 0,
         }
     }
 
@@ -248,11 +262,28 @@ impl<'a> Evaluator<'a> {
     /// Reads one capture file (gzip when `name` ends in `.gz`). A file that cannot be read is recorded with its
     /// error and the run goes on; what was read before the failure is kept.
     pub fn add_file(&mut self, name: &str, input: impl Read) -> &FileResult {
+        self.read_file(name, input, None)
+    }
+
+    /// Reads one capture file outside the hourly layout, keeping only the rows whose `inferenceTime` falls inside
+    /// `window`; the others (and rows without a time) are counted in [`RunSummary::rows_outside_window`].
+    pub fn add_file_within(&mut self, name: &str, input: impl Read, window: &Window) -> &FileResult {
+        self.read_file(name, input, Some(window))
+    }
+
+    fn read_file(&mut self, name: &str, input: impl Read, within: Option<&Window>) -> &FileResult {
         let profile = &mut self.profile;
         let quality = &mut self.quality;
         let outputs = &mut self.outputs;
         let estimate = &mut self.estimate;
+        let outside = &mut self.rows_outside_window;
         let mut sink = |row: &crate::capture::CaptureRow<'_>| {
+            if let Some(w) = within
+                && !row.meta.inference_time.is_some_and(|t| w.contains(t))
+            {
+                *outside += 1;
+                return;
+            }
             profile.add_row(row);
             outputs.add(row.prediction);
             if let (Some((calibration, acc)), Some(p)) = (estimate.as_mut(), row.prediction) {
@@ -344,9 +375,19 @@ impl<'a> Evaluator<'a> {
             outputs,
             estimate,
             window_start,
+            rows_outside_window,
         } = self;
         let comparison = ModelMonitorComparison::from_constraints(&baseline.constraints);
-        let drift = drift::compare(&baseline.statistics, &comparison, &profile, &config.drift);
+        let mut drift = drift::compare(&baseline.statistics, &comparison, &profile, &config.drift);
+        drift.nothing_compared = nothing_compared(&NothingComparedFacts {
+            baseline_features: baseline.statistics.features.len(),
+            files: &files,
+            rows: profile.item_count,
+            skips: reader.skips(),
+            field_counts: reader.field_count_mismatches(),
+            drift: &drift,
+            min_values: config.drift.min_current_values(),
+        });
         let shape = ShapeObservations {
             field_count_mismatches: reader.field_count_mismatches().clone(),
             extra_names: reader.extra_names().clone(),
@@ -364,6 +405,8 @@ impl<'a> Evaluator<'a> {
             violations: violations.violations.len(),
             drifted_features: drift.drifted,
             compared_features: drift.compared,
+            rows_outside_window,
+            history_not_recorded: None,
         };
         let mut metrics = data_metrics(baseline, &profile, &drift, (summary.skipped, summary.violations), scope);
         let quality = quality.map(|q| {
@@ -435,6 +478,77 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
+/// What [`nothing_compared`] explains a window from.
+struct NothingComparedFacts<'a> {
+    baseline_features: usize,
+    files: &'a [FileResult],
+    rows: u64,
+    skips: &'a SkipReport,
+    /// Rows skipped for their field count, by the count they had.
+    field_counts: &'a std::collections::BTreeMap<usize, u64>,
+    drift: &'a DriftReport,
+    min_values: u64,
+}
+
+/// Why no feature of a window was judged, in one line, when none was (`None` when at least one was): the first
+/// cause that applies of an empty baseline, no capture file, no file readable, every record skipped (with the
+/// commonest reasons), no record at all, every feature with too few values, no feature comparable.
+fn nothing_compared(facts: &NothingComparedFacts<'_>) -> Option<String> {
+    /// Skip reasons named in the message, commonest first.
+    const REASONS_SHOWN: usize = 3;
+    let drift = facts.drift;
+    if drift.has_verdict() {
+        return None;
+    }
+    let failed = facts.files.iter().filter(|f| f.error.is_some()).count();
+    let reason = if facts.baseline_features == 0 {
+        "the baseline has no features (its statistics.json lists none)".to_owned()
+    } else if facts.files.is_empty() {
+        "no capture file in the window".to_owned()
+    } else if facts.rows == 0 && failed == facts.files.len() {
+        format!("none of the {failed} capture file(s) could be read")
+    } else if facts.rows == 0 && facts.skips.total() > 0 {
+        let mut counts: Vec<_> = facts.skips.counts.iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(a.1));
+        let reasons: Vec<String> = counts
+            .iter()
+            .take(REASONS_SHOWN)
+            .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+            .collect();
+        let mut text = format!(
+            "no row was read: {} input(s) skipped ({})",
+            facts.skips.total(),
+            reasons.join(", ")
+        );
+        if let Some((fields, _)) = facts.field_counts.iter().max_by_key(|(_, n)| **n) {
+            text.push_str(&format!(
+                "; the baseline has {} features, the rows had {fields} fields",
+                facts.baseline_features
+            ));
+        }
+        text
+    } else if facts.rows == 0 {
+        "the capture files hold no records".to_owned()
+    } else if drift.too_few > 0 && drift.too_few == drift.features.len() {
+        format!(
+            "every feature had fewer than {} values in the window (drift.min_current_values)",
+            facts.min_values
+        )
+    } else {
+        let examples: Vec<String> = drift
+            .not_compared
+            .iter()
+            .take(REASONS_SHOWN)
+            .map(|(feature, why)| format!("{feature}: {why}"))
+            .collect();
+        format!(
+            "no feature could be compared with the baseline ({})",
+            examples.join("; ")
+        )
+    };
+    Some(reason)
+}
+
 /// Where a window's data come from.
 pub struct Sources<'s> {
     pub captures: &'s dyn CaptureSource,
@@ -491,9 +605,15 @@ pub fn evaluate_window(
     for (i, object) in objects.iter().enumerate() {
         on_object(i, objects.len(), object);
         match source.open(object) {
-            Ok(body) => {
-                evaluator.add_file(&object.name, body);
-            }
+            // A file outside the hourly layout has no folder that selected it for the window: its records are.
+            Ok(body) => match (window, object.hour) {
+                (Some(w), None) => {
+                    evaluator.add_file_within(&object.name, body, w);
+                }
+                _ => {
+                    evaluator.add_file(&object.name, body);
+                }
+            },
             Err(e) => evaluator.files.push(FileResult {
                 name: object.name.clone(),
                 summary: FileSummary::default(),
@@ -751,5 +871,133 @@ mod tests {
         assert_eq!(metric(&enough, LABELS_EVALUATED_METRIC), Some(30.0));
         let files = crate::report::report_files(&enough, None).unwrap();
         assert!(files.iter().any(|(n, _)| n == "model-quality/statistics.json"));
+    }
+
+    /// Evaluates `lines` (capture lines) against `baseline` with the default configuration.
+    fn evaluate_lines(baseline: &Baseline, lines: &[String]) -> Evaluation {
+        let config = EvaluationConfig::default();
+        let mut evaluator = Evaluator::new(baseline, &config).for_window(&hour());
+        if !lines.is_empty() {
+            evaluator.add_file("h.jsonl", lines.join("\n").as_bytes());
+        }
+        evaluator.finish(&scope(), None)
+    }
+
+    fn metric_names(evaluation: &Evaluation) -> Vec<&str> {
+        evaluation.metrics.iter().map(|d| d.metric_name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_window_with_judged_features_has_a_verdict_and_its_drift_metrics() {
+        let lines: Vec<String> = (0..100)
+            .map(|i| line(&i.to_string(), &format!("{}", f64::from(i) / 10.0), None))
+            .collect();
+        let evaluation = evaluate_lines(&baseline(), &lines);
+        assert_eq!(evaluation.drift.nothing_compared, None);
+        assert!(evaluation.drift.has_verdict());
+        let names = metric_names(&evaluation);
+        assert!(names.contains(&"dataset_drift_share") && names.contains(&"feature_baseline_drift_x"));
+    }
+
+    #[test]
+    fn nothing_compared_names_its_reason_and_publishes_no_drift() {
+        let no_drift = |e: &Evaluation| {
+            let names = metric_names(e);
+            assert!(
+                !names.iter().any(|n| n.contains("drift")),
+                "no drift metric without a verdict: {names:?}"
+            );
+            assert!(!e.drift.dataset_drifted && !e.drift.has_verdict());
+        };
+        // Every row has two fields where the baseline has one.
+        let lines: Vec<String> = (0..40).map(|i| line(&i.to_string(), "1.0,2.0", None)).collect();
+        let e = evaluate_lines(&baseline(), &lines);
+        let reason = e.drift.nothing_compared.clone().expect("nothing compared");
+        assert!(
+            reason.starts_with("no row was read: 40 input(s) skipped (field_count 40)"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("the baseline has 1 features, the rows had 2 fields"),
+            "{reason}"
+        );
+        no_drift(&e);
+
+        // No capture file at all: an empty report, not an error.
+        let e = evaluate_lines(&baseline(), &[]);
+        assert_eq!(
+            e.drift.nothing_compared.as_deref(),
+            Some("no capture file in the window")
+        );
+        assert_eq!(e.summary.rows, 0);
+        no_drift(&e);
+
+        // Three records: every feature has too few values to be judged.
+        let lines: Vec<String> = (0..3).map(|i| line(&i.to_string(), "50.0", None)).collect();
+        let e = evaluate_lines(&baseline(), &lines);
+        assert_eq!(
+            e.drift.nothing_compared.as_deref(),
+            Some("every feature had fewer than 30 values in the window (drift.min_current_values)")
+        );
+        assert_eq!(e.drift.too_few, 1);
+        no_drift(&e);
+
+        // A baseline without features.
+        let empty = Baseline::from_profile(&DatasetProfile::new(Vec::<(String, Option<InferredType>)>::new()));
+        let lines: Vec<String> = (0..40).map(|i| line(&i.to_string(), "1.0", None)).collect();
+        let e = evaluate_lines(&empty, &lines);
+        assert_eq!(
+            e.drift.nothing_compared.as_deref(),
+            Some("the baseline has no features (its statistics.json lists none)")
+        );
+        no_drift(&e);
+
+        // A baseline whose feature has no distribution (an inconsistent baseline).
+        let mut hollow = baseline();
+        for f in &mut hollow.statistics.features {
+            if let Some(n) = f.numerical_statistics.as_mut() {
+                n.distribution = None;
+            }
+        }
+        let e = evaluate_lines(&hollow, &lines);
+        let reason = e.drift.nothing_compared.clone().expect("nothing compared");
+        assert!(
+            reason.starts_with("no feature could be compared with the baseline (x: "),
+            "{reason}"
+        );
+        no_drift(&e);
+    }
+
+    #[test]
+    fn a_file_outside_the_hourly_layout_is_filtered_by_its_records_times() {
+        let timed = |id: &str, x: &str, time: Option<&str>| {
+            let mut v: serde_json::Value = serde_json::from_str(&line(id, x, None)).unwrap();
+            if let Some(t) = time {
+                v["eventMetadata"]["inferenceTime"] = serde_json::json!(t);
+            }
+            v.to_string()
+        };
+        let lines = [
+            timed("early", "1.0", Some("2024-05-01T12:59:59Z")),
+            timed("in-1", "2.0", Some("2024-05-01T13:00:00Z")),
+            timed("in-2", "3.0", Some("2024-05-01T13:59:59Z")),
+            timed("late", "4.0", Some("2024-05-01T14:00:00Z")),
+            timed("untimed", "5.0", None),
+        ]
+        .join("\n");
+        let (baseline, config) = (baseline(), EvaluationConfig::default());
+        let mut evaluator = Evaluator::new(&baseline, &config).for_window(&hour());
+        evaluator.add_file_within("single.jsonl", lines.as_bytes(), &hour());
+        let e = evaluator.finish(&scope(), None);
+        assert_eq!((e.summary.records, e.summary.rows), (5, 2));
+        assert_eq!(e.summary.rows_outside_window, 3);
+        let x = e
+            .statistics
+            .feature("x")
+            .unwrap()
+            .numerical_statistics
+            .as_ref()
+            .unwrap();
+        assert_eq!((x.min, x.max), (2.0, 3.0), "only the hour's records");
     }
 }

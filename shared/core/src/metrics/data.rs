@@ -2,13 +2,16 @@
 
 use super::{DATA_METRICS_NAMESPACE, MetricDatum, MetricScope, StatisticSet, Unit};
 use crate::baseline::Baseline;
-use crate::drift::DriftReport;
+use crate::drift::{DriftReport, Verdict};
 use crate::profile::DatasetProfile;
 
 /// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,
 /// `feature_baseline_drift_*`), for features whose `emit_metrics` is not disabled, plus modelwatch's data-set
 /// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_max_feature_drift` (the largest
 /// `feature_baseline_drift_*`), `dataset_records_skipped`, `constraint_violations`.
+///
+/// Drift is published only where it was judged: not for a feature with too few values, and no
+/// `dataset_drift_share` nor `dataset_max_feature_drift` when nothing was compared.
 pub fn data_metrics(
     baseline: &Baseline,
     profile: &DatasetProfile,
@@ -61,7 +64,10 @@ pub fn data_metrics(
                     Unit::None,
                 ));
             }
-            if let Some(d) = drift.feature(&feature.name) {
+            if let Some(d) = drift
+                .feature(&feature.name)
+                .filter(|d| d.verdict != Verdict::TooFewValues)
+            {
                 out.push(scope.datum(
                     DATA_METRICS_NAMESPACE,
                     format!("feature_baseline_drift_{}", feature.name),
@@ -73,11 +79,16 @@ pub fn data_metrics(
     }
     let ns = DATA_METRICS_NAMESPACE;
     out.push(scope.datum(ns, "dataset_item_count", profile.item_count as f64, Unit::Count));
-    out.push(scope.datum(ns, "dataset_drift_share", drift.drift_share, Unit::None));
+    // Without a verdict (nothing compared) no drift metric: a share of 0 would read as "no drift", and the alarms'
+    // missing-data handling is what should speak.
+    if drift.has_verdict() {
+        out.push(scope.datum(ns, "dataset_drift_share", drift.drift_share, Unit::None));
+    }
     // The largest feature_baseline_drift_<f> of the window: one alarm on it covers every feature.
     if let Some(max) = drift
         .features
         .iter()
+        .filter(|f| f.verdict != Verdict::TooFewValues)
         .map(|f| f.model_monitor_distance)
         .filter(|d| d.is_finite())
         .reduce(f64::max)

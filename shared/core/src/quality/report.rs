@@ -325,6 +325,26 @@ impl ModelQualityConstraints {
         }
     }
 
+    /// The problem type the constraints are for: that of their one block (`None` with none or several).
+    pub fn problem_type(&self) -> Option<ProblemType> {
+        let blocks = [
+            (
+                ProblemType::BinaryClassification,
+                &self.binary_classification_constraints,
+            ),
+            (
+                ProblemType::MulticlassClassification,
+                &self.multiclass_classification_constraints,
+            ),
+            (ProblemType::Regression, &self.regression_constraints),
+        ];
+        let mut present = blocks.iter().filter(|(_, b)| b.is_some()).map(|(p, _)| *p);
+        match (present.next(), present.next()) {
+            (Some(p), None) => Some(p),
+            _ => None,
+        }
+    }
+
     /// Reads `constraints.json`.
     ///
     /// # Errors
