@@ -1990,3 +1990,44 @@ async fn template_deploys_and_its_alarm_notifies_through_sns() {
 
     cfn.delete_stack().stack_name(&stack).send().await.expect("DeleteStack");
 }
+
+/// The `key = value` lines of the TOML section `[name]` of `text` (comments and blank lines left out).
+fn toml_section(text: &str, name: &str) -> BTreeMap<String, String> {
+    let header = format!("[{name}]");
+    text.lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.trim_start().starts_with('#'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn release_builds_unwind_and_strip_and_sam_builds_without_asking() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let release = toml_section(&cargo, "profile.release");
+    // `cargo lambda build --release` makes panics abort unless the profile says otherwise: one endpoint's panic
+    // would end every other endpoint's run of the invocation.
+    assert_eq!(release.get("panic").map(String::as_str), Some("\"unwind\""), "{release:?}");
+    assert_eq!(release.get("strip").map(String::as_str), Some("\"symbols\""), "{release:?}");
+    let sam = std::fs::read_to_string(infra("samconfig.toml")).unwrap();
+    for section in ["default.build.parameters", "default.sync.parameters"] {
+        assert_eq!(
+            toml_section(&sam, section).get("beta_features").map(String::as_str),
+            Some("true"),
+            "{section}: rust-cargolambda is a preview build method, `sam build` asks without the opt-in"
+        );
+    }
+}
+
+#[test]
+fn endpoint_names_with_capitals_are_refused_by_the_template() {
+    // SageMaker's ARNs are lower case and the roles' resources are built from the parameter: a capital would make
+    // every call AccessDenied on a real account. SageMaker's pattern is ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
+    let root: Yaml = serde_norway::from_str(&template_text()).unwrap();
+    let pattern = root["Parameters"]["EndpointName"]["AllowedPattern"].as_str().unwrap();
+    assert_eq!(pattern, "^[a-z0-9](-*[a-z0-9]){0,62}$");
+}
