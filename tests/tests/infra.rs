@@ -2011,8 +2011,16 @@ fn release_builds_unwind_and_strip_and_sam_builds_without_asking() {
     let release = toml_section(&cargo, "profile.release");
     // `cargo lambda build --release` makes panics abort unless the profile says otherwise: one endpoint's panic
     // would end every other endpoint's run of the invocation.
-    assert_eq!(release.get("panic").map(String::as_str), Some("\"unwind\""), "{release:?}");
-    assert_eq!(release.get("strip").map(String::as_str), Some("\"symbols\""), "{release:?}");
+    assert_eq!(
+        release.get("panic").map(String::as_str),
+        Some("\"unwind\""),
+        "{release:?}"
+    );
+    assert_eq!(
+        release.get("strip").map(String::as_str),
+        Some("\"symbols\""),
+        "{release:?}"
+    );
     let sam = std::fs::read_to_string(infra("samconfig.toml")).unwrap();
     for section in ["default.build.parameters", "default.sync.parameters"] {
         assert_eq!(

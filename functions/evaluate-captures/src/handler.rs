@@ -534,8 +534,8 @@ mod tests {
     #[test]
     fn model_quality_comes_from_the_baseline_when_the_settings_name_none() {
         use modelwatch_core::baseline::Baseline;
-        use modelwatch_core::profile::DatasetProfile;
         use modelwatch_core::evaluate::QualityConfig;
+        use modelwatch_core::profile::DatasetProfile;
         use modelwatch_core::quality::{ModelQualityConstraints, ProblemType};
 
         let vars = |extra: &[(&str, &str)]| -> HashMap<String, String> {
@@ -568,7 +568,10 @@ mod tests {
         assert_eq!(evaluation.quality, Some(QualityConfig::new(ProblemType::Regression)));
         let binary = Config::from_vars(&vars(&[
             ("GROUND_TRUTH_S3_URI", "s3://b/labels/{endpoint}"),
-            ("EVALUATION_CONFIG", r#"{"quality": {"problem_type": "BinaryClassification"}}"#),
+            (
+                "EVALUATION_CONFIG",
+                r#"{"quality": {"problem_type": "BinaryClassification"}}"#,
+            ),
         ]))
         .unwrap();
         let err = evaluation_of(&binary, &files).unwrap_err();

@@ -208,7 +208,12 @@ fn real_churn_baseline_and_captures_from_the_model_monitor_introduction() {
         out.to_str().unwrap(),
     ]);
     // Three records are too few to judge drift on: read, reported, and "nothing compared" (exit 3).
-    assert_eq!(result.status.code(), Some(3), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(
+        result.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert!(String::from_utf8_lossy(&result.stderr).contains("every feature had fewer than 30 values"));
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["summary"]["rows"], 3);
@@ -290,7 +295,12 @@ fn fixture_churn_shaped_baseline_and_captures() {
         out.to_str().unwrap(),
     ]);
     // Two records are too few to judge drift on: read, reported, and "nothing compared" (exit 3).
-    assert_eq!(result.status.code(), Some(3), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(
+        result.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["summary"]["rows"], 2);
     assert_eq!(summary["summary"]["skipped"], 0);
@@ -677,7 +687,12 @@ fn state_keeps_the_prediction_history_across_runs() {
         "--state",
         &state_arg,
     ]);
-    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         stdout.contains("Prediction history: not recorded") && stdout.contains("keeps windows of 3600 s"),

@@ -53,7 +53,11 @@ mod tests {
         assert_eq!(log_filter(Some("FATAL"), None), "error");
         assert_eq!(log_filter(Some("WARN"), None), "warn");
         assert_eq!(log_filter(None, Some("modelwatch_core=trace")), "modelwatch_core=trace");
-        assert_eq!(log_filter(Some("nonsense"), Some("debug")), "debug", "an unknown level is ignored");
+        assert_eq!(
+            log_filter(Some("nonsense"), Some("debug")),
+            "debug",
+            "an unknown level is ignored"
+        );
         assert_eq!(log_filter(None, Some(" ")), "info");
         assert_eq!(log_filter(None, None), "info");
     }
