@@ -26,6 +26,7 @@ use aws_sdk_sagemaker::types::{
     S3DataType, SortOrder, Tag as SdkTag, TrainingJobStatus,
 };
 use modelwatch_core::ports::{PortError, PortErrorKind};
+use modelwatch_core::retrain::clone;
 use modelwatch_core::retrain::history::JobStatus;
 use modelwatch_core::retrain::lifecycle::{
     Approval, ModelPort, NewModel, PackageView, RegisterRequest, RegistryPort, ServingModel, TrainingJobView,
@@ -126,13 +127,14 @@ pub fn training_job_view(name: &str, out: &DescribeTrainingJobOutput, tags: Vec<
     }
 }
 
-/// The hyperparameter in which the SageMaker Python SDK records a job's own name.
-pub const SDK_JOB_NAME_HYPERPARAMETER: &str = "sagemaker_job_name";
-
 /// The `CreateTrainingJob` request of `request`: the template's algorithm, hyperparameters, channels, output,
 /// resources, VPC, stopping condition, isolation and encryption flags, managed spot, checkpoints, environment
 /// and retry strategy, with the request's name, role and tags, its data in the channel it names and its output
 /// path (when given). Debugger, profiler, TensorBoard and experiment settings are the service's defaults.
+///
+/// What the new job must not inherit is the core's rule ([`modelwatch_core::retrain::clone`]): no metric
+/// definitions for a built-in algorithm (which `CreateTrainingJob` refuses), and the checkpoint location and the
+/// SDK's `model_dir` and `sagemaker_job_name` hyperparameters moved from the template job to the new one.
 ///
 /// # Errors
 ///
@@ -195,19 +197,26 @@ pub fn clone_training_job(
         (None, Some(uri)) => Some(OutputDataConfig::builder().s3_output_path(uri).build()),
         (o, None) => o,
     };
-    // Jobs launched by the SageMaker Python SDK carry their own name as a hyperparameter (a JSON string); the
-    // clone gets its own.
-    let mut hyper_parameters = template.hyper_parameters.clone();
-    if let Some(name) = hyper_parameters
-        .as_mut()
-        .and_then(|h| h.get_mut(SDK_JOB_NAME_HYPERPARAMETER))
-    {
-        *name = format!("\"{}\"", request.job_name);
+    let (from, to) = (request.template_job.as_str(), request.job_name.as_str());
+    let hyper_parameters = template
+        .hyper_parameters
+        .as_ref()
+        .map(|h| clone::clone_hyperparameters(h, from, to));
+    let mut algorithm = template.algorithm_specification().cloned();
+    if let Some(a) = algorithm.as_mut() {
+        let image = a.training_image().unwrap_or_default();
+        if clone::is_built_in_algorithm(image, template.hyper_parameters.as_ref().unwrap_or(&HashMap::new())) {
+            a.metric_definitions = None;
+        }
+    }
+    let mut checkpoint = template.checkpoint_config().cloned();
+    if let Some(c) = checkpoint.as_mut() {
+        c.s3_uri = c.s3_uri.as_deref().map(|uri| clone::job_uri(uri, from, to));
     }
     CreateTrainingJobInput::builder()
         .training_job_name(&request.job_name)
         .role_arn(&request.role_arn)
-        .set_algorithm_specification(template.algorithm_specification().cloned())
+        .set_algorithm_specification(algorithm)
         .set_hyper_parameters(hyper_parameters)
         .set_input_data_config(Some(channels))
         .set_output_data_config(output)
@@ -217,7 +226,7 @@ pub fn clone_training_job(
         .set_enable_network_isolation(template.enable_network_isolation())
         .set_enable_inter_container_traffic_encryption(template.enable_inter_container_traffic_encryption())
         .set_enable_managed_spot_training(template.enable_managed_spot_training())
-        .set_checkpoint_config(template.checkpoint_config().cloned())
+        .set_checkpoint_config(checkpoint)
         .set_environment(template.environment.clone())
         .set_retry_strategy(template.retry_strategy().cloned())
         .set_tags(sdk_tags(&request.tags))
@@ -709,6 +718,60 @@ mod tests {
         assert_eq!(
             input.output_data_config().unwrap().s3_output_path(),
             Some("s3://out/old/")
+        );
+    }
+
+    #[test]
+    fn the_clone_does_not_inherit_built_in_metric_definitions_or_the_templates_locations() {
+        use aws_sdk_sagemaker::types::{AlgorithmSpecification, CheckpointConfig, MetricDefinition, TrainingInputMode};
+        let with_image = |image: &str| {
+            let mut t = template();
+            t.algorithm_specification = Some(
+                AlgorithmSpecification::builder()
+                    .training_image(image)
+                    .training_input_mode(TrainingInputMode::File)
+                    .metric_definitions(
+                        MetricDefinition::builder()
+                            .name("validation:auc")
+                            .regex(".*\\[[0-9]+\\].*#011validation-auc:([-+]?[0-9]*\\.?[0-9]+)")
+                            .build(),
+                    )
+                    .build(),
+            );
+            t.checkpoint_config = Some(CheckpointConfig::builder().s3_uri("s3://ck/template/").build());
+            t.hyper_parameters = Some(
+                [
+                    ("sagemaker_job_name", "\"template\""),
+                    ("model_dir", "\"s3://out/template/model\""),
+                    ("num_round", "100"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            );
+            t
+        };
+        let built_in = with_image("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1");
+        let input = clone_training_job(&built_in, &request()).unwrap();
+        let algorithm = input.algorithm_specification().unwrap();
+        assert!(
+            algorithm.metric_definitions().is_empty(),
+            "refused by CreateTrainingJob for built-ins"
+        );
+        assert_eq!(
+            input.checkpoint_config().unwrap().s3_uri(),
+            Some("s3://ck/churn-rt-20240117-120000/")
+        );
+        let hp = input.hyper_parameters().unwrap();
+        assert_eq!(hp["model_dir"], "\"s3://out/churn-rt-20240117-120000/model\"");
+        assert_eq!(hp["sagemaker_job_name"], "\"churn-rt-20240117-120000\"");
+        assert_eq!(hp["num_round"], "100");
+        let custom = with_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/churn:3");
+        let input = clone_training_job(&custom, &request()).unwrap();
+        assert_eq!(
+            input.algorithm_specification().unwrap().metric_definitions().len(),
+            1,
+            "a custom container needs its metric definitions"
         );
     }
 

@@ -18,6 +18,12 @@ UpdateEndpoint (absent from moto), following the real API:
 
 UpdateEndpointWeightsAndCapacities (in moto): additionally rejected while an update is in progress,
 as the real API does.  DeleteEndpoint: also forgets a pending update.
+
+CreateTrainingJob / DescribeTrainingJob, for SageMaker's built-in algorithm images (the repositories of
+modelwatch_core::retrain::clone::BUILT_IN_ALGORITHM_REPOSITORIES, and sagemaker-xgboost without a
+sagemaker_program hyperparameter), as on AWS:
+  * DescribeTrainingJob shows the algorithm's own MetricDefinitions (AWS fills them in);
+  * CreateTrainingJob refuses MetricDefinitions: a clone that copies them from a description fails.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class SageMakerExtensions:
             "DescribeEndpoint": self.describe_endpoint,
             "DeleteEndpoint": self.delete_endpoint,
             "UpdateEndpointWeightsAndCapacities": self.update_endpoint_weights_and_capacities,
+            "CreateTrainingJob": self.create_training_job,
+            "DescribeTrainingJob": self.describe_training_job,
         }
 
     # -- helpers -----------------------------------------------------------------------------
@@ -183,3 +191,52 @@ class SageMakerExtensions:
             if key in self.pending or endpoint.endpoint_status != "InService":
                 raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
             return self.fallback(context, request)
+
+    # -- training jobs of built-in algorithms ------------------------------------------------------
+
+    def create_training_job(self, context: RequestContext, request: ServiceRequest):
+        algorithm = request.get("AlgorithmSpecification") or {}
+        if algorithm.get("MetricDefinitions") and _is_built_in_algorithm(
+            algorithm.get("TrainingImage", ""), request.get("HyperParameters") or {}
+        ):
+            raise ValidationException(
+                "MetricDefinitions are not supported for built-in algorithm "
+                f"{_image_repository(algorithm.get('TrainingImage', ''))}: it emits its own metrics."
+            )
+        return self.fallback(context, request)
+
+    def describe_training_job(self, context: RequestContext, request: ServiceRequest):
+        response = self.fallback(context, request)
+        algorithm = response.get("AlgorithmSpecification") or {}
+        if not algorithm.get("MetricDefinitions") and _is_built_in_algorithm(
+            algorithm.get("TrainingImage", ""), response.get("HyperParameters") or {}
+        ):
+            algorithm["MetricDefinitions"] = [
+                {"Name": "validation:auc", "Regex": ".*\\[[0-9]+\\].*#011validation-auc:([-+]?[0-9]*\\.?[0-9]+).*"},
+                {"Name": "train:auc", "Regex": ".*\\[[0-9]+\\]#011train-auc:([-+]?[0-9]*\\.?[0-9]+).*"},
+            ]
+            response["AlgorithmSpecification"] = algorithm
+        return response
+
+
+# "Docker Registry Paths and Example Code", Amazon SageMaker developer guide; the same list as the Rust rule.
+BUILT_IN_ALGORITHM_REPOSITORIES = {
+    "blazingtext", "factorization-machines", "forecasting-deepar", "image-classification", "ipinsights",
+    "kmeans", "knn", "lda", "linear-learner", "ntm", "object-detection", "object2vec", "pca",
+    "randomcutforest", "semantic-segmentation", "seq2seq", "xgboost",
+}
+
+
+def _image_repository(image: str) -> str:
+    path = image.split("/", 1)[1] if "/" in image else image
+    for sep in ("@", ":"):
+        path = path.split(sep, 1)[0]
+    return path
+
+
+def _is_built_in_algorithm(image: str, hyperparameters: dict) -> bool:
+    repository = _image_repository(image)
+    return repository in BUILT_IN_ALGORITHM_REPOSITORIES or (
+        repository == "sagemaker-xgboost" and "sagemaker_program" not in hyperparameters
+    )
+

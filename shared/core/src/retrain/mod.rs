@@ -22,11 +22,14 @@
 //! - [`ports`]: the loop's port traits and views (the endpoint's is the scaler's `EndpointPort`), `RetrainPorts`,
 //!   `Context`, `LifecycleError`, the state keys and their read and compare-and-set helpers.
 //! - [`launch`]: the windows' signals read back, the decision, the launch recorded, `CreateTrainingJob`.
+//! - [`clone`]: what the new training job must not inherit from the template job it clones (metric definitions of
+//!   built-in algorithms, the template's checkpoint and model locations).
 //! - [`register`]: a training job followed to its end and its model registered as a version.
 //! - [`deploy`]: an approved version deployed blue/green, and the deployment followed to its end.
 //! - [`rollback`]: the endpoint returned to a version that served before.
 //! - [`lifecycle`]: the loop's public surface: every step above under one path, `retrain::lifecycle::X`.
 
+pub mod clone;
 pub mod decide;
 pub mod deploy;
 pub mod history;
