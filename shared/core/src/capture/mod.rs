@@ -2,8 +2,9 @@
 //!
 //! One pass over any byte stream, memory independent of the number of records: each line is parsed in place
 //! (strings borrowed from the line buffer where they need no unescaping), decoded into typed rows in reused
-//! buffers, and handed to a [`CaptureSink`]. Bad input never stops the run: a bad line, record or value is skipped
-//! and counted by reason in a [`SkipReport`], with the first few locations (source and line, never the payload).
+//! buffers, and handed to a [`CaptureSink`]. Bad input never stops the run: a bad line (record), row or value is
+//! skipped and counted by reason in a [`SkipReport`], which counts the three apart, with the first few locations
+//! (source and line, never the payload).
 //!
 //! # Format
 //!
@@ -38,7 +39,7 @@ pub use reader::{
 };
 pub use types::{CaptureRow, CaptureSink, EventMeta, FeatureSpec, FileSummary, InferredType, Schema, Value};
 
-pub use crate::skip::{DEFAULT_MAX_LOCATIONS, Location, SkipReason, SkipReport};
+pub use crate::skip::{DEFAULT_MAX_LOCATIONS, Location, SkipReason, SkipReport, SkipUnit};
 
 #[cfg(test)]
 mod tests;

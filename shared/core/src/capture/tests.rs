@@ -86,7 +86,7 @@ fn csv_base64_json_and_output_only_records() {
         "the inference id wins over the event id"
     );
     assert_eq!(reader.extra_names().get("zz"), Some(&1));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 }
 
 #[test]
@@ -158,18 +158,56 @@ fn bad_input_is_skipped_counted_and_located_never_fatal() {
     );
     assert_eq!(reader.skips().locations[&SkipReason::LineTooLong][0].line, 10);
     assert_eq!(reader.field_count_mismatches().get(&1), Some(&1));
+    // Eight lines gave nothing, one row of a read record was skipped, one value of a kept row.
+    let skips = reader.skips();
+    assert_eq!((skips.lines(), skips.rows(), skips.values()), (8, 1, 1));
+}
+
+/// A baseline of [`schema3`]'s features.
+fn schema3_baseline() -> crate::baseline::Baseline {
+    let mut profile = crate::profile::DatasetProfile::new(schema3().features.into_iter().map(|f| (f.name, f.kind)));
+    for i in 0..100 {
+        profile.features[0].add_number(f64::from(i), true);
+        profile.features[1].add_number(f64::from(i) + 0.5, false);
+        profile.features[2].add_string(["x", "y"][i as usize % 2]);
+        profile.item_count += 1;
+    }
+    crate::baseline::Baseline::from_profile(&profile)
+}
+
+fn scope() -> crate::metrics::MetricScope {
+    crate::metrics::MetricScope {
+        endpoint: "ep".into(),
+        schedule: "s".into(),
+        timestamp: chrono::Utc::now(),
+    }
 }
 
 #[test]
-fn a_file_without_capture_records_is_an_error_naming_it() {
-    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
-    let err = read_all(&mut reader, "s3://b/notes.jsonl", b"{\"a\": 1}\nhello\n").unwrap_err();
-    assert!(err.to_string().contains("s3://b/notes.jsonl"), "{err}");
-    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
-    assert_eq!(
-        read_all(&mut reader, "empty.jsonl", b"\n\n").unwrap().0,
-        FileSummary::default()
-    );
+fn the_run_summary_counts_skipped_lines_and_the_report_rows_and_values_apart() {
+    let lines = [
+        line(csv_body("1,2.5,x"), csv_body("0.9"), "ok"),
+        "not json".to_owned(),
+        line(csv_body("x,2.5,y"), csv_body("0.9"), "one-bad-value"),
+        // Two fields short (one short with a numeric output is Model Monitor's output-first layout).
+        line(csv_body("1,2.5,x\n1"), csv_body("0.9\n0.8"), "one-narrow-row"),
+    ]
+    .join("\n");
+    let (baseline, config) = (schema3_baseline(), crate::evaluate::EvaluationConfig::default());
+    let mut evaluator = crate::evaluate::Evaluator::new(&baseline, &config);
+    evaluator.add_file("mixed.jsonl", lines.as_bytes());
+    let evaluation = evaluator.finish(&scope(), None);
+    // It was 3, the line, the row and the value added up.
+    assert_eq!(evaluation.summary.skipped, 1);
+    assert_eq!(evaluation.summary.rows, 3);
+    let skips = &evaluation.skips;
+    assert_eq!((skips.lines(), skips.rows(), skips.values()), (1, 1, 1));
+    let metric = evaluation
+        .metrics
+        .iter()
+        .find(|d| d.metric_name == "dataset_records_skipped")
+        .unwrap();
+    assert_eq!(metric.value, 1.0);
 }
 
 #[test]
@@ -202,7 +240,7 @@ fn real_sagemaker_sdk_captures_parse() {
     assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42", "i7", "i5", "i0"]);
     assert_eq!(rows[0].1, Some(0.302709460258));
     assert_eq!(rows[0].3.as_deref(), Some("74b0dd56-e7c8-368e-94b1-14a138a96000"));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 
     // TF-serving style JSON: three scalar instances, three predictions.
     let text = std::fs::read(root.join("sagemaker-python-sdk/captured-data.jsonl")).unwrap();
@@ -254,7 +292,7 @@ fn fixture_captures_parse_like_the_real_ones() {
     assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42"]);
     assert_eq!(rows[0].1, Some(0.9));
     assert_eq!(rows[0].3.as_deref(), Some("aaaaaaaa-0000-4000-8000-000000000001"));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 
     // TF-serving style JSON: three scalar instances, three predictions (pretty-printed).
     let text = std::fs::read(dir.join("tf-serving.jsonl")).unwrap();

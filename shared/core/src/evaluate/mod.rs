@@ -110,6 +110,8 @@ pub struct RunSummary {
     pub lines: u64,
     pub records: u64,
     pub rows: u64,
+    /// Capture lines skipped whole ([`SkipReport::lines`]: records that could not be used, and lines that are not
+    /// records); rows and values skipped are counted apart in [`Evaluation::skips`].
     pub skipped: u64,
     pub violations: usize,
     pub drifted_features: usize,
@@ -360,7 +362,7 @@ impl<'a> Evaluator<'a> {
             lines: files.iter().map(|f| f.summary.lines).sum(),
             records: files.iter().map(|f| f.summary.records).sum(),
             rows: profile.item_count,
-            skipped: skips.total(),
+            skipped: skips.lines(),
             violations: violations.violations.len(),
             drifted_features: drift.drifted,
             compared_features: drift.compared,

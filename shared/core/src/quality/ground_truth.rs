@@ -198,7 +198,7 @@ mod tests {
             r#"{"groundTruthData":{"data":1,"encoding":"JSON"},"eventMetadata":{"eventId":"e4"}}"#,
         );
         let (out, skips) = read(text, ProblemType::MulticlassClassification);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let got: Vec<(&str, LabelValue)> = out.iter().map(|g| (g.id.as_str(), g.label.clone())).collect();
         assert_eq!(
             got,
@@ -284,7 +284,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels.len(), 44);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let positives = labels
             .iter()
             .filter(|g| g.label == LabelValue::Class("1".into()))
@@ -313,7 +313,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (334, 334));
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
     }
 
     /// The shapes of the real ground truth above (one file of many records, and one record a file named after its
@@ -333,7 +333,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels.len(), 5);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let positives = labels
             .iter()
             .filter(|g| g.label == LabelValue::Class("1".into()))
@@ -360,6 +360,6 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (3, 3));
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
     }
 }
