@@ -20,7 +20,9 @@
 //! `encoding` is `CSV`, `JSON` or `BASE64`; a BASE64 body is CSV or JSON according to `observedContentType`
 //! (`json` anywhere in it means JSON; parameters such as `; charset=utf-8` are ignored). Either side may be absent
 //! (input-only or output-only capture). Bodies are decoded by [`crate::payload`]. Files ending in `.gz` are
-//! gzip-compressed (see [`open_decompressed`]).
+//! gzip-compressed (see [`open_decompressed`]). A UTF-8 byte order mark at the start of a file or of a body is not
+//! content. A file that fails part-way (a gzip file cut short) keeps what was read before the failure: its rows were
+//! handed on, and [`CaptureError::read_before`] counts them.
 //!
 //! # Layout
 //!

@@ -211,6 +211,113 @@ fn the_run_summary_counts_skipped_lines_and_the_report_rows_and_values_apart() {
 }
 
 #[test]
+fn a_gzip_file_cut_short_counts_the_records_before_the_cut_and_reports_its_error() {
+    let plain: String = (0..400)
+        .map(|i| line(csv_body(&format!("{i},2.5,x")), csv_body("0.9"), &format!("e{i}")) + "\n")
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(plain.as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let cut = &bytes[..bytes.len() / 2];
+
+    let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+    let mut rows = 0u64;
+    let err = reader
+        .read(
+            "cut.jsonl.gz",
+            open_decompressed("cut.jsonl.gz", cut),
+            &mut |_: &CaptureRow<'_>| rows += 1,
+        )
+        .unwrap_err();
+    let before = err.read_before();
+    assert!(
+        matches!(err, CaptureError::Io { line, .. } if line == before.lines),
+        "{err:?}"
+    );
+    assert!(rows > 0 && rows < 400, "{rows}");
+    assert_eq!(
+        before,
+        FileSummary {
+            lines: rows,
+            records: rows,
+            rows
+        }
+    );
+    assert!(reader.skips().is_empty(), "the cut line is the error, not a skip");
+
+    // The evaluator's file result says the same, and the run's counts agree with the rows profiled.
+    let (baseline, config) = (schema3_baseline(), crate::evaluate::EvaluationConfig::default());
+    let mut evaluator = crate::evaluate::Evaluator::new(&baseline, &config);
+    let file = evaluator.add_file("cut.jsonl.gz", cut).clone();
+    assert_eq!(file.summary, before, "it was all zeros");
+    assert!(file.error.as_deref().unwrap().contains("cut.jsonl.gz"), "{file:?}");
+    let evaluation = evaluator.finish(&scope(), None);
+    assert_eq!(
+        (
+            evaluation.summary.failed_files,
+            evaluation.summary.records,
+            evaluation.summary.rows
+        ),
+        (1, rows, rows)
+    );
+}
+
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_record_or_value() {
+    const BOM: &str = "\u{feff}";
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let text = format!(
+        "{BOM}{}\n{}\n{}\n",
+        line(csv_body(&format!("{BOM}1,2.5,x")), csv_body("0.9"), "e1"),
+        line(
+            serde_json::json!({"observedContentType": "text/csv", "data": b64(&format!("{BOM}2,3.5,y")), "encoding": "BASE64"}),
+            serde_json::json!({"observedContentType": "application/json", "data": b64(&format!("{BOM}[0.1]")), "encoding": "BASE64"}),
+            "e2",
+        ),
+        line(
+            serde_json::json!({"observedContentType": "application/json", "data": format!("{BOM}{{\"a\": 3, \"b\": 1.5, \"c\": \"z\"}}"), "encoding": "JSON"}),
+            csv_body("0.4"),
+            "e3",
+        ),
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gzipped = gz.finish().unwrap();
+    for (name, bytes) in [("bom.jsonl", text.as_bytes()), ("bom.jsonl.gz", &gzipped[..])] {
+        let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+        let mut collected = Vec::new();
+        let summary = reader
+            .read(name, open_decompressed(name, bytes), &mut |row: &CaptureRow<'_>| {
+                let first = match row.values[0] {
+                    Value::Number { value, .. } => value,
+                    other => panic!("not a number: {:?}", row.text(other)),
+                };
+                collected.push((first, row.prediction.and_then(|p| p.score)));
+            })
+            .unwrap();
+        assert_eq!((summary.lines, summary.records, summary.rows), (3, 3, 3), "{name}");
+        assert_eq!(
+            collected,
+            [(1.0, Some(0.9)), (2.0, Some(0.1)), (3.0, Some(0.4))],
+            "{name}"
+        );
+        assert!(reader.skips().is_empty(), "{name}: {:?}", reader.skips());
+    }
+}
+
+#[test]
+fn a_file_without_capture_records_is_an_error_naming_it() {
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    let err = read_all(&mut reader, "s3://b/notes.jsonl", b"{\"a\": 1}\nhello\n").unwrap_err();
+    assert!(err.to_string().contains("s3://b/notes.jsonl"), "{err}");
+    let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+    assert_eq!(
+        read_all(&mut reader, "empty.jsonl", b"\n\n").unwrap().0,
+        FileSummary::default()
+    );
+}
+
+#[test]
 fn gzip_files_are_read_through() {
     let plain = line(csv_body("1,2.5,x"), csv_body("0.9"), "gz") + "\n";
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

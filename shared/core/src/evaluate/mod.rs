@@ -278,7 +278,7 @@ impl<'a> Evaluator<'a> {
             },
             Err(e) => FileResult {
                 name: name.to_owned(),
-                summary: FileSummary::default(),
+                summary: e.read_before(),
                 error: Some(error_chain(&e)),
             },
         };
