@@ -41,6 +41,8 @@ pub use reader::{
 };
 pub use types::{CaptureRow, CaptureSink, EventMeta, FeatureSpec, FileSummary, InferredType, Schema, Value};
 
+pub(crate) use reader::without_bom;
+
 pub use crate::skip::{DEFAULT_MAX_LOCATIONS, Location, SkipReason, SkipReport, SkipUnit};
 
 #[cfg(test)]
