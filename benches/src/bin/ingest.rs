@@ -27,10 +27,10 @@ fn main() {
         .expect("generated captures are valid");
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{} records in {:.3} s: {:.0} records/s (includes generating them); skipped {}",
+        "{} records in {:.3} s: {:.0} records/s (includes generating them); skipped {} lines",
         summary.rows,
         seconds,
         summary.rows as f64 / seconds,
-        reader.skips().total()
+        reader.skips().lines()
     );
 }

@@ -360,6 +360,8 @@ mod state_tests {
                                 start: t0 + chrono::Duration::hours(worker * 10 + k),
                                 invocations: 100,
                                 prediction_mean: Some(0.5),
+                                prediction_sd: None,
+                                scored_outputs: 100,
                                 positive_rate: None,
                                 class_shares: Default::default(),
                                 invalid_outputs: 0,

@@ -228,11 +228,11 @@ fn render_quality(q: &QualityOutcome, s: &mut String) {
             );
         }
     }
-    if q.label_skips.total() > 0 {
+    if !q.label_skips.is_empty() {
         let _ = writeln!(
             s,
             "Skipped ground truth: {} lines (see model-quality/join.json).",
-            q.label_skips.total()
+            q.label_skips.lines()
         );
     }
 }
@@ -268,8 +268,13 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
     let sum = &evaluation.summary;
     let _ = writeln!(
         s,
-        "Read {} files, {} records, {} rows; skipped {}.",
-        sum.files, sum.records, sum.rows, sum.skipped
+        "Read {} files, {} records, {} rows; skipped {} lines, {} rows, {} values.",
+        sum.files,
+        sum.records,
+        sum.rows,
+        sum.skipped,
+        evaluation.skips.rows(),
+        evaluation.skips.values()
     );
     let _ = writeln!(
         s,
@@ -327,7 +332,7 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
     if let Some(h) = history {
         render_history(h, &mut s);
     }
-    if evaluation.skips.total() > 0 {
+    if !evaluation.skips.is_empty() {
         let _ = writeln!(s, "Skipped input:");
         for (reason, n) in &evaluation.skips.counts {
             let at: Vec<String> = evaluation.skips.locations[reason]

@@ -1,24 +1,35 @@
 //! The one skip report for bad input, shared by the capture reader and the ground-truth reader.
 //!
-//! Bad input never stops a run: a bad line, record or value is skipped and counted here by reason, with the first
-//! few locations of each (source name and 1-based line number). Values are never kept, because captured payloads and
+//! Bad input never stops a run: a bad line, row or value is skipped and counted here by reason, with the first few
+//! locations of each (source name and 1-based line number). Values are never kept, because captured payloads and
 //! labels can be sensitive.
+//!
+//! Each reason skips one kind of thing ([`SkipReason::unit`]), and the report counts the three apart, so that no
+//! count adds lines to values:
+//!
+//! - [`SkipUnit::Line`]: a whole line, nothing of it read. A line holds one record, so this is also the records
+//!   skipped: lines that are not records (not JSON, too long) and records that could not be used (a body that does
+//!   not decode, a label that does not parse).
+//! - [`SkipUnit::Row`]: one row of a record that was read (a multi-row request keeps its other rows).
+//! - [`SkipUnit::Value`]: one value of a row that was kept (the row is profiled with the value as text).
 //!
 //! # Format
 //!
-//! Serialised as `{"counts": {"<reason>": n}, "locations": {"<reason>": [{"source": .., "line": ..}]},
-//! "max_locations": 5}`, reasons in snake_case (see [`SkipReason::as_str`]). The ground-truth reader's former report
-//! called `locations` `first`; that name is still accepted when reading.
+//! Serialised as `{"lines": n, "rows": n, "values": n, "counts": {"<reason>": n}, "locations": {"<reason>":
+//! [{"source": .., "line": ..}]}, "max_locations": 5}`, reasons in snake_case (see [`SkipReason::as_str`]); `lines`,
+//! `rows` and `values` are the sums of the counts by [`SkipUnit`], written for readers and ignored when reading. The
+//! ground-truth reader's former report called `locations` `first`; that name is still accepted when reading.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// How many locations a report keeps per reason unless told otherwise: enough to find the pattern in a file, small
 /// enough for a report.
 pub const DEFAULT_MAX_LOCATIONS: usize = 5;
 
-/// Why a line, record or value was skipped, by the capture reader or the ground-truth reader.
+/// Why a line, row or value was skipped, by the capture reader or the ground-truth reader; what it skipped is its
+/// [`SkipReason::unit`].
 ///
 /// The order of the variants is the order of the reasons in a report's maps: each reader's own reasons keep the
 /// relative order they had before the two readers shared this type, so reports list them as they did.
@@ -41,7 +52,8 @@ pub enum SkipReason {
     UnsupportedEncoding,
     /// A body does not parse as its encoding says (an unbalanced CSV quote, broken JSON, an unknown shape) (captures).
     BadPayload,
-    /// A CSV row has a different number of fields than the baseline (captures).
+    /// A CSV row has a different number of fields than the baseline (the row is skipped, the record's other rows
+    /// kept) (captures).
     FieldCount,
     /// A value of a numeric feature is not a number (the value is skipped, the row kept) (captures).
     NonNumericValue,
@@ -51,7 +63,37 @@ pub enum SkipReason {
     UnparsableLabel,
 }
 
+/// What one skip skipped (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipUnit {
+    /// A whole line (one record, or a line that is not a record).
+    Line,
+    /// One row of a record that was read.
+    Row,
+    /// One value of a row that was kept.
+    Value,
+}
+
 impl SkipReason {
+    /// What a skip for this reason skipped.
+    pub fn unit(self) -> SkipUnit {
+        match self {
+            Self::FieldCount => SkipUnit::Row,
+            Self::NonNumericValue => SkipUnit::Value,
+            Self::NotUtf8
+            | Self::LineTooLong
+            | Self::NotJson
+            | Self::NotCaptureRecord
+            | Self::MissingField
+            | Self::InvalidBase64
+            | Self::UnsupportedEncoding
+            | Self::BadPayload
+            | Self::PredictionCount
+            | Self::UnparsableLabel => SkipUnit::Line,
+        }
+    }
+
     /// The snake_case name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,8 +121,8 @@ pub struct Location {
     pub line: u64,
 }
 
-/// Counts of skipped input by reason, with the first few locations of each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Counts of skipped input by reason, with the first few locations of each (the JSON shape is in the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SkipReport {
     pub counts: BTreeMap<SkipReason, u64>,
     /// The first `max_locations` locations of each reason.
@@ -130,9 +172,33 @@ impl SkipReport {
         self.counts.get(&reason).copied().unwrap_or(0)
     }
 
-    /// The number of skips of all reasons.
-    pub fn total(&self) -> u64 {
-        self.counts.values().sum()
+    /// Skips of one unit: whole lines, rows of read records, or values of kept rows.
+    pub fn count_of(&self, unit: SkipUnit) -> u64 {
+        self.counts
+            .iter()
+            .filter(|(r, _)| r.unit() == unit)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Whole lines skipped (each a record, or a line that is not one): nothing of them was read.
+    pub fn lines(&self) -> u64 {
+        self.count_of(SkipUnit::Line)
+    }
+
+    /// Rows skipped in records that were read.
+    pub fn rows(&self) -> u64 {
+        self.count_of(SkipUnit::Row)
+    }
+
+    /// Values skipped in rows that were kept.
+    pub fn values(&self) -> u64 {
+        self.count_of(SkipUnit::Value)
+    }
+
+    /// Whether nothing was skipped.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
     }
 
     /// Adds another report's counts and locations (from another file), keeping the location limit.
@@ -152,6 +218,30 @@ impl SkipReport {
     }
 }
 
+/// The report with its counts by unit, for readers of the JSON (see the module docs).
+impl Serialize for SkipReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            lines: u64,
+            rows: u64,
+            values: u64,
+            counts: &'a BTreeMap<SkipReason, u64>,
+            locations: &'a BTreeMap<SkipReason, Vec<Location>>,
+            max_locations: usize,
+        }
+        Shape {
+            lines: self.lines(),
+            rows: self.rows(),
+            values: self.values(),
+            counts: &self.counts,
+            locations: &self.locations,
+            max_locations: self.max_locations,
+        }
+        .serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +254,7 @@ mod tests {
         }
         s.record(SkipReason::UnparsableLabel, "a.jsonl", 9);
         assert_eq!(s.count(SkipReason::NotJson), 8);
-        assert_eq!(s.total(), 9);
+        assert_eq!((s.lines(), s.rows(), s.values()), (9, 0, 0));
         assert_eq!(s.locations[&SkipReason::NotJson].len(), DEFAULT_MAX_LOCATIONS);
         assert_eq!(s.locations[&SkipReason::NotJson][0].line, 1);
 
@@ -177,15 +267,34 @@ mod tests {
     }
 
     #[test]
+    fn lines_rows_and_values_are_counted_apart() {
+        let mut s = SkipReport::default();
+        s.record(SkipReason::NotJson, "a.jsonl", 1);
+        s.record(SkipReason::BadPayload, "a.jsonl", 2);
+        s.record(SkipReason::FieldCount, "a.jsonl", 3);
+        for _ in 0..3 {
+            s.record(SkipReason::NonNumericValue, "a.jsonl", 4);
+        }
+        assert_eq!((s.lines(), s.rows(), s.values()), (2, 1, 3));
+        assert!(!s.is_empty() && SkipReport::default().is_empty());
+    }
+
+    #[test]
     fn json_shape_is_the_capture_reports_and_reads_the_ground_truth_one() {
         let mut s = SkipReport::new(2);
         s.record(SkipReason::LineTooLong, "a.jsonl", 4);
+        s.record(SkipReason::NonNumericValue, "a.jsonl", 5);
+        let json = serde_json::to_value(&s).unwrap();
         assert_eq!(
-            serde_json::to_value(&s).unwrap(),
-            serde_json::json!({"counts": {"line_too_long": 1},
-                               "locations": {"line_too_long": [{"source": "a.jsonl", "line": 4}]},
+            json,
+            serde_json::json!({"lines": 1, "rows": 0, "values": 1,
+                               "counts": {"line_too_long": 1, "non_numeric_value": 1},
+                               "locations": {"line_too_long": [{"source": "a.jsonl", "line": 4}],
+                                             "non_numeric_value": [{"source": "a.jsonl", "line": 5}]},
                                "max_locations": 2})
         );
+        // The sums by unit are derived: reading the report back gives the same report.
+        assert_eq!(serde_json::from_value::<SkipReport>(json).unwrap(), s);
         // What the ground-truth reader's report (`SkipCounts`) wrote before the two became one.
         let old: SkipReport = serde_json::from_value(serde_json::json!({
             "counts": {"missing_field": 1}, "first": {"missing_field": [{"source": "gt.jsonl", "line": 2}]}}))

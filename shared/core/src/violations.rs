@@ -8,7 +8,9 @@
 //! `completeness`), `baseline_drift_check` (the L-infinity distance above `comparison_threshold`),
 //! `missing_column_check` and `extra_column_check` (rows narrower or wider than the baseline), and
 //! `categorical_values_check` (share of string values inside the baseline's `domains` below
-//! `domain_content_threshold`). Descriptions are for people; they follow Model Monitor's wording in spirit.
+//! `domain_content_threshold`). Descriptions are for people; they follow Model Monitor's wording in spirit. Observed
+//! shares are shown rounded down to a tenth of a percent, so that a share that misses its requirement never reads as
+//! meeting it (99.96 % is "99.9%", never "100.0%"); requirements are shown with the digits they have.
 
 use std::collections::BTreeMap;
 
@@ -101,9 +103,9 @@ pub fn check(
                     constraint_check_type: CheckType::DataTypeCheck,
                     description: format!(
                         "Data type match requirement is not met. Expected data type: {expected:?}, Expected match: \
-                         {:.1}%. Observed: Only {:.1}% of data is {expected:?}.",
-                        datatype_threshold * 100.0,
-                        share * 100.0
+                         {}. Observed: Only {} of data is {expected:?}.",
+                        required_percent(datatype_threshold),
+                        observed_percent(share)
                     ),
                 });
             }
@@ -115,9 +117,9 @@ pub fn check(
                     feature_name: fc.name.clone(),
                     constraint_check_type: CheckType::CompletenessCheck,
                     description: format!(
-                        "Data completeness requirement is not met. Expected: {:.1}%, Observed: {:.1}% of {} values.",
-                        expected * 100.0,
-                        observed * 100.0,
+                        "Data completeness requirement is not met. Expected: {}, Observed: {} of {} values.",
+                        required_percent(expected),
+                        observed_percent(observed),
                         profile.total()
                     ),
                 });
@@ -133,11 +135,11 @@ pub fn check(
                     feature_name: fc.name.clone(),
                     constraint_check_type: CheckType::CategoricalValuesCheck,
                     description: format!(
-                        "Data content check requirement is not met. Expected: {:.1}% of values in the baseline \
-                             domain of {} values. Observed: {:.1}%.",
-                        domain_threshold * 100.0,
+                        "Data content check requirement is not met. Expected: {} of values in the baseline \
+                             domain of {} values. Observed: {}.",
+                        required_percent(domain_threshold),
                         domains.len(),
-                        share * 100.0
+                        observed_percent(share)
                     ),
                 });
             }
@@ -218,6 +220,32 @@ pub fn check(
         });
     }
     Violations { violations: out }
+}
+
+/// An observed share as a percentage rounded down to one decimal: a share below a requirement never reads as
+/// meeting it, and one below 1 never as "100.0%".
+fn observed_percent(share: f64) -> String {
+    let mut tenths = (share * 1000.0).floor();
+    // The product is rounded in floating point, which can carry it across a tenth either way: step back.
+    if tenths / 1000.0 > share {
+        tenths -= 1.0;
+    } else if (tenths + 1.0) / 1000.0 <= share {
+        tenths += 1.0;
+    }
+    format!("{:.1}%", tenths / 10.0)
+}
+
+/// A required share as a percentage with the digits it has (up to four decimals, at least one): 0.9999 is
+/// "99.99%", not a rounded "100.0%".
+fn required_percent(share: f64) -> String {
+    let digits = format!("{:.4}", share * 100.0);
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.ends_with('.') {
+        format!("{digits}0")
+    } else {
+        digits.to_owned()
+    };
+    format!("{digits}%")
 }
 
 fn evaluates(fc: &FeatureConstraints) -> bool {
@@ -303,6 +331,44 @@ mod tests {
         ];
         let expect: Vec<(String, CheckType)> = expect.iter().map(|(f, c)| (f.to_string(), *c)).collect();
         assert_eq!(found, expect);
+    }
+
+    #[test]
+    fn a_share_below_the_requirement_never_reads_as_meeting_it() {
+        let base = train();
+        let mut cur = current(&base);
+        // One missing value in 2,500: 99.96 % complete, which rounds to 100.0 %.
+        for i in 0..2500 {
+            cur.features[0].add_number((i % 10) as f64, true);
+            if i == 0 {
+                cur.features[1].add_missing()
+            } else {
+                cur.features[1].add_number((i % 7) as f64 + 0.5, false)
+            }
+            cur.features[2].add_string(["a", "b", "c"][i % 3]);
+        }
+        let mm = ModelMonitorComparison::from_constraints(&base.constraints);
+        let drift = compare(&base.statistics, &mm, &cur, &DriftConfig::default());
+        let found = check(&base.constraints, &cur, &drift, &ShapeObservations::default());
+        let completeness: Vec<&str> = found
+            .violations
+            .iter()
+            .filter(|v| v.constraint_check_type == CheckType::CompletenessCheck)
+            .map(|v| v.description.as_str())
+            .collect();
+        assert_eq!(
+            completeness,
+            ["Data completeness requirement is not met. Expected: 100.0%, Observed: 99.9% of 2500 values."]
+        );
+
+        assert_eq!(observed_percent(1.0), "100.0%");
+        assert_eq!(observed_percent(1.0 - 1e-16), "99.9%");
+        assert_eq!(observed_percent(0.9996), "99.9%");
+        assert_eq!(observed_percent(0.57), "57.0%");
+        assert_eq!(observed_percent(0.0), "0.0%");
+        assert_eq!(required_percent(1.0), "100.0%");
+        assert_eq!(required_percent(0.9999), "99.99%");
+        assert_eq!(required_percent(0.1), "10.0%");
     }
 
     #[test]

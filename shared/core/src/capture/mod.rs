@@ -2,8 +2,9 @@
 //!
 //! One pass over any byte stream, memory independent of the number of records: each line is parsed in place
 //! (strings borrowed from the line buffer where they need no unescaping), decoded into typed rows in reused
-//! buffers, and handed to a [`CaptureSink`]. Bad input never stops the run: a bad line, record or value is skipped
-//! and counted by reason in a [`SkipReport`], with the first few locations (source and line, never the payload).
+//! buffers, and handed to a [`CaptureSink`]. Bad input never stops the run: a bad line (record), row or value is
+//! skipped and counted by reason in a [`SkipReport`], which counts the three apart, with the first few locations
+//! (source and line, never the payload).
 //!
 //! # Format
 //!
@@ -19,7 +20,9 @@
 //! `encoding` is `CSV`, `JSON` or `BASE64`; a BASE64 body is CSV or JSON according to `observedContentType`
 //! (`json` anywhere in it means JSON; parameters such as `; charset=utf-8` are ignored). Either side may be absent
 //! (input-only or output-only capture). Bodies are decoded by [`crate::payload`]. Files ending in `.gz` are
-//! gzip-compressed (see [`open_decompressed`]).
+//! gzip-compressed (see [`open_decompressed`]). A UTF-8 byte order mark at the start of a file or of a body is not
+//! content. A file that fails part-way (a gzip file cut short) keeps what was read before the failure: its rows were
+//! handed on, and [`CaptureError::read_before`] counts them.
 //!
 //! # Layout
 //!
@@ -38,7 +41,9 @@ pub use reader::{
 };
 pub use types::{CaptureRow, CaptureSink, EventMeta, FeatureSpec, FileSummary, InferredType, Schema, Value};
 
-pub use crate::skip::{DEFAULT_MAX_LOCATIONS, Location, SkipReason, SkipReport};
+pub(crate) use reader::without_bom;
+
+pub use crate::skip::{DEFAULT_MAX_LOCATIONS, Location, SkipReason, SkipReport, SkipUnit};
 
 #[cfg(test)]
 mod tests;

@@ -53,14 +53,42 @@ impl Default for ReaderConfig {
 /// A capture file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("reading {source_name}")]
+    /// The stream failed (a broken connection, a gzip file cut short); what was read before counts.
+    #[error("reading {source_name} after line {line}")]
     Io {
         source_name: String,
+        /// The last line read whole (1-based; 0 when none was).
+        line: u64,
+        /// What the file gave before the failure: its rows were handed to the sink.
+        summary: FileSummary,
         #[source]
         source: io::Error,
     },
     #[error("{source_name} holds no capture record in {lines} lines: is it a Data Capture file?")]
     NoRecords { source_name: String, lines: u64 },
+}
+
+impl CaptureError {
+    /// What the file gave before the error: the lines, records and rows read (their rows were handed to the sink,
+    /// and their skips counted).
+    pub fn read_before(&self) -> FileSummary {
+        match self {
+            Self::Io { summary, .. } => *summary,
+            Self::NoRecords { lines, .. } => FileSummary {
+                lines: *lines,
+                ..FileSummary::default()
+            },
+        }
+    }
+}
+
+/// The UTF-8 byte order mark, which some writers (Windows tools, spreadsheet exports) put at the start of a text:
+/// it is not part of the first line's content.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `bytes` without a leading UTF-8 byte order mark.
+pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
 #[derive(Deserialize)]
@@ -185,8 +213,11 @@ impl CaptureReader {
     ///
     /// # Errors
     ///
-    /// [`CaptureError::Io`] when the stream fails, [`CaptureError::NoRecords`] when it has lines but none of them
-    /// is a capture record. Bad lines are not errors: they are counted in [`CaptureReader::skips`].
+    /// [`CaptureError::Io`] when the stream fails (a gzip file cut short among them), [`CaptureError::NoRecords`]
+    /// when it has lines but none of them is a capture record; either way [`CaptureError::read_before`] is what the
+    /// file gave until then. Bad lines are not errors: they are counted in [`CaptureReader::skips`].
+    ///
+    /// A UTF-8 byte order mark at the start of the stream is not part of the first line.
     pub fn read<R: BufRead>(
         &mut self,
         source_name: &str,
@@ -198,11 +229,12 @@ impl CaptureReader {
         let mut line = std::mem::take(&mut self.line);
         loop {
             line.clear();
-            let status = read_line_limited(&mut input, &mut line, self.config.max_line_bytes).map_err(|source| {
-                CaptureError::Io {
-                    source_name: source_name.to_owned(),
-                    source,
-                }
+            let read = read_line_limited(&mut input, &mut line, self.config.max_line_bytes);
+            let status = read.map_err(|source| CaptureError::Io {
+                source_name: source_name.to_owned(),
+                line: line_no,
+                summary,
+                source,
             })?;
             let too_long = match status {
                 LineStatus::End => break,
@@ -215,11 +247,12 @@ impl CaptureReader {
                 self.skips.record(SkipReason::LineTooLong, source_name, line_no);
                 continue;
             }
-            if line.iter().all(u8::is_ascii_whitespace) {
+            let content = if line_no == 1 { without_bom(&line) } else { &line };
+            if content.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             summary.lines += 1;
-            let Ok(text) = std::str::from_utf8(&line) else {
+            let Ok(text) = std::str::from_utf8(content) else {
                 self.skips.record(SkipReason::NotUtf8, source_name, line_no);
                 continue;
             };
@@ -369,8 +402,11 @@ fn meta_of(raw: RawMeta<'_>) -> EventMeta<'_> {
     }
 }
 
+/// Decodes a body as its encoding says; a byte order mark at the start of the body (a CSV file sent as it was saved)
+/// is not part of its first field.
 fn decode_body<'a>(payload: &'a RawPayload<'a>) -> Result<Body<'a>, SkipReason> {
     let data = payload.data.as_deref().unwrap_or("");
+    let data = data.strip_prefix('\u{feff}').unwrap_or(data);
     let is_json_type = || {
         payload.observed_content_type.as_deref().is_some_and(|t| {
             let media = t.split(';').next().unwrap_or("").trim();
@@ -385,9 +421,12 @@ fn decode_body<'a>(payload: &'a RawPayload<'a>) -> Result<Body<'a>, SkipReason> 
             .map(Body::Json)
             .map_err(|_| SkipReason::BadPayload)
     } else if encoding.eq_ignore_ascii_case("BASE64") {
-        let bytes = base64::engine::general_purpose::STANDARD
+        let mut bytes = base64::engine::general_purpose::STANDARD
             .decode(data.trim())
             .map_err(|_| SkipReason::InvalidBase64)?;
+        if bytes.starts_with(UTF8_BOM) {
+            bytes.drain(..UTF8_BOM.len());
+        }
         if is_json_type() {
             serde_json::from_slice(&bytes)
                 .map(Body::Json)

@@ -86,7 +86,7 @@ fn csv_base64_json_and_output_only_records() {
         "the inference id wins over the event id"
     );
     assert_eq!(reader.extra_names().get("zz"), Some(&1));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 }
 
 #[test]
@@ -158,6 +158,151 @@ fn bad_input_is_skipped_counted_and_located_never_fatal() {
     );
     assert_eq!(reader.skips().locations[&SkipReason::LineTooLong][0].line, 10);
     assert_eq!(reader.field_count_mismatches().get(&1), Some(&1));
+    // Eight lines gave nothing, one row of a read record was skipped, one value of a kept row.
+    let skips = reader.skips();
+    assert_eq!((skips.lines(), skips.rows(), skips.values()), (8, 1, 1));
+}
+
+/// A baseline of [`schema3`]'s features.
+fn schema3_baseline() -> crate::baseline::Baseline {
+    let mut profile = crate::profile::DatasetProfile::new(schema3().features.into_iter().map(|f| (f.name, f.kind)));
+    for i in 0..100 {
+        profile.features[0].add_number(f64::from(i), true);
+        profile.features[1].add_number(f64::from(i) + 0.5, false);
+        profile.features[2].add_string(["x", "y"][i as usize % 2]);
+        profile.item_count += 1;
+    }
+    crate::baseline::Baseline::from_profile(&profile)
+}
+
+fn scope() -> crate::metrics::MetricScope {
+    crate::metrics::MetricScope {
+        endpoint: "ep".into(),
+        schedule: "s".into(),
+        timestamp: chrono::Utc::now(),
+    }
+}
+
+#[test]
+fn the_run_summary_counts_skipped_lines_and_the_report_rows_and_values_apart() {
+    let lines = [
+        line(csv_body("1,2.5,x"), csv_body("0.9"), "ok"),
+        "not json".to_owned(),
+        line(csv_body("x,2.5,y"), csv_body("0.9"), "one-bad-value"),
+        // Two fields short (one short with a numeric output is Model Monitor's output-first layout).
+        line(csv_body("1,2.5,x\n1"), csv_body("0.9\n0.8"), "one-narrow-row"),
+    ]
+    .join("\n");
+    let (baseline, config) = (schema3_baseline(), crate::evaluate::EvaluationConfig::default());
+    let mut evaluator = crate::evaluate::Evaluator::new(&baseline, &config);
+    evaluator.add_file("mixed.jsonl", lines.as_bytes());
+    let evaluation = evaluator.finish(&scope(), None);
+    // It was 3, the line, the row and the value added up.
+    assert_eq!(evaluation.summary.skipped, 1);
+    assert_eq!(evaluation.summary.rows, 3);
+    let skips = &evaluation.skips;
+    assert_eq!((skips.lines(), skips.rows(), skips.values()), (1, 1, 1));
+    let metric = evaluation
+        .metrics
+        .iter()
+        .find(|d| d.metric_name == "dataset_records_skipped")
+        .unwrap();
+    assert_eq!(metric.value, 1.0);
+}
+
+#[test]
+fn a_gzip_file_cut_short_counts_the_records_before_the_cut_and_reports_its_error() {
+    let plain: String = (0..400)
+        .map(|i| line(csv_body(&format!("{i},2.5,x")), csv_body("0.9"), &format!("e{i}")) + "\n")
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(plain.as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let cut = &bytes[..bytes.len() / 2];
+
+    let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+    let mut rows = 0u64;
+    let err = reader
+        .read(
+            "cut.jsonl.gz",
+            open_decompressed("cut.jsonl.gz", cut),
+            &mut |_: &CaptureRow<'_>| rows += 1,
+        )
+        .unwrap_err();
+    let before = err.read_before();
+    assert!(
+        matches!(err, CaptureError::Io { line, .. } if line == before.lines),
+        "{err:?}"
+    );
+    assert!(rows > 0 && rows < 400, "{rows}");
+    assert_eq!(
+        before,
+        FileSummary {
+            lines: rows,
+            records: rows,
+            rows
+        }
+    );
+    assert!(reader.skips().is_empty(), "the cut line is the error, not a skip");
+
+    // The evaluator's file result says the same, and the run's counts agree with the rows profiled.
+    let (baseline, config) = (schema3_baseline(), crate::evaluate::EvaluationConfig::default());
+    let mut evaluator = crate::evaluate::Evaluator::new(&baseline, &config);
+    let file = evaluator.add_file("cut.jsonl.gz", cut).clone();
+    assert_eq!(file.summary, before, "it was all zeros");
+    assert!(file.error.as_deref().unwrap().contains("cut.jsonl.gz"), "{file:?}");
+    let evaluation = evaluator.finish(&scope(), None);
+    assert_eq!(
+        (
+            evaluation.summary.failed_files,
+            evaluation.summary.records,
+            evaluation.summary.rows
+        ),
+        (1, rows, rows)
+    );
+}
+
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_record_or_value() {
+    const BOM: &str = "\u{feff}";
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let text = format!(
+        "{BOM}{}\n{}\n{}\n",
+        line(csv_body(&format!("{BOM}1,2.5,x")), csv_body("0.9"), "e1"),
+        line(
+            serde_json::json!({"observedContentType": "text/csv", "data": b64(&format!("{BOM}2,3.5,y")), "encoding": "BASE64"}),
+            serde_json::json!({"observedContentType": "application/json", "data": b64(&format!("{BOM}[0.1]")), "encoding": "BASE64"}),
+            "e2",
+        ),
+        line(
+            serde_json::json!({"observedContentType": "application/json", "data": format!("{BOM}{{\"a\": 3, \"b\": 1.5, \"c\": \"z\"}}"), "encoding": "JSON"}),
+            csv_body("0.4"),
+            "e3",
+        ),
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gzipped = gz.finish().unwrap();
+    for (name, bytes) in [("bom.jsonl", text.as_bytes()), ("bom.jsonl.gz", &gzipped[..])] {
+        let mut reader = CaptureReader::new(ReaderConfig::default(), schema3());
+        let mut collected = Vec::new();
+        let summary = reader
+            .read(name, open_decompressed(name, bytes), &mut |row: &CaptureRow<'_>| {
+                let first = match row.values[0] {
+                    Value::Number { value, .. } => value,
+                    other => panic!("not a number: {:?}", row.text(other)),
+                };
+                collected.push((first, row.prediction.and_then(|p| p.score)));
+            })
+            .unwrap();
+        assert_eq!((summary.lines, summary.records, summary.rows), (3, 3, 3), "{name}");
+        assert_eq!(
+            collected,
+            [(1.0, Some(0.9)), (2.0, Some(0.1)), (3.0, Some(0.4))],
+            "{name}"
+        );
+        assert!(reader.skips().is_empty(), "{name}: {:?}", reader.skips());
+    }
 }
 
 #[test]
@@ -202,7 +347,7 @@ fn real_sagemaker_sdk_captures_parse() {
     assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42", "i7", "i5", "i0"]);
     assert_eq!(rows[0].1, Some(0.302709460258));
     assert_eq!(rows[0].3.as_deref(), Some("74b0dd56-e7c8-368e-94b1-14a138a96000"));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 
     // TF-serving style JSON: three scalar instances, three predictions.
     let text = std::fs::read(root.join("sagemaker-python-sdk/captured-data.jsonl")).unwrap();
@@ -254,7 +399,7 @@ fn fixture_captures_parse_like_the_real_ones() {
     assert_eq!(rows[0].0, ["i9", "i45", "i45", "i42"]);
     assert_eq!(rows[0].1, Some(0.9));
     assert_eq!(rows[0].3.as_deref(), Some("aaaaaaaa-0000-4000-8000-000000000001"));
-    assert_eq!(reader.skips().total(), 0);
+    assert!(reader.skips().is_empty());
 
     // TF-serving style JSON: three scalar instances, three predictions (pretty-printed).
     let text = std::fs::read(dir.join("tf-serving.jsonl")).unwrap();

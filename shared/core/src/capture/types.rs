@@ -137,10 +137,14 @@ impl<F: FnMut(&CaptureRow<'_>)> CaptureSink for F {
     }
 }
 
-/// What one file held.
+/// What one file held (for a file that failed part-way, what it held before the failure).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSummary {
+    /// Lines read, blank lines not counted.
     pub lines: u64,
+    /// Records among those lines: capture records (those skipped whole for a bad body counted too), or for ground
+    /// truth the labels read.
     pub records: u64,
+    /// Rows handed on: capture rows profiled (a multi-row request gives several), or labels.
     pub rows: u64,
 }

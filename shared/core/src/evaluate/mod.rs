@@ -110,6 +110,8 @@ pub struct RunSummary {
     pub lines: u64,
     pub records: u64,
     pub rows: u64,
+    /// Capture lines skipped whole ([`SkipReport::lines`]: records that could not be used, and lines that are not
+    /// records); rows and values skipped are counted apart in [`Evaluation::skips`].
     pub skipped: u64,
     pub violations: usize,
     pub drifted_features: usize,
@@ -307,7 +309,7 @@ impl<'a> Evaluator<'a> {
             },
             Err(e) => FileResult {
                 name: name.to_owned(),
-                summary: FileSummary::default(),
+                summary: e.read_before(),
                 error: Some(error_chain(&e)),
             },
         };
@@ -316,38 +318,32 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Reads one ground-truth file (gzip when `name` ends in `.gz`) into the quality join; a no-op without
-    /// quality configured. A file that cannot be read is recorded and the run goes on.
+    /// quality configured. A file that cannot be read is recorded with its error and the run goes on; what was read
+    /// before the failure is kept and counted.
     pub fn add_ground_truth(&mut self, name: &str, input: impl Read) {
         let Some(q) = self.quality.as_mut() else { return };
         let join = &mut q.join;
         let error = &mut q.error;
-        let mut labels = 0u64;
         let result = quality::read_ground_truth(
             open_decompressed(name, input),
             name,
             q.problem,
             &mut q.skips,
             |g: GroundTruth| {
-                labels += 1;
                 if let Err(e) = join.add_label(&g) {
                     error.get_or_insert_with(|| e.to_string());
                 }
             },
         );
-        let summary = FileSummary {
-            lines: 0,
-            records: labels,
-            rows: labels,
-        };
         q.files.push(match result {
-            Ok(_) => FileResult {
+            Ok(summary) => FileResult {
                 name: name.to_owned(),
                 summary,
                 error: None,
             },
             Err(e) => FileResult {
                 name: name.to_owned(),
-                summary,
+                summary: e.read_before(),
                 error: Some(error_chain(&e)),
             },
         });
@@ -401,7 +397,7 @@ impl<'a> Evaluator<'a> {
             lines: files.iter().map(|f| f.summary.lines).sum(),
             records: files.iter().map(|f| f.summary.records).sum(),
             rows: profile.item_count,
-            skipped: skips.total(),
+            skipped: skips.lines(),
             violations: violations.violations.len(),
             drifted_features: drift.drifted,
             compared_features: drift.compared,

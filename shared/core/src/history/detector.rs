@@ -12,9 +12,23 @@
 //! 3. the most recent `recent_windows` windows ([`Baseline::Recent`]), when at least `min_reference` exist;
 //! 4. otherwise no verdict ([`Verdict::InsufficientHistory`]).
 //!
-//! The noise floor keeps a constant history from making every change infinite: for invocation counts the Poisson
-//! noise `sqrt(median)`, for rates the binomial noise `sqrt(p (1 - p) / n)` at the current window's `n`, for the mean
-//! score 1 % of the median; and never below 1e-9.
+//! The noise floor is the sampling noise of the series at the new window's size, so that a constant history does not
+//! make every change infinite, and a small window is not judged as if it held thousands of rows:
+//!
+//! - invocation counts: the Poisson noise `sqrt(median + 1)` (one pseudo-count, so that a history of empty windows
+//!   still expects a stray invocation or two);
+//! - rates (invalid rate, positive rate, class shares): the binomial noise `sqrt(p' (1 - p') / n)` of a rate
+//!   measured on the window's `n` outputs (all invocations for the invalid rate, the valid outputs for the others),
+//!   with `p' = (n p + 1) / (n + 2)` Laplace's add-one estimate around the reference median `p`: a rate of 0 in the
+//!   history then still has the noise of about one event in `n`, so one invalid output in 2,000 scores about 1, not
+//!   500,000;
+//! - the mean score: the standard error `s / sqrt(n)` of a mean of the window's `n` scores, `s` the larger of the
+//!   window's own sample standard deviation and the median of the reference windows' (whichever are kept: they
+//!   need two scores, and histories written before they were kept have none). With neither known there is no
+//!   floor but the last one;
+//!
+//! and never below 1e-9, which only a series with no spread at all (a model that always answers the same) reaches:
+//! then any change is real.
 //!
 //! Verdicts: a level shift when the current window and the `shift_windows - 1` windows before it (consecutive) all
 //! score beyond `shift_threshold` on the same side; else a spike or drop when `|z| >= threshold`; else normal. The
@@ -75,18 +89,36 @@ impl Series {
         }
     }
 
-    /// The noise floor of the series' scale (see the module docs).
-    fn noise_floor(&self, median: f64, current: &WindowSummary) -> f64 {
+    /// The noise floor of the series' scale: its sampling noise at the size of `current`, the window scored, around
+    /// the reference median (see the module docs). `reference` are the reference windows.
+    fn noise_floor(&self, reference_median: f64, current: &WindowSummary, reference: &[&WindowSummary]) -> f64 {
         let floor = match self {
-            Series::Invocations => median.abs().sqrt(),
-            Series::PredictionMean => 0.01 * median.abs(),
-            Series::PositiveRate | Series::InvalidRate | Series::ClassShare(_) => {
-                let p = median.clamp(0.0, 1.0);
-                (p * (1.0 - p) / current.invocations.max(1) as f64).sqrt()
+            Series::Invocations => (reference_median.max(0.0) + 1.0).sqrt(),
+            Series::PredictionMean => {
+                let mut reference_sds: Vec<f64> = reference.iter().filter_map(|w| w.prediction_sd).collect();
+                let reference_sd = (!reference_sds.is_empty()).then(|| median(&mut reference_sds));
+                let sd = current.prediction_sd.into_iter().chain(reference_sd).reduce(f64::max);
+                match sd {
+                    Some(sd) => sd / (current.scored_outputs.max(1) as f64).sqrt(),
+                    None => 0.0,
+                }
             }
+            Series::InvalidRate => binomial_noise(reference_median, current.invocations),
+            Series::PositiveRate | Series::ClassShare(_) => binomial_noise(reference_median, current.valid_outputs()),
         };
-        floor.max(1e-9)
+        floor.max(MIN_SCALE)
     }
+}
+
+/// The smallest scale a score is divided by: reached only by a series without any spread.
+const MIN_SCALE: f64 = 1e-9;
+
+/// The standard deviation of a rate measured on `n` trials around the rate `p`, with Laplace's add-one estimate
+/// `(n p + 1) / (n + 2)` in place of `p`, so that a rate of 0 or 1 still has the noise of one event in `n`.
+fn binomial_noise(p: f64, n: u64) -> f64 {
+    let n = n.max(1) as f64;
+    let p = (n * p.clamp(0.0, 1.0) + 1.0) / (n + 2.0);
+    (p * (1.0 - p) / n).sqrt()
 }
 
 /// Detector settings.
@@ -166,39 +198,40 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// The reference values of `series` for the window starting at `start`, from windows before it.
-fn reference(
-    history: &PredictionHistory,
+/// The reference windows of `series` for the window starting at `start` (windows before it with a finite value of
+/// the series), and which baseline they are.
+fn reference<'h>(
+    history: &'h PredictionHistory,
     series: &Series,
     start: DateTime<Utc>,
     config: &DetectorConfig,
-) -> Option<(Baseline, Vec<f64>)> {
+) -> Option<(Baseline, Vec<&'h WindowSummary>)> {
+    let has_value = |w: &&WindowSummary| series.value(w).is_some_and(f64::is_finite);
     let earlier = history.before(start);
     let oldest = earlier.first()?.start;
     for (baseline, period) in [
         (Baseline::HourOfWeek, Duration::weeks(1)),
         (Baseline::HourOfDay, Duration::days(1)),
     ] {
-        let mut values = Vec::new();
+        let mut windows = Vec::new();
         let mut t = start - period;
         while t >= oldest {
-            if let Some(v) = history.at(t).and_then(|w| series.value(w)).filter(|v| v.is_finite()) {
-                values.push(v);
+            if let Some(w) = history.at(t).filter(has_value) {
+                windows.push(w);
             }
             t -= period;
         }
-        if values.len() >= config.min_reference {
-            return Some((baseline, values));
+        if windows.len() >= config.min_reference {
+            return Some((baseline, windows));
         }
     }
-    let values: Vec<f64> = earlier
+    let windows: Vec<&WindowSummary> = earlier
         .iter()
         .rev()
         .take(config.recent_windows)
-        .filter_map(|w| series.value(w))
-        .filter(|v| v.is_finite())
+        .filter(has_value)
         .collect();
-    (values.len() >= config.min_reference).then_some((Baseline::Recent, values))
+    (windows.len() >= config.min_reference).then_some((Baseline::Recent, windows))
 }
 
 /// The z-score of `window` for `series` against the history before it: (z, median, scale, baseline, n).
@@ -209,12 +242,13 @@ fn score(
     config: &DetectorConfig,
 ) -> Option<(f64, f64, f64, Baseline, usize)> {
     let x = series.value(window).filter(|v| v.is_finite())?;
-    let (baseline, mut values) = reference(history, series, window.start, config)?;
+    let (baseline, windows) = reference(history, series, window.start, config)?;
+    let mut values: Vec<f64> = windows.iter().filter_map(|w| series.value(w)).collect();
     let n = values.len();
     let med = median(&mut values);
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - med).abs()).collect();
     let mad = median(&mut deviations);
-    let scale = (1.4826 * mad).max(series.noise_floor(med, window));
+    let scale = (1.4826 * mad).max(series.noise_floor(med, window, &windows));
     Some(((x - med) / scale, med, scale, baseline, n))
 }
 
@@ -337,6 +371,7 @@ pub fn history_metric_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::DEFAULT_MAX_WINDOWS;
     use crate::history::fixtures::{t0, window};
     use proptest::prelude::*;
 
@@ -488,6 +523,139 @@ mod tests {
             get("prediction_invocations_anomaly_score")
         );
         assert!(data.iter().all(|d| d.namespace == MODEL_METRICS_NAMESPACE));
+    }
+
+    /// A window summarised from its rows as the evaluator does: `None` an invalid output, else a score, positive
+    /// (class "1") from 0.5.
+    fn summarised(start: DateTime<Utc>, rows: impl IntoIterator<Item = Option<f64>>) -> WindowSummary {
+        let mut b = crate::history::WindowBuilder::default();
+        for row in rows {
+            match row {
+                Some(s) => b.add(Some(s), Some(s >= 0.5), Some(if s >= 0.5 { "1" } else { "0" })),
+                None => b.add_invalid(),
+            }
+        }
+        b.finish(start)
+    }
+
+    /// The assessment of `series` among `all`.
+    fn of<'a>(all: &'a [Assessment], series: &Series) -> &'a Assessment {
+        all.iter().find(|a| &a.series == series).unwrap()
+    }
+
+    #[test]
+    fn one_invalid_output_after_a_history_without_any_is_not_an_anomaly() {
+        let config = DetectorConfig::default();
+        let mut h = PredictionHistory::default();
+        let steady = |k: i64| {
+            summarised(
+                t0() + Duration::hours(k),
+                (0..2000).map(|i| Some(0.1 + 0.0001 * f64::from(i % 9))),
+            )
+        };
+        for k in 0..(4 * 7 * 24) {
+            h.record(steady(k));
+        }
+        let now = t0() + Duration::hours(4 * 7 * 24);
+        let one = summarised(
+            now,
+            (0..2000).map(|i| (i != 7).then_some(0.1 + 0.0001 * f64::from(i % 9))),
+        );
+        let assessments = assess(&h, &one, &config);
+        let invalid = of(&assessments, &Series::InvalidRate);
+        // z = (1/2000) / sqrt(p'(1 - p') / 2000), p' = 1/2002: 1.00075 (Python, this formula); 500,000 before the
+        // add-one estimate, with a floor of 1e-9.
+        assert!((invalid.score.unwrap() - 1.000_749_843_8).abs() < 1e-6, "{invalid:?}");
+        assert_eq!(invalid.verdict, Verdict::Normal);
+        let scope = MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: now,
+        };
+        let data = history_metric_data(&one, &assessments, &scope);
+        let worst = data
+            .iter()
+            .find(|d| d.metric_name == "prediction_anomaly_score")
+            .unwrap()
+            .value;
+        assert!(worst < config.threshold, "{worst}: {assessments:?}");
+
+        // A real shift, a fifth of the outputs invalid, is flagged: z = 0.2 / 0.0005 ~ 400.
+        let fifth = summarised(
+            now,
+            (0..2000).map(|i| (i % 5 != 0).then_some(0.1 + 0.0001 * f64::from(i % 9))),
+        );
+        let invalid = assess_series(&h, &fifth, Series::InvalidRate, &config).unwrap();
+        assert_eq!(invalid.verdict, Verdict::Spike, "{invalid:?}");
+        assert!(invalid.score.unwrap() > 100.0, "{invalid:?}");
+    }
+
+    #[test]
+    fn windows_of_24_rows_with_one_changed_row_score_about_one() {
+        let config = DetectorConfig::default();
+        for window_seconds in [3600, 24 * 3600] {
+            let step = Duration::seconds(window_seconds);
+            let mut h = PredictionHistory::new(window_seconds, DEFAULT_MAX_WINDOWS);
+            // A constant history: 24 rows a window, every score 0.3.
+            for k in 0..30 {
+                h.record(summarised(t0() + step * k, [Some(0.3); 24]));
+            }
+            let now = t0() + step * 30;
+            let mut invalid = [Some(0.3); 24];
+            invalid[5] = None;
+            let mut positive = [Some(0.3); 24];
+            positive[5] = Some(0.9);
+            for current in [summarised(now, invalid), summarised(now, positive)] {
+                let assessments = assess(&h, &current, &config);
+                assert_eq!(assessments.len(), 4 + current.class_shares.len());
+                for a in &assessments {
+                    let z = a.score.unwrap();
+                    // One row in 24 moves a rate by 1/24, with noise sqrt(p'(1 - p')/24) at p' = 1/26: z = 1.0614
+                    // (Python, this formula); the mean by 0.6/24 with standard error s/sqrt(24): z = 1 (numpy,
+                    // ddof=1). Before, the floor of 1e-9 gave 4e7.
+                    assert!(z.is_finite() && z.abs() < 1.1, "{window_seconds} s: {a:?}");
+                    assert_eq!(a.verdict, Verdict::Normal, "{window_seconds} s: {a:?}");
+                }
+                let rate = |s: Series| of(&assessments, &s).score.unwrap().abs();
+                if current.invalid_outputs == 1 {
+                    assert!((rate(Series::InvalidRate) - 1.061_445_555).abs() < 1e-6);
+                } else {
+                    assert!((rate(Series::PredictionMean) - 1.0).abs() < 1e-9);
+                    assert!((rate(Series::PositiveRate) - 1.061_445_555).abs() < 1e-6);
+                    assert!((rate(Series::ClassShare("1".into())) - 1.061_445_555).abs() < 1e-6);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_invocation_after_empty_windows_is_not_an_anomaly() {
+        let mut h = PredictionHistory::default();
+        for k in 0..10 {
+            h.record(summarised(t0() + Duration::hours(k), []));
+        }
+        let one = summarised(t0() + Duration::hours(10), [Some(0.3)]);
+        let a = assess_series(&h, &one, Series::Invocations, &DetectorConfig::default()).unwrap();
+        // Poisson noise with one pseudo-count: (1 - 0) / sqrt(0 + 1). It was 1e9 with a floor of sqrt(0).
+        assert_eq!((a.score, a.verdict), (Some(1.0), Verdict::Normal));
+    }
+
+    #[test]
+    fn the_mean_score_is_judged_by_its_standard_error() {
+        let config = DetectorConfig::default();
+        let mut h = PredictionHistory::default();
+        // Scores spread 0.1 .. 0.5 (sd about 0.117) around 0.3, 500 a window: the mean's standard error is about
+        // 0.0052, so a shift of 0.015 is z ~ 2.9 (it was 5, a spike, against 1 % of the median) and one of 0.05 is
+        // z ~ 9.6.
+        let rows = |shift: f64| (0..500).map(move |i| Some(0.1 + 0.4 * f64::from(i % 101) / 100.0 + shift));
+        for k in 0..48 {
+            h.record(summarised(t0() + Duration::hours(k), rows(0.0)));
+        }
+        let now = t0() + Duration::hours(48);
+        let small = assess_series(&h, &summarised(now, rows(0.015)), Series::PredictionMean, &config).unwrap();
+        assert_eq!(small.verdict, Verdict::Normal, "{small:?}");
+        let real = assess_series(&h, &summarised(now, rows(0.05)), Series::PredictionMean, &config).unwrap();
+        assert_eq!(real.verdict, Verdict::Spike, "{real:?}");
     }
 
     proptest! {

@@ -47,6 +47,8 @@ mod fixtures {
             start,
             invocations,
             prediction_mean: Some(mean),
+            prediction_sd: None,
+            scored_outputs: invocations,
             positive_rate: Some(rate),
             class_shares: BTreeMap::new(),
             invalid_outputs: 0,

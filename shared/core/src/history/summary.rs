@@ -19,6 +19,14 @@ pub struct WindowSummary {
     /// Mean score (probability or regression output) of the valid outputs with a score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction_mean: Option<f64>,
+    /// Sample standard deviation of those scores: with [`WindowSummary::scored_outputs`], the sampling noise of
+    /// `prediction_mean`. `None` with fewer than two scores, and in histories written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_sd: Option<f64>,
+    /// Valid outputs with a score: the count `prediction_mean` is the mean of (0 in histories written before it
+    /// was kept).
+    #[serde(default)]
+    pub scored_outputs: u64,
     /// Share of valid predictions in the positive class (binary classification).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positive_rate: Option<f64>,
@@ -35,6 +43,12 @@ impl WindowSummary {
     pub fn invalid_rate(&self) -> Option<f64> {
         (self.invocations > 0).then(|| self.invalid_outputs as f64 / self.invocations as f64)
     }
+
+    /// Invocations whose output was a valid prediction: the count the positive rate and the class shares are
+    /// shares of.
+    pub fn valid_outputs(&self) -> u64 {
+        self.invocations.saturating_sub(self.invalid_outputs)
+    }
 }
 
 /// Builds a [`WindowSummary`] from a stream of predictions, in bounded memory.
@@ -42,8 +56,10 @@ impl WindowSummary {
 pub struct WindowBuilder {
     invocations: u64,
     invalid: u64,
-    score_sum: f64,
+    /// Count, running mean and sum of squared deviations of the scores (Welford's algorithm: one pass, stable).
     scores: u64,
+    score_mean: f64,
+    score_m2: f64,
     positives: u64,
     decided: u64,
     classes: HashMap<String, u64>,
@@ -56,8 +72,10 @@ impl WindowBuilder {
     pub fn add(&mut self, score: Option<f64>, positive: Option<bool>, predicted_class: Option<&str>) {
         self.invocations += 1;
         if let Some(s) = score.filter(|s| s.is_finite()) {
-            self.score_sum += s;
             self.scores += 1;
+            let delta = s - self.score_mean;
+            self.score_mean += delta / self.scores as f64;
+            self.score_m2 += delta * (s - self.score_mean);
         }
         if let Some(p) = positive {
             self.decided += 1;
@@ -92,7 +110,9 @@ impl WindowBuilder {
         WindowSummary {
             start,
             invocations: self.invocations,
-            prediction_mean: (self.scores > 0).then(|| self.score_sum / self.scores as f64),
+            prediction_mean: (self.scores > 0).then_some(self.score_mean),
+            prediction_sd: (self.scores > 1).then(|| (self.score_m2 / (self.scores - 1) as f64).sqrt()),
+            scored_outputs: self.scores,
             positive_rate: (self.decided > 0).then(|| self.positives as f64 / self.decided as f64),
             class_shares,
             invalid_outputs: self.invalid,
@@ -229,6 +249,9 @@ mod tests {
         let w = b.finish(t0());
         assert_eq!((w.invocations, w.invalid_outputs), (34, 1));
         assert_eq!(w.prediction_mean, Some(0.5));
+        // The sample standard deviation of 0.8 and 0.2 (numpy.std([0.8, 0.2], ddof=1) = 0.42426...).
+        assert!((w.prediction_sd.unwrap() - 0.18f64.sqrt()).abs() < 1e-12);
+        assert_eq!((w.scored_outputs, w.valid_outputs()), (2, 33));
         assert_eq!(w.positive_rate, Some(0.5));
         assert_eq!(w.class_shares.len(), MAX_TRACKED_CLASSES + 1);
         assert!((w.class_shares.values().sum::<f64>() - 1.0).abs() < 1e-12);

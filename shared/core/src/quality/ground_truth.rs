@@ -15,8 +15,9 @@
 //! - `encoding` `CSV`: the label is the first field of the first line of `data`, one pair of surrounding double quotes
 //!   removed. `JSON`: `data` is a JSON text holding a number, a string or a boolean. `data` may also be a JSON number
 //!   instead of a string. Encoding names are matched case-insensitively.
-//! - Blank lines are ignored. Any other line that cannot give an id and a label is skipped and counted in a
-//!   [`SkipReport`]; reading goes on. Only an I/O error stops the reader.
+//! - Blank lines are ignored, and so is a UTF-8 byte order mark at the start of the file or of a label's `data`.
+//!   Any other line that cannot give an id and a label is skipped and counted in a [`SkipReport`]; reading goes on.
+//!   Only an I/O error stops the reader.
 //! - Class labels are normalised with [`normalize_class`] (`1.0` becomes `1`); regression labels must be finite
 //!   numbers.
 
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ProblemType, normalize_class};
+use crate::capture::{FileSummary, without_bom};
 use crate::skip::{SkipReason, SkipReport};
 
 /// A ground-truth label.
@@ -52,9 +54,20 @@ pub enum GroundTruthError {
     Read {
         source_name: String,
         line: u64,
+        /// What the file gave before the failure (its labels were handed over).
+        summary: FileSummary,
         #[source]
         source: io::Error,
     },
+}
+
+impl GroundTruthError {
+    /// What the file gave before the error.
+    pub fn read_before(&self) -> FileSummary {
+        match self {
+            Self::Read { summary, .. } => *summary,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -80,39 +93,45 @@ struct RawMeta {
 }
 
 /// Reads ground-truth records from `reader` (named `source` in skip locations and errors) and hands each good one to
-/// `sink`. Labels are parsed for `problem` (classes for classification, numbers for regression). Returns the number
-/// of records handed over; bad lines are counted in `skips`.
+/// `sink`. Labels are parsed for `problem` (classes for classification, numbers for regression). Returns the file's
+/// counts: its lines (blank ones not counted) and the labels handed over (as both `records` and `rows`); bad lines
+/// are counted in `skips`.
 ///
 /// # Errors
 ///
-/// [`GroundTruthError::Read`] when the reader fails; records read until then have been handed over.
+/// [`GroundTruthError::Read`] when the reader fails; records read until then have been handed over, and
+/// [`GroundTruthError::read_before`] counts them.
 pub fn read_ground_truth<R: BufRead>(
     mut reader: R,
     source: &str,
     problem: ProblemType,
     skips: &mut SkipReport,
     mut sink: impl FnMut(GroundTruth),
-) -> Result<u64, GroundTruthError> {
+) -> Result<FileSummary, GroundTruthError> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let mut accepted = 0u64;
+    let mut summary = FileSummary::default();
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(|e| GroundTruthError::Read {
             source_name: source.to_owned(),
             line: line_no,
+            summary,
             source: e,
         })?;
         if n == 0 {
-            return Ok(accepted);
+            return Ok(summary);
         }
         line_no += 1;
-        if buf.iter().all(u8::is_ascii_whitespace) {
+        let line = if line_no == 1 { without_bom(&buf) } else { &buf };
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match parse_line(&buf, problem) {
+        summary.lines += 1;
+        match parse_line(line, problem) {
             Ok(gt) => {
-                accepted += 1;
+                summary.records += 1;
+                summary.rows += 1;
                 sink(gt);
             }
             Err(reason) => skips.record(reason, source, line_no),
@@ -132,7 +151,10 @@ fn parse_line(line: &[u8], problem: ProblemType) -> Result<GroundTruth, SkipReas
     let data = raw.data.ok_or(SkipReason::MissingField)?;
     let encoding = data.encoding.ok_or(SkipReason::MissingField)?;
     let text = match data.data.ok_or(SkipReason::MissingField)? {
-        Value::String(s) => s,
+        Value::String(s) => match s.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => s,
+        },
         // Some producers write the label as a bare JSON number.
         Value::Number(n) => n.to_string(),
         _ => return Err(SkipReason::UnparsableLabel),
@@ -182,7 +204,7 @@ mod tests {
         let mut skips = SkipReport::default();
         let mut out = Vec::new();
         let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| out.push(g)).unwrap();
-        assert_eq!(n as usize, out.len());
+        assert_eq!((n.records as usize, n.rows as usize), (out.len(), out.len()));
         (out, skips)
     }
 
@@ -198,7 +220,7 @@ mod tests {
             r#"{"groundTruthData":{"data":1,"encoding":"JSON"},"eventMetadata":{"eventId":"e4"}}"#,
         );
         let (out, skips) = read(text, ProblemType::MulticlassClassification);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let got: Vec<(&str, LabelValue)> = out.iter().map(|g| (g.id.as_str(), g.label.clone())).collect();
         assert_eq!(
             got,
@@ -247,6 +269,87 @@ mod tests {
             .collect();
         assert_eq!(lines, vec![3, 6, 8]);
         assert_eq!(skips.locations[&SkipReason::NotJson][1].line, 7);
+        let mut skips = SkipReport::default();
+        let summary =
+            read_ground_truth(text.as_bytes(), "gt.jsonl", ProblemType::Regression, &mut skips, |_| {}).unwrap();
+        assert_eq!((summary.lines, summary.records, summary.rows), (8, 1, 1));
+        assert_eq!(skips.lines(), 7);
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_cost_the_first_label() {
+        let text = concat!(
+            "\u{feff}",
+            r#"{"groundTruthData":{"data":"1","encoding":"CSV"},"eventMetadata":{"eventId":"e1"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"\ufeff0","encoding":"CSV"},"eventMetadata":{"eventId":"e2"}}"#,
+            "\n",
+            r#"{"groundTruthData":{"data":"\ufeff\"cat\"","encoding":"JSON"},"eventMetadata":{"eventId":"e3"}}"#,
+        );
+        let (out, skips) = read(text, ProblemType::MulticlassClassification);
+        assert!(skips.is_empty(), "{skips:?}");
+        let labels: Vec<LabelValue> = out.into_iter().map(|g| g.label).collect();
+        assert_eq!(
+            labels,
+            [
+                LabelValue::Class("1".into()),
+                LabelValue::Class("0".into()),
+                LabelValue::Class("cat".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn ground_truth_files_report_their_lines_and_labels_even_when_cut_short() {
+        use std::io::Write as _;
+
+        use crate::baseline::Baseline;
+        use crate::evaluate::{EvaluationConfig, Evaluator, QualityConfig};
+        use crate::profile::DatasetProfile;
+        let label = |i: usize| {
+            format!(
+                r#"{{"groundTruthData":{{"data":"{}","encoding":"CSV"}},"eventMetadata":{{"eventId":"e{i}"}}}}"#,
+                i % 2
+            )
+        };
+        let mut text: Vec<String> = (0..3).map(label).collect();
+        text.insert(1, "not json".into());
+        let text = text.join("\n\n");
+        let many: String = (0..400).map(|i| label(i) + "\n").collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(many.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+
+        let baseline = Baseline::from_profile(&DatasetProfile::new(std::iter::empty()));
+        let config = EvaluationConfig {
+            quality: Some(QualityConfig::new(ProblemType::BinaryClassification)),
+            ..EvaluationConfig::default()
+        };
+        let mut evaluator = Evaluator::new(&baseline, &config);
+        evaluator.add_ground_truth("labels.jsonl", text.as_bytes());
+        evaluator.add_ground_truth("cut.jsonl.gz", &gz[..gz.len() / 2]);
+        let scope = crate::metrics::MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: chrono::Utc::now(),
+        };
+        let quality = evaluator.finish(&scope, None).quality.unwrap();
+        let files = &quality.ground_truth_files;
+        // Four lines (blank ones not counted), three labels. Before, `lines` was always 0.
+        assert_eq!(
+            (
+                files[0].summary.lines,
+                files[0].summary.records,
+                files[0].error.as_ref()
+            ),
+            (4, 3, None)
+        );
+        // The cut file counts the labels read before the cut (they were joined), and says why it stopped.
+        let cut = &files[1];
+        assert!(cut.error.as_deref().unwrap().contains("cut.jsonl.gz"), "{cut:?}");
+        assert!(cut.summary.records > 0 && cut.summary.records < 400, "{cut:?}");
+        assert_eq!(cut.summary.lines, cut.summary.records);
+        assert_eq!(quality.join.labels, 3 + cut.summary.records);
     }
 
     #[test]
@@ -284,7 +387,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels.len(), 44);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let positives = labels
             .iter()
             .filter(|g| g.label == LabelValue::Class("1".into()))
@@ -313,7 +416,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (334, 334));
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
     }
 
     /// The shapes of the real ground truth above (one file of many records, and one record a file named after its
@@ -333,7 +436,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels.len(), 5);
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
         let positives = labels
             .iter()
             .filter(|g| g.label == LabelValue::Class("1".into()))
@@ -360,6 +463,6 @@ mod tests {
             .unwrap();
         }
         assert_eq!((files, n), (3, 3));
-        assert_eq!(skips.total(), 0);
+        assert!(skips.is_empty());
     }
 }
