@@ -831,7 +831,7 @@ fn nothing_compared_is_its_own_exit_status_and_publishes_no_drift() {
     ]);
     assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("no row was read: 2000 input(s) skipped (field_count 2000)")
+        stderr.contains("no row was read: 2000 line(s) and row(s) skipped (field_count 2000)")
             && stderr.contains("the baseline has 3 features, the rows had 7 fields"),
         "{stderr}"
     );

@@ -503,7 +503,7 @@ fn nothing_compared(facts: &NothingComparedFacts<'_>) -> Option<String> {
         "no capture file in the window".to_owned()
     } else if facts.rows == 0 && failed == facts.files.len() {
         format!("none of the {failed} capture file(s) could be read")
-    } else if facts.rows == 0 && facts.skips.total() > 0 {
+    } else if facts.rows == 0 && !facts.skips.is_empty() {
         let mut counts: Vec<_> = facts.skips.counts.iter().collect();
         counts.sort_by(|a, b| b.1.cmp(a.1));
         let reasons: Vec<String> = counts
@@ -512,8 +512,8 @@ fn nothing_compared(facts: &NothingComparedFacts<'_>) -> Option<String> {
             .map(|(reason, n)| format!("{} {n}", reason.as_str()))
             .collect();
         let mut text = format!(
-            "no row was read: {} input(s) skipped ({})",
-            facts.skips.total(),
+            "no row was read: {} line(s) and row(s) skipped ({})",
+            facts.skips.lines() + facts.skips.rows(),
             reasons.join(", ")
         );
         if let Some((fields, _)) = facts.field_counts.iter().max_by_key(|(_, n)| **n) {
@@ -910,7 +910,7 @@ mod tests {
         let e = evaluate_lines(&baseline(), &lines);
         let reason = e.drift.nothing_compared.clone().expect("nothing compared");
         assert!(
-            reason.starts_with("no row was read: 40 input(s) skipped (field_count 40)"),
+            reason.starts_with("no row was read: 40 line(s) and row(s) skipped (field_count 40)"),
             "{reason}"
         );
         assert!(
