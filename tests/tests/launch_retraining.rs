@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_sagemaker::types::{
-    ContainerDefinition, EndpointStatus, ModelApprovalStatus, S3DataType, StoppingCondition, Tag,
+    CapacitySizeType, ContainerDefinition, EndpointStatus, ModelApprovalStatus, S3DataType, StoppingCondition, Tag,
     TrafficRoutingConfigType,
 };
 use chrono::{Duration, Utc};
@@ -407,7 +407,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     let metadata = package.customer_metadata_properties().cloned().unwrap_or_default();
     assert_eq!(metadata.get("modelwatch:training-job"), Some(&job_name));
 
-    // Approval deploys it blue/green, canary 20% with the rollback alarm, once.
+    // Approval deploys it blue/green, canary 20% of two instances (one instance) with the rollback alarm, once.
     let approved = eventbridge(
         "SageMaker Model Package State Change",
         serde_json::json!({"ModelPackageArn": arn, "ModelPackageGroupName": stack.model, "ModelApprovalStatus": "Approved"}),
@@ -468,7 +468,11 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         .traffic_routing_configuration()
         .unwrap();
     assert_eq!(routing.r#type(), Some(&TrafficRoutingConfigType::Canary));
-    assert_eq!(routing.canary_size().and_then(|s| s.value()), Some(20));
+    let canary = routing.canary_size().unwrap();
+    assert_eq!(
+        (canary.r#type(), canary.value()),
+        (Some(&CapacitySizeType::InstanceCount), Some(1))
+    );
     assert_eq!(routing.wait_interval_in_seconds(), Some(300));
     let alarms = deployment.auto_rollback_configuration().unwrap().alarms();
     assert_eq!(

@@ -151,7 +151,8 @@ pub fn deploy_package(
     if recorded.is_none() {
         return Ok(early.expect("a write is skipped only with an outcome"));
     }
-    let deployment = settings.deployment.deployment(&ctx.rollback_alarms);
+    let fleet = endpoint.desired_count(&settings.variant).unwrap_or(1);
+    let deployment = settings.deployment.deployment(&ctx.rollback_alarms, fleet);
     let result = (|| -> Result<(), PortError> {
         let image = package.image.clone().or(serving.image.clone()).ok_or_else(|| {
             PortError::new(

@@ -583,7 +583,11 @@ fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
     };
     assert_eq!(version, "1");
     assert_eq!(deployment.traffic_routing, "LINEAR");
-    assert_eq!(deployment.step.map(|s| s.value), Some(25));
+    // 25 % of three instances, rounded up to one instance (a third of the fleet, within the 10-50 % of a step).
+    assert_eq!(
+        deployment.step.map(|s| (s.unit, s.value)),
+        Some((crate::scaling::endpoint::CapacityUnit::InstanceCount, 1))
+    );
     assert_eq!(deployment.wait_interval_seconds, 300);
     assert_eq!(deployment.rollback_alarms, vec!["churn-errors".to_owned()]);
     let models = w.fake.models.lock().unwrap().clone();

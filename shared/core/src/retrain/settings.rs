@@ -23,6 +23,13 @@ pub const MAX_WAIT_SECONDS: i32 = 3600;
 pub const MAX_TERMINATION_WAIT_SECONDS: i32 = 3600;
 /// `BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds`: "Minimum value of 600. Maximum value of 28800".
 pub const EXECUTION_TIMEOUT_SECONDS: std::ops::RangeInclusive<i32> = 600..=28_800;
+/// A canary holds at most half of the new fleet (SageMaker's blue/green canary traffic shifting).
+pub const MAX_CANARY_PERCENT: i32 = 50;
+/// A linear step shifts 10 to 50 % of the new fleet (SageMaker's blue/green linear traffic shifting).
+pub const LINEAR_STEP_PERCENT: std::ops::RangeInclusive<i32> = 10..=50;
+/// Time for the new fleet to come up and take its first traffic, on top of the baking time, when the deployment's
+/// timeout is derived from its steps.
+pub const PROVISIONING_ALLOWANCE_SECONDS: i32 = 1800;
 pub use crate::scaling::controller::MAX_ROLLBACK_ALARMS;
 /// `Channel.ChannelName`: "Maximum length of 64", pattern `[A-Za-z0-9\.\-_]+` (SageMaker API Reference).
 pub const MAX_CHANNEL_NAME: usize = 64;
@@ -238,26 +245,60 @@ impl Default for DeploymentSettings {
 }
 
 impl DeploymentSettings {
-    /// The `DeploymentConfig` of a new version: blue/green with these settings, rolled back by `alarms` (the
-    /// function's) and the file's own, without repeats.
-    pub fn deployment(&self, alarms: &[String]) -> Deployment {
+    /// The `DeploymentConfig` of a new version on a fleet of `instances`: blue/green with these settings made valid
+    /// for that fleet, rolled back by `alarms` (the function's) and the file's own, without repeats.
+    ///
+    /// - Below two instances there is no canary or step smaller than the fleet: all at once.
+    /// - The canary and the linear step are sized in instances, rounded up from `step_percent` of the fleet and
+    ///   kept within SageMaker's bounds: a canary of at most [`MAX_CANARY_PERCENT`], a step within
+    ///   [`LINEAR_STEP_PERCENT`] (a linear step is also made larger when its steps' baking would not fit the
+    ///   longest timeout).
+    /// - The timeout is at least the whole baking time (the canary's wait, or every linear step's) plus the old
+    ///   fleet's termination wait and [`PROVISIONING_ALLOWANCE_SECONDS`], within [`EXECUTION_TIMEOUT_SECONDS`].
+    pub fn deployment(&self, alarms: &[String], instances: u32) -> Deployment {
         let mut all: Vec<String> = Vec::new();
         for a in alarms.iter().chain(&self.rollback_alarms) {
             if !all.contains(a) {
                 all.push(a.clone());
             }
         }
-        let step = (self.traffic_routing != TrafficRouting::AllAtOnce).then_some(CapacityStep {
-            unit: CapacityUnit::CapacityPercent,
-            value: self.step_percent,
-        });
+        let fleet = i32::try_from(instances).unwrap_or(i32::MAX).max(1);
+        let half = fleet / 2;
+        let share = |percent: i32| ((i64::from(fleet) * i64::from(percent) + 99) / 100) as i32;
+        let max_timeout = *EXECUTION_TIMEOUT_SECONDS.end();
+        let fixed = self.termination_wait_seconds + PROVISIONING_ALLOWANCE_SECONDS;
+        let (routing, step, baking) = match self.traffic_routing {
+            _ if fleet < 2 => (TrafficRouting::AllAtOnce, None, 0),
+            TrafficRouting::AllAtOnce => (TrafficRouting::AllAtOnce, None, 0),
+            TrafficRouting::Canary => {
+                let count = share(self.step_percent.min(MAX_CANARY_PERCENT)).clamp(1, half);
+                (TrafficRouting::Canary, Some(count), self.wait_seconds)
+            }
+            TrafficRouting::Linear => {
+                let percent = self
+                    .step_percent
+                    .clamp(*LINEAR_STEP_PERCENT.start(), *LINEAR_STEP_PERCENT.end());
+                let mut count = share(percent).clamp(1, half);
+                // Steps whose baking does not fit the longest timeout are made larger, up to half the fleet.
+                if self.wait_seconds > 0 {
+                    let steps_that_fit = ((max_timeout - fixed) / self.wait_seconds).max(1);
+                    let needed = (fleet + steps_that_fit - 1) / steps_that_fit;
+                    count = count.max(needed).min(half.max(1));
+                }
+                let steps = (fleet + count - 1) / count;
+                (TrafficRouting::Linear, Some(count), steps * self.wait_seconds)
+            }
+        };
         Deployment {
-            traffic_routing: self.traffic_routing.as_str().to_owned(),
+            traffic_routing: routing.as_str().to_owned(),
             wait_interval_seconds: self.wait_seconds,
             termination_wait_seconds: self.termination_wait_seconds,
-            max_execution_seconds: self.max_execution_seconds,
+            max_execution_seconds: self.max_execution_seconds.max(baking + fixed).min(max_timeout),
             rollback_alarms: all,
-            step,
+            step: step.map(|value| CapacityStep {
+                unit: CapacityUnit::InstanceCount,
+                value,
+            }),
         }
     }
 }
@@ -405,9 +446,15 @@ mod tests {
         assert_eq!(s.training.channel, "train");
         assert!(!s.registration.auto_approve);
         assert_eq!(s.deployment.traffic_routing, TrafficRouting::Canary);
-        let d = s.deployment.deployment(&["errors".to_owned()]);
+        let d = s.deployment.deployment(&["errors".to_owned()], 4);
         assert_eq!(d.traffic_routing, "CANARY");
-        assert_eq!(d.step.map(|s| s.value), Some(10));
+        assert_eq!(
+            d.step,
+            Some(CapacityStep {
+                unit: CapacityUnit::InstanceCount,
+                value: 1
+            })
+        );
         assert_eq!(d.rollback_alarms, vec!["errors".to_owned()]);
         let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         assert_eq!(s.data_uri(date), "s3://ml/churn/2026-11-27/");
@@ -512,8 +559,65 @@ mod tests {
             rollback_alarms: vec!["a".into(), "b".into()],
             ..DeploymentSettings::default()
         };
-        let d = s.deployment(&["b".to_owned(), "c".to_owned()]);
+        let d = s.deployment(&["b".to_owned(), "c".to_owned()], 3);
         assert_eq!(d.step, None);
         assert_eq!(d.rollback_alarms, vec!["b", "c", "a"]);
+    }
+
+    #[test]
+    fn the_defaults_are_valid_for_every_fleet_size() {
+        let instances = |d: &Deployment| d.step.map(|s| (s.unit, s.value));
+        let canary = DeploymentSettings::default();
+        // One instance: a canary smaller than the fleet does not exist.
+        let one = canary.deployment(&[], 1);
+        assert_eq!((one.traffic_routing.as_str(), one.step), ("ALL_AT_ONCE", None));
+        // Two: a canary of one instance (50 %); twenty: 10 % is two instances.
+        assert_eq!(
+            instances(&canary.deployment(&[], 2)),
+            Some((CapacityUnit::InstanceCount, 1))
+        );
+        assert_eq!(
+            instances(&canary.deployment(&[], 20)),
+            Some((CapacityUnit::InstanceCount, 2))
+        );
+        let big_canary = DeploymentSettings {
+            step_percent: 90,
+            ..DeploymentSettings::default()
+        };
+        assert_eq!(
+            instances(&big_canary.deployment(&[], 10)),
+            Some((CapacityUnit::InstanceCount, 5))
+        );
+        // The timeout covers the baking: 600 s of canary plus the allowance.
+        assert!(canary.deployment(&[], 4).max_execution_seconds >= 600 + PROVISIONING_ALLOWANCE_SECONDS);
+
+        // Linear 10 % every 600 s: ten steps on a fleet of ten, 6000 s of baking, more than the 3600 s default.
+        let linear = DeploymentSettings {
+            traffic_routing: TrafficRouting::Linear,
+            ..DeploymentSettings::default()
+        };
+        let d = linear.deployment(&[], 10);
+        assert_eq!(instances(&d), Some((CapacityUnit::InstanceCount, 1)));
+        assert_eq!(d.max_execution_seconds, 10 * 600 + PROVISIONING_ALLOWANCE_SECONDS);
+        for fleet in 2..=40 {
+            let d = linear.deployment(&[], fleet);
+            let (_, count) = instances(&d).unwrap();
+            let fleet = fleet as i32;
+            assert!(count * 10 >= fleet && count * 2 <= fleet, "{fleet}: {count}");
+            let steps = (fleet + count - 1) / count;
+            assert!(d.max_execution_seconds >= steps * 600, "{fleet}: {d:?}");
+            assert!(EXECUTION_TIMEOUT_SECONDS.contains(&d.max_execution_seconds));
+        }
+        // An hour between steps: steps grow until their baking fits the longest timeout (28800 s).
+        let slow = DeploymentSettings {
+            wait_seconds: 3600,
+            ..linear
+        };
+        let d = slow.deployment(&[], 10);
+        let count = d.step.unwrap().value;
+        assert!(
+            (10 + count - 1) / count * 3600 + PROVISIONING_ALLOWANCE_SECONDS <= 28_800,
+            "{d:?}"
+        );
     }
 }
