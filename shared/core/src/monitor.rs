@@ -614,10 +614,15 @@ pub struct FoldOutcome {
     pub error: Option<String>,
 }
 
+/// The metrics the live path publishes, as `{schedule}-live`: only what the live alarm (`…-dataset-drift-live`)
+/// and the dashboards read. Its reports in `live/` hold everything; republishing every per-feature metric for
+/// each new object would nearly double the custom-metric bill for data the hourly window publishes anyway.
+pub const LIVE_METRICS: &[&str] = &["dataset_drift_share"];
+
 /// Folds a newly arrived capture object into the stored profile of its hour (compare-and-set, retried), then
 /// evaluates the hour so far against the baseline: writes its reports into the hour's report folder under
-/// `live/` (the scheduled run writes the final ones beside it) and publishes its data-quality metrics with the
-/// schedule dimension `{schedule}-live` and the current time, so that drift shows minutes after the traffic.
+/// `live/` (the scheduled run writes the final ones beside it) and publishes [`LIVE_METRICS`] with the schedule
+/// dimension `{schedule}-live` and the current time, so that drift shows minutes after the traffic.
 ///
 /// # Errors
 ///
@@ -691,7 +696,13 @@ pub fn fold_object(
         folder: format!("{}/live", target.report_folder(&window)),
     };
     report::write_reports(&below, &live, None)?;
-    ports.metrics.publish(&live.metrics)?;
+    let published: Vec<_> = live
+        .metrics
+        .iter()
+        .filter(|d| LIVE_METRICS.contains(&d.metric_name.as_str()))
+        .cloned()
+        .collect();
+    ports.metrics.publish(&published)?;
     Ok(FoldOutcome {
         object: object.name.clone(),
         hour,
@@ -700,7 +711,7 @@ pub fn fold_object(
         objects_in_hour: hour_profile.objects.len(),
         drifted_features: live.drift.drifted,
         compared_features: live.drift.compared,
-        published: live.metrics.len(),
+        published: published.len(),
         error: file.error,
     })
 }
@@ -1015,6 +1026,8 @@ mod tests {
         let published = metrics.data.lock().unwrap().clone();
         assert_eq!(published.len(), first.published);
         assert!(published.iter().all(|d| d.dimensions[1].1 == "hourly-live"));
+        let names: Vec<&str> = published.iter().map(|d| d.metric_name.as_str()).collect();
+        assert_eq!(names, LIVE_METRICS, "only what the live alarm and dashboards read");
         let live = format!("{}/live/drift.json", t.report_folder(&window));
         assert!(reports.files.lock().unwrap().contains_key(&live));
         // The same event again: not folded twice.
