@@ -2039,3 +2039,43 @@ fn endpoint_names_with_capitals_are_refused_by_the_template() {
     let pattern = root["Parameters"]["EndpointName"]["AllowedPattern"].as_str().unwrap();
     assert_eq!(pattern, "^[a-z0-9](-*[a-z0-9]){0,62}$");
 }
+
+#[test]
+fn failed_asynchronous_invocations_are_kept_and_the_scaler_is_not_retried() {
+    let stack = retraining_stack(&[]);
+    let queue = "arn:aws:test:us-east-1:000000000000:FailedInvocationsQueue/Arn";
+    for (function, role) in [
+        ("EvaluateCapturesFunction", "EvaluateCapturesRole"),
+        ("SuggestBaselineFunction", "SuggestBaselineRole"),
+        ("LaunchRetrainingFunction", "LaunchRetrainingRole"),
+    ] {
+        let config = &stack.properties(function)["EventInvokeConfig"];
+        assert_eq!(config["MaximumRetryAttempts"], 2, "{function}");
+        let on_failure = &config["DestinationConfig"]["OnFailure"];
+        assert_eq!(
+            (on_failure["Type"].as_str(), on_failure["Destination"].as_str()),
+            (Some("SQS"), Some(queue)),
+            "{function}"
+        );
+        // Lambda delivers to the destination with the function's own role.
+        assert!(allows(&statements(&stack, role), "sqs:SendMessage", queue), "{role}");
+    }
+    let scaler = &stack.properties("ScaleEndpointFunction")["EventInvokeConfig"];
+    assert_eq!(
+        (
+            scaler["MaximumRetryAttempts"].as_i64(),
+            scaler["MaximumEventAgeInSeconds"].as_i64()
+        ),
+        (Some(0), Some(60))
+    );
+    assert!(
+        scaler.get("DestinationConfig").is_none(),
+        "a failed minute is superseded, not kept"
+    );
+    let alarm = stack.properties("FailedInvocationsAlarm");
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        "arn:aws:test:us-east-1:000000000000:FailedInvocationsQueue/QueueName"
+    );
+}
