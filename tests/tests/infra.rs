@@ -678,6 +678,16 @@ fn template_and_dashboards_reference_only_what_the_code_publishes() {
         demo::VARIANT,
     ));
     assert_eq!(stack.params["ScalingMetricsNamespace"], DEFAULT_METRICS_NAMESPACE);
+    // SQS's metric of the failed-invocations queue (AWS's documentation of the AWS/SQS metrics).
+    published.push(Published {
+        namespace: "AWS/SQS".into(),
+        name: "ApproximateNumberOfMessagesVisible".into(),
+        dimensions: [(
+            "QueueName".to_owned(),
+            text(&stack.attribute("FailedInvocationsQueue", "QueueName")),
+        )]
+        .into(),
+    });
 
     // Every resource resolves (a reference to a resource left out by its condition fails here).
     let resources = stack.resources();
@@ -707,7 +717,7 @@ fn template_and_dashboards_reference_only_what_the_code_publishes() {
     }
     assert_eq!(
         alarms.len(),
-        17,
+        18,
         "every alarm is created with these parameters: {alarms:#?}"
     );
     for f in features {
