@@ -13,9 +13,11 @@
 //! feature has `string_statistics {common, distinct_count, distribution {categorical {buckets [{value, count}]}}}`.
 //!
 //! `constraints.json`: `{"version": 0.0, "features": [{name, inferred_type, completeness, num_constraints
-//! {is_non_negative}, string_constraints {domains}}], "monitoring_config": {evaluate_constraints, emit_metrics,
-//! datatype_check_threshold, domain_content_threshold, distribution_constraints {perform_comparison,
-//! comparison_threshold, comparison_method, categorical_comparison_threshold, categorical_drift_method}}}`.
+//! {is_non_negative}, string_constraints {domains}, monitoringConfigOverrides {...}}], "monitoring_config":
+//! {evaluate_constraints, emit_metrics, datatype_check_threshold, domain_content_threshold, distribution_constraints
+//! {perform_comparison, comparison_threshold, comparison_method, categorical_comparison_threshold,
+//! categorical_drift_method}}}`. A feature's overrides hold any key of `monitoring_config` and are also read where
+//! the SageMaker Python SDK puts them (see [`MonitoringConfigOverrides`]).
 
 use std::path::Path;
 
@@ -154,7 +156,12 @@ pub struct Constraints {
     pub monitoring_config: MonitoringConfig,
 }
 
+/// One feature's constraints.
+///
+/// Per-feature overrides of the `monitoring_config` are read from the three places AWS writes them, and
+/// written in one, the documented one (see [`MonitoringConfigOverrides`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawFeatureConstraints")]
 pub struct FeatureConstraints {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,8 +172,13 @@ pub struct FeatureConstraints {
     pub num_constraints: Option<NumConstraints>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_constraints: Option<StringConstraints>,
-    /// Per-feature overrides of `evaluate_constraints` and `emit_metrics`, as Model Monitor allows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Per-feature overrides of the `monitoring_config`, merged from every form the file uses; written as the
+    /// documented `monitoringConfigOverrides`.
+    #[serde(
+        rename = "monitoringConfigOverrides",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub monitoring_config_overrides: Option<MonitoringConfigOverrides>,
 }
 
@@ -182,12 +194,172 @@ pub struct StringConstraints {
     pub domains: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A feature's constraints as the file holds them, with the overrides wherever they are.
+#[derive(Deserialize)]
+struct RawFeatureConstraints {
+    name: String,
+    #[serde(default)]
+    inferred_type: Option<InferredType>,
+    #[serde(default)]
+    completeness: Option<f64>,
+    #[serde(default)]
+    num_constraints: Option<RawNumConstraints>,
+    #[serde(default)]
+    string_constraints: Option<RawStringConstraints>,
+    /// The documented form (Model Monitor's "Schema for Constraints").
+    #[serde(default, rename = "monitoringConfigOverrides")]
+    documented: Option<MonitoringConfigOverrides>,
+    /// The form modelwatch wrote before it wrote the documented one.
+    #[serde(default, rename = "monitoring_config_overrides")]
+    snake_case: Option<MonitoringConfigOverrides>,
+}
+
+#[derive(Deserialize)]
+struct RawNumConstraints {
+    #[serde(default)]
+    is_non_negative: Option<bool>,
+    /// The SageMaker Python SDK's form.
+    #[serde(default)]
+    monitoring_config_overrides: Option<MonitoringConfigOverrides>,
+}
+
+#[derive(Deserialize)]
+struct RawStringConstraints {
+    #[serde(default)]
+    domains: Option<Vec<String>>,
+    /// The SageMaker Python SDK's form.
+    #[serde(default)]
+    monitoring_config_overrides: Option<MonitoringConfigOverrides>,
+}
+
+impl From<RawFeatureConstraints> for FeatureConstraints {
+    fn from(raw: RawFeatureConstraints) -> Self {
+        let (num_constraints, in_num) = match raw.num_constraints {
+            Some(n) => (
+                Some(NumConstraints {
+                    is_non_negative: n.is_non_negative,
+                }),
+                n.monitoring_config_overrides,
+            ),
+            None => (None, None),
+        };
+        let (string_constraints, in_string) = match raw.string_constraints {
+            Some(s) => (
+                Some(StringConstraints { domains: s.domains }),
+                s.monitoring_config_overrides,
+            ),
+            None => (None, None),
+        };
+        // The precedence of `MonitoringConfigOverrides`: each key from the first form that sets it.
+        let monitoring_config_overrides = [raw.documented, raw.snake_case, in_num, in_string]
+            .into_iter()
+            .flatten()
+            .reduce(MonitoringConfigOverrides::or);
+        Self {
+            name: raw.name,
+            inferred_type: raw.inferred_type,
+            completeness: raw.completeness,
+            num_constraints,
+            string_constraints,
+            monitoring_config_overrides,
+        }
+    }
+}
+
+/// A feature's overrides of the data set's `monitoring_config`: any of its keys, each replacing the data set's
+/// value for this feature alone.
+///
+/// # Format
+///
+/// The keys of `monitoring_config` (`evaluate_constraints`, `emit_metrics`, `datatype_check_threshold`,
+/// `domain_content_threshold`, `distribution_constraints {...}`); the keys of `distribution_constraints` may
+/// also be written directly in the overrides (`{"comparison_threshold": 0.3}`), and the nested value wins when
+/// a key is written both ways.
+///
+/// Model Monitor's files put the overrides in three places, all read:
+/// 1. `monitoringConfigOverrides` on the feature: the form of Model Monitor's documentation ("Schema for
+///    Constraints (constraints.json file)"), and the one written;
+/// 2. `monitoring_config_overrides` on the feature: what modelwatch wrote before;
+/// 3. `monitoring_config_overrides` inside `num_constraints` or `string_constraints`: the form of the
+///    constraints.json in the SageMaker Python SDK's own tests.
+///
+/// When a feature has more than one, each key is taken from the first form in that order that sets it
+/// (`num_constraints` before `string_constraints`): the documented form is the deliberate one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MonitoringConfigOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluate_constraints: Option<Toggle>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emit_metrics: Option<Toggle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datatype_check_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_content_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_constraints: Option<DistributionConstraints>,
+}
+
+impl<'de> Deserialize<'de> for MonitoringConfigOverrides {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            evaluate_constraints: Option<Toggle>,
+            #[serde(default)]
+            emit_metrics: Option<Toggle>,
+            #[serde(default)]
+            datatype_check_threshold: Option<f64>,
+            #[serde(default)]
+            domain_content_threshold: Option<f64>,
+            #[serde(default)]
+            distribution_constraints: Option<DistributionConstraints>,
+            #[serde(flatten)]
+            flat: DistributionConstraints,
+        }
+        let raw = Raw::deserialize(d)?;
+        let flat = (raw.flat != DistributionConstraints::default()).then_some(raw.flat);
+        let distribution_constraints = match (raw.distribution_constraints, flat) {
+            (Some(nested), Some(flat)) => Some(nested.or(flat)),
+            (nested, flat) => nested.or(flat),
+        };
+        Ok(Self {
+            evaluate_constraints: raw.evaluate_constraints,
+            emit_metrics: raw.emit_metrics,
+            datatype_check_threshold: raw.datatype_check_threshold,
+            domain_content_threshold: raw.domain_content_threshold,
+            distribution_constraints,
+        })
+    }
+}
+
+impl MonitoringConfigOverrides {
+    /// Each key from `self`, else from `other`.
+    pub fn or(self, other: Self) -> Self {
+        Self {
+            evaluate_constraints: self.evaluate_constraints.or(other.evaluate_constraints),
+            emit_metrics: self.emit_metrics.or(other.emit_metrics),
+            datatype_check_threshold: self.datatype_check_threshold.or(other.datatype_check_threshold),
+            domain_content_threshold: self.domain_content_threshold.or(other.domain_content_threshold),
+            distribution_constraints: match (self.distribution_constraints, other.distribution_constraints) {
+                (Some(a), Some(b)) => Some(a.or(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// `config` with these overrides applied.
+    pub fn apply(&self, config: &MonitoringConfig) -> MonitoringConfig {
+        MonitoringConfig {
+            evaluate_constraints: self.evaluate_constraints.or(config.evaluate_constraints),
+            emit_metrics: self.emit_metrics.or(config.emit_metrics),
+            datatype_check_threshold: self.datatype_check_threshold.or(config.datatype_check_threshold),
+            domain_content_threshold: self.domain_content_threshold.or(config.domain_content_threshold),
+            distribution_constraints: match (&self.distribution_constraints, &config.distribution_constraints) {
+                (Some(a), Some(b)) => Some(a.clone().or(b.clone())),
+                (a, b) => a.clone().or(b.clone()),
+            },
+        }
+    }
 }
 
 /// Model Monitor's `"Enabled"` / `"Disabled"` switches; older files write booleans, which are accepted.
@@ -247,6 +419,21 @@ pub struct DistributionConstraints {
     /// `"LInfinity"` (default) or `"ChiSquared"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categorical_drift_method: Option<String>,
+}
+
+impl DistributionConstraints {
+    /// Each key from `self`, else from `other`.
+    pub fn or(self, other: Self) -> Self {
+        Self {
+            perform_comparison: self.perform_comparison.or(other.perform_comparison),
+            comparison_threshold: self.comparison_threshold.or(other.comparison_threshold),
+            comparison_method: self.comparison_method.or(other.comparison_method),
+            categorical_comparison_threshold: self
+                .categorical_comparison_threshold
+                .or(other.categorical_comparison_threshold),
+            categorical_drift_method: self.categorical_drift_method.or(other.categorical_drift_method),
+        }
+    }
 }
 
 impl MonitoringConfig {
@@ -492,6 +679,14 @@ impl Constraints {
     pub fn feature(&self, name: &str) -> Option<&FeatureConstraints> {
         self.features.iter().find(|f| f.name == name)
     }
+
+    /// The monitoring config that holds for feature `name`: the data set's, with the feature's overrides applied.
+    pub fn config_for(&self, name: &str) -> MonitoringConfig {
+        match self.feature(name).and_then(|f| f.monitoring_config_overrides.as_ref()) {
+            Some(overrides) => overrides.apply(&self.monitoring_config),
+            None => self.monitoring_config.clone(),
+        }
+    }
 }
 
 /// A baseline: the statistics and constraints of the training data.
@@ -663,6 +858,161 @@ mod tests {
             .unwrap();
         assert_eq!(dc.comparison_threshold, Some(1.0));
         assert_eq!(baseline.schema().features[1].name, "second_message");
+        // The SDK's overrides sit inside `string_constraints`.
+        let overrides = baseline.constraints.features[0]
+            .monitoring_config_overrides
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (overrides.evaluate_constraints, overrides.emit_metrics),
+            (Some(Toggle::Enabled), Some(Toggle::Enabled))
+        );
+        assert_eq!(baseline.constraints.features[1].monitoring_config_overrides, None);
+    }
+
+    fn overrides_of(constraints: &Constraints, name: &str) -> MonitoringConfigOverrides {
+        constraints
+            .feature(name)
+            .and_then(|f| f.monitoring_config_overrides.clone())
+            .unwrap_or_else(|| panic!("{name} has no overrides"))
+    }
+
+    #[test]
+    fn overrides_are_read_in_each_form_aws_writes() {
+        let c: Constraints = serde_json::from_str(
+            r#"{"version": 0.0, "features": [
+              {"name": "documented", "inferred_type": "Fractional",
+               "monitoringConfigOverrides": {"emit_metrics": "Disabled", "comparison_threshold": 0.3}},
+              {"name": "sdk_num", "inferred_type": "Integral",
+               "num_constraints": {"is_non_negative": true,
+                                   "monitoring_config_overrides": {"evaluate_constraints": "Disabled"}}},
+              {"name": "sdk_string", "inferred_type": "String",
+               "string_constraints": {"domains": ["a"],
+                                      "monitoring_config_overrides": {"emit_metrics": false,
+                                        "distribution_constraints": {"perform_comparison": "Disabled"}}}},
+              {"name": "snake_case", "inferred_type": "String",
+               "monitoring_config_overrides": {"datatype_check_threshold": 0.9}},
+              {"name": "none", "inferred_type": "String", "monitoringConfigOverrides": {}}
+            ]}"#,
+        )
+        .unwrap();
+        let documented = overrides_of(&c, "documented");
+        assert_eq!(documented.emit_metrics, Some(Toggle::Disabled));
+        assert_eq!(
+            documented.distribution_constraints.unwrap().comparison_threshold,
+            Some(0.3)
+        );
+        let sdk_num = c.feature("sdk_num").unwrap();
+        assert_eq!(
+            sdk_num
+                .monitoring_config_overrides
+                .as_ref()
+                .unwrap()
+                .evaluate_constraints,
+            Some(Toggle::Disabled)
+        );
+        assert_eq!(sdk_num.num_constraints.as_ref().unwrap().is_non_negative, Some(true));
+        let sdk_string = overrides_of(&c, "sdk_string");
+        assert_eq!(sdk_string.emit_metrics, Some(Toggle::Disabled));
+        assert_eq!(
+            sdk_string.distribution_constraints.unwrap().perform_comparison,
+            Some(Toggle::Disabled)
+        );
+        assert_eq!(
+            c.feature("sdk_string")
+                .unwrap()
+                .string_constraints
+                .as_ref()
+                .unwrap()
+                .domains,
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(overrides_of(&c, "snake_case").datatype_check_threshold, Some(0.9));
+        assert_eq!(overrides_of(&c, "none"), MonitoringConfigOverrides::default());
+
+        // What holds for a feature: the data set's config with its overrides applied.
+        let mut c = c;
+        c.monitoring_config = MonitoringConfig::model_monitor_defaults();
+        let documented = c.config_for("documented");
+        assert_eq!(documented.emit_metrics, Some(Toggle::Disabled));
+        let dc = documented.distribution_constraints.unwrap();
+        assert_eq!(
+            (dc.comparison_threshold, dc.categorical_comparison_threshold),
+            (Some(0.3), Some(0.1))
+        );
+        assert_eq!(c.config_for("absent"), MonitoringConfig::model_monitor_defaults());
+    }
+
+    #[test]
+    fn with_several_forms_each_key_comes_from_the_documented_one_first() {
+        let c: Constraints = serde_json::from_str(
+            r#"{"features": [{"name": "x",
+              "monitoringConfigOverrides": {"emit_metrics": "Disabled",
+                 "distribution_constraints": {"comparison_threshold": 0.2}, "comparison_threshold": 0.9},
+              "monitoring_config_overrides": {"emit_metrics": "Enabled", "evaluate_constraints": "Disabled",
+                 "comparison_method": "Simple"},
+              "num_constraints": {"monitoring_config_overrides": {"evaluate_constraints": "Enabled",
+                 "datatype_check_threshold": 0.5, "comparison_threshold": 0.7}},
+              "string_constraints": {"monitoring_config_overrides": {"datatype_check_threshold": 0.1,
+                 "domain_content_threshold": 0.4}}}]}"#,
+        )
+        .unwrap();
+        let o = overrides_of(&c, "x");
+        assert_eq!(o.emit_metrics, Some(Toggle::Disabled), "documented over snake_case");
+        assert_eq!(
+            o.evaluate_constraints,
+            Some(Toggle::Disabled),
+            "snake_case over num_constraints"
+        );
+        assert_eq!(
+            o.datatype_check_threshold,
+            Some(0.5),
+            "num_constraints over string_constraints"
+        );
+        assert_eq!(o.domain_content_threshold, Some(0.4), "string_constraints when alone");
+        let dc = o.distribution_constraints.unwrap();
+        assert_eq!(
+            dc.comparison_threshold,
+            Some(0.2),
+            "nested over flat, documented over the rest"
+        );
+        assert_eq!(dc.comparison_method.as_deref(), Some("Simple"));
+    }
+
+    #[test]
+    fn overrides_are_written_in_the_documented_form_only() {
+        let mut c = Constraints::suggest(&Statistics::from_profile(
+            &DatasetProfile::new([("x".to_owned(), None)]),
+            false,
+        ));
+        c.features[0].num_constraints = Some(NumConstraints {
+            is_non_negative: Some(true),
+        });
+        c.features[0].monitoring_config_overrides = Some(MonitoringConfigOverrides {
+            emit_metrics: Some(Toggle::Disabled),
+            distribution_constraints: Some(DistributionConstraints {
+                comparison_threshold: Some(0.3),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let json = serde_json::to_value(&c).unwrap();
+        let feature = &json["features"][0];
+        assert_eq!(
+            feature["monitoringConfigOverrides"],
+            serde_json::json!({"emit_metrics": "Disabled", "distribution_constraints": {"comparison_threshold": 0.3}})
+        );
+        assert!(feature.get("monitoring_config_overrides").is_none());
+        assert_eq!(feature["num_constraints"], serde_json::json!({"is_non_negative": true}));
+        let back: Constraints = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+        // No overrides, no key.
+        c.features[0].monitoring_config_overrides = None;
+        assert!(
+            serde_json::to_value(&c).unwrap()["features"][0]
+                .get("monitoringConfigOverrides")
+                .is_none()
+        );
     }
 
     #[test]
