@@ -286,6 +286,18 @@ impl DriftReport {
     pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
         self.features.iter().find(|f| f.feature == name)
     }
+
+    /// Adds to `not_compared` the features of `baseline` that no window can be compared on
+    /// ([`crate::baseline::Baseline::not_comparable`]: constrained but not described, described but not read,
+    /// or with an empty distribution), so that they are reported rather than silently left out. A feature
+    /// already reported, or judged, keeps what [`compare`] said of it.
+    pub fn add_not_comparable(&mut self, baseline: &crate::baseline::Baseline) {
+        for (name, reason) in baseline.not_comparable() {
+            if self.feature(&name).is_none() {
+                self.not_compared.entry(name).or_insert(reason);
+            }
+        }
+    }
 }
 
 /// How Model Monitor compares distributions for `baseline_drift_check`, read from the constraints: the data
