@@ -138,6 +138,46 @@ impl Method {
         }
     }
 
+    /// Whether the method compares numbers (a numeric feature configured with one that does not falls back to the
+    /// default).
+    pub fn applies_to_numbers(self) -> bool {
+        !matches!(
+            self,
+            Self::ChiSquare | Self::UnseenShare | Self::GTest | Self::ChiSquareGoodnessOfFit | Self::FisherExact
+        )
+    }
+
+    /// Whether the method compares categories.
+    pub fn applies_to_strings(self) -> bool {
+        !matches!(
+            self,
+            Self::Ks
+                | Self::WassersteinNormed
+                | Self::EnergyDistance
+                | Self::CramerVonMises
+                | Self::AndersonDarling
+                | Self::MannWhitneyU
+                | Self::WelchTTest
+                | Self::KsHigher
+                | Self::KsLower
+        )
+    }
+
+    /// The thresholds that can mean something: a p-value in (0, 1) for tests (at 0 nothing drifts, at 1
+    /// everything does), [0, 1] for the distances bounded by 1, [0, inf) for the others.
+    pub fn threshold_range(self) -> ThresholdRange {
+        if self.is_test() {
+            ThresholdRange::PValue
+        } else if matches!(
+            self,
+            Self::Psi | Self::KlDivergence | Self::WassersteinNormed | Self::EnergyDistance
+        ) {
+            ThresholdRange::NonNegative
+        } else {
+            ThresholdRange::Unit
+        }
+    }
+
     /// The snake_case name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -165,14 +205,64 @@ impl Method {
     }
 }
 
+/// The thresholds a method accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdRange {
+    /// (0, 1).
+    PValue,
+    /// [0, 1].
+    Unit,
+    /// [0, inf).
+    NonNegative,
+}
+
+impl ThresholdRange {
+    /// Whether `threshold` lies in the range.
+    pub fn contains(self, threshold: f64) -> bool {
+        match self {
+            Self::PValue => threshold > 0.0 && threshold < 1.0,
+            Self::Unit => (0.0..=1.0).contains(&threshold),
+            Self::NonNegative => threshold.is_finite() && threshold >= 0.0,
+        }
+    }
+}
+
+impl std::fmt::Display for ThresholdRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PValue => "(0, 1)",
+            Self::Unit => "[0, 1]",
+            Self::NonNegative => "[0, inf)",
+        })
+    }
+}
+
 /// The method and threshold for one feature.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodChoice {
     pub method: Method,
-    /// The method's default when absent.
+    /// The method's default when absent. Within the method's [`Method::threshold_range`]: a p-value in (0, 1)
+    /// for tests, [0, 1] for the bounded distances, [0, inf) for PSI, KL, Wasserstein and energy distance.
     #[serde(default)]
     pub threshold: Option<f64>,
+}
+
+impl MethodChoice {
+    /// The threshold, when set, lies in the method's range; `at` is the choice's path.
+    fn check(&self, at: &str) -> Result<(), crate::evaluate::SettingsError> {
+        match self.threshold {
+            Some(t) if !self.method.threshold_range().contains(t) => Err(crate::evaluate::SettingsError::new(
+                format!("{at}.threshold"),
+                format!(
+                    "{t} is outside {} (the range of {})",
+                    self.method.threshold_range(),
+                    self.method.as_str()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Drift configuration (the `drift` section of the `--config` file).
@@ -185,10 +275,12 @@ pub struct DriftConfig {
     /// Method for string features, instead of the sample-size default.
     #[serde(default)]
     pub categorical: Option<MethodChoice>,
-    /// Per-feature methods, by feature name; these win over the two above.
+    /// Per-feature methods, by feature name; these win over the two above. Each name must be a feature of the
+    /// baseline ([`crate::evaluate::EvaluationConfig::validate`]).
     #[serde(default)]
     pub features: BTreeMap<String, MethodChoice>,
-    /// The share of drifted features above which the data set as a whole is reported as drifted (default 0.5).
+    /// The share of drifted features above which the data set as a whole is reported as drifted (default 0.5; in
+    /// [0, 1]).
     #[serde(default)]
     pub dataset_drift_share: Option<f64>,
     /// The fewest current values a feature needs for a verdict (default [`DEFAULT_MIN_CURRENT_VALUES`]); with
@@ -199,6 +291,59 @@ pub struct DriftConfig {
 }
 
 impl DriftConfig {
+    /// Checks what can be checked without the baseline: each method's threshold within its range
+    /// ([`Method::threshold_range`]), `numeric` and `categorical` methods that apply to their kind,
+    /// `dataset_drift_share` in [0, 1] and `min_current_values` in 1..=[`MAX_MIN_CURRENT_VALUES`]. The feature
+    /// names of `features` need the baseline: [`crate::evaluate::EvaluationConfig::validate`] checks them.
+    ///
+    /// # Errors
+    ///
+    /// The first offending field, with its path below `drift`, its value and the allowed range.
+    pub fn check(&self) -> Result<(), crate::evaluate::SettingsError> {
+        use crate::evaluate::SettingsError;
+        if let Some(share) = self.dataset_drift_share.filter(|s| !(0.0..=1.0).contains(s)) {
+            return Err(SettingsError::new(
+                "drift.dataset_drift_share",
+                format!("{share} is outside [0, 1]"),
+            ));
+        }
+        if let Some(min) = self
+            .min_current_values
+            .filter(|m| !(1..=MAX_MIN_CURRENT_VALUES).contains(m))
+        {
+            return Err(SettingsError::new(
+                "drift.min_current_values",
+                format!("{min} is outside [1, {MAX_MIN_CURRENT_VALUES}]"),
+            ));
+        }
+        for (field, choice, numbers) in [
+            ("drift.numeric", self.numeric, true),
+            ("drift.categorical", self.categorical, false),
+        ] {
+            let Some(choice) = choice else { continue };
+            let applies = if numbers {
+                choice.method.applies_to_numbers()
+            } else {
+                choice.method.applies_to_strings()
+            };
+            if !applies {
+                return Err(SettingsError::new(
+                    format!("{field}.method"),
+                    format!(
+                        "{} does not compare {}",
+                        choice.method.as_str(),
+                        if numbers { "numbers" } else { "categories" }
+                    ),
+                ));
+            }
+            choice.check(field)?;
+        }
+        for (name, choice) in &self.features {
+            choice.check(&format!("drift.features.{name}"))?;
+        }
+        Ok(())
+    }
+
     /// The minimum number of current values for a verdict.
     pub fn min_current_values(&self) -> u64 {
         self.min_current_values
