@@ -359,6 +359,10 @@ mod tests {
     fn the_defaults_and_a_full_sensible_configuration_are_accepted() {
         let baseline = baseline();
         EvaluationConfig::default().validate(&baseline).unwrap();
+        let empty: EvaluationConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, EvaluationConfig::default());
+        // Unknown fields are still refused.
+        assert!(refused(json!({"drfit": {}})).contains("unknown field `drfit`"));
         let config: EvaluationConfig = serde_json::from_value(json!({
             "reader": {"max_line_bytes": 1000, "json": {"features": "/data/instances", "predictions": "",
                        "score_key": "score"}},
