@@ -7,7 +7,10 @@
 //! - `model-quality/cbpe_calibration.json`: the label-free estimate's calibration (optional).
 //!
 //! A file that is there but not valid is an error naming it, never skipped: a monitor that silently drops its
-//! quality constraints stops alarming without saying so.
+//! quality constraints stops alarming without saying so. The data baseline's two files are also checked against
+//! each other ([`Baseline::check`]): a zero-row baseline, a feature named twice, constraints naming none of the
+//! statistics' features or a share outside [0, 1] is an error naming the file and the feature; a feature that
+//! only cannot be compared is reported as such ([`Baseline::not_comparable`]).
 
 use crate::baseline::{Baseline, BaselineError, CONSTRAINTS_FILE, STATISTICS_FILE};
 use crate::evaluate::QualityConfig;
@@ -57,7 +60,7 @@ pub fn calibration_name() -> String {
 ///
 /// [`BaselineError::Missing`] when `statistics.json` or `constraints.json` is absent, [`BaselineError::Read`]
 /// when a file cannot be read, and [`BaselineError::Parse`] or [`BaselineError::Invalid`] naming the file that
-/// is not valid.
+/// is not valid or that contradicts the other.
 pub fn load<R: ObjectReader + ?Sized>(folder: &str, files: &R) -> Result<BaselineFiles, BaselineError> {
     let folder_files = Folder { name: folder, files };
     let required = |name: &str| {

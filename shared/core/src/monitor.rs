@@ -428,6 +428,34 @@ pub struct ScheduleSettings {
     pub lease: Duration,
 }
 
+impl ScheduleSettings {
+    /// Checks the settings: `max_windows` at least 1 (0 would evaluate nothing, ever), `settle` not negative,
+    /// `lease` positive (a claim that has already expired protects nothing).
+    ///
+    /// # Errors
+    ///
+    /// A [`SettingsError`](crate::evaluate::SettingsError) naming the first offending field and its range.
+    pub fn validate(&self) -> Result<(), crate::evaluate::SettingsError> {
+        use crate::evaluate::SettingsError;
+        if self.max_windows == 0 {
+            return Err(SettingsError::new("max_windows", "0 is outside [1, inf)"));
+        }
+        if self.settle < Duration::zero() {
+            return Err(SettingsError::new(
+                "settle",
+                format!("{} minutes is outside [0, inf)", self.settle.num_minutes()),
+            ));
+        }
+        if self.lease <= Duration::zero() {
+            return Err(SettingsError::new(
+                "lease",
+                format!("{} minutes is outside (0, inf)", self.lease.num_minutes()),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Failed windows retried per run at most, before the new hours (so that failures never crowd them out).
 pub const MAX_RETRIES_PER_RUN: usize = 3;
 /// Runs that try a failed window before it is given up (kept in the record, for a backfill): a day of hourly runs.
@@ -1238,5 +1266,38 @@ mod tests {
         let due = due_windows(at(14, 30), Some(&last), &settings);
         // Three retries (the given-up hour 1 is not one), then two new hours.
         assert_eq!(due, vec![w(2), w(3), w(4), w(10), w(11)]);
+    }
+
+    #[test]
+    fn schedule_settings_out_of_range_are_refused_with_the_field() {
+        let good = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        };
+        good.validate().unwrap();
+        let cases = [
+            (
+                ScheduleSettings { max_windows: 0, ..good },
+                "max_windows: 0 is outside [1, inf)",
+            ),
+            (
+                ScheduleSettings {
+                    settle: Duration::minutes(-1),
+                    ..good
+                },
+                "settle: -1 minutes is outside [0, inf)",
+            ),
+            (
+                ScheduleSettings {
+                    lease: Duration::zero(),
+                    ..good
+                },
+                "lease: 0 minutes is outside (0, inf)",
+            ),
+        ];
+        for (settings, expected) in cases {
+            assert_eq!(settings.validate().unwrap_err().to_string(), expected);
+        }
     }
 }

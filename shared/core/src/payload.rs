@@ -155,6 +155,41 @@ pub struct JsonSelectors {
     pub label_key: Option<String>,
 }
 
+impl JsonSelectors {
+    /// Checks the selectors: each pointer is an RFC 6901 JSON pointer (empty, the whole body, or starting with
+    /// `/`, and `~` only in `~0` and `~1`); a key is not empty. A pointer without its leading `/` selects nothing
+    /// in any body, so every record would be skipped. Returns the offending field (`features`, `predictions`,
+    /// `score_key`, `label_key`) and why.
+    ///
+    /// # Errors
+    ///
+    /// The first offending field and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for (field, pointer) in [("features", &self.features), ("predictions", &self.predictions)] {
+            let Some(p) = pointer else { continue };
+            if !p.is_empty() && !p.starts_with('/') {
+                return Err((
+                    field,
+                    format!("{p:?} is not a JSON pointer: it must be empty or start with \"/\" (\"/{p}\"?)"),
+                ));
+            }
+            let mut escapes = p.match_indices('~').map(|(i, _)| &p[i + 1..]);
+            if escapes.any(|rest| !rest.starts_with('0') && !rest.starts_with('1')) {
+                return Err((
+                    field,
+                    format!("{p:?} is not a JSON pointer: \"~\" must be followed by 0 or 1"),
+                ));
+            }
+        }
+        for (field, key) in [("score_key", &self.score_key), ("label_key", &self.label_key)] {
+            if key.as_deref().is_some_and(str::is_empty) {
+                return Err((field, "must not be empty".to_owned()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A model's output for one row.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Prediction<'a> {

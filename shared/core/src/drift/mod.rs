@@ -138,6 +138,46 @@ impl Method {
         }
     }
 
+    /// Whether the method compares numbers (a numeric feature configured with one that does not falls back to the
+    /// default).
+    pub fn applies_to_numbers(self) -> bool {
+        !matches!(
+            self,
+            Self::ChiSquare | Self::UnseenShare | Self::GTest | Self::ChiSquareGoodnessOfFit | Self::FisherExact
+        )
+    }
+
+    /// Whether the method compares categories.
+    pub fn applies_to_strings(self) -> bool {
+        !matches!(
+            self,
+            Self::Ks
+                | Self::WassersteinNormed
+                | Self::EnergyDistance
+                | Self::CramerVonMises
+                | Self::AndersonDarling
+                | Self::MannWhitneyU
+                | Self::WelchTTest
+                | Self::KsHigher
+                | Self::KsLower
+        )
+    }
+
+    /// The thresholds that can mean something: a p-value in (0, 1) for tests (at 0 nothing drifts, at 1
+    /// everything does), [0, 1] for the distances bounded by 1, [0, inf) for the others.
+    pub fn threshold_range(self) -> ThresholdRange {
+        if self.is_test() {
+            ThresholdRange::PValue
+        } else if matches!(
+            self,
+            Self::Psi | Self::KlDivergence | Self::WassersteinNormed | Self::EnergyDistance
+        ) {
+            ThresholdRange::NonNegative
+        } else {
+            ThresholdRange::Unit
+        }
+    }
+
     /// The snake_case name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -165,14 +205,64 @@ impl Method {
     }
 }
 
+/// The thresholds a method accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdRange {
+    /// (0, 1).
+    PValue,
+    /// [0, 1].
+    Unit,
+    /// [0, inf).
+    NonNegative,
+}
+
+impl ThresholdRange {
+    /// Whether `threshold` lies in the range.
+    pub fn contains(self, threshold: f64) -> bool {
+        match self {
+            Self::PValue => threshold > 0.0 && threshold < 1.0,
+            Self::Unit => (0.0..=1.0).contains(&threshold),
+            Self::NonNegative => threshold.is_finite() && threshold >= 0.0,
+        }
+    }
+}
+
+impl std::fmt::Display for ThresholdRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PValue => "(0, 1)",
+            Self::Unit => "[0, 1]",
+            Self::NonNegative => "[0, inf)",
+        })
+    }
+}
+
 /// The method and threshold for one feature.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodChoice {
     pub method: Method,
-    /// The method's default when absent.
+    /// The method's default when absent. Within the method's [`Method::threshold_range`]: a p-value in (0, 1)
+    /// for tests, [0, 1] for the bounded distances, [0, inf) for PSI, KL, Wasserstein and energy distance.
     #[serde(default)]
     pub threshold: Option<f64>,
+}
+
+impl MethodChoice {
+    /// The threshold, when set, lies in the method's range; `at` is the choice's path.
+    fn check(&self, at: &str) -> Result<(), crate::evaluate::SettingsError> {
+        match self.threshold {
+            Some(t) if !self.method.threshold_range().contains(t) => Err(crate::evaluate::SettingsError::new(
+                format!("{at}.threshold"),
+                format!(
+                    "{t} is outside {} (the range of {})",
+                    self.method.threshold_range(),
+                    self.method.as_str()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Drift configuration (the `drift` section of the `--config` file).
@@ -185,10 +275,12 @@ pub struct DriftConfig {
     /// Method for string features, instead of the sample-size default.
     #[serde(default)]
     pub categorical: Option<MethodChoice>,
-    /// Per-feature methods, by feature name; these win over the two above.
+    /// Per-feature methods, by feature name; these win over the two above. Each name must be a feature of the
+    /// baseline ([`crate::evaluate::EvaluationConfig::validate`]).
     #[serde(default)]
     pub features: BTreeMap<String, MethodChoice>,
-    /// The share of drifted features above which the data set as a whole is reported as drifted (default 0.5).
+    /// The share of drifted features above which the data set as a whole is reported as drifted (default 0.5; in
+    /// [0, 1]).
     #[serde(default)]
     pub dataset_drift_share: Option<f64>,
     /// The fewest current values a feature needs for a verdict (default [`DEFAULT_MIN_CURRENT_VALUES`]); with
@@ -199,6 +291,59 @@ pub struct DriftConfig {
 }
 
 impl DriftConfig {
+    /// Checks what can be checked without the baseline: each method's threshold within its range
+    /// ([`Method::threshold_range`]), `numeric` and `categorical` methods that apply to their kind,
+    /// `dataset_drift_share` in [0, 1] and `min_current_values` in 1..=[`MAX_MIN_CURRENT_VALUES`]. The feature
+    /// names of `features` need the baseline: [`crate::evaluate::EvaluationConfig::validate`] checks them.
+    ///
+    /// # Errors
+    ///
+    /// The first offending field, with its path below `drift`, its value and the allowed range.
+    pub fn check(&self) -> Result<(), crate::evaluate::SettingsError> {
+        use crate::evaluate::SettingsError;
+        if let Some(share) = self.dataset_drift_share.filter(|s| !(0.0..=1.0).contains(s)) {
+            return Err(SettingsError::new(
+                "drift.dataset_drift_share",
+                format!("{share} is outside [0, 1]"),
+            ));
+        }
+        if let Some(min) = self
+            .min_current_values
+            .filter(|m| !(1..=MAX_MIN_CURRENT_VALUES).contains(m))
+        {
+            return Err(SettingsError::new(
+                "drift.min_current_values",
+                format!("{min} is outside [1, {MAX_MIN_CURRENT_VALUES}]"),
+            ));
+        }
+        for (field, choice, numbers) in [
+            ("drift.numeric", self.numeric, true),
+            ("drift.categorical", self.categorical, false),
+        ] {
+            let Some(choice) = choice else { continue };
+            let applies = if numbers {
+                choice.method.applies_to_numbers()
+            } else {
+                choice.method.applies_to_strings()
+            };
+            if !applies {
+                return Err(SettingsError::new(
+                    format!("{field}.method"),
+                    format!(
+                        "{} does not compare {}",
+                        choice.method.as_str(),
+                        if numbers { "numbers" } else { "categories" }
+                    ),
+                ));
+            }
+            choice.check(field)?;
+        }
+        for (name, choice) in &self.features {
+            choice.check(&format!("drift.features.{name}"))?;
+        }
+        Ok(())
+    }
+
     /// The minimum number of current values for a verdict.
     pub fn min_current_values(&self) -> u64 {
         self.min_current_values
@@ -295,32 +440,65 @@ impl DriftReport {
     pub fn feature(&self, name: &str) -> Option<&FeatureDrift> {
         self.features.iter().find(|f| f.feature == name)
     }
+
+    /// Adds to `not_compared` the features of `baseline` that no window can be compared on
+    /// ([`crate::baseline::Baseline::not_comparable`]: constrained but not described, described but not read,
+    /// or with an empty distribution), so that they are reported rather than silently left out. A feature
+    /// already reported, or judged, keeps what [`compare`] said of it.
+    pub fn add_not_comparable(&mut self, baseline: &crate::baseline::Baseline) {
+        for (name, reason) in baseline.not_comparable() {
+            if self.feature(&name).is_none() {
+                self.not_compared.entry(name).or_insert(reason);
+            }
+        }
+    }
 }
 
-/// How Model Monitor compares distributions for `baseline_drift_check`, read from the constraints.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How Model Monitor compares distributions for `baseline_drift_check`, read from the constraints: the data
+/// set's `distribution_constraints`, and each feature's own where its `monitoringConfigOverrides` change them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelMonitorComparison {
+    /// Whether any feature is compared: the data set's `perform_comparison`, or a feature's override enabling
+    /// it. [`Self::for_feature`] says which.
     pub enabled: bool,
     pub robust: bool,
     pub threshold: f64,
     pub categorical_threshold: f64,
     /// `ChiSquared` instead of `LInfinity` for strings: the distance is then `1 - p`.
     pub categorical_chi_squared: bool,
+    /// The data set's `perform_comparison`, for the features without an override of it.
+    pub dataset_enabled: bool,
+    /// The comparison of each feature whose overrides change it, resolved (their own `features` are empty).
+    pub features: BTreeMap<String, ModelMonitorComparison>,
 }
 
 impl ModelMonitorComparison {
     /// The comparison the constraints configure, with Model Monitor's defaults for what they leave out.
     pub fn from_constraints(constraints: &Constraints) -> Self {
-        let dc = constraints
-            .monitoring_config
-            .distribution_constraints
-            .clone()
-            .unwrap_or_default();
+        let mut comparison = Self::of(&constraints.monitoring_config);
+        for f in &constraints.features {
+            let changes = f
+                .monitoring_config_overrides
+                .as_ref()
+                .is_some_and(|o| o.distribution_constraints.is_some());
+            if changes {
+                let own = Self::of(&constraints.config_for(&f.name));
+                comparison.enabled |= own.enabled;
+                comparison.features.insert(f.name.clone(), own);
+            }
+        }
+        comparison
+    }
+
+    /// The comparison of one monitoring config.
+    fn of(config: &crate::baseline::MonitoringConfig) -> Self {
+        let dc = config.distribution_constraints.clone().unwrap_or_default();
         let threshold = dc
             .comparison_threshold
             .unwrap_or(crate::baseline::DEFAULT_COMPARISON_THRESHOLD);
+        let enabled = dc.perform_comparison.is_none_or(|t| t.is_enabled());
         Self {
-            enabled: dc.perform_comparison.is_none_or(|t| t.is_enabled()),
+            enabled,
             robust: !dc
                 .comparison_method
                 .as_deref()
@@ -331,7 +509,18 @@ impl ModelMonitorComparison {
                 .categorical_drift_method
                 .as_deref()
                 .is_some_and(|m| m.eq_ignore_ascii_case("chisquared")),
+            dataset_enabled: enabled,
+            features: BTreeMap::new(),
         }
+    }
+
+    /// The comparison of feature `name`: its overrides', else the data set's.
+    pub fn for_feature(&self, name: &str) -> ModelMonitorComparison {
+        self.features.get(name).cloned().unwrap_or_else(|| Self {
+            enabled: self.dataset_enabled,
+            features: BTreeMap::new(),
+            ..*self
+        })
     }
 }
 
@@ -637,8 +826,17 @@ fn baseline_rank_error(reference: &FeatureStatistics, sketch: &KllSketch) -> Ran
 }
 
 /// Model Monitor's baseline drift distance of one feature under `comparison`: the robust or simple L-infinity
-/// distance, or for strings with `ChiSquared`, `1 - p`. Returns the distance and its threshold.
+/// distance, or for strings with `ChiSquared`, `1 - p`, under the feature's own comparison
+/// ([`ModelMonitorComparison::for_feature`]). Returns the distance and its threshold: infinite when the feature's
+/// comparison is disabled (`perform_comparison` overridden to `Disabled`), so that it is never exceeded.
 pub fn model_monitor_distance(drift: &FeatureDrift, comparison: &ModelMonitorComparison) -> (f64, f64) {
+    let comparison = &comparison.for_feature(&drift.feature);
+    let (distance, threshold) = model_monitor_distance_of(drift, comparison);
+    // A feature whose comparison is disabled never exceeds its threshold.
+    (distance, if comparison.enabled { threshold } else { f64::INFINITY })
+}
+
+fn model_monitor_distance_of(drift: &FeatureDrift, comparison: &ModelMonitorComparison) -> (f64, f64) {
     let pick = |simple: &str, robust: &str| {
         let key = if comparison.robust { robust } else { simple };
         drift.scores.get(key).copied().unwrap_or(0.0)
@@ -705,6 +903,138 @@ mod tests {
         assert!(c.drifted);
         assert!((c.scores["unseen_share"] - 2.0 / 3.0).abs() < 1e-3);
         assert!(report.dataset_drifted);
+    }
+
+    /// `constraints` with `overrides` deep-merged into feature `index` of its JSON form, read back.
+    fn with_overrides(constraints: &Constraints, index: usize, overrides: serde_json::Value) -> Constraints {
+        fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+            match (into, from) {
+                (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                    for (k, v) in b {
+                        merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+                (slot, v) => *slot = v,
+            }
+        }
+        let mut json = serde_json::to_value(constraints).unwrap();
+        merge(&mut json["features"][index], overrides);
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// Each form of per-feature overrides AWS writes reaches `baseline_drift_check`, the evaluation of the
+    /// constraints and the per-feature metrics.
+    #[test]
+    fn feature_overrides_in_every_form_reach_the_drift_check_and_the_metrics() {
+        use crate::metrics::{MetricScope, data_metrics};
+        use crate::violations::{CheckType, ShapeObservations, check};
+        use serde_json::json;
+
+        let base = Baseline::from_profile(&profile(spread, |i| if i % 3 == 0 { "a" } else { "b" }, 5000));
+        let shifted = profile(|i| spread(i) + 3.0, |i| if i % 3 == 0 { "b" } else { "c" }, 3000);
+        let run = |constraints: &Constraints| {
+            let mm = ModelMonitorComparison::from_constraints(constraints);
+            let report = compare(&base.statistics, &mm, &shifted, &DriftConfig::default());
+            let violations = check(constraints, &shifted, &report, &ShapeObservations::default()).violations;
+            let drift_checks: Vec<String> = violations
+                .iter()
+                .filter(|v| v.constraint_check_type == CheckType::BaselineDriftCheck)
+                .map(|v| v.feature_name.clone())
+                .collect();
+            let any_checks: Vec<String> = violations.iter().map(|v| v.feature_name.clone()).collect();
+            let scope = MetricScope {
+                endpoint: "ep".into(),
+                schedule: "s".into(),
+                timestamp: crate::window::parse_time("2024-05-01T14").unwrap(),
+            };
+            let metrics: Vec<String> = data_metrics(
+                &Baseline {
+                    statistics: base.statistics.clone(),
+                    constraints: constraints.clone(),
+                },
+                &shifted,
+                &report,
+                (0, 0),
+                &scope,
+            )
+            .into_iter()
+            .map(|d| d.metric_name)
+            .filter(|m| m.starts_with("feature_baseline_drift_"))
+            .collect();
+            (drift_checks, any_checks, metrics, report)
+        };
+        let (x, c) = (0, 1);
+        let (checks, _, metrics, _) = run(&base.constraints);
+        assert_eq!(checks, ["x", "c"]);
+        assert_eq!(metrics, ["feature_baseline_drift_x", "feature_baseline_drift_c"]);
+
+        // The documented form: x's threshold above its distance (0.3).
+        let documented = with_overrides(
+            &base.constraints,
+            x,
+            json!({"monitoringConfigOverrides": {"comparison_threshold": 0.9}}),
+        );
+        assert_eq!(run(&documented).0, ["c"]);
+        // The SDK's form inside num_constraints: x not compared.
+        let sdk_num = with_overrides(
+            &base.constraints,
+            x,
+            json!({"num_constraints": {"monitoring_config_overrides":
+                {"distribution_constraints": {"perform_comparison": "Disabled"}}}}),
+        );
+        assert_eq!(run(&sdk_num).0, ["c"]);
+        // The SDK's form inside string_constraints: c's threshold above its distance (2/3).
+        let sdk_string = with_overrides(
+            &base.constraints,
+            c,
+            json!({"string_constraints": {"monitoring_config_overrides": {"categorical_comparison_threshold": 0.99}}}),
+        );
+        assert_eq!(run(&sdk_string).0, ["x"]);
+        // The data set's comparison off, one feature's on.
+        let mut off = base.constraints.clone();
+        off.monitoring_config
+            .distribution_constraints
+            .as_mut()
+            .unwrap()
+            .perform_comparison = Some(crate::baseline::Toggle::Disabled);
+        assert!(run(&off).0.is_empty());
+        let only_c = with_overrides(
+            &off,
+            c,
+            json!({"monitoringConfigOverrides": {"perform_comparison": "Enabled"}}),
+        );
+        assert_eq!(run(&only_c).0, ["c"]);
+        // A feature's comparison method: its Model Monitor distance is the simple one.
+        let simple = with_overrides(
+            &base.constraints,
+            x,
+            json!({"monitoringConfigOverrides": {"comparison_method": "Simple"}}),
+        );
+        let report = run(&simple).3;
+        let fx = report.feature("x").unwrap();
+        assert_eq!(fx.model_monitor_distance, fx.scores["linf_simple"]);
+        assert_ne!(fx.scores["linf_simple"], fx.scores["linf_robust"]);
+
+        // emit_metrics and evaluate_constraints, per feature, in the SDK's and the earlier form.
+        let quiet = with_overrides(
+            &base.constraints,
+            x,
+            json!({"num_constraints": {"monitoring_config_overrides": {"emit_metrics": "Disabled"}}}),
+        );
+        assert_eq!(run(&quiet).2, ["feature_baseline_drift_c"]);
+        let quiet = with_overrides(
+            &base.constraints,
+            c,
+            json!({"monitoringConfigOverrides": {"emit_metrics": "Disabled"}}),
+        );
+        assert_eq!(run(&quiet).2, ["feature_baseline_drift_x"]);
+        let unchecked = with_overrides(
+            &base.constraints,
+            c,
+            json!({"string_constraints": {"monitoring_config_overrides": {"evaluate_constraints": "Disabled"}}}),
+        );
+        let (_, any, _, _) = run(&unchecked);
+        assert!(any.iter().all(|f| f != "c") && any.contains(&"x".to_owned()), "{any:?}");
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::quality::{
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
 
-pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig};
+pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig, SettingsError};
 
 /// Model quality of a window.
 #[derive(Debug, Clone, Serialize)]

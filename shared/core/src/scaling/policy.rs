@@ -384,6 +384,20 @@ impl Policy {
                 "must be >= the target".to_owned(),
             ));
         }
+        if let Some(l) = &self.latency_objective {
+            if !positive(l.max_ms) {
+                return Err(bad(
+                    "latency_objective.max_ms",
+                    format!("{} is outside (0, inf)", l.max_ms),
+                ));
+            }
+            if !positive(l.high_utilization) {
+                return Err(bad(
+                    "latency_objective.high_utilization",
+                    format!("{} is outside (0, inf)", l.high_utilization),
+                ));
+            }
+        }
         if !(self.panic_threshold.is_finite() && self.panic_threshold > 1.0) {
             return Err(bad("panic_threshold", "must be > 1".to_owned()));
         }
@@ -611,6 +625,21 @@ pub(crate) mod tests {
             off_ladder.validate(),
             Err(PolicyError::Invalid { field: "vertical", .. })
         ));
+        for (from, to, field) in [
+            ("\"max_ms\": 2000", "\"max_ms\": -5", "latency_objective.max_ms"),
+            (
+                "\"high_utilization\": 0.8",
+                "\"high_utilization\": 0",
+                "latency_objective.high_utilization",
+            ),
+        ] {
+            let err = Policy::from_json(&SAMPLE.replacen(from, to, 1)).unwrap_err();
+            assert!(
+                matches!(err, PolicyError::Invalid { field: f, .. } if f == field),
+                "{err}"
+            );
+            assert!(err.to_string().contains("is outside (0, inf)"), "{err}");
+        }
         let cron = SAMPLE.replacen("* 8-17 * * MON-FRI", "* 8-17 * *", 1);
         assert!(matches!(Policy::from_json(&cron), Err(PolicyError::Json(_))));
     }
