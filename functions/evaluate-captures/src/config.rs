@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 pub use modelwatch_aws::env::{ConfigError, EndpointVariant};
-use modelwatch_aws::env::{Vars, unparsable};
+use modelwatch_aws::env::{Vars, invalid, unparsable};
 use modelwatch_aws::s3::S3Location;
 use modelwatch_core::evaluate::EvaluationConfig;
-use modelwatch_core::monitor::Target;
+use modelwatch_core::monitor::{ScheduleSettings, Target};
 
 /// The typed configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +67,20 @@ impl Config {
             Some(json) => serde_json::from_str(json).map_err(|e| unparsable("EVALUATION_CONFIG", e))?,
         };
         let max_windows = vars.number("MAX_WINDOWS_PER_RUN", DEFAULT_MAX_WINDOWS as i64)?;
+        let schedule = ScheduleSettings {
+            settle: Duration::minutes(vars.number("SETTLE_MINUTES", DEFAULT_SETTLE_MINUTES)?),
+            // A negative count is refused by the check below, as 0 is.
+            max_windows: usize::try_from(max_windows).unwrap_or(0),
+            lease: Duration::minutes(vars.number("LEASE_MINUTES", DEFAULT_LEASE_MINUTES)?),
+        };
+        schedule.validate().map_err(|e| {
+            let name = match e.field.as_str() {
+                "max_windows" => "MAX_WINDOWS_PER_RUN",
+                "settle" => "SETTLE_MINUTES",
+                _ => "LEASE_MINUTES",
+            };
+            invalid(name, e.why)
+        })?;
         Ok(Self {
             endpoints,
             capture: vars.location("CAPTURE_S3_URI")?,
@@ -79,9 +93,9 @@ impl Config {
             evaluation,
             namespace: vars.get("METRICS_NAMESPACE").map(str::to_owned),
             schedule: vars.get("SCHEDULE_NAME").unwrap_or(DEFAULT_SCHEDULE).to_owned(),
-            settle: Duration::minutes(vars.number("SETTLE_MINUTES", DEFAULT_SETTLE_MINUTES)?),
-            max_windows: usize::try_from(max_windows.max(1)).unwrap_or(DEFAULT_MAX_WINDOWS),
-            lease: Duration::minutes(vars.number("LEASE_MINUTES", DEFAULT_LEASE_MINUTES)?),
+            settle: schedule.settle,
+            max_windows: schedule.max_windows,
+            lease: schedule.lease,
         })
     }
 
@@ -191,6 +205,26 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("SETTLE_MINUTES")
+        );
+        for (name, value) in [
+            ("MAX_WINDOWS_PER_RUN", "0"),
+            ("MAX_WINDOWS_PER_RUN", "-3"),
+            ("LEASE_MINUTES", "0"),
+        ] {
+            let mut v = vars(&BASE);
+            v.insert(name.into(), value.into());
+            let e = Config::from_vars(&v).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("environment variable {name}: ")), "{e}");
+        }
+        let mut v = vars(&BASE);
+        v.insert(
+            "EVALUATION_CONFIG".into(),
+            r#"{"drift": {"dataset_drift_share": 1.5}}"#.into(),
+        );
+        let e = Config::from_vars(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("EVALUATION_CONFIG") && e.contains("drift.dataset_drift_share"),
+            "{e}"
         );
         let mut v = vars(&BASE);
         v.insert(

@@ -93,8 +93,8 @@ pub enum HandlerError {
         first: DateTime<Utc>,
         error: String,
     },
-    #[error("{endpoint}/{variant}: model quality: {reason}")]
-    Quality {
+    #[error("{endpoint}/{variant}: the evaluation's settings: {reason}")]
+    Settings {
         endpoint: String,
         variant: String,
         reason: String,
@@ -134,7 +134,7 @@ impl HandlerError {
 impl Classify for HandlerError {
     fn retryable(&self) -> bool {
         match self {
-            Self::Event(_) | Self::Quality { .. } => false,
+            Self::Event(_) | Self::Settings { .. } => false,
             Self::Baseline { source, .. } => source.retryable(),
             Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
             // Recorded and retried by the next scheduled runs; an immediate retry may succeed too.
@@ -307,6 +307,14 @@ impl App {
             };
             let ports = adapters.ports(&files);
             let ev = &target.ev;
+            config
+                .evaluation
+                .validate(&files.baseline)
+                .map_err(|e| HandlerError::Settings {
+                    endpoint: ev.endpoint.clone(),
+                    variant: ev.variant.clone(),
+                    reason: e.to_string(),
+                })?;
             let outcome = monitor::fold_object(
                 &ports,
                 &config.target(ev),
@@ -346,7 +354,7 @@ fn run_windows(
     run_id: &str,
 ) -> Result<Vec<WindowOutcome>, HandlerError> {
     let target = config.target(ev);
-    let evaluation = evaluation_of(config, files).map_err(|reason| HandlerError::Quality {
+    let evaluation = evaluation_of(config, files).map_err(|reason| HandlerError::Settings {
         endpoint: ev.endpoint.clone(),
         variant: ev.variant.clone(),
         reason,
@@ -407,8 +415,9 @@ fn run_windows(
 
 /// The evaluation settings of one endpoint variant: with ground truth configured, model quality as
 /// `EVALUATION_CONFIG` says or, when it says nothing, as the baseline's model-quality files do (the core's
-/// [`BaselineFiles::resolve_quality`], which the CLI calls too). A problem type that differs from the baseline's,
-/// or none at all, is an error naming the settings.
+/// [`BaselineFiles::resolve_quality`], which the CLI calls too), checked against the baseline
+/// ([`EvaluationConfig::validate`]). A problem type that differs from the baseline's, or none at all, and a
+/// `drift.features` key that names no feature of the baseline are errors naming the setting.
 fn evaluation_of(config: &Config, files: &BaselineFiles) -> Result<EvaluationConfig, String> {
     let mut evaluation = config.evaluation.clone();
     if config.ground_truth.is_some() {
@@ -422,6 +431,8 @@ fn evaluation_of(config: &Config, files: &BaselineFiles) -> Result<EvaluationCon
             })?;
         evaluation.quality = Some(quality);
     }
+    // What needs the baseline: `drift.features` naming its features, with methods that suit their types.
+    evaluation.validate(&files.baseline).map_err(|e| e.to_string())?;
     Ok(evaluation)
 }
 

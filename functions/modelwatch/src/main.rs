@@ -257,7 +257,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if state.is_some() && window.is_none() {
                 bail!("--state needs --from and --to: the prediction history records one window per run");
             }
-            let mut config = read_config(config.as_deref())?;
+            let config_path = config;
+            let mut config = read_config(config_path.as_deref())?;
             let mut files = read_baseline(&baseline_dir)?;
             if let Some(path) = quality_constraints {
                 files.quality_constraints = Some(read_quality_constraints(&path)?);
@@ -281,6 +282,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ..PredictionConfig::new(problem)
                 });
             }
+            // What needs the baseline (a `drift.features` key naming its features); the rest was checked as read.
+            config.validate(&files.baseline).with_context(|| {
+                let settings = config_path
+                    .as_deref()
+                    .map_or_else(|| "the settings".to_owned(), |p| p.display().to_string());
+                format!("{settings} do not fit the baseline in {}", baseline_dir.display())
+            })?;
             refuse_mixed_targets(&captures, window.as_ref())?;
             let constraints = files.quality_constraints;
             let (baseline, calibration) = (files.baseline, files.calibration);

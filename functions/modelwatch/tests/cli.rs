@@ -803,6 +803,35 @@ fn nothing_compared_is_its_own_exit_status_and_publishes_no_drift() {
     assert!(names.iter().all(|n| !n.contains("drift")), "{names:?}");
     assert!(names.contains(&"dataset_item_count".to_owned()), "{names:?}");
 
+    // A drift.features key that names no feature of the baseline (a typo) is refused, naming it; so is an absurd
+    // setting, as the file is read.
+    for (config, expected) in [
+        (
+            r#"{"drift": {"features": {"incme": {"method": "ks"}}}}"#,
+            "drift.features.incme",
+        ),
+        (
+            r#"{"drift": {"dataset_drift_share": 1.5}}"#,
+            "drift.dataset_drift_share: 1.5 is outside [0, 1]",
+        ),
+    ] {
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, config).unwrap();
+        let (code, _, stderr) = run(&[
+            "evaluate",
+            "--captures",
+            &captures,
+            "--baseline",
+            &baseline,
+            "--out",
+            &p(&out),
+            "--config",
+            &p(&path),
+        ]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+
     // A baseline of another table (three columns): every captured row (seven fields) is skipped.
     let other = dir.path().join("other.csv");
     std::fs::write(

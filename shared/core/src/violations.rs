@@ -84,14 +84,17 @@ pub fn check(
     if config.evaluate_constraints.is_some_and(|t| !t.is_enabled()) {
         return Violations { violations: out };
     }
-    let datatype_threshold = config.datatype_check_threshold.unwrap_or(1.0);
-    let domain_threshold = config.domain_content_threshold.unwrap_or(1.0);
-    let comparison = ModelMonitorComparison::from_constraints(constraints);
+    let comparisons = ModelMonitorComparison::from_constraints(constraints);
 
     for fc in &constraints.features {
         if !evaluates(fc) {
             continue;
         }
+        // The feature's own overrides (in any form AWS writes them) over the data set's configuration.
+        let feature_config = constraints.config_for(&fc.name);
+        let datatype_threshold = feature_config.datatype_check_threshold.unwrap_or(1.0);
+        let domain_threshold = feature_config.domain_content_threshold.unwrap_or(1.0);
+        let comparison = comparisons.for_feature(&fc.name);
         let Some(profile) = current.feature(&fc.name) else {
             continue;
         };
@@ -331,6 +334,41 @@ mod tests {
         ];
         let expect: Vec<(String, CheckType)> = expect.iter().map(|(f, c)| (f.to_string(), *c)).collect();
         assert_eq!(found, expect);
+    }
+
+    #[test]
+    fn a_features_own_thresholds_decide_its_type_and_domain_checks() {
+        // One float in ten in the integral column `n` and one value in ten outside the domain of `s`.
+        let mut cur = current(&train());
+        for i in 0..1000 {
+            cur.features[0].add_number(if i % 10 == 0 { 0.5 } else { (i % 10) as f64 }, i % 10 != 0);
+            cur.features[1].add_number((i % 7) as f64 + 0.5, false);
+            cur.features[2].add_string(if i % 10 == 0 { "zzz" } else { ["a", "b", "c"][i % 3] });
+        }
+        let found = |base: &Baseline| -> Vec<(String, CheckType)> {
+            run(base, &cur, &ShapeObservations::default())
+                .into_iter()
+                .filter(|(_, c)| *c != CheckType::BaselineDriftCheck)
+                .collect()
+        };
+        let strict = train();
+        assert_eq!(
+            found(&strict),
+            [
+                ("n".to_owned(), CheckType::DataTypeCheck),
+                ("s".to_owned(), CheckType::CategoricalValuesCheck)
+            ]
+        );
+        // Overrides allowing 85 %: the data set's 100 % no longer applies to these two features.
+        let mut lenient = train();
+        for f in &mut lenient.constraints.features {
+            f.monitoring_config_overrides = Some(crate::baseline::MonitoringConfigOverrides {
+                datatype_check_threshold: Some(0.85),
+                domain_content_threshold: Some(0.85),
+                ..Default::default()
+            });
+        }
+        assert_eq!(found(&lenient), []);
     }
 
     #[test]

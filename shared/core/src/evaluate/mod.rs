@@ -375,6 +375,7 @@ impl<'a> Evaluator<'a> {
         } = self;
         let comparison = ModelMonitorComparison::from_constraints(&baseline.constraints);
         let mut drift = drift::compare(&baseline.statistics, &comparison, &profile, &config.drift);
+        drift.add_not_comparable(baseline);
         drift.nothing_compared = nothing_compared(&NothingComparedFacts {
             baseline_features: baseline.statistics.features.len(),
             files: &files,
