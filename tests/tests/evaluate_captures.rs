@@ -277,3 +277,78 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     assert!(alarmed, "the alarm on live drift did not go to ALARM in 180 s");
     assert!(notified, "no ALARM notification reached the SQS queue in 180 s");
 }
+
+/// The test stack refuses what CloudWatch refuses (scripts/teststack/.../cloudwatch_strict.py), and the function's
+/// sink stays within it: names capped by the core, requests of at most 1,000 data and 1 MB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_refuses_what_cloudwatch_refuses_and_the_sink_stays_within_it() {
+    use aws_sdk_cloudwatch::types::MetricDatum as SdkDatum;
+    use modelwatch_core::metrics::{MetricScope, Unit};
+    use modelwatch_core::ports::MetricSink;
+
+    let sdk = sdk_config().await;
+    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
+    let namespace = unique("mw-strict");
+    let datum = |name: &str, ahead: Duration| {
+        SdkDatum::builder()
+            .metric_name(name)
+            .value(1.0)
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                (Utc::now() + ahead).timestamp(),
+            ))
+            .build()
+    };
+    let refused = |result: Result<_, aws_sdk_cloudwatch::error::SdkError<_, _>>| {
+        let e = result.expect_err("refused");
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e).map(str::to_owned)
+    };
+    let too_many: Vec<SdkDatum> = (0..1001).map(|i| datum(&format!("m{i}"), Duration::zero())).collect();
+    let code = refused(
+        cw.put_metric_data()
+            .namespace(&namespace)
+            .set_metric_data(Some(too_many))
+            .send()
+            .await,
+    );
+    assert_eq!(code.as_deref(), Some("InvalidParameterValue"));
+    let long = "x".repeat(256);
+    let code = refused(
+        cw.put_metric_data()
+            .namespace(&namespace)
+            .metric_data(datum(&long, Duration::zero()))
+            .send()
+            .await,
+    );
+    assert_eq!(code.as_deref(), Some("InvalidParameterValue"));
+    let code = refused(
+        cw.put_metric_data()
+            .namespace(&namespace)
+            .metric_data(datum("ahead", Duration::hours(3)))
+            .send()
+            .await,
+    );
+    assert_eq!(code.as_deref(), Some("InvalidParameterValue"));
+
+    // The sink: 2,500 data, some with names far beyond 255 characters (capped by the core), now.
+    let scope = MetricScope {
+        endpoint: "strict".into(),
+        schedule: "s".into(),
+        timestamp: Utc::now(),
+    };
+    let data: Vec<_> = (0..2500)
+        .map(|i| {
+            let name = if i % 100 == 0 {
+                format!("feature_data_{}{i}", "long_".repeat(60))
+            } else {
+                format!("m{i}")
+            };
+            scope.datum(&namespace, name, f64::from(i), Unit::None)
+        })
+        .collect();
+    assert!(data.iter().all(|d| d.metric_name.chars().count() <= 255));
+    let sink = modelwatch_aws::cloudwatch::CloudWatchSink::new(cw.clone(), tokio::runtime::Handle::current(), None);
+    tokio::task::spawn_blocking(move || sink.publish(&data))
+        .await
+        .unwrap()
+        .expect("published within CloudWatch's limits");
+}

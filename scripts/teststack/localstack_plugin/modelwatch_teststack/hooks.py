@@ -23,3 +23,11 @@ def modelwatch_private_s3_storage():
     os.makedirs(path, exist_ok=True)
     s3_provider.DEFAULT_S3_TMP_DIR = path
     LOG.info("modelwatch teststack: S3 object storage in %s", path)
+
+
+@hooks.on_infra_start(priority=1000)  # before the CloudWatch provider builds its dispatch table
+def modelwatch_strict_cloudwatch():
+    """PutMetricData refuses what CloudWatch refuses (cloudwatch_strict.py): the emulator accepts it all."""
+    from modelwatch_teststack import cloudwatch_strict
+
+    cloudwatch_strict.install()
