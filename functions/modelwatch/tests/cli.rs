@@ -803,6 +803,22 @@ fn nothing_compared_is_its_own_exit_status_and_publishes_no_drift() {
     assert!(names.iter().all(|n| !n.contains("drift")), "{names:?}");
     assert!(names.contains(&"dataset_item_count".to_owned()), "{names:?}");
 
+    // A data set without rows gives no baseline.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "a,b\n").unwrap();
+    let (code, _, stderr) = run(&[
+        "baseline",
+        "--dataset",
+        &p(&empty),
+        "--out",
+        &p(&dir.path().join("empty-baseline")),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("empty.csv has no rows: a baseline needs data"),
+        "{stderr}"
+    );
+
     // A drift.features key that names no feature of the baseline (a typo) is refused, naming it; so is an absurd
     // setting, as the file is read.
     for (config, expected) in [

@@ -64,7 +64,8 @@ impl Classify for HandlerError {
                 SuggestError::Dataset(DatasetError::Io { .. }) => true,
                 SuggestError::Dataset(DatasetError::Read { .. } | DatasetError::NoColumn { .. })
                 | SuggestError::Missing(_)
-                | SuggestError::Calibration(_) => false,
+                | SuggestError::Calibration(_)
+                | SuggestError::Empty(_) => false,
             },
             Self::Panicked(e) => e.retryable(),
         }

@@ -49,6 +49,9 @@ pub enum SuggestError {
     Missing(&'static str),
     #[error("calibrating the label-free estimate")]
     Calibration(#[from] CbpeError),
+    /// A data set without rows gives no distribution to compare with: such a baseline would be refused when read.
+    #[error("{0} has no rows: a baseline needs data")]
+    Empty(String),
 }
 
 /// Profiles `dataset` into a baseline, and with `quality`, its model-quality baseline.
@@ -62,6 +65,9 @@ pub fn suggest(
     quality: Option<&QualityRequest>,
 ) -> Result<Suggested, SuggestError> {
     let profile = profile_dataset(dataset, options)?;
+    if profile.item_count == 0 {
+        return Err(SuggestError::Empty(dataset.display().to_string()));
+    }
     let baseline = Baseline::from_profile(&profile);
     let quality = match quality {
         None => None,
