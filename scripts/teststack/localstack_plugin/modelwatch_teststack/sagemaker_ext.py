@@ -16,6 +16,11 @@ UpdateEndpoint (absent from moto), following the real API:
     DataCaptureConfig are taken from the new config instead); DeploymentConfig is accepted and
     shown as LastDeploymentConfig once the update is done (RetainDeploymentConfig keeps the old one).
 
+  * a blue/green DeploymentConfig is checked as SageMaker documents it ("Blue/Green Deployments"): a canary of
+    at least one instance and at most half of the new fleet, a linear step of 10-50 % of it, and a
+    MaximumExecutionTimeoutInSeconds above the whole baking time (every step's wait, and the termination wait);
+    else ValidationException.
+
 UpdateEndpointWeightsAndCapacities (in moto): additionally rejected while an update is in progress,
 as the real API does.  DeleteEndpoint: also forgets a pending update.
 
@@ -105,6 +110,7 @@ class SageMakerExtensions:
                     f'Could not find endpoint configuration "{self._arn("endpoint-config", config_name, context)}".'
                 )
 
+            _check_deployment_config(request.get("DeploymentConfig"), config.production_variants)
             retain = bool(request.get("RetainAllVariantProperties"))
             excluded = {
                 p.get("VariantPropertyType") for p in request.get("ExcludeRetainedVariantProperties") or []
@@ -239,4 +245,46 @@ def _is_built_in_algorithm(image: str, hyperparameters: dict) -> bool:
     return repository in BUILT_IN_ALGORITHM_REPOSITORIES or (
         repository == "sagemaker-xgboost" and "sagemaker_program" not in hyperparameters
     )
+
+
+def _check_deployment_config(deployment: dict | None, variants: list) -> None:
+    """Refuses a blue/green deployment configuration SageMaker refuses, for the new configuration's fleet."""
+    if not deployment:
+        return
+    policy = deployment.get("BlueGreenUpdatePolicy") or {}
+    routing = policy.get("TrafficRoutingConfiguration") or {}
+    kind = routing.get("Type", "ALL_AT_ONCE")
+    fleet = sum(int(v.get("InitialInstanceCount") or 0) for v in variants) or 1
+    wait = int(routing.get("WaitIntervalInSeconds") or 0)
+    termination = int(policy.get("TerminationWaitInSeconds") or 0)
+    timeout = int(policy.get("MaximumExecutionTimeoutInSeconds") or 28800)
+
+    def instances(size: dict) -> float:
+        value = float(size.get("Value") or 0)
+        return value if size.get("Type") == "INSTANCE_COUNT" else fleet * value / 100.0
+
+    steps = 0
+    if kind == "CANARY":
+        canary = instances(routing.get("CanarySize") or {})
+        if canary < 1 or canary > fleet / 2:
+            raise ValidationException(
+                f"CanarySize must be at least one instance and at most 50% of the {fleet} instance(s) of the new "
+                f"fleet ({canary:g} instances)."
+            )
+        steps = 1
+    elif kind == "LINEAR":
+        step = instances(routing.get("LinearStepSize") or {})
+        share = step / fleet
+        if step < 1 or share < 0.1 or share > 0.5:
+            raise ValidationException(
+                f"LinearStepSize must be between 10% and 50% of the {fleet} instance(s) of the new fleet "
+                f"({share:.0%})."
+            )
+        steps = -(-fleet // int(step))
+    baking = steps * wait + termination
+    if timeout <= baking:
+        raise ValidationException(
+            f"MaximumExecutionTimeoutInSeconds {timeout} must be greater than the deployment's total waiting time "
+            f"{baking} s."
+        )
 
