@@ -173,16 +173,17 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
         .send()
         .await
         .unwrap();
-    let alarm = unique("mw-income-drift");
+    // On what the live path publishes (`monitor::LIVE_METRICS`): the share of drifted features of the hour so far.
+    let alarm = unique("mw-live-drift");
     cw.put_metric_alarm()
         .alarm_name(&alarm)
         .namespace(DATA_METRICS_NAMESPACE)
-        .metric_name("feature_baseline_drift_income")
+        .metric_name("dataset_drift_share")
         .set_dimensions(Some(dims(&format!("{}-live", demo.schedule))))
         .statistic(Statistic::Maximum)
         .period(60)
         .evaluation_periods(1)
-        .threshold(0.1)
+        .threshold(0.0)
         .comparison_operator(ComparisonOperator::GreaterThanThreshold)
         .alarm_actions(&topic_arn)
         .send()
