@@ -141,6 +141,9 @@ impl Stack {
             .send()
             .await
             .expect("RegisterScalableTarget");
+        // The stack answers ConcurrentUpdateException to a change right after another, as AWS does while a change
+        // is pending: a team's set-up waits for the registration to settle.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let mut tracking = invocations_tracking(70.0);
         tracking.scale_out_cooldown = Some(60);
         aas.put_scaling_policy()

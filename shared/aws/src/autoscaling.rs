@@ -4,8 +4,13 @@
 //! Removal follows the SageMaker developer guide ("Update endpoints that use auto scaling"): the scaling
 //! policies are deleted, then the target is deregistered. Scheduled actions are deleted too (deregistering
 //! deletes them anyway; deleting them first makes the removal explicit and the same on every implementation).
+//!
+//! Application Auto Scaling answers `ConcurrentUpdateException` to a change of a target whose previous change is
+//! still being applied (its API reference), which back-to-back calls such as these meet: each change is tried again
+//! after a pause ([`CONCURRENT_UPDATE_ATTEMPTS`]). The SDK's own retries do not cover that error.
 
 use aws_sdk_applicationautoscaling::Client;
+use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_applicationautoscaling::types::{
     CustomizedMetricSpecification, MetricDimension, MetricStatistic, MetricType, PolicyType,
     PredefinedMetricSpecification, ScalableDimension, ScalableTarget, ScalableTargetAction, ScalingPolicy as SdkPolicy,
@@ -22,6 +27,35 @@ use modelwatch_core::scaling::controller::Autoscaling;
 use tokio::runtime::Handle;
 
 use crate::error::port_error;
+
+/// Attempts of one change answered `ConcurrentUpdateException`, the first included; the pauses between them start at
+/// [`CONCURRENT_UPDATE_FIRST_PAUSE`] and double (0.2 + 0.4 + 0.8 + 1.6 + 3.2 s at most in all).
+pub const CONCURRENT_UPDATE_ATTEMPTS: u32 = 6;
+/// The first pause after a `ConcurrentUpdateException`.
+pub const CONCURRENT_UPDATE_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+/// The error code of a change refused because another one is still pending.
+const CONCURRENT_UPDATE: &str = "ConcurrentUpdateException";
+
+/// `call` (one change), tried again while it is answered [`CONCURRENT_UPDATE`], at most
+/// [`CONCURRENT_UPDATE_ATTEMPTS`] times.
+async fn changing<T, E, R, F, Fut>(mut call: F) -> Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+{
+    let mut pause = CONCURRENT_UPDATE_FIRST_PAUSE;
+    for _ in 1..CONCURRENT_UPDATE_ATTEMPTS {
+        match call().await {
+            Err(e) if e.code() == Some(CONCURRENT_UPDATE) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    call().await
+}
 
 /// Application Auto Scaling uses its service-linked role for SageMaker variants by itself; such a role is not
 /// passed back when registering again.
@@ -257,35 +291,41 @@ impl ApplicationAutoScaling {
     async fn remove(&self, r: &Registration) -> Result<(), PortError> {
         let id = r.resource_id.as_str();
         for p in &r.policies {
-            self.client
-                .delete_scaling_policy()
-                .policy_name(&p.name)
-                .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
-                .resource_id(id)
-                .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-                .send()
-                .await
-                .map_err(|e| port_error("deleting scaling policy", format!("{} of {id}", p.name), e))?;
+            changing(|| {
+                self.client
+                    .delete_scaling_policy()
+                    .policy_name(&p.name)
+                    .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
+                    .resource_id(id)
+                    .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
+                    .send()
+            })
+            .await
+            .map_err(|e| port_error("deleting scaling policy", format!("{} of {id}", p.name), e))?;
         }
         for a in &r.scheduled_actions {
+            changing(|| {
+                self.client
+                    .delete_scheduled_action()
+                    .scheduled_action_name(&a.name)
+                    .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
+                    .resource_id(id)
+                    .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
+                    .send()
+            })
+            .await
+            .map_err(|e| port_error("deleting scheduled action", format!("{} of {id}", a.name), e))?;
+        }
+        changing(|| {
             self.client
-                .delete_scheduled_action()
-                .scheduled_action_name(&a.name)
+                .deregister_scalable_target()
                 .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
                 .resource_id(id)
                 .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
                 .send()
-                .await
-                .map_err(|e| port_error("deleting scheduled action", format!("{} of {id}", a.name), e))?;
-        }
-        self.client
-            .deregister_scalable_target()
-            .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
-            .resource_id(id)
-            .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-            .send()
-            .await
-            .map_err(|e| port_error("deregistering scalable target", id, e))?;
+        })
+        .await
+        .map_err(|e| port_error("deregistering scalable target", id, e))?;
         Ok(())
     }
 
@@ -296,18 +336,20 @@ impl ApplicationAutoScaling {
             .dynamic_scaling_out_suspended(r.suspended.dynamic_scaling_out)
             .scheduled_scaling_suspended(r.suspended.scheduled_scaling)
             .build();
-        self.client
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
-            .resource_id(id)
-            .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-            .min_capacity(r.min_capacity)
-            .max_capacity(r.max_capacity)
-            .set_role_arn(r.role_arn.clone())
-            .suspended_state(suspended)
-            .send()
-            .await
-            .map_err(|e| port_error("registering scalable target", id, e))?;
+        changing(|| {
+            self.client
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
+                .resource_id(id)
+                .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
+                .min_capacity(r.min_capacity)
+                .max_capacity(r.max_capacity)
+                .set_role_arn(r.role_arn.clone())
+                .suspended_state(suspended.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| port_error("registering scalable target", id, e))?;
         for p in &r.policies {
             let Some(t) = &p.target_tracking else {
                 return Err(PortError::new(
@@ -317,38 +359,43 @@ impl ApplicationAutoScaling {
                     format!("{} policies are not restored", p.policy_type),
                 ));
             };
-            self.client
-                .put_scaling_policy()
-                .policy_name(&p.name)
-                .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
-                .resource_id(id)
-                .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-                .policy_type(PolicyType::from(p.policy_type.as_str()))
-                .target_tracking_scaling_policy_configuration(target_tracking_config(id, t)?)
-                .send()
-                .await
-                .map_err(|e| port_error("putting scaling policy", format!("{} of {id}", p.name), e))?;
+            let config = target_tracking_config(id, t)?;
+            changing(|| {
+                self.client
+                    .put_scaling_policy()
+                    .policy_name(&p.name)
+                    .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
+                    .resource_id(id)
+                    .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
+                    .policy_type(PolicyType::from(p.policy_type.as_str()))
+                    .target_tracking_scaling_policy_configuration(config.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| port_error("putting scaling policy", format!("{} of {id}", p.name), e))?;
         }
         for a in &r.scheduled_actions {
-            self.client
-                .put_scheduled_action()
-                .scheduled_action_name(&a.name)
-                .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
-                .resource_id(id)
-                .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
-                .schedule(&a.schedule)
-                .set_timezone(a.timezone.clone())
-                .set_start_time(a.start_time.map(smithy_of))
-                .set_end_time(a.end_time.map(smithy_of))
-                .scalable_target_action(
-                    ScalableTargetAction::builder()
-                        .set_min_capacity(a.min_capacity)
-                        .set_max_capacity(a.max_capacity)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| port_error("putting scheduled action", format!("{} of {id}", a.name), e))?;
+            changing(|| {
+                self.client
+                    .put_scheduled_action()
+                    .scheduled_action_name(&a.name)
+                    .service_namespace(ServiceNamespace::from(SERVICE_NAMESPACE))
+                    .resource_id(id)
+                    .scalable_dimension(ScalableDimension::from(SCALABLE_DIMENSION))
+                    .schedule(&a.schedule)
+                    .set_timezone(a.timezone.clone())
+                    .set_start_time(a.start_time.map(smithy_of))
+                    .set_end_time(a.end_time.map(smithy_of))
+                    .scalable_target_action(
+                        ScalableTargetAction::builder()
+                            .set_min_capacity(a.min_capacity)
+                            .set_max_capacity(a.max_capacity)
+                            .build(),
+                    )
+                    .send()
+            })
+            .await
+            .map_err(|e| port_error("putting scheduled action", format!("{} of {id}", a.name), e))?;
         }
         Ok(())
     }

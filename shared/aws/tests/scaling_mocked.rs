@@ -538,3 +538,52 @@ fn a_type_change_deletes_deregisters_updates_blue_green_and_restores_autoscaling
         "autoscaling is described only when an action is due"
     );
 }
+
+/// A change answered `ConcurrentUpdateException` (the previous change of the target still pending) is tried again
+/// after a pause, not failed; a change that keeps being refused fails after the attempts.
+#[test]
+fn a_concurrent_update_is_tried_again() {
+    use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetError;
+    use modelwatch_aws::autoscaling::CONCURRENT_UPDATE_ATTEMPTS;
+    use modelwatch_core::scaling::autoscaling::Registration;
+    use modelwatch_core::scaling::controller::Autoscaling;
+
+    let rt = runtime();
+    let concurrent = || {
+        RegisterScalableTargetError::generic(
+            ErrorMetadata::builder()
+                .code("ConcurrentUpdateException")
+                .message("Concurrent update on the scalable target")
+                .build(),
+        )
+    };
+    let registration = Registration {
+        resource_id: RESOURCE.to_owned(),
+        min_capacity: 1,
+        max_capacity: 4,
+        role_arn: None,
+        suspended: Default::default(),
+        policies: Vec::new(),
+        scheduled_actions: Vec::new(),
+    };
+    let busy_then_done = mock!(aws_sdk_applicationautoscaling::Client::register_scalable_target)
+        .sequence()
+        .error(concurrent)
+        .times(2)
+        .output(|| RegisterScalableTargetOutput::builder().build())
+        .build();
+    let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::Sequential, &[&busy_then_done]);
+    let adapter = ApplicationAutoScaling::new(aas, rt.handle().clone());
+    // The adapter blocks on the runtime's handle, as the function calls it from a blocking task.
+    adapter
+        .register(&registration)
+        .expect("registered on the third attempt");
+    assert_eq!(busy_then_done.num_calls(), 3);
+
+    let always_busy = mock!(aws_sdk_applicationautoscaling::Client::register_scalable_target).then_error(concurrent);
+    let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[&always_busy]);
+    let adapter = ApplicationAutoScaling::new(aas, rt.handle().clone());
+    let e = adapter.register(&registration).unwrap_err();
+    assert!(e.to_string().starts_with("registering scalable target"), "{e}");
+    assert_eq!(always_busy.num_calls(), CONCURRENT_UPDATE_ATTEMPTS as usize);
+}

@@ -102,8 +102,57 @@ class SageMakerRuntimeProvider(MotoBackedProvider):
 
 
 class ApplicationAutoScalingProvider(MotoBackedProvider):
+    """Application Auto Scaling, answering ConcurrentUpdateException as AWS does to a change of a target whose
+    previous change is still pending: here, a change within MODELWATCH_TESTSTACK_AAS_PENDING_MS (default 150 ms) of
+    the previous change of the same ResourceId (0 turns it off). Back-to-back calls meet it; callers must retry."""
+
     service = "application-autoscaling"
     moto_service = "applicationautoscaling"
+    changes = (
+        "RegisterScalableTarget",
+        "DeregisterScalableTarget",
+        "PutScalingPolicy",
+        "DeleteScalingPolicy",
+        "PutScheduledAction",
+        "DeleteScheduledAction",
+    )
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.last_change: dict[tuple[str, str, str], float] = {}
+
+    def overrides(self) -> dict:
+        fallback = moto_fallback(self.moto_service)
+        return {op: self._pending_guard(fallback) for op in self.changes}
+
+    def _pending_guard(self, fallback):
+        import os
+        import time
+
+        from localstack.aws.api import CommonServiceException
+
+        def _call(context: RequestContext, request: ServiceRequest) -> ServiceResponse:
+            try:
+                pending = max(0, int(os.environ.get("MODELWATCH_TESTSTACK_AAS_PENDING_MS", "150"))) / 1000
+            except ValueError:
+                pending = 0.15
+            key = (context.account_id, context.region, request.get("ResourceId", ""))
+            with self.lock:
+                now = time.monotonic()
+                last = self.last_change.get(key)
+                if pending and last is not None and now - last < pending:
+                    raise CommonServiceException(
+                        "ConcurrentUpdateException",
+                        f"There is an update in progress on {request.get('ResourceId')}; try again later.",
+                        status_code=400,
+                        sender_fault=True,
+                    )
+                self.last_change[key] = now
+            return fallback(context, request)
+
+        return _call
 
 
 @aws_provider(api="sagemaker")
