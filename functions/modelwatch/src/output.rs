@@ -200,6 +200,14 @@ fn render_quality(q: &QualityOutcome, s: &mut String) {
         "\nModel quality: {} captures, {} labels, {} matched ({} without label, {} labels without capture, {} duplicate ids).",
         j.captures, j.labels, j.matched, j.captures_without_label, j.labels_without_capture, j.duplicate_capture_ids
     );
+    if j.scores_outside_unit_interval > 0 {
+        let _ = writeln!(
+            s,
+            "{} scores outside [0, 1] (logits or margins?): auc and au_prc rank them as they are; check that the \
+             threshold is on the same scale.",
+            j.scores_outside_unit_interval
+        );
+    }
     if let Some(n) = &q.not_measured {
         let _ = writeln!(
             s,

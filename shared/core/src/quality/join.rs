@@ -3,11 +3,12 @@
 //! # Memory
 //!
 //! A day of captures at 1,000 requests per second is 86.4 M rows, too many to keep ids as strings (a UUID string
-//! costs ~60 bytes with its allocation). Each capture is kept as 16 bytes: a 64-bit hash of its id, its score as
-//! `f32` and its predicted class as a `u16` index into a small table of class names; each label as 16 bytes: the
-//! id hash and the label (an `f64`, or a class index stored in it). 86.4 M captures take 1.4 GB, and the join sorts
-//! both vectors in place (no hash-table overhead) and merges them. The `f32` score keeps 24 bits of precision: a
-//! relative error of at most 6e-8 on a prediction, far below any threshold decision or histogram bin that matters.
+//! costs ~60 bytes with its allocation). Each capture is kept as 24 bytes ([`CAPTURE_ENTRY_BYTES`]): a 64-bit hash
+//! of its id, its score or regression prediction as the `f64` it was read as, and its predicted class as a `u16`
+//! index into a small table of class names; each label as 16 bytes: the id hash and the label (an `f64`, or a class
+//! index stored in it). 86.4 M captures take 2.1 GB, and the join sorts both vectors in place (no hash-table
+//! overhead) and merges them. The score is not narrowed: an `f32` turns an epoch-scale regression target into steps
+//! of 128 (a true MAE of 0.5 read as 32) and moves a score of 0.79999999 onto a 0.8 threshold.
 //!
 //! # Collisions
 //!
@@ -85,6 +86,10 @@ pub struct JoinReport {
     pub unusable_predictions: u64,
     /// Matched pairs that went into the metrics.
     pub evaluated: u64,
+    /// Of the evaluated binary scores, those outside [0, 1] (logits or margins rather than probabilities): still
+    /// ranked in order for `auc` and `au_prc`, but a `threshold` meant for probabilities may not fit them.
+    #[serde(default)]
+    pub scores_outside_unit_interval: u64,
     /// Inference times of the captures added, when given.
     pub first_inference: Option<DateTime<Utc>>,
     pub last_inference: Option<DateTime<Utc>>,
@@ -93,10 +98,15 @@ pub struct JoinReport {
 #[derive(Debug, Clone, Copy)]
 struct CaptureEntry {
     key: u64,
-    /// NaN when absent.
-    score: f32,
+    /// The score or regression prediction as read; NaN when absent.
+    score: f64,
     class: u16,
 }
+
+/// The memory a capture takes in the join (with its alignment), within the 32 bytes a record of the window may take
+/// with model quality.
+pub const CAPTURE_ENTRY_BYTES: usize = std::mem::size_of::<CaptureEntry>();
+const _: () = assert!(CAPTURE_ENTRY_BYTES <= 24);
 
 #[derive(Debug, Clone, Copy)]
 struct LabelEntry {
@@ -196,7 +206,7 @@ impl QualityJoin {
             _ => NO_CLASS,
         };
         let key = self.key(id, row);
-        let score = score.filter(|s| !s.is_nan()).map_or(f32::NAN, |s| s as f32);
+        let score = score.filter(|s| !s.is_nan()).unwrap_or(f64::NAN);
         self.captures.push(CaptureEntry { key, score, class });
         self.report.captures += 1;
         if let Some(t) = inference_time {
@@ -284,7 +294,10 @@ impl QualityJoin {
             }
         }
         let auc_error_bound = match &sink {
-            Sink::Binary(acc, ..) => acc.auc_error_bound(),
+            Sink::Binary(acc, ..) => {
+                report.scores_outside_unit_interval = acc.scores_outside_unit_interval();
+                acc.auc_error_bound()
+            }
             _ => 0.0,
         };
         let statistics = sink.statistics(&self.spec, &self.class_names, report.evaluated);
@@ -314,7 +327,7 @@ impl Sink {
 
     /// Adds a matched pair; false when the prediction or the label cannot be evaluated.
     fn add(&mut self, key: u64, c: &CaptureEntry, label: f64) -> bool {
-        let score = (!c.score.is_nan()).then_some(c.score as f64);
+        let score = (!c.score.is_nan()).then_some(c.score);
         let class = (c.class != NO_CLASS).then_some(c.class as usize);
         match self {
             Sink::Binary(acc, decision, threshold) => {
@@ -512,7 +525,7 @@ mod tests {
             ] {
                 assert!((b.value(name).unwrap() - want).abs() < 1e-12, "{name}");
             }
-            // Scores go through f32 and 65,536 bins: within the reported bound of the exact value.
+            // Scores are ranked through 65,536 bins: within the reported bound of the exact value.
             assert!(e.auc_error_bound < 1e-3);
             assert!((b.value("auc").unwrap() - 0.9395127993393889).abs() <= e.auc_error_bound + 1e-12);
             assert!((b.value("au_prc").unwrap() - 0.8645652980039463).abs() < 1e-3);
@@ -696,6 +709,70 @@ mod tests {
         }
         assert!((b.value("auc").unwrap() - 0.5).abs() <= e.auc_error_bound + 1e-12);
         assert!((b.value("au_prc").unwrap() - 0.7555555555555555).abs() < 1e-9);
+    }
+
+    #[test]
+    fn predictions_keep_their_f64_value_through_the_join() {
+        // Epoch-scale regression targets, every prediction off by exactly 0.5: through an f32 the MAE came back as 32.
+        let mut j = QualityJoin::new(ProblemSpec::Regression);
+        for i in 0..100u32 {
+            let target = 1.7e9 + f64::from(i);
+            j.add_capture(&format!("r{i}"), None, Some(target + 0.5), None, None)
+                .unwrap();
+            j.add_label(&GroundTruth {
+                id: format!("r{i}"),
+                label: LabelValue::Number(target),
+            })
+            .unwrap();
+        }
+        let r = j.evaluate().statistics.regression_metrics.unwrap();
+        assert!((r.value("mae").unwrap() - 0.5).abs() < 1e-9, "{:?}", r.value("mae"));
+        assert!((r.value("rmse").unwrap() - 0.5).abs() < 1e-9);
+
+        // A score just under the threshold stays under it (an f32 rounded 0.79999999 up to 0.8).
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions {
+            threshold: 0.8,
+            ..BinaryOptions::default()
+        }));
+        j.add_capture("under", None, Some(0.799_999_99), None, None).unwrap();
+        j.add_label(&class("under", "1")).unwrap();
+        let b = j.evaluate().statistics.binary_classification_metrics.unwrap();
+        assert_eq!(b.value("recall"), Some(0.0), "predicted negative");
+        assert_eq!(b.value("false_negative_rate"), Some(1.0));
+    }
+
+    /// Logits rather than probabilities: scores from -8.3 to 9.9, 375 of 400 outside [0, 1]. Reference (scikit-learn
+    /// 1.9.1): `y = [int((i*7919) % 13 < 6) for i in range(400)]`, `s = [((i*37) % 101 - 50)/6 + (1.58 if y[i] else 0)
+    /// for i in range(400)]`, `roc_auc_score(y, s)` 0.5872022912270123, `average_precision_score(y, s)`
+    /// 0.5849661677943883. The positives' offset keeps them off the negatives' grid: no score is shared by both. Clamped into [0, 1] as before, the AUC was far off.
+    #[test]
+    fn auc_and_average_precision_of_logits_match_scikit_learn_and_are_counted() {
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions {
+            threshold: 0.0,
+            ..BinaryOptions::default()
+        }));
+        for i in 0..400u64 {
+            let positive = (i * 7919) % 13 < 6;
+            let score = (((i * 37) % 101) as f64 - 50.0) / 6.0 + if positive { 1.58 } else { 0.0 };
+            j.add_capture(&format!("l{i}"), None, Some(score), None, None).unwrap();
+            j.add_label(&class(&format!("l{i}"), if positive { "1" } else { "0" }))
+                .unwrap();
+        }
+        let e = j.evaluate();
+        assert_eq!(e.report.scores_outside_unit_interval, 375);
+        let b = e.statistics.binary_classification_metrics.unwrap();
+        // No positive shares a bin with a negative, so both are exact and the bound says so.
+        assert_eq!(e.auc_error_bound, 0.0);
+        assert!(
+            (b.value("auc").unwrap() - 0.5872022912270123).abs() < 1e-9,
+            "{:?}",
+            b.value("auc")
+        );
+        assert!(
+            (b.value("au_prc").unwrap() - 0.5849661677943883).abs() < 1e-9,
+            "{:?}",
+            b.value("au_prc")
+        );
     }
 
     proptest! {

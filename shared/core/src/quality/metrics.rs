@@ -29,11 +29,15 @@
 //!
 //! # AUC without keeping the scores
 //!
-//! Scores are counted in a histogram of [`SCORE_BINS`] equal bins over [0, 1] per class (scores outside are clamped
-//! into the end bins), so memory is fixed whatever the window holds. A pair (positive, negative) whose scores share a
-//! bin is counted as a tie (1/2), which is exact when the scores are equal and off by at most 1/2 otherwise, so
+//! Scores are counted in a histogram of [`SCORE_BINS`] equal bins per class, so memory is fixed whatever the window
+//! holds and histograms merge. AUC and average precision depend only on the order of the scores, so the bins are
+//! laid over a monotone map of the whole real line ([`score_axis`]): probabilities in [0, 1] take the middle half of
+//! the bins linearly (bins 1/32768 wide), and scores below 0 or above 1 (logits, margins) the outer quarters through
+//! `1/s`, never clamped together into an end bin. How many scores fell outside [0, 1] is counted
+//! ([`ScoreHistogram::outside_unit_interval`]) and reported. A pair (positive, negative) whose scores share a bin is
+//! counted as a tie (1/2), which is exact when the scores are equal and off by at most 1/2 otherwise, so
 //! `|auc - exact| <= 0.5 * sum_b pos_b * neg_b / (P * N)`: [`ScoreHistogram::auc`] returns this bound with the value.
-//! With distinct scores further apart than 1/65536 it is exact. Average precision is exact under the same condition.
+//! Scores in distinct bins give the exact AUC, and average precision is exact under the same condition.
 //!
 //! # Standard deviation
 //!
@@ -222,15 +226,26 @@ pub struct ScoreHistogram {
     /// Allocated on the first sample, so an unused histogram costs nothing.
     positive: Vec<f64>,
     negative: Vec<f64>,
-    /// Samples whose score was outside [0, 1] and was clamped.
-    pub clamped: u64,
+    /// Samples whose score was outside [0, 1] (logits, margins), still ranked in order ([`score_axis`]).
+    pub outside_unit_interval: u64,
+}
+
+/// Where a score falls on the histogram's [0, 1] axis, keeping the order of all scores: [0, 1] maps linearly onto
+/// [0.25, 0.75], below 0 onto (0, 0.25) as `0.25 / (1 - s)`, above 1 onto (0.75, 1) as `1 - 0.25 / s`. The tails
+/// shrink as `1/s²`, not exponentially: logits 1/6 apart stay in distinct bins out to |s| of about 15.
+pub fn score_axis(score: f64) -> f64 {
+    if score < 0.0 {
+        0.25 / (1.0 - score)
+    } else if score > 1.0 {
+        1.0 - 0.25 / score
+    } else {
+        0.25 + 0.5 * score
+    }
 }
 
 impl ScoreHistogram {
     fn bin(score: f64) -> usize {
-        // Scores are stored as f32 by the join; binning the f32 value keeps equal stored scores in one bin.
-        let s = score.clamp(0.0, 1.0);
-        ((s * SCORE_BINS as f64) as usize).min(SCORE_BINS - 1)
+        ((score_axis(score) * SCORE_BINS as f64) as usize).min(SCORE_BINS - 1)
     }
 
     /// Counts a score of a positive (`actual_positive`) or negative sample with `weight` (1 for a labelled sample,
@@ -244,7 +259,7 @@ impl ScoreHistogram {
             self.negative = vec![0.0; SCORE_BINS];
         }
         if !(0.0..=1.0).contains(&score) {
-            self.clamped += 1;
+            self.outside_unit_interval += 1;
         }
         let b = Self::bin(score);
         if actual_positive {
@@ -424,6 +439,11 @@ impl BinaryAccumulator {
     /// The confusion matrix so far.
     pub fn confusion(&self) -> BinaryConfusion {
         self.full.confusion
+    }
+
+    /// Scores outside [0, 1] among those added (logits or margins rather than probabilities).
+    pub fn scores_outside_unit_interval(&self) -> u64 {
+        self.full.scores.outside_unit_interval
     }
 
     /// The bound on the AUC's distance to the exact value (0 without scores).
