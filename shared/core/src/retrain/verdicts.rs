@@ -71,7 +71,10 @@ pub fn decide_approval(
     }
 }
 
-/// How the deployment in progress of an endpoint is judged from DescribeEndpoint.
+/// How the deployment in progress of an endpoint is judged from DescribeEndpoint: served once `InService` on its
+/// configuration; failed when the endpoint is `Failed`, `UpdateRollbackFailed` or `OutOfService`, when it is back
+/// `InService` on another configuration with a `FailureReason` (SageMaker rolled it back), or when it is still
+/// `InService` on another configuration after the grace (the update never applied, or was rolled back silently).
 pub fn judge_deployment(
     deploying_config: &str,
     requested_at: DateTime<Utc>,
@@ -80,6 +83,15 @@ pub fn judge_deployment(
 ) -> Option<Outcome> {
     match endpoint.status_text.as_str() {
         "InService" if endpoint.config_name == deploying_config => Some(Outcome::Served),
+        // Back in service on another configuration with a failure reason: SageMaker rolled the update back (an
+        // alarm fired, or the new fleet failed to start). No need to wait out the grace.
+        "InService" if endpoint.failure_reason.is_some() => Some(Outcome::Failed {
+            why: format!(
+                "rolled back: the endpoint is InService on {} ({})",
+                endpoint.config_name,
+                endpoint.failure_reason.as_deref().unwrap_or_default()
+            ),
+        }),
         "InService" if now - requested_at >= Duration::minutes(DEPLOY_GRACE_MINUTES) => Some(Outcome::Failed {
             why: format!(
                 "rolled back or never applied: the endpoint is InService on {}",
@@ -95,5 +107,30 @@ pub fn judge_deployment(
                 .unwrap_or_else(|| format!("the endpoint is {}", endpoint.status_text)),
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaling::VariantStatus;
+    use crate::testing::endpoint_view;
+
+    #[test]
+    fn a_rollback_with_a_failure_reason_ends_the_deployment_at_once() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let minutes = |m| t0 + Duration::minutes(m);
+        let mut view = endpoint_view("ep", "ep-v1", VariantStatus::InService, &[("AllTraffic", 2, 1.0)]);
+        // Right after the update, still InService on the old configuration: not judged before the grace.
+        assert_eq!(judge_deployment("ep-v2", t0, &view, minutes(1)), None);
+        // SageMaker rolled it back: InService on the old configuration with a reason, judged at once.
+        view.failure_reason = Some("Alarm ep-5xx went into ALARM during the deployment".into());
+        let Some(Outcome::Failed { why }) = judge_deployment("ep-v2", t0, &view, minutes(4)) else {
+            panic!("a failed outcome");
+        };
+        assert!(why.starts_with("rolled back: the endpoint is InService on ep-v1 (Alarm ep-5xx"), "{why}");
+        // Serving the new configuration is served, whatever an older reason says.
+        let served = endpoint_view("ep", "ep-v2", VariantStatus::InService, &[("AllTraffic", 2, 1.0)]);
+        assert_eq!(judge_deployment("ep-v2", t0, &served, minutes(4)), Some(Outcome::Served));
     }
 }
