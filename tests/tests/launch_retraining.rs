@@ -569,9 +569,32 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     };
     assert_eq!((rb.from_version.as_str(), rb.to_version.as_str()), ("1", "initial"));
     let original = format!("{}-config", stack.endpoint);
-    assert_eq!(rb.endpoint_config, original);
+    // A copy of the original configuration that keeps the fleet's current size and type.
+    assert!(
+        rb.endpoint_config != original && rb.endpoint_config.contains("rbinitial"),
+        "{}",
+        rb.endpoint_config
+    );
+    let copy = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(&rb.endpoint_config)
+        .send()
+        .await
+        .expect("the rollback's configuration");
+    let first = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(&original)
+        .send()
+        .await
+        .expect("the original configuration");
+    let variant = |c: &aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput| {
+        let v = &c.production_variants()[0];
+        (v.model_name().map(str::to_owned), v.initial_instance_count())
+    };
+    assert_eq!(variant(&copy).0, variant(&first).0, "the original's model");
+    assert_eq!(variant(&copy).1, Some(2), "the fleet's current size");
     assert_eq!(stack.endpoint_config().await.0, EndpointStatus::Updating);
-    assert_eq!(stack.settled().await, original);
+    assert_eq!(stack.settled().await, rb.endpoint_config);
     app.handle(in_service_event(&stack.endpoint), Utc::now())
         .await
         .expect("handled");
@@ -588,7 +611,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     let serving = history.serving().expect("a version serves");
     assert_eq!(
         (serving.version.as_str(), serving.endpoint_config.as_str()),
-        ("initial", original.as_str()),
+        ("initial", rb.endpoint_config.as_str()),
         "{rendered}"
     );
     assert_eq!(

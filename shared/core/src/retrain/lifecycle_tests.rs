@@ -638,12 +638,28 @@ fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
     let history = version_history(&w.state, "churn-prod").unwrap();
     assert_eq!(history.serving().unwrap().version, "1");
 
-    // Rollback: one UpdateEndpoint back to the initial configuration, all at once, no alarms.
+    // Rollback: one UpdateEndpoint to a copy of the initial configuration that keeps the fleet's current size and
+    // type (three instances of ml.m5.large now, whatever the old configuration said), all at once, no alarms.
     let rb = rollback(&w.ports(), "churn-prod", None, "cli", at + Duration::hours(1)).unwrap();
     assert_eq!((rb.from_version.as_str(), rb.to_version.as_str()), ("1", "initial"));
     let updates = w.fake.updates.lock().unwrap().clone();
     assert_eq!(updates.len(), 2);
-    assert_eq!(updates[1].1, "churn-prod-config-1");
+    let configs = w.fake.configs.lock().unwrap().clone();
+    let copy = configs.last().unwrap();
+    assert_eq!(copy.source, "churn-prod-config-1");
+    assert_eq!(
+        (updates[1].1.as_str(), rb.endpoint_config.as_str()),
+        (copy.name.as_str(), copy.name.as_str())
+    );
+    assert_eq!(
+        (
+            copy.variants[0].name.as_str(),
+            copy.variants[0].initial_count,
+            copy.variants[0].instance_type.as_deref()
+        ),
+        ("AllTraffic", Some(3), Some("ml.m5.large"))
+    );
+    assert_eq!(copy.variants[0].model_name, None, "the initial version's own model");
     assert_eq!(updates[1].2.traffic_routing, "ALL_AT_ONCE");
     assert!(updates[1].2.rollback_alarms.is_empty());
     // While that deployment runs, another rollback is refused.
@@ -656,7 +672,7 @@ fn an_approved_version_is_deployed_once_blue_green_with_the_rollback_alarms() {
         at + Duration::hours(1) + Duration::minutes(1),
     );
     assert!(matches!(busy, Err(LifecycleError::Refused(_))), "{busy:?}");
-    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    w.fake.set_endpoint("InService", &rb.endpoint_config);
     reconcile(&w.ports(), "churn-prod", at + Duration::hours(2)).unwrap();
     let history = version_history(&w.state, "churn-prod").unwrap();
     let serving = history.serving().unwrap();

@@ -128,9 +128,15 @@ mod tests {
         let Some(Outcome::Failed { why }) = judge_deployment("ep-v2", t0, &view, minutes(4)) else {
             panic!("a failed outcome");
         };
-        assert!(why.starts_with("rolled back: the endpoint is InService on ep-v1 (Alarm ep-5xx"), "{why}");
+        assert!(
+            why.starts_with("rolled back: the endpoint is InService on ep-v1 (Alarm ep-5xx"),
+            "{why}"
+        );
         // Serving the new configuration is served, whatever an older reason says.
         let served = endpoint_view("ep", "ep-v2", VariantStatus::InService, &[("AllTraffic", 2, 1.0)]);
-        assert_eq!(judge_deployment("ep-v2", t0, &served, minutes(4)), Some(Outcome::Served));
+        assert_eq!(
+            judge_deployment("ep-v2", t0, &served, minutes(4)),
+            Some(Outcome::Served)
+        );
     }
 }
