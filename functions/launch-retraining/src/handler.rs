@@ -61,6 +61,9 @@ pub enum StepReport {
         ended: Option<Ended>,
         /// The `suggest-baseline` request sent for the version that began serving.
         baseline_requested: Option<serde_json::Value>,
+        /// An approved version that waited for the endpoint, and what became of it now.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pending: Option<DeployOutcome>,
     },
     Rollback(RollbackReport),
     History {
@@ -372,10 +375,16 @@ impl App {
                     };
                     let ended =
                         lifecycle::reconcile_then(&ports, &endpoint, now, &mut request_baseline).map_err(failed)?;
+                    // The endpoint changed state: an approval that arrived while it was busy may deploy now.
+                    let pending = match settings {
+                        Some(s) => lifecycle::deploy_pending(&ports, s, &ctx, now).map_err(failed)?,
+                        None => None,
+                    };
                     Some(StepReport::Reconcile {
                         endpoint,
                         ended,
                         baseline_requested: requested,
+                        pending,
                     })
                 }
                 (Action::Rollback { to, requested_by }, _) => Some(StepReport::Rollback(

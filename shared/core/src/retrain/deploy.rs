@@ -14,7 +14,9 @@ use super::ports::{
 use super::register::METADATA_PREFIX;
 use super::settings::RetrainSettings;
 use super::verdicts::judge_deployment;
-use super::versions::{ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, VersionHistory};
+use super::versions::{
+    ChangeCause, Deployment, DeploymentRecord, DeploymentStatus, Outcome, PendingApproval, VersionHistory,
+};
 use crate::ports::{PortError, PortErrorKind, error_chain};
 use crate::scaling::VariantStatus;
 use crate::scaling::controller::{Deployment as DeploymentConfig, NewConfig, VariantOverride};
@@ -27,8 +29,9 @@ pub enum DeployOutcome {
     Ignored { why: String },
     /// This version was deployed before (a repeated event): its record's status.
     AlreadyDeployed { version: String, status: DeploymentStatus },
-    /// Not now: the endpoint is busy or another deployment has not ended.
-    Refused { why: String },
+    /// Not now: the endpoint is busy or another deployment has not ended. The approval is kept in the version
+    /// history and deployed when the endpoint is next in service ([`deploy_pending`]).
+    Waiting { version: String, why: String },
     /// `UpdateEndpoint` was called.
     Deploying {
         version: String,
@@ -114,11 +117,28 @@ pub fn deploy_package(
                 });
                 return Ok(None);
             }
-            if endpoint.status != VariantStatus::InService {
-                early = Some(DeployOutcome::Refused {
-                    why: format!("endpoint {} is {}", settings.endpoint, endpoint.status_text),
+            let mut wait = |history: &mut VersionHistory, why: String| {
+                let since = match &history.pending_approval {
+                    Some(p) if p.package_arn == package_arn => p.since,
+                    _ => now,
+                };
+                history.pending_approval = Some(PendingApproval {
+                    package_arn: package_arn.to_owned(),
+                    version: version.clone(),
+                    since,
+                    why: why.clone(),
                 });
-                return Ok(None);
+                early = Some(DeployOutcome::Waiting {
+                    version: version.clone(),
+                    why,
+                });
+                Ok(Some(()))
+            };
+            if endpoint.status != VariantStatus::InService {
+                return wait(
+                    history,
+                    format!("endpoint {} is {}", settings.endpoint, endpoint.status_text),
+                );
             }
             seed(history, &endpoint.config_name, &serving.name, now);
             let cause = ChangeCause::Retrained {
@@ -140,17 +160,24 @@ pub fn deploy_package(
                 at: now,
                 cause,
             }) {
-                Ok(()) => Ok(Some(())),
-                Err(e) => {
-                    early = Some(DeployOutcome::Refused { why: e.to_string() });
-                    Ok(None)
+                Ok(()) => {
+                    if history
+                        .pending_approval
+                        .as_ref()
+                        .is_some_and(|p| p.package_arn == package_arn)
+                    {
+                        history.pending_approval = None;
+                    }
+                    Ok(Some(()))
                 }
+                Err(e) => wait(history, e.to_string()),
             }
         },
     )?;
-    if recorded.is_none() {
-        return Ok(early.expect("a write is skipped only with an outcome"));
+    if let Some(outcome) = early {
+        return Ok(outcome);
     }
+    debug_assert!(recorded.is_some(), "a deployment recorded");
     let fleet = endpoint.desired_count(&settings.variant).unwrap_or(1);
     let deployment = settings.deployment.deployment(&ctx.rollback_alarms, fleet);
     let result = (|| -> Result<(), PortError> {
@@ -221,6 +248,48 @@ pub fn deploy_package(
             Ok(DeployOutcome::Failed { version, error })
         }
     }
+}
+
+/// Deploys the approved version that waits in the endpoint's version history, if one does
+/// ([`VersionHistory::pending_approval`]): called when the endpoint changes state (it may be in service again).
+/// A version that still cannot deploy keeps waiting; one that is no longer approved, or was deployed since, is
+/// dropped from the history with the outcome that says why. `None` when nothing waits.
+///
+/// # Errors
+///
+/// A [`LifecycleError`] when the state or SageMaker cannot be reached.
+pub fn deploy_pending(
+    ports: &RetrainPorts<'_>,
+    settings: &RetrainSettings,
+    ctx: &Context,
+    now: DateTime<Utc>,
+) -> Result<Option<DeployOutcome>, LifecycleError> {
+    let Some((history, _)) = read::<VersionHistory>(ports.state, &versions_key(&settings.endpoint))? else {
+        return Ok(None);
+    };
+    let Some(pending) = history.pending_approval else {
+        return Ok(None);
+    };
+    let outcome = deploy_package(ports, settings, ctx, &pending.package_arn, now)?;
+    if !matches!(outcome, DeployOutcome::Waiting { .. } | DeployOutcome::Deploying { .. }) {
+        update(
+            ports.state,
+            &versions_key(&settings.endpoint),
+            || VersionHistory::new(&settings.endpoint),
+            |h| {
+                if h.pending_approval
+                    .as_ref()
+                    .is_some_and(|p| p.package_arn == pending.package_arn)
+                {
+                    h.pending_approval = None;
+                    Ok(Some(()))
+                } else {
+                    Ok(None)
+                }
+            },
+        )?;
+    }
+    Ok(Some(outcome))
 }
 
 pub(super) fn record_outcome(

@@ -12,7 +12,9 @@
 //! [`verdicts`](super::verdicts)); this module gathers them under the one path the functions use,
 //! `retrain::lifecycle::X`.
 
-pub use super::deploy::{DeployOutcome, Ended, baseline_request, deploy_package, reconcile, reconcile_then};
+pub use super::deploy::{
+    DeployOutcome, Ended, baseline_request, deploy_package, deploy_pending, reconcile, reconcile_then,
+};
 pub use super::launch::{
     LaunchOutcome, LaunchReport, MAX_LOOKBACK_WINDOWS, check_and_launch, lookback_windows, read_signals,
 };

@@ -737,12 +737,59 @@ fn packages_not_approved_or_of_another_group_are_not_deployed() {
     let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
     assert!(matches!(d, DeployOutcome::Ignored { .. }), "{d:?}");
     assert!(w.fake.updates.lock().unwrap().is_empty());
-    // A busy endpoint refuses, and nothing is recorded.
+    // A busy endpoint puts the approval off: nothing deployed, the approval kept to deploy later.
     w.fake.packages.lock().unwrap()[0].group = "churn".into();
     w.fake.set_endpoint("Updating", "churn-prod-config-1");
     let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
-    assert!(matches!(d, DeployOutcome::Refused { .. }), "{d:?}");
-    assert!(version_history(&w.state, "churn-prod").unwrap().deployments.is_empty());
+    assert!(matches!(d, DeployOutcome::Waiting { .. }), "{d:?}");
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    assert!(history.deployments.is_empty());
+    assert_eq!(history.pending_approval.map(|p| p.package_arn), Some(arn.clone()));
+    assert!(w.fake.updates.lock().unwrap().is_empty());
+}
+
+#[test]
+fn an_approval_that_arrives_while_the_endpoint_updates_is_deployed_when_it_is_in_service() {
+    let w = World::new();
+    let arn = approved(&w);
+    w.fake.set_endpoint("Updating", "churn-prod-config-1");
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Waiting { .. }), "{d:?}");
+    // A state change while still updating: it keeps waiting, and since stays the first put-off.
+    let again = deploy_pending(&w.ports(), &w.settings, &ctx(), now() + Duration::minutes(5)).unwrap();
+    assert!(matches!(again, Some(DeployOutcome::Waiting { .. })), "{again:?}");
+    let waiting = version_history(&w.state, "churn-prod")
+        .unwrap()
+        .pending_approval
+        .unwrap();
+    assert_eq!(waiting.since, now());
+    // In service: deployed once, and no longer waiting.
+    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    let deployed = deploy_pending(&w.ports(), &w.settings, &ctx(), now() + Duration::minutes(10)).unwrap();
+    assert!(
+        matches!(deployed, Some(DeployOutcome::Deploying { .. })),
+        "{deployed:?}"
+    );
+    assert_eq!(w.fake.updates.lock().unwrap().len(), 1);
+    let history = version_history(&w.state, "churn-prod").unwrap();
+    assert_eq!(history.pending_approval, None);
+    assert_eq!(history.in_progress().map(|d| d.version.as_str()), Some("1"));
+    assert_eq!(
+        deploy_pending(&w.ports(), &w.settings, &ctx(), now() + Duration::minutes(11)).unwrap(),
+        None
+    );
+
+    // An approval put off, then withdrawn: dropped with the reason, never deployed.
+    let w = World::new();
+    let arn = approved(&w);
+    w.fake.set_endpoint("Updating", "churn-prod-config-1");
+    deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    w.fake.packages.lock().unwrap()[0].approval = Approval::Rejected;
+    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    let dropped = deploy_pending(&w.ports(), &w.settings, &ctx(), now() + Duration::minutes(10)).unwrap();
+    assert!(matches!(dropped, Some(DeployOutcome::Ignored { .. })), "{dropped:?}");
+    assert_eq!(version_history(&w.state, "churn-prod").unwrap().pending_approval, None);
+    assert!(w.fake.updates.lock().unwrap().is_empty());
 }
 
 #[test]

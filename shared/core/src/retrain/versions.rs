@@ -194,6 +194,22 @@ pub struct VersionHistory {
     /// Its deployments.
     #[serde(default)]
     pub deployments: Vec<DeploymentRecord>,
+    /// An approved version that could not deploy when its approval arrived (the endpoint was updating, or another
+    /// deployment had not ended): deployed when the endpoint is next in service
+    /// ([`crate::retrain::deploy::deploy_pending`]). The latest approval wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_approval: Option<PendingApproval>,
+}
+
+/// An approved version waiting for the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    pub package_arn: String,
+    pub version: String,
+    /// When its approval was first put off.
+    pub since: DateTime<Utc>,
+    /// Why it waits.
+    pub why: String,
 }
 
 fn time_text(t: DateTime<Utc>) -> String {
@@ -215,6 +231,7 @@ impl VersionHistory {
         Self {
             endpoint: endpoint.to_owned(),
             deployments: Vec::new(),
+            pending_approval: None,
         }
     }
 
