@@ -179,6 +179,10 @@ fn log(step: &StepReport) {
             outcome: DeployOutcome::Failed { .. },
             ..
         } => tracing::error!(step = %text, "Deployment failed."),
+        StepReport::Deploy {
+            outcome: DeployOutcome::Refused { .. },
+            ..
+        } => tracing::error!(step = %text, "Deployment refused: the version cannot be served as it is."),
         _ => tracing::info!(step = %text, "Retraining step done."),
     }
 }

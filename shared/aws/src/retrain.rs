@@ -310,14 +310,14 @@ pub fn package_view(arn: &str, out: &DescribeModelPackageOutput) -> PackageView 
 
 /// The core's view of a `DescribeModel` answer: its primary container's image, or its first container's.
 pub fn serving_model(name: &str, out: &DescribeModelOutput) -> ServingModel {
-    let image = out
-        .primary_container()
-        .or(out.containers().first())
-        .and_then(|c| c.image())
-        .map(str::to_owned);
+    let container = out.primary_container().or(out.containers().first());
     ServingModel {
         name: out.model_name().unwrap_or(name).to_owned(),
-        image,
+        image: container.and_then(|c| c.image()).map(str::to_owned),
+        environment: container
+            .and_then(|c| c.environment())
+            .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -29,6 +29,8 @@ pub enum DeployOutcome {
     Ignored { why: String },
     /// This version was deployed before (a repeated event): its record's status.
     AlreadyDeployed { version: String, status: DeploymentStatus },
+    /// Not deployable as it is (the serving model's code would be lost); nothing is recorded.
+    Refused { why: String },
     /// Not now: the endpoint is busy or another deployment has not ended. The approval is kept in the version
     /// history and deployed when the endpoint is next in service ([`deploy_pending`]).
     Waiting { version: String, why: String },
@@ -101,6 +103,9 @@ pub fn deploy_package(
     let model_name = resource_name(&settings.policy.model, &format!("v{version}-{stamp}"));
     let config_name = resource_name(&settings.endpoint, &format!("v{version}-{stamp}"));
     let serving = serving_model(ports, &endpoint.config_name, &settings.variant)?;
+    if let Some(why) = serving.code_in_model_data() {
+        return Ok(DeployOutcome::Refused { why });
+    }
     let key = versions_key(&settings.endpoint);
     let mut early = None;
     let recorded = update(

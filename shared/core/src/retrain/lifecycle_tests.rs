@@ -55,6 +55,7 @@ struct Fake {
     models: Mutex<Vec<NewModel>>,
     configs: Mutex<Vec<NewConfig>>,
     updates: Mutex<Vec<(String, String, DeploymentConfig)>>,
+    serving_environment: Mutex<BTreeMap<String, String>>,
 }
 
 fn job(name: &str, status: JobStatus) -> TrainingJobView {
@@ -207,6 +208,7 @@ impl ModelPort for Fake {
         Ok(ServingModel {
             name: name.into(),
             image: Some("xgboost:1.7".into()),
+            environment: self.serving_environment.lock().unwrap().clone(),
         })
     }
 
@@ -930,4 +932,28 @@ fn a_launch_recorded_but_never_created_stops_holding_after_the_grace() {
         (JobStatus::Failed, Some(0.0))
     );
     assert!(h.launches[0].failure.as_deref().unwrap().contains("never created"));
+}
+
+#[test]
+fn a_serving_model_whose_code_is_in_its_model_data_is_not_replaced_by_a_raw_training_artifact() {
+    let w = World::new();
+    let arn = approved(&w);
+    *w.fake.serving_environment.lock().unwrap() = BTreeMap::from([
+        ("SAGEMAKER_PROGRAM".to_owned(), "inference.py".to_owned()),
+        ("SAGEMAKER_SUBMIT_DIRECTORY".to_owned(), "/opt/ml/model/code".to_owned()),
+    ]);
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    let DeployOutcome::Refused { why } = &d else {
+        panic!("{d:?}")
+    };
+    assert!(why.contains("SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code"), "{why}");
+    assert!(w.fake.models.lock().unwrap().is_empty() && w.fake.updates.lock().unwrap().is_empty());
+    assert!(version_history(&w.state, "churn-prod").unwrap().deployments.is_empty());
+    // Code served from S3 (the SDK's other layout) travels with the copied environment: deployed.
+    *w.fake.serving_environment.lock().unwrap() = BTreeMap::from([(
+        "SAGEMAKER_SUBMIT_DIRECTORY".to_owned(),
+        "s3://ml/churn/sourcedir.tar.gz".to_owned(),
+    )]);
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Deploying { .. }), "{d:?}");
 }

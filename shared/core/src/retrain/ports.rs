@@ -132,6 +132,33 @@ pub struct ServingModel {
     pub name: String,
     /// Its primary container's image: a retrained version is served by the same image.
     pub image: Option<String>,
+    /// Its primary container's environment (copied to a retrained version's model).
+    #[serde(default)]
+    pub environment: std::collections::BTreeMap<String, String>,
+}
+
+/// The variable with which the SageMaker Python SDK's framework models (`PyTorchModel`, `SKLearnModel`, ... with an
+/// `entry_point`) point the serving container at their inference code.
+pub const SUBMIT_DIRECTORY_VARIABLE: &str = "SAGEMAKER_SUBMIT_DIRECTORY";
+/// Where a framework model's code lives when the SDK repacked it into `model.tar.gz` (under `code/`).
+pub const CODE_IN_MODEL_DATA: &str = "/opt/ml/model/code";
+
+impl ServingModel {
+    /// Why a version built from a training job's own `model.tar.gz` cannot be served like this model, when it
+    /// cannot: the model's inference code was repacked into its model data ([`CODE_IN_MODEL_DATA`]), and a training
+    /// job's artifact does not hold it, so the new model would start without its code.
+    pub fn code_in_model_data(&self) -> Option<String> {
+        let dir = self.environment.get(SUBMIT_DIRECTORY_VARIABLE)?;
+        dir.starts_with("/opt/ml/model").then(|| {
+            format!(
+                "the serving model {} runs inference code packed into its model data ({SUBMIT_DIRECTORY_VARIABLE}={dir}, \
+                 as the SageMaker Python SDK repacks an entry_point), which a training job's model.tar.gz does not \
+                 hold: register a version whose model data has the code under code/, or serve the code from S3 \
+                 ({SUBMIT_DIRECTORY_VARIABLE}=s3://.../sourcedir.tar.gz)",
+                self.name
+            )
+        })
+    }
 }
 
 /// A `CreateModel` request: `source`'s primary container (environment and all) with another image and model data.
