@@ -353,3 +353,49 @@ async fn the_stack_refuses_what_cloudwatch_refuses_and_the_sink_stays_within_it(
         .unwrap()
         .expect("published within CloudWatch's limits");
 }
+
+/// Fault: two invocations of the same window at once (EventBridge delivers at least once; a schedule and a manual
+/// backfill can overlap). One evaluates and publishes, the other does not; nothing is published twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
+    let demo = DemoBucket::create(&s3).await;
+    let app = App {
+        config: Config::from_vars(&demo.env()).expect("config"),
+        clients: Clients {
+            s3: s3.clone(),
+            cloudwatch: cw.clone(),
+        },
+    };
+    let start = demo.data.start;
+    let end = start + Duration::hours(1);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let now = end + Duration::minutes(10);
+    let (a, b) = tokio::join!(
+        app.handle(backfill.clone(), now, "run-a"),
+        app.handle(backfill.clone(), now, "run-b")
+    );
+    let decisions: Vec<WindowDecision> = [a.expect("run a"), b.expect("run b")]
+        .iter()
+        .flat_map(|r| r.windows.iter().map(|w| w.outcome.decision))
+        .collect();
+    assert_eq!(
+        decisions.iter().filter(|d| **d == WindowDecision::Evaluated).count(),
+        1,
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.iter().all(|d| matches!(
+            d,
+            WindowDecision::Evaluated
+                | WindowDecision::InProgress
+                | WindowDecision::LostClaim
+                | WindowDecision::AlreadyCommitted
+        )),
+        "{decisions:?}"
+    );
+    let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
+    assert_eq!(counts.first().copied(), Some(1.0), "published once: {counts:?}");
+}
