@@ -53,8 +53,8 @@ async fn hourly(cw: &aws_sdk_cloudwatch::Client, name: &str, demo: &DemoBucket, 
     points.into_iter().map(|p| p.1).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms() {
+/// The function over a bucket holding the demo's captures and baseline, with its S3 and CloudWatch clients.
+async fn demo_app() -> (DemoBucket, App, aws_sdk_s3::Client, aws_sdk_cloudwatch::Client) {
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
@@ -66,6 +66,12 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
             cloudwatch: cw.clone(),
         },
     };
+    (demo, app, s3, cw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms() {
+    let (demo, app, s3, cw) = demo_app().await;
     let start = demo.data.start;
     let end = start + Duration::hours(demo::HOURS as i64);
     let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
@@ -161,6 +167,7 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     );
 
     // An alarm on the live drift of `income`, notifying an SNS topic that feeds an SQS queue.
+    let sdk = sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let topic = sns.create_topic().name(unique("mw-drift")).send().await.unwrap();
@@ -358,17 +365,7 @@ async fn the_stack_refuses_what_cloudwatch_refuses_and_the_sink_stays_within_it(
 /// backfill can overlap). One evaluates and publishes, the other does not; nothing is published twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
-    let sdk = sdk_config().await;
-    let s3 = modelwatch_aws::config::s3_client(&sdk);
-    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
-    let demo = DemoBucket::create(&s3).await;
-    let app = App {
-        config: Config::from_vars(&demo.env()).expect("config"),
-        clients: Clients {
-            s3: s3.clone(),
-            cloudwatch: cw.clone(),
-        },
-    };
+    let (demo, app, _, cw) = demo_app().await;
     let start = demo.data.start;
     let end = start + Duration::hours(1);
     let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
