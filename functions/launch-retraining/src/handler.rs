@@ -360,7 +360,15 @@ impl App {
                     }
                 }
                 (Action::Deploy(arn), Some(s)) => {
-                    match lifecycle::deploy_package(&ports, s, &ctx, arn, now).map_err(failed)? {
+                    let mut outcome = lifecycle::deploy_package(&ports, s, &ctx, arn, now).map_err(failed)?;
+                    // Put off: the endpoint may have come back in service (and its state change been handled)
+                    // between the look and the write of the waiting approval; one more look deploys it then.
+                    if matches!(outcome, DeployOutcome::Waiting { .. })
+                        && let Some(again) = lifecycle::deploy_pending(&ports, s, &ctx, now).map_err(failed)?
+                    {
+                        outcome = again;
+                    }
+                    match outcome {
                         DeployOutcome::Ignored { .. } => None,
                         outcome => Some(StepReport::Deploy { endpoint, outcome }),
                     }

@@ -318,6 +318,7 @@ pub fn serving_model(name: &str, out: &DescribeModelOutput) -> ServingModel {
             .and_then(|c| c.environment())
             .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        model_data_url: container.and_then(|c| c.model_data_url()).map(str::to_owned),
     }
 }
 

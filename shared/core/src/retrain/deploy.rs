@@ -103,9 +103,6 @@ pub fn deploy_package(
     let model_name = resource_name(&settings.policy.model, &format!("v{version}-{stamp}"));
     let config_name = resource_name(&settings.endpoint, &format!("v{version}-{stamp}"));
     let serving = serving_model(ports, &endpoint.config_name, &settings.variant)?;
-    if let Some(why) = serving.code_in_model_data() {
-        return Ok(DeployOutcome::Refused { why });
-    }
     let key = versions_key(&settings.endpoint);
     let mut early = None;
     let recorded = update(
@@ -120,6 +117,10 @@ pub fn deploy_package(
                     version: d.version.clone(),
                     status: d.status,
                 });
+                return Ok(None);
+            }
+            if let Some(why) = serving.code_in_model_data() {
+                early = Some(DeployOutcome::Refused { why });
                 return Ok(None);
             }
             let mut wait = |history: &mut VersionHistory, why: String| {
@@ -166,13 +167,8 @@ pub fn deploy_package(
                 cause,
             }) {
                 Ok(()) => {
-                    if history
-                        .pending_approval
-                        .as_ref()
-                        .is_some_and(|p| p.package_arn == package_arn)
-                    {
-                        history.pending_approval = None;
-                    }
+                    // The latest approval wins: a version deployed now supersedes any that was waiting.
+                    history.pending_approval = None;
                     Ok(Some(()))
                 }
                 Err(e) => wait(history, e.to_string()),

@@ -209,6 +209,7 @@ impl ModelPort for Fake {
             name: name.into(),
             image: Some("xgboost:1.7".into()),
             environment: self.serving_environment.lock().unwrap().clone(),
+            model_data_url: Some(format!("s3://ml/serving/{name}/model.tar.gz")),
         })
     }
 
@@ -956,4 +957,52 @@ fn a_serving_model_whose_code_is_in_its_model_data_is_not_replaced_by_a_raw_trai
     )]);
     let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
     assert!(matches!(d, DeployOutcome::Deploying { .. }), "{d:?}");
+}
+
+/// A waiting approval does not outlive a later, direct deployment (the latest approval wins).
+#[test]
+fn an_older_waiting_approval_does_not_replace_a_later_one_that_deployed() {
+    let w = World::new();
+    let first = approved(&w);
+    w.fake.set_endpoint("Updating", "churn-prod-config-1");
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &first, now()).unwrap();
+    assert!(matches!(d, DeployOutcome::Waiting { .. }), "{d:?}");
+    // The endpoint is back in service; before any state-change event is handled, a second version is approved.
+    w.fake.set_endpoint("InService", "churn-prod-config-1");
+    let mut req = w.fake.registered.lock().unwrap()[0].clone();
+    req.model_data_url = "s3://ml/out/second/model.tar.gz".into();
+    req.approval = Approval::Approved;
+    let second = w.fake.register(&req).unwrap();
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &second, now() + Duration::minutes(1)).unwrap();
+    let DeployOutcome::Deploying { endpoint_config, .. } = d else {
+        panic!("{d:?}")
+    };
+    w.fake.set_endpoint("InService", &endpoint_config);
+    reconcile(&w.ports(), "churn-prod", now() + Duration::minutes(30)).unwrap();
+    // The endpoint's next state change: the older approval must not replace the version approved after it.
+    let pending = deploy_pending(&w.ports(), &w.settings, &ctx(), now() + Duration::minutes(31)).unwrap();
+    assert!(
+        !matches!(pending, Some(DeployOutcome::Deploying { .. })),
+        "version 1 (approved first) replaced version 2 (approved later): {pending:?}"
+    );
+}
+
+/// The SDK's default repack (no network isolation) points SAGEMAKER_SUBMIT_DIRECTORY at the repacked
+/// model.tar.gz itself in S3 (sagemaker-python-sdk, Model._upload_code / _framework_env_vars).
+#[test]
+fn code_repacked_into_the_s3_model_tarball_is_refused_too() {
+    let w = World::new();
+    let arn = approved(&w);
+    *w.fake.serving_environment.lock().unwrap() = BTreeMap::from([
+        ("SAGEMAKER_PROGRAM".to_owned(), "inference.py".to_owned()),
+        (
+            "SAGEMAKER_SUBMIT_DIRECTORY".to_owned(),
+            "s3://sagemaker-eu-west-1-1/pytorch-inference-2026/model.tar.gz".to_owned(),
+        ),
+    ]);
+    let d = deploy_package(&w.ports(), &w.settings, &ctx(), &arn, now()).unwrap();
+    assert!(
+        matches!(d, DeployOutcome::Refused { .. }),
+        "deployed without its code/: {d:?}"
+    );
 }

@@ -135,6 +135,9 @@ pub struct ServingModel {
     /// Its primary container's environment (copied to a retrained version's model).
     #[serde(default)]
     pub environment: std::collections::BTreeMap<String, String>,
+    /// Its primary container's model data.
+    #[serde(default)]
+    pub model_data_url: Option<String>,
 }
 
 /// The variable with which the SageMaker Python SDK's framework models (`PyTorchModel`, `SKLearnModel`, ... with an
@@ -145,16 +148,21 @@ pub const CODE_IN_MODEL_DATA: &str = "/opt/ml/model/code";
 
 impl ServingModel {
     /// Why a version built from a training job's own `model.tar.gz` cannot be served like this model, when it
-    /// cannot: the model's inference code was repacked into its model data ([`CODE_IN_MODEL_DATA`]), and a training
-    /// job's artifact does not hold it, so the new model would start without its code.
+    /// cannot: the model's inference code was repacked into its model data, and a training job's artifact does not
+    /// hold it, so the new model would start without its code. The SageMaker Python SDK's framework models point
+    /// [`SUBMIT_DIRECTORY_VARIABLE`] at [`CODE_IN_MODEL_DATA`] (network isolation) or at the repacked
+    /// `model.tar.gz` itself in S3 (its default).
     pub fn code_in_model_data(&self) -> Option<String> {
         let dir = self.environment.get(SUBMIT_DIRECTORY_VARIABLE)?;
-        dir.starts_with("/opt/ml/model").then(|| {
+        let repacked = dir.starts_with("/opt/ml/model")
+            || self.model_data_url.as_deref() == Some(dir.as_str())
+            || dir.ends_with("/model.tar.gz");
+        repacked.then(|| {
             format!(
                 "the serving model {} runs inference code packed into its model data ({SUBMIT_DIRECTORY_VARIABLE}={dir}, \
                  as the SageMaker Python SDK repacks an entry_point), which a training job's model.tar.gz does not \
-                 hold: register a version whose model data has the code under code/, or serve the code from S3 \
-                 ({SUBMIT_DIRECTORY_VARIABLE}=s3://.../sourcedir.tar.gz)",
+                 hold: have the training script copy the serving code to /opt/ml/model/code/ and register that \
+                 version, or deploy it by hand",
                 self.name
             )
         })

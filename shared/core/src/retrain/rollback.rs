@@ -69,6 +69,8 @@ pub fn rollback(
             history
                 .record_deployment(d.clone())
                 .map_err(|e| LifecycleError::Refused(e.to_string()))?;
+            // Going back is a decision taken after any approval that was waiting: it is not deployed over it.
+            history.pending_approval = None;
             let from = match &d.cause {
                 ChangeCause::Rollback { from_version, .. } => from_version.clone(),
                 _ => String::new(),

@@ -17,6 +17,10 @@ use crate::scaling::endpoint::EndpointView;
 /// A deployment recorded but not seen on the endpoint is judged failed only after this long: longer than a
 /// Lambda invocation (15 minutes), so a handler between its record and its `UpdateEndpoint` is not overtaken.
 pub const DEPLOY_GRACE_MINUTES: i64 = 20;
+/// How long after the request a `FailureReason` on another configuration is taken as this deployment's rollback:
+/// a handler's `UpdateEndpoint` follows its record within seconds, and a blue/green rollback takes minutes, so a
+/// reason seen sooner belongs to an earlier update.
+pub const ROLLBACK_SETTLE_MINUTES: i64 = 2;
 
 /// Whether a new version is approved automatically, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,14 +88,20 @@ pub fn judge_deployment(
     match endpoint.status_text.as_str() {
         "InService" if endpoint.config_name == deploying_config => Some(Outcome::Served),
         // Back in service on another configuration with a failure reason: SageMaker rolled the update back (an
-        // alarm fired, or the new fleet failed to start). No need to wait out the grace.
-        "InService" if endpoint.failure_reason.is_some() => Some(Outcome::Failed {
-            why: format!(
-                "rolled back: the endpoint is InService on {} ({})",
-                endpoint.config_name,
-                endpoint.failure_reason.as_deref().unwrap_or_default()
-            ),
-        }),
+        // alarm fired, or the new fleet failed to start). No need to wait out the grace; but a reason seen in the
+        // first minutes may be an earlier update's, before this one has even begun.
+        "InService"
+            if endpoint.failure_reason.is_some()
+                && now - requested_at >= Duration::minutes(ROLLBACK_SETTLE_MINUTES) =>
+        {
+            Some(Outcome::Failed {
+                why: format!(
+                    "rolled back: the endpoint is InService on {} ({})",
+                    endpoint.config_name,
+                    endpoint.failure_reason.as_deref().unwrap_or_default()
+                ),
+            })
+        }
         "InService" if now - requested_at >= Duration::minutes(DEPLOY_GRACE_MINUTES) => Some(Outcome::Failed {
             why: format!(
                 "rolled back or never applied: the endpoint is InService on {}",
@@ -125,6 +135,8 @@ mod tests {
         assert_eq!(judge_deployment("ep-v2", t0, &view, minutes(1)), None);
         // SageMaker rolled it back: InService on the old configuration with a reason, judged at once.
         view.failure_reason = Some("Alarm ep-5xx went into ALARM during the deployment".into());
+        // Seen within a minute of the request, the reason may be an earlier update's: not judged yet.
+        assert_eq!(judge_deployment("ep-v2", t0, &view, minutes(1)), None);
         let Some(Outcome::Failed { why }) = judge_deployment("ep-v2", t0, &view, minutes(4)) else {
             panic!("a failed outcome");
         };
