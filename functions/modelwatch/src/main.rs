@@ -264,16 +264,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 files.quality_constraints = Some(read_quality_constraints(&path)?);
             }
             let problem_type = problem_type.map(ProblemType::from);
-            let quality = files.resolve_quality(config.quality.take(), problem_type, threshold)?;
-            if ground_truth.is_some() {
-                config.quality = Some(quality.with_context(|| {
+            let configured = config.quality.take();
+            let quality = files.resolve_quality(configured.clone(), problem_type, threshold)?;
+            // Without ground truth the configuration's own quality section stays as written (it also says how the
+            // outputs read for the prediction history).
+            config.quality = match ground_truth {
+                Some(_) => Some(quality.with_context(|| {
                     format!(
                         "--ground-truth needs the problem type: give --problem-type, or a baseline with \
                          {QUALITY_DIR}/constraints.json ({} has none)",
                         baseline_dir.display()
                     )
-                })?);
-            }
+                })?),
+                None => configured,
+            };
             if let Some(problem) = problem_type
                 && config.predictions.is_none()
             {
