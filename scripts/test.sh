@@ -63,7 +63,12 @@ set -a
 set +a
 
 echo "== unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
+# The IAM check's records (tests/src/iam.rs) of this run only.
+rm -rf "$MODELWATCH_TESTSTACK_CALLS_DIR"
 cargo test --workspace --all-targets --locked "${features[@]}" --no-fail-fast
+
+echo "== IAM: what the template's roles grant and no end-to-end test used"
+.local/venv-localstack/bin/python scripts/teststack/unused_grants.py "$MODELWATCH_TESTSTACK_CALLS_DIR"
 
 echo "== doc tests"
 cargo test --workspace --doc --locked "${features[@]}"

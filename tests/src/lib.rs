@@ -5,6 +5,12 @@
 //! The stack is started by `scripts/test.sh` (or `scripts/teststack/stack.sh start`), which writes
 //! `.local/teststack.env`; these tests read the endpoint from `AWS_ENDPOINT_URL` or from that file, and fail with
 //! a message saying how to start the stack when neither is there.
+//!
+//! - [`template`]: `infra/template.yaml` resolved for a set of parameters;
+//! - [`iam`]: a function deployed as the template deploys it, and the check of its calls against its role.
+
+pub mod iam;
+pub mod template;
 
 use std::path::PathBuf;
 
@@ -24,8 +30,14 @@ pub const MODEL_ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-model";
 
 /// The emulator's endpoint URL.
 pub fn endpoint() -> String {
-    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
-        return url;
+    teststack_env("AWS_ENDPOINT_URL")
+}
+
+/// A variable of the running stack's environment: from the process's environment (`scripts/test.sh` exports
+/// them), else from `.local/teststack.env`; fails with a message saying how to start the stack when neither has it.
+pub fn teststack_env(name: &str) -> String {
+    if let Ok(value) = std::env::var(name) {
+        return value;
     }
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/teststack.env");
     let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
@@ -36,9 +48,9 @@ pub fn endpoint() -> String {
         )
     });
     text.lines()
-        .find_map(|l| l.trim().trim_start_matches("export ").strip_prefix("AWS_ENDPOINT_URL="))
+        .find_map(|l| l.trim().trim_start_matches("export ").strip_prefix(&format!("{name}=")))
         .map(|v| v.trim_matches('"').to_owned())
-        .expect("teststack.env names AWS_ENDPOINT_URL")
+        .unwrap_or_else(|| panic!("teststack.env names no {name}: restart the stack"))
 }
 
 /// An SDK configuration for the emulator, with the test credentials and the SDK's retry configuration.

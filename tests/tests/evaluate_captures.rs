@@ -10,6 +10,7 @@ use evaluate_captures::handler::{App, Clients};
 use modelwatch_core::demo;
 use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
 use modelwatch_core::monitor::WindowDecision;
+use modelwatch_e2e::iam::{Deployment, Function};
 use modelwatch_e2e::{DemoBucket, get, put, queue, sdk_config, unique};
 
 fn dims(schedule: &str) -> Vec<Dimension> {
@@ -53,25 +54,48 @@ async fn hourly(cw: &aws_sdk_cloudwatch::Client, name: &str, demo: &DemoBucket, 
     points.into_iter().map(|p| p.1).collect()
 }
 
-/// The function over a bucket holding the demo's captures and baseline, with its S3 and CloudWatch clients.
-async fn demo_app() -> (DemoBucket, App, aws_sdk_s3::Client, aws_sdk_cloudwatch::Client) {
+/// The function over a bucket holding the demo's captures and baseline, as the template deploys it (its
+/// environment and its role: [`Deployment::check`]), with the test's own S3 and CloudWatch clients.
+async fn demo_app() -> (
+    DemoBucket,
+    App,
+    Deployment,
+    aws_sdk_s3::Client,
+    aws_sdk_cloudwatch::Client,
+) {
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
     let demo = DemoBucket::create(&s3).await;
+    let ground_truth = format!("ground-truth/{}", demo::ENDPOINT);
+    let deployment = Deployment::new(
+        Function::EvaluateCaptures,
+        &[
+            ("DataBucketName", &demo.bucket),
+            ("EndpointName", demo::ENDPOINT),
+            ("VariantName", demo::VARIANT),
+            ("GroundTruthPrefix", &ground_truth),
+            ("ScheduleName", &demo.schedule),
+            (
+                "EvaluationConfig",
+                r#"{"quality": {"problem_type": "BinaryClassification"}}"#,
+            ),
+        ],
+    );
+    let function = deployment.sdk_config().await;
     let app = App {
-        config: Config::from_vars(&demo.env()).expect("config"),
+        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
         clients: Clients {
-            s3: s3.clone(),
-            cloudwatch: cw.clone(),
+            s3: modelwatch_aws::config::s3_client(&function),
+            cloudwatch: modelwatch_aws::config::cloudwatch_client(&function),
         },
     };
-    (demo, app, s3, cw)
+    (demo, app, deployment, s3, cw)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms() {
-    let (demo, app, s3, cw) = demo_app().await;
+    let (demo, app, deployment, s3, cw) = demo_app().await;
     let start = demo.data.start;
     let end = start + Duration::hours(demo::HOURS as i64);
     let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
@@ -284,6 +308,7 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     }
     assert!(alarmed, "the alarm on live drift did not go to ALARM in 180 s");
     assert!(notified, "no ALARM notification reached the SQS queue in 180 s");
+    deployment.check();
 }
 
 /// The test stack refuses what CloudWatch refuses (scripts/teststack/.../cloudwatch_strict.py), and the function's
@@ -365,7 +390,7 @@ async fn the_stack_refuses_what_cloudwatch_refuses_and_the_sink_stays_within_it(
 /// backfill can overlap). One evaluates and publishes, the other does not; nothing is published twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
-    let (demo, app, _, cw) = demo_app().await;
+    let (demo, app, deployment, _, cw) = demo_app().await;
     let start = demo.data.start;
     let end = start + Duration::hours(1);
     let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
@@ -395,4 +420,5 @@ async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
     );
     let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
     assert_eq!(counts.first().copied(), Some(1.0), "published once: {counts:?}");
+    deployment.check();
 }

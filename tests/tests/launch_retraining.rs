@@ -22,6 +22,7 @@ use modelwatch_core::monitor::{MarkerStatus, Target, WindowMarker};
 use modelwatch_core::retrain::lifecycle::{DeployOutcome, LaunchOutcome, TrainingReport};
 use modelwatch_core::violations::Violations;
 use modelwatch_core::window::{Window, truncate_to_hour};
+use modelwatch_e2e::iam::{Deployment, Function};
 use modelwatch_e2e::{
     bucket, describe_endpoint, endpoint_status, put, queue, sdk_config, serving_endpoint, settled_config, unique,
 };
@@ -29,12 +30,16 @@ use modelwatch_e2e::{
 const ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-training";
 
 struct Stack {
+    /// The test's own clients, for setting up and checking.
     clients: Clients,
     bucket: String,
     endpoint: String,
     model: String,
     template_job: String,
-    bus: String,
+    /// The function as the template deploys it (its environment and its role: [`Deployment::check`]).
+    deployment: Deployment,
+    /// The function's clients, with the deployment's credentials.
+    function: Clients,
 }
 
 impl Stack {
@@ -82,21 +87,31 @@ impl Stack {
             .send()
             .await
             .expect("CreateModelPackageGroup");
-        let bus = unique("mw-retrain");
-        clients
-            .eventbridge
-            .create_event_bus()
-            .name(&bus)
-            .send()
-            .await
-            .expect("CreateEventBus");
+        let settings_key = format!("retrain/{endpoint}.json");
+        let deployment = Deployment::new(
+            Function::LaunchRetraining,
+            &[
+                ("DataBucketName", &bucket),
+                ("EndpointName", &endpoint),
+                ("TrainingRoleArn", ROLE),
+                ("ModelPackageGroupName", &model),
+                ("RetrainSettingsKey", &settings_key),
+            ],
+        );
+        let function_sdk = deployment.sdk_config().await;
+        let function = Clients {
+            s3: modelwatch_aws::config::s3_client(&function_sdk),
+            sagemaker: aws_sdk_sagemaker::Client::new(&function_sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(&function_sdk),
+        };
         let stack = Self {
             clients,
             bucket,
             endpoint,
             model,
             template_job,
-            bus,
+            deployment,
+            function,
         };
         let settings = serde_json::json!({
             "endpoint": stack.endpoint, "variant": "AllTraffic",
@@ -122,28 +137,10 @@ impl Stack {
     }
 
     fn app(&self) -> App {
-        let env: HashMap<String, String> = [
-            ("ENDPOINTS", self.endpoint.clone()),
-            (
-                "RETRAIN_SETTINGS_S3_URI",
-                format!("s3://{}/retrain/{{endpoint}}.json", self.bucket),
-            ),
-            ("STATE_S3_URI", format!("s3://{}/state/monitor", self.bucket)),
-            ("REPORT_S3_URI", format!("s3://{}/reports", self.bucket)),
-            (
-                "BASELINE_S3_URI",
-                format!("s3://{}/baselines/{{endpoint}}/{{variant}}", self.bucket),
-            ),
-            ("TRAINING_ROLE_ARN", ROLE.to_owned()),
-            ("ROLLBACK_ALARMS", "{endpoint}-errors".to_owned()),
-            ("EVENT_BUS_NAME", self.bus.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let env: HashMap<String, String> = self.deployment.env();
         App {
-            config: Config::from_vars(&Vars::from_map(env)).expect("config"),
-            clients: self.clients.clone(),
+            config: Config::from_vars(&Vars::from_map(env)).expect("the template's environment"),
+            clients: self.function.clone(),
         }
     }
 
@@ -477,7 +474,8 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     let alarms = deployment.auto_rollback_configuration().unwrap().alarms();
     assert_eq!(
         alarms[0].alarm_name(),
-        Some(format!("{}-errors", stack.endpoint).as_str())
+        Some(stack.deployment.env()["ROLLBACK_ALARMS"].as_str()),
+        "the template's own alarm"
     );
 
     // The endpoint's state change records the version serving, and asks for its baseline (an EventBridge rule
@@ -486,16 +484,18 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (queue_url, queue_arn) = queue(&sqs, "mw-baseline").await;
     let eb = &stack.clients.eventbridge;
+    // On the default bus, as the template deploys it: this endpoint's requests only.
+    let rule = unique("baseline-requests");
+    let pattern = serde_json::json!({"source": ["modelwatch.retraining"], "detail-type": ["Baseline Requested"],
+        "resources": [stack.endpoint]});
     eb.put_rule()
-        .name("baseline-requests")
-        .event_bus_name(&stack.bus)
-        .event_pattern(r#"{"source": ["modelwatch.retraining"], "detail-type": ["Baseline Requested"]}"#)
+        .name(&rule)
+        .event_pattern(pattern.to_string())
         .send()
         .await
         .expect("PutRule");
     eb.put_targets()
-        .rule("baseline-requests")
-        .event_bus_name(&stack.bus)
+        .rule(&rule)
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
                 .id("queue")
@@ -673,6 +673,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         .unwrap();
     assert!(manifest.ends_with(&format!("/_manifests/{second}.json")), "{manifest}");
     assert_eq!(stack.training_jobs().await.len(), 2);
+    stack.deployment.check();
 }
 
 fn in_service_event(endpoint: &str) -> serde_json::Value {

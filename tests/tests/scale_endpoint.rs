@@ -4,8 +4,6 @@
 //! back with its one `GetMetricData` call; the handler runs in-process, and every change is checked with
 //! SageMaker's and Application Auto Scaling's own Describe calls afterwards.
 
-use std::collections::HashMap;
-
 use aws_sdk_applicationautoscaling::types::{PolicyType, ScalableDimension, ServiceNamespace};
 use aws_sdk_cloudwatch::primitives::DateTime as CwDateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
@@ -13,6 +11,7 @@ use aws_sdk_sagemaker::types::{ContainerDefinition, EndpointStatus, TrafficRouti
 use chrono::{DateTime, Duration, Utc};
 use modelwatch_aws::testing::{data_capture, invocations_tracking};
 use modelwatch_core::scaling::controller::{Outcome, Plan};
+use modelwatch_e2e::iam::{Deployment, Function};
 use modelwatch_e2e::{bucket, describe_endpoint, put, sdk_config, serving_endpoint, unique};
 use scale_endpoint::config::Config;
 use scale_endpoint::handler::{App, Clients};
@@ -105,24 +104,33 @@ impl Stack {
         put(&self.clients.s3, &self.bucket, &key, json.to_string().into_bytes()).await;
     }
 
-    fn app(&self, extra: &[(&str, &str)]) -> App {
-        let mut env: HashMap<String, String> = [
-            ("ENDPOINTS", format!("{}/AllTraffic", self.endpoint)),
-            (
-                "POLICY_S3_URI",
-                format!("s3://{}/policies/{{endpoint}}/{{variant}}.json", self.bucket),
-            ),
-            ("STATE_S3_URI", format!("s3://{}/state", self.bucket)),
-            ("METRICS_NAMESPACE", self.namespace.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        App {
-            config: Config::from_vars(&env).expect("config"),
-            clients: self.clients.clone(),
-        }
+    /// The function as the template deploys it for this endpoint (its environment and its role:
+    /// [`Deployment::check`]), applying its decisions unless `params` say otherwise; `params` are template
+    /// parameters.
+    async fn app(&self, params: &[(&str, &str)]) -> (App, Deployment) {
+        let policy_key = format!("policies/{}/AllTraffic.json", self.endpoint);
+        let mut all: Vec<(&str, &str)> = vec![
+            ("DataBucketName", &self.bucket),
+            ("EndpointName", &self.endpoint),
+            ("VariantName", "AllTraffic"),
+            ("ScalingPolicyKey", &policy_key),
+            ("ScalingMetricsNamespace", &self.namespace),
+            ("ScalingDryRun", "false"),
+        ];
+        all.retain(|(k, _)| !params.iter().any(|(p, _)| p == k));
+        all.extend_from_slice(params);
+        let deployment = Deployment::new(Function::ScaleEndpoint, &all);
+        let sdk = deployment.sdk_config().await;
+        let app = App {
+            config: Config::from_vars(&deployment.env()).expect("the template's environment"),
+            clients: Clients {
+                s3: modelwatch_aws::config::s3_client(&sdk),
+                cloudwatch: modelwatch_aws::config::cloudwatch_client(&sdk),
+                sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+                autoscaling: aws_sdk_applicationautoscaling::Client::new(&sdk),
+            },
+        };
+        (app, deployment)
     }
 
     fn resource_id(&self) -> String {
@@ -194,6 +202,46 @@ impl Stack {
         (target, policies)
     }
 
+    /// A nightly scheduled action on the registration, as a team would add one.
+    async fn schedule_nightly_floor(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        self.clients
+            .autoscaling
+            .put_scheduled_action()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .scheduled_action_name("nightly-floor")
+            .resource_id(self.resource_id())
+            .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+            .schedule("cron(0 20 * * ? *)")
+            .scalable_target_action(
+                aws_sdk_applicationautoscaling::types::ScalableTargetAction::builder()
+                    .min_capacity(1)
+                    .max_capacity(2)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutScheduledAction");
+    }
+
+    /// The registration's scheduled actions' (name, schedule).
+    async fn scheduled_actions(&self) -> Vec<(String, String)> {
+        let out = self
+            .clients
+            .autoscaling
+            .describe_scheduled_actions()
+            .service_namespace(ServiceNamespace::Sagemaker)
+            .resource_id(self.resource_id())
+            .send()
+            .await
+            .expect("DescribeScheduledActions");
+        out.scheduled_actions()
+            .iter()
+            .filter(|a| a.resource_id() == self.resource_id())
+            .map(|a| (a.scheduled_action_name().to_owned(), a.schedule().to_owned()))
+            .collect()
+    }
+
     /// Each variant's (name, desired count) as `DescribeEndpoint` reports it, and the status.
     async fn counts(&self) -> (String, Vec<(String, i32)>) {
         let out = describe_endpoint(&self.clients.sagemaker, &self.endpoint).await;
@@ -256,11 +304,10 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
     stack.register_autoscaling(1, 3).await;
 
     // Dry run: the decision (1 -> 3, taking Application Auto Scaling over) is made and recorded, nothing changes.
-    let dry = stack
-        .app(&[("DRY_RUN", "true"), ("AAS_MODE", "take_over")])
-        .handle(schedule(now), now)
-        .await
-        .expect("dry run");
+    let (dry_app, dry_deployment) = stack
+        .app(&[("ScalingDryRun", "true"), ("ScalingAasMode", "take_over")])
+        .await;
+    let dry = dry_app.handle(schedule(now), now).await.expect("dry run");
     let report = &dry.runs[0];
     assert!(
         matches!(
@@ -279,8 +326,8 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
 
     // Application Auto Scaling's policy owns the count: the decision is recorded as refused, nothing changes.
     let refused_at = now + Duration::seconds(10);
-    let refused = stack
-        .app(&[])
+    let (refusing_app, refusing_deployment) = stack.app(&[]).await;
+    let refused = refusing_app
         .handle(schedule(refused_at), refused_at)
         .await
         .expect("refusing is not an error");
@@ -295,11 +342,8 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
 
     // Taken over: the target and its policy go, and the count follows the policy file.
     let later = now + Duration::seconds(20);
-    let applied = stack
-        .app(&[("AAS_MODE", "take_over")])
-        .handle(schedule(later), later)
-        .await
-        .expect("scale out");
+    let (taking_app, taking_deployment) = stack.app(&[("ScalingAasMode", "take_over")]).await;
+    let applied = taking_app.handle(schedule(later), later).await.expect("scale out");
     let report = &applied.runs[0];
     assert!(
         matches!(&report.outcome, Outcome::Applied { plan: Plan::SetCount { count: 3, take_over: Some(r) } }
@@ -316,6 +360,9 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
     assert!(desired.contains(&3.0), "{desired:?}");
     let current = stack.published("CurrentInstanceCount", later).await;
     assert!(!current.is_empty() && current.iter().all(|&c| c == 1.0), "{current:?}");
+    for deployment in [dry_deployment, refusing_deployment, taking_deployment] {
+        deployment.check();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +383,12 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
         }))
         .await;
     stack.register_autoscaling(1, 2).await;
-    let app = stack.app(&[("ROLLBACK_ALARMS", "mw-e2e-5xx, mw-e2e-latency")]);
+    stack.schedule_nightly_floor().await;
+    let nightly = vec![("nightly-floor".to_owned(), "cron(0 20 * * ? *)".to_owned())];
+    assert_eq!(stack.scheduled_actions().await, nightly);
+    let (app, deployment) = stack
+        .app(&[("ScalingRollbackAlarms", "mw-e2e-5xx, mw-e2e-latency")])
+        .await;
 
     let first = app.handle(schedule(now), now).await.expect("type change");
     let report = &first.runs[0];
@@ -348,8 +400,9 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
     };
     let new_config = config.name.clone();
     assert!(new_config.starts_with(&stack.endpoint), "{new_config}");
-    // Deregistered for the update, which SageMaker refuses for a registered variant.
+    // Deregistered for the update, which SageMaker refuses for a registered variant, scheduled actions and all.
     assert_eq!(stack.autoscaling().await, (None, vec![]));
+    assert_eq!(stack.scheduled_actions().await, vec![]);
 
     // The new configuration: the variant on the larger type with the decided count, the other variant and the
     // data capture kept.
@@ -406,20 +459,21 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
         stack.autoscaling().await,
         (Some((1, 2)), vec![("invocations-target".to_owned(), 70.0)])
     );
+    assert_eq!(stack.scheduled_actions().await, nightly);
 
     let described = describe_endpoint(sm, &stack.endpoint).await;
     assert_eq!(described.endpoint_status(), Some(&EndpointStatus::InService));
     assert_eq!(described.endpoint_config_name(), Some(new_config.as_str()));
-    let deployment = described
+    let sent = described
         .last_deployment_config()
         .expect("the deployment config was sent");
-    let routing = deployment
+    let routing = sent
         .blue_green_update_policy()
         .and_then(|b| b.traffic_routing_configuration())
         .expect("blue/green");
     assert_eq!(routing.r#type(), Some(&TrafficRoutingConfigType::AllAtOnce));
     assert_eq!(routing.wait_interval_in_seconds(), Some(600));
-    let alarms: Vec<&str> = deployment
+    let alarms: Vec<&str> = sent
         .auto_rollback_configuration()
         .expect("auto-rollback")
         .alarms()
@@ -428,4 +482,5 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
         .collect();
     assert_eq!(alarms, vec!["mw-e2e-5xx", "mw-e2e-latency"]);
     assert_eq!(stack.counts().await.1, pairs(&[("AllTraffic", 2), ("Canary", 1)]));
+    deployment.check();
 }

@@ -31,3 +31,11 @@ def modelwatch_strict_cloudwatch():
     from modelwatch_teststack import cloudwatch_strict
 
     cloudwatch_strict.install()
+
+
+@hooks.on_infra_start()
+def modelwatch_record_calls():
+    """The IAM check's calls, recorded (recorder.py)."""
+    from modelwatch_teststack import recorder
+
+    recorder.install()
