@@ -85,6 +85,18 @@ def expect(cond: bool, msg: str) -> None:
         raise AssertionError(msg)
 
 
+def in_service(endpoint: str, seen: list | None = None) -> dict:
+    """DescribeEndpoint every 250 ms until InService (the stack keeps a change Updating ~2 s, as AWS does)."""
+    deadline = time.monotonic() + 30
+    while True:
+        d = sm.describe_endpoint(EndpointName=endpoint)
+        if seen is not None:
+            seen.append(d["EndpointStatus"])
+        if d["EndpointStatus"] == "InService" or time.monotonic() > deadline:
+            return d
+        time.sleep(0.25)
+
+
 def expect_client_error(code: str, fn, *args, **kwargs) -> str:
     try:
         fn(*args, **kwargs)
@@ -336,16 +348,14 @@ def _():
                                  "TerminationWaitInSeconds": 0}})["EndpointArn"]
     expect(arn.endswith(f":endpoint/{endpoint}"), f"arn {arn}")
     seen = []
-    for _ in range(10):
-        d = sm.describe_endpoint(EndpointName=endpoint)
-        seen.append(d["EndpointStatus"])
-        if d["EndpointStatus"] == "Updating":
-            expect(d["PendingDeploymentSummary"]["EndpointConfigName"] == cfg2, "pending summary")
-            msg = expect_client_error("ValidationException", sm.update_endpoint,
-                                      EndpointName=endpoint, EndpointConfigName=cfg1)
-            expect("in-progress" in msg, msg)
-        if d["EndpointStatus"] == "InService":
-            break
+    d = sm.describe_endpoint(EndpointName=endpoint)
+    seen.append(d["EndpointStatus"])
+    expect(d["EndpointStatus"] == "Updating", f"right after the update: {d['EndpointStatus']}")
+    expect(d["PendingDeploymentSummary"]["EndpointConfigName"] == cfg2, "pending summary")
+    msg = expect_client_error("ValidationException", sm.update_endpoint,
+                              EndpointName=endpoint, EndpointConfigName=cfg1)
+    expect("in-progress" in msg, msg)
+    d = in_service(endpoint, seen)
     expect(d["EndpointStatus"] == "InService" and d["EndpointConfigName"] == cfg2,
            f"after update: {d['EndpointStatus']} {d['EndpointConfigName']}")
     expect(d["ProductionVariants"][0].get("CurrentInstanceCount") == 2, f"variants {d['ProductionVariants']}")
@@ -368,11 +378,9 @@ def _():
 def _():
     sm.update_endpoint_weights_and_capacities(EndpointName=endpoint, DesiredWeightsAndCapacities=[
         {"VariantName": "AllTraffic", "DesiredInstanceCount": 3}])
+    in_service(endpoint)
     sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=cfg1, RetainAllVariantProperties=True)
-    for _ in range(10):
-        d = sm.describe_endpoint(EndpointName=endpoint)
-        if d["EndpointStatus"] == "InService":
-            break
+    d = in_service(endpoint)
     v = d["ProductionVariants"][0]
     expect(d["EndpointConfigName"] == cfg1 and v.get("DesiredInstanceCount") == 3, f"{d['EndpointConfigName']} {v}")
     return f"config {cfg1}, DesiredInstanceCount {v['DesiredInstanceCount']} retained"
@@ -384,8 +392,11 @@ def _():
         {"VariantName": "AllTraffic", "DesiredWeight": 0.5, "DesiredInstanceCount": 4}])
     d = sm.describe_endpoint(EndpointName=endpoint)
     v = d["ProductionVariants"][0]
+    expect(d["EndpointStatus"] == "Updating", f"right after the change: {d['EndpointStatus']}")
     expect(v.get("DesiredInstanceCount") == 4 and v.get("DesiredWeight") == 0.5, f"variant {v}")
-    expect(d["EndpointStatus"] == "InService", d["EndpointStatus"])
+    d = in_service(endpoint)
+    v = d["ProductionVariants"][0]
+    expect(v.get("CurrentInstanceCount") == 4 and v.get("CurrentWeight") == 0.5, f"variant {v}")
     return f"weight {v['DesiredWeight']}, instances {v['DesiredInstanceCount']}"
 
 
@@ -431,6 +442,9 @@ def _():
     dim = "sagemaker:variant:DesiredInstanceCount"
     aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=dim,
                                  MinCapacity=1, MaxCapacity=4)
+    # The stack answers ConcurrentUpdateException to a change of the same target within 150 ms of the last one.
+    settle = 0.2
+    time.sleep(settle)
     t = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])["ScalableTargets"]
     expect(len(t) == 1 and (t[0]["MinCapacity"], t[0]["MaxCapacity"]) == (1, 4), f"targets {t}")
     p = aas.put_scaling_policy(
@@ -442,8 +456,10 @@ def _():
             "ScaleInCooldown": 300, "ScaleOutCooldown": 60})
     pols = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=rid)["ScalingPolicies"]
     expect([x["PolicyName"] for x in pols] == [f"mw-invocations-{RUN}"], f"policies {pols}")
+    time.sleep(settle)
     aas.delete_scaling_policy(PolicyName=f"mw-invocations-{RUN}", ServiceNamespace="sagemaker",
                               ResourceId=rid, ScalableDimension=dim)
+    time.sleep(settle)
     aas.deregister_scalable_target(ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=dim)
     t = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])["ScalableTargets"]
     expect(t == [], f"still registered {t}")

@@ -125,8 +125,13 @@ impl Deployment {
     /// The SDK configuration the function's clients are built from: the stack's endpoint and this deployment's
     /// credentials, so that its calls are recorded apart from the test's own.
     pub async fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_at(&endpoint()).await
+    }
+
+    /// [`Self::sdk_config`] through another endpoint (an [`crate::outage::Outage`] in front of the stack).
+    pub async fn sdk_config_at(&self, endpoint_url: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint())
+            .endpoint_url(endpoint_url)
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new(&self.key, "test", None, None, "iam-check"))
             .retry_config(modelwatch_aws::config::retry_config())

@@ -7,9 +7,11 @@
 //! a message saying how to start the stack when neither is there.
 //!
 //! - [`template`]: `infra/template.yaml` resolved for a set of parameters;
-//! - [`iam`]: a function deployed as the template deploys it, and the check of its calls against its role.
+//! - [`iam`]: a function deployed as the template deploys it, and the check of its calls against its role;
+//! - [`outage`]: the stack's endpoint going down in the middle of a run and coming back, as one function sees it.
 
 pub mod iam;
+pub mod outage;
 pub mod template;
 
 use std::path::PathBuf;
@@ -183,20 +185,23 @@ pub async fn endpoint_status(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> 
     )
 }
 
-/// The configuration the endpoint runs once it is `InService` again: the emulator finishes an update after a few
-/// `DescribeEndpoint` calls, so this asks up to ten times.
+/// The configuration the endpoint runs once it is `InService` again, asked every 250 ms.
 ///
 /// # Panics
 ///
-/// When the endpoint is not `InService` after ten calls.
+/// When the endpoint is not `InService` within 60 s.
 pub async fn settled_config(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> String {
-    for _ in 0..10 {
+    // The stack keeps an endpoint `Updating` for a while after a change, as AWS does
+    // (MODELWATCH_TESTSTACK_UPDATE_SECONDS, 2 s by default).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let (status, config) = endpoint_status(sm, endpoint).await;
         if status == EndpointStatus::InService {
             return config;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    panic!("endpoint {endpoint} never returned to InService")
+    panic!("endpoint {endpoint} did not return to InService in 60 s")
 }
 
 /// Writes an object.

@@ -6,12 +6,14 @@ use std::time::{Duration as StdDuration, Instant};
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic};
 use chrono::{Duration, Utc};
 use evaluate_captures::config::Config;
-use evaluate_captures::handler::{App, Clients};
+use evaluate_captures::handler::{App, Clients, TargetWindow};
 use modelwatch_core::demo;
 use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
-use modelwatch_core::monitor::WindowDecision;
+use modelwatch_core::monitor::{MarkerStatus, Target, WindowDecision, WindowMarker};
+use modelwatch_core::window::Window;
 use modelwatch_e2e::iam::{Deployment, Function};
-use modelwatch_e2e::{DemoBucket, get, put, queue, sdk_config, unique};
+use modelwatch_e2e::outage::Outage;
+use modelwatch_e2e::{DemoBucket, endpoint, get, put, queue, sdk_config, unique};
 
 fn dims(schedule: &str) -> Vec<Dimension> {
     vec![
@@ -420,5 +422,106 @@ async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
     );
     let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
     assert_eq!(counts.first().copied(), Some(1.0), "published once: {counts:?}");
+    deployment.check();
+}
+
+/// Fault: the stack's endpoint goes down in the middle of an evaluation, when the answer to the run's claim of
+/// hour 1 comes back (the claim is stored, the run never learns it), and comes back up. The run stops after
+/// hour 0; the next scheduled run, within the claim's lease, evaluates the later hours and defers hour 1; the run
+/// after the lease takes it over. Every hour is evaluated once and committed, and its metrics published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_nothing_twice() {
+    let (demo, _, deployment, s3, cw) = demo_app().await;
+    let config = Config::from_vars(&deployment.env()).expect("the template's environment");
+    let target = Target {
+        endpoint: demo::ENDPOINT.into(),
+        variant: demo::VARIANT.into(),
+        schedule: demo.schedule.clone(),
+    };
+    let start = demo.data.start;
+    let hour = |h: i64| Window {
+        start: start + Duration::hours(h),
+        end: start + Duration::hours(h + 1),
+    };
+    let claim = format!(
+        "PUT /{}/{}",
+        demo.bucket,
+        config.state.key(&target.marker_key(&hour(1)))
+    );
+    let outage = Outage::start(&endpoint(), claim).await;
+    let through = deployment.sdk_config_at(&outage.url).await;
+    let app = App {
+        config,
+        clients: Clients {
+            s3: modelwatch_aws::config::s3_client(&through),
+            cloudwatch: modelwatch_aws::config::cloudwatch_client(&through),
+        },
+    };
+    let end = start + Duration::hours(demo::HOURS as i64);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let first_at = end + Duration::minutes(10);
+    let evaluated = |windows: &[TargetWindow]| -> Vec<Window> {
+        windows
+            .iter()
+            .filter(|w| w.outcome.decision == WindowDecision::Evaluated)
+            .map(|w| w.outcome.window)
+            .collect()
+    };
+    let decisions = |windows: &[TargetWindow]| -> Vec<(Window, WindowDecision)> {
+        windows.iter().map(|w| (w.outcome.window, w.outcome.decision)).collect()
+    };
+
+    // The run, cut off at hour 1's claim.
+    let mut done = match app.handle(backfill, first_at, "run-1").await {
+        Ok(r) => evaluated(&r.windows),
+        Err(_) => vec![hour(0)],
+    };
+    assert!(
+        outage.tripped.load(std::sync::atomic::Ordering::SeqCst),
+        "the outage came"
+    );
+    assert!(!outage.is_up());
+    assert_eq!(done, vec![hour(0)], "the run stopped after hour 0");
+    outage.restore();
+
+    // Back up, within hour 1's lease: the later hours.
+    let schedule = |at: chrono::DateTime<Utc>| {
+        serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": at.to_rfc3339(), "detail": {}})
+    };
+    let second_at = first_at + Duration::minutes(2);
+    let second = app
+        .handle(schedule(second_at), second_at, "run-2")
+        .await
+        .expect("run 2");
+    let seen = decisions(&second.windows);
+    assert_eq!(seen.len(), demo::HOURS - 1, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        (hour(1), WindowDecision::InProgress),
+        "the dead run's claim holds it"
+    );
+    assert!(
+        seen[1..].iter().all(|(_, d)| *d == WindowDecision::Evaluated),
+        "{seen:?}"
+    );
+    done.extend(evaluated(&second.windows));
+
+    // After the lease: hour 1 taken over (deferred, it is not passed over for the later hours committed).
+    let third_at = second_at + Duration::minutes(21);
+    let third = app.handle(schedule(third_at), third_at, "run-3").await.expect("run 3");
+    assert_eq!(decisions(&third.windows), vec![(hour(1), WindowDecision::Evaluated)]);
+    done.extend(evaluated(&third.windows));
+
+    // Every hour evaluated once, committed, and published once.
+    done.sort_by_key(|w| w.start);
+    assert_eq!(done, (0..demo::HOURS as i64).map(hour).collect::<Vec<_>>());
+    for h in 0..demo::HOURS as i64 {
+        let key = app.config.state.key(&target.marker_key(&hour(h)));
+        let marker: WindowMarker = serde_json::from_slice(&get(&s3, &demo.bucket, &key).await).unwrap();
+        assert_eq!(marker.status, MarkerStatus::Committed, "hour {h}");
+    }
+    let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
+    assert_eq!(counts, vec![1.0; demo::HOURS], "each hour published once");
     deployment.check();
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use modelwatch_aws::testing::{data_capture, invocations_tracking};
 use modelwatch_core::scaling::controller::{Outcome, Plan};
 use modelwatch_e2e::iam::{Deployment, Function};
-use modelwatch_e2e::{bucket, describe_endpoint, put, sdk_config, serving_endpoint, unique};
+use modelwatch_e2e::{bucket, describe_endpoint, put, sdk_config, serving_endpoint, settled_config, unique};
 use scale_endpoint::config::Config;
 use scale_endpoint::handler::{App, Clients};
 
@@ -350,6 +350,16 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
             if r.resource_id == stack.resource_id()),
         "{report:?}"
     );
+    // Updating for a while, as on AWS: the next run holds.
+    let (status, counts) = stack.counts().await;
+    assert_eq!(status, "Updating");
+    assert_eq!(counts, pairs(&[("AllTraffic", 3), ("Canary", 1)]), "the desired counts");
+    let (held_app, held_deployment) = stack.app(&[("ScalingAasMode", "take_over")]).await;
+    let held_at = later + Duration::seconds(10);
+    let held = held_app.handle(schedule(held_at), held_at).await.expect("held");
+    assert_eq!(held.runs[0].status, "Updating");
+    assert_eq!(held.runs[0].outcome, Outcome::Held);
+    settled_config(&stack.clients.sagemaker, &stack.endpoint).await;
     let (status, counts) = stack.counts().await;
     assert_eq!(status, "InService");
     assert_eq!(counts, pairs(&[("AllTraffic", 3), ("Canary", 1)]));
@@ -360,7 +370,7 @@ async fn scales_out_refusing_an_autoscaling_policy_then_taking_it_over() {
     assert!(desired.contains(&3.0), "{desired:?}");
     let current = stack.published("CurrentInstanceCount", later).await;
     assert!(!current.is_empty() && current.iter().all(|&c| c == 1.0), "{current:?}");
-    for deployment in [dry_deployment, refusing_deployment, taking_deployment] {
+    for deployment in [dry_deployment, refusing_deployment, taking_deployment, held_deployment] {
         deployment.check();
     }
 }
@@ -442,6 +452,7 @@ async fn moves_up_the_ladder_blue_green_around_application_auto_scaling() {
     assert_eq!(stack.autoscaling().await.0, None);
 
     // In service on the new configuration: the registration and its policy come back as they were.
+    settled_config(sm, &stack.endpoint).await;
     let third_at = now + Duration::minutes(2);
     let third = app.handle(schedule(third_at), third_at).await.unwrap();
     assert!(

@@ -326,7 +326,7 @@ pub fn record_committed(
             Ok(Step::Write(()))
         },
     )?;
-    advance_last_window(state, &target.last_window_key(), window, None, now)
+    advance_last_window(state, &target.last_window_key(), window, Advance::Committed, now)
 }
 
 /// Evaluates `window` for `target` and commits it once: claims its marker, writes the reports, publishes the
@@ -406,7 +406,7 @@ pub fn commit_window_once(
     marker.summary = Some(evaluation.summary.clone());
     marker.withheld = withheld.clone();
     ports.state.put_if(&marker_key, &to_json(&marker), Some(&claimed))?;
-    advance_last_window(ports.state, &target.last_window_key(), window, None, now)?;
+    advance_last_window(ports.state, &target.last_window_key(), window, Advance::Committed, now)?;
     Ok(WindowOutcome {
         window: *window,
         decision: WindowDecision::Evaluated,
@@ -463,9 +463,14 @@ pub const MAX_WINDOW_ATTEMPTS: u32 = 24;
 /// Failed windows kept in the record at most (the oldest given-up ones go first).
 pub const MAX_FAILED_KEPT: usize = 200;
 
-/// The windows a scheduled run evaluates at `now`: first up to [`MAX_RETRIES_PER_RUN`] failed windows not yet
-/// given up (oldest first), then the new closed hours ([`windows_due`]).
+/// The windows a scheduled run evaluates at `now`: first the windows deferred because another run held them, then
+/// up to [`MAX_RETRIES_PER_RUN`] failed windows not yet given up (oldest first), then the new closed hours
+/// ([`windows_due`]); each once.
 pub fn due_windows(now: DateTime<Utc>, last: Option<&LastWindow>, settings: &ScheduleSettings) -> Vec<Window> {
+    let deferred = last
+        .into_iter()
+        .flat_map(|l| l.deferred.iter().copied())
+        .take(settings.max_windows);
     let retries = last
         .into_iter()
         .flat_map(|l| l.failed.iter())
@@ -473,13 +478,19 @@ pub fn due_windows(now: DateTime<Utc>, last: Option<&LastWindow>, settings: &Sch
         .take(MAX_RETRIES_PER_RUN)
         .map(|f| f.window);
     let new = windows_due(now, last.map(|l| l.end), settings.settle, settings.max_windows);
-    retries.chain(new).collect()
+    let mut seen = BTreeSet::new();
+    deferred
+        .chain(retries)
+        .chain(new)
+        .filter(|w| seen.insert(w.start))
+        .collect()
 }
 
 /// Runs the windows due for `target` at `now` (or every hour of `backfill`), each committed once
 /// ([`commit_window_once`]). A window that fails is recorded (with its error and attempts) in the last-window
-/// record and the run goes on with the next one; later runs retry it ([`due_windows`]). So a window that cannot be
-/// evaluated or published never stops the ones after it.
+/// record and the run goes on with the next one; later runs retry it ([`due_windows`]). A window another run holds
+/// is recorded as deferred and looked at again by later runs. So a window that cannot be evaluated or published,
+/// or whose run died, never stops the ones after it and is never passed over.
 ///
 /// # Errors
 ///
@@ -505,10 +516,27 @@ pub fn run_windows(
     let mut outcomes = Vec::with_capacity(windows.len());
     for window in windows {
         match commit_window_once(ports, target, &window, baseline, config, run_id, now, settings.lease) {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(outcome) => {
+                let change = match outcome.decision {
+                    WindowDecision::InProgress | WindowDecision::LostClaim => Some(Advance::Deferred),
+                    // Committed by another run: leaves the deferred and failed lists.
+                    WindowDecision::AlreadyCommitted => Some(Advance::Committed),
+                    _ => None,
+                };
+                if let Some(change) = change {
+                    advance_last_window(ports.state, &target.last_window_key(), &window, change, now)?;
+                }
+                outcomes.push(outcome);
+            }
             Err(e) => {
                 let error = crate::ports::error_chain(&e);
-                advance_last_window(ports.state, &target.last_window_key(), &window, Some(&error), now)?;
+                advance_last_window(
+                    ports.state,
+                    &target.last_window_key(),
+                    &window,
+                    Advance::Failed(&error),
+                    now,
+                )?;
                 outcomes.push(WindowOutcome {
                     window,
                     decision: WindowDecision::Failed,
@@ -531,6 +559,11 @@ pub struct LastWindow {
     /// Windows whose run failed, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<FailedWindow>,
+    /// Windows another run held (claimed, not committed) when a run came to them, oldest first: looked at again
+    /// by the next runs until committed, so that a run that died holding one does not lose it once later windows
+    /// commit (its claim is taken over after the lease).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Window>,
 }
 
 /// A window whose run failed.
@@ -553,13 +586,25 @@ pub fn last_window_end(state: &dyn StateStore, target: &Target) -> Result<Option
     Ok(read_json::<LastWindow>(state, &target.last_window_key())?.map(|(l, _)| l.end))
 }
 
-/// Moves the last-window record past `window` (its end never goes back), with compare-and-set: a committed
-/// window (`error` `None`) leaves the failed list, a failed one joins it or counts one more attempt.
+/// What became of a window, for the last-window record.
+#[derive(Debug, Clone, Copy)]
+enum Advance<'e> {
+    /// Committed (by this run or another): it leaves the failed and deferred lists.
+    Committed,
+    /// Its run failed with this error: it joins the failed list or counts one more attempt.
+    Failed(&'e str),
+    /// Another run held it: it joins the deferred list (unless it is retried as failed already); the end does not
+    /// move, as the window is not done.
+    Deferred,
+}
+
+/// Records what became of `window` in the last-window record, with compare-and-set. A committed or failed window
+/// moves the end past it (the end never goes back); see [`Advance`].
 fn advance_last_window(
     state: &dyn StateStore,
     key: &str,
     window: &Window,
-    error: Option<&str>,
+    change: Advance<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), MonitorError> {
     crate::state::update(
@@ -568,14 +613,32 @@ fn advance_last_window(
         || None,
         |last: &mut Option<LastWindow>| -> Result<Step<()>, MonitorError> {
             let before = last.clone();
+            if matches!(change, Advance::Deferred) {
+                let Some(record) = last.as_mut() else {
+                    // Nothing committed yet: the next run starts at this window anyway.
+                    return Ok(Step::Keep(()));
+                };
+                if !record.deferred.contains(window) && !record.failed.iter().any(|f| f.window == *window) {
+                    record.deferred.push(*window);
+                    record.deferred.sort_by_key(|w| w.start);
+                }
+                return Ok(if *last == before {
+                    Step::Keep(())
+                } else {
+                    Step::Write(())
+                });
+            }
             let record = last.get_or_insert(LastWindow {
                 end: window.end,
                 failed: Vec::new(),
+                deferred: Vec::new(),
             });
             record.end = record.end.max(window.end);
-            match error {
-                None => record.failed.retain(|f| f.window != *window),
-                Some(error) => {
+            record.deferred.retain(|w| w != window);
+            match change {
+                Advance::Deferred => unreachable!("handled above"),
+                Advance::Committed => record.failed.retain(|f| f.window != *window),
+                Advance::Failed(error) => {
                     match record.failed.iter_mut().find(|f| f.window == *window) {
                         Some(f) => {
                             f.attempts += 1;
@@ -1115,6 +1178,7 @@ mod tests {
                 &to_json(&LastWindow {
                     end: case.hour(0).start,
                     failed: Vec::new(),
+                    deferred: Vec::new(),
                 }),
                 None,
             )
@@ -1262,10 +1326,144 @@ mod tests {
                 failed(4, 2),
                 failed(5, 1),
             ],
+            deferred: vec![w(7), w(10)],
         };
         let due = due_windows(at(14, 30), Some(&last), &settings);
-        // Three retries (the given-up hour 1 is not one), then two new hours.
-        assert_eq!(due, vec![w(2), w(3), w(4), w(10), w(11)]);
+        // The deferred hours, three retries (the given-up hour 1 is not one), then the new hours; hour 10 once.
+        assert_eq!(due, vec![w(7), w(10), w(2), w(3), w(4), w(11)]);
+    }
+
+    /// A run claims hour 1 and dies (its claim stays); the next run comes within the claim's lease, passes it as
+    /// in progress and commits hour 2. Hour 1 is not lost: it is deferred, and a run after the lease takes it over.
+    #[test]
+    fn a_window_held_by_a_dead_run_is_taken_over_after_later_windows_commit() {
+        let case = DemoCase::first_hour();
+        let (reports, state, metrics) = (
+            MemoryReports::default(),
+            MemoryState::default(),
+            MemoryMetrics::default(),
+        );
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
+        let (t, config) = (target(), EvaluationConfig::default());
+        let settings = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        };
+        let first = case.hour(1).end + Duration::minutes(10);
+        let hour0 = commit_window_once(
+            &ports,
+            &t,
+            &case.hour(0),
+            &case.baseline,
+            &config,
+            "r1",
+            first,
+            settings.lease,
+        );
+        assert_eq!(hour0.unwrap().decision, WindowDecision::Evaluated);
+        // The run that claimed hour 1 five minutes before the next one came died holding it.
+        let soon = case.hour(2).end + Duration::minutes(6);
+        let dead = WindowMarker {
+            status: MarkerStatus::Claimed,
+            run_id: "r1".into(),
+            claimed_at: soon - Duration::minutes(5),
+            summary: None,
+            withheld: None,
+        };
+        state
+            .put_if(&t.marker_key(&case.hour(1)), &to_json(&dead), None)
+            .unwrap();
+
+        let second = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r2", soon).unwrap();
+        let decisions: Vec<_> = second.iter().map(|o| (o.window, o.decision)).collect();
+        assert_eq!(
+            decisions,
+            vec![
+                (case.hour(1), WindowDecision::InProgress),
+                (case.hour(2), WindowDecision::Evaluated)
+            ]
+        );
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert_eq!(
+            (last.end, last.deferred.clone()),
+            (case.hour(2).end, vec![case.hour(1)])
+        );
+
+        let later = soon + settings.lease;
+        let third = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r3", later).unwrap();
+        assert_eq!(
+            (third[0].window, third[0].decision),
+            (case.hour(1), WindowDecision::Evaluated)
+        );
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert!(last.deferred.is_empty(), "{last:?}");
+        // Every hour published once.
+        let published = metrics.data.lock().unwrap();
+        for k in 0..3 {
+            let count = published
+                .iter()
+                .filter(|d| d.timestamp == case.hour(k).end && d.metric_name == "dataset_item_count")
+                .count();
+            assert_eq!(count, 1, "hour {k}");
+        }
+    }
+
+    /// A window deferred because another run held it leaves the list when that run commits it.
+    #[test]
+    fn a_deferred_window_committed_by_its_holder_leaves_the_list() {
+        let case = DemoCase::first_hour();
+        let (reports, state, metrics) = (
+            MemoryReports::default(),
+            MemoryState::default(),
+            MemoryMetrics::default(),
+        );
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
+        let (t, config) = (target(), EvaluationConfig::default());
+        let settings = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        };
+        let now = case.hour(0).end + Duration::minutes(10);
+        let live = WindowMarker {
+            status: MarkerStatus::Claimed,
+            run_id: "other".into(),
+            claimed_at: now,
+            summary: None,
+            withheld: None,
+        };
+        let key = t.marker_key(&case.hour(0));
+        let claimed = state.put_if(&key, &to_json(&live), None).unwrap();
+        state
+            .put_if(
+                &t.last_window_key(),
+                &to_json(&LastWindow {
+                    end: case.hour(0).start,
+                    failed: Vec::new(),
+                    deferred: Vec::new(),
+                }),
+                None,
+            )
+            .unwrap();
+        let held = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r1", now).unwrap();
+        assert_eq!(held[0].decision, WindowDecision::InProgress);
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert_eq!(last.deferred, vec![case.hour(0)]);
+        // The holder commits it; the next run finds it committed and forgets it, publishing nothing.
+        let committed = WindowMarker {
+            status: MarkerStatus::Committed,
+            ..live
+        };
+        state.put_if(&key, &to_json(&committed), Some(&claimed)).unwrap();
+        let next = now + Duration::minutes(1);
+        let after = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r2", next).unwrap();
+        assert_eq!(
+            (after[0].window, after[0].decision, after[0].published),
+            (case.hour(0), WindowDecision::AlreadyCommitted, 0)
+        );
+        let (last, _) = read_json::<LastWindow>(&state, &t.last_window_key()).unwrap().unwrap();
+        assert!(last.deferred.is_empty(), "{last:?}");
     }
 
     #[test]

@@ -7,10 +7,10 @@ UpdateEndpoint (absent from moto), following the real API:
     ``Could not find endpoint configuration "<arn>".``
   * right after the call the endpoint is ``Updating``: DescribeEndpoint still shows the old
     EndpointConfigName and variants, plus a PendingDeploymentSummary naming the new config;
-    the transition to ``InService`` with the new config happens on a later DescribeEndpoint.
-    How many DescribeEndpoint calls see ``Updating`` is MODELWATCH_TESTSTACK_UPDATE_DESCRIBES
-    (default 1: the first Describe after the update says Updating, the next one InService;
-    0: the first Describe already shows the finished update).
+    the transition to ``InService`` with the new config happens on a later DescribeEndpoint, as on AWS
+    where an update takes minutes: once MODELWATCH_TESTSTACK_UPDATE_SECONDS (default 2) have passed since the
+    call and at least MODELWATCH_TESTSTACK_UPDATE_DESCRIBES DescribeEndpoint calls (default 1) have seen
+    ``Updating`` (0 and 0: the first Describe already shows the finished update).
   * RetainAllVariantProperties keeps the current instance counts / weights of variants that keep
     their name (ExcludeRetainedVariantProperties: DesiredInstanceCount, DesiredWeight,
     DataCaptureConfig are taken from the new config instead); DeploymentConfig is accepted and
@@ -22,7 +22,9 @@ UpdateEndpoint (absent from moto), following the real API:
     else ValidationException.
 
 UpdateEndpointWeightsAndCapacities (in moto): additionally rejected while an update is in progress,
-as the real API does.  DeleteEndpoint: also forgets a pending update.
+as the real API does, and, as on AWS ("When it's called, the endpoint status is set to Updating"), the endpoint
+is ``Updating`` afterwards for the same time and Describe calls as an update, with the new counts and weights
+shown once it is done.  DeleteEndpoint: also forgets a pending update.
 
 CreateTrainingJob / DescribeTrainingJob, for SageMaker's built-in algorithm images (the repositories of
 modelwatch_core::retrain::clone::BUILT_IN_ALGORITHM_REPOSITORIES, and sagemaker-xgboost without a
@@ -93,6 +95,22 @@ class SageMakerExtensions:
         except ValueError:
             return 1
 
+    @staticmethod
+    def _seconds_before_in_service() -> float:
+        try:
+            return max(0.0, float(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_SECONDS", "2")))
+        except ValueError:
+            return 2.0
+
+    def _updating(self, key, **state) -> None:
+        """Records a pending change of the endpoint `key`, finished by a later DescribeEndpoint."""
+        self.pending[key] = {
+            **state,
+            "start": datetime.now(timezone.utc),
+            "describes_left": self._describes_before_in_service(),
+            "seconds": self._seconds_before_in_service(),
+        }
+
     # -- handlers ----------------------------------------------------------------------------
 
     def update_endpoint(self, context: RequestContext, request: ServiceRequest):
@@ -140,14 +158,13 @@ class SageMakerExtensions:
 
             endpoint.endpoint_status = "Updating"
             endpoint.last_modified_time = _now()
-            self.pending[key] = {
-                "config_name": config_name,
-                "variants": variants,
-                "data_capture": data_capture,
-                "deployment_config": deployment_config,
-                "start": datetime.now(timezone.utc),
-                "describes_left": self._describes_before_in_service(),
-            }
+            self._updating(
+                key,
+                config_name=config_name,
+                variants=variants,
+                data_capture=data_capture,
+                deployment_config=deployment_config,
+            )
             return {"EndpointArn": endpoint.arn}
 
     def _finish(self, context: RequestContext, key) -> None:
@@ -168,13 +185,14 @@ class SageMakerExtensions:
         with self.lock:
             state = self.pending.get(key)
             if state is not None:
-                if state["describes_left"] <= 0:
+                elapsed = (datetime.now(timezone.utc) - state["start"]).total_seconds()
+                if state["describes_left"] <= 0 and elapsed >= state["seconds"]:
                     self._finish(context, key)
                     state = None
                 else:
                     state["describes_left"] -= 1
             response = self.fallback(context, request)
-            if state is not None:
+            if state is not None and state.get("summary", True):
                 response["PendingDeploymentSummary"] = {
                     "EndpointConfigName": state["config_name"],
                     "ProductionVariants": [
@@ -196,7 +214,28 @@ class SageMakerExtensions:
             key = (context.account_id, context.region, request["EndpointName"])
             if key in self.pending or endpoint.endpoint_status != "InService":
                 raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-            return self.fallback(context, request)
+            before = copy.deepcopy(endpoint.production_variants)
+            response = self.fallback(context, request)
+            after = copy.deepcopy(endpoint.production_variants)
+            # While Updating, the desired counts and weights are the new ones, the current ones still the old.
+            showing = copy.deepcopy(after)
+            current = {v["VariantName"]: v for v in before}
+            for variant in showing:
+                old = current.get(variant["VariantName"], {})
+                for k in ("CurrentInstanceCount", "CurrentWeight"):
+                    if k in old:
+                        variant[k] = old[k]
+            endpoint.production_variants = showing
+            endpoint.endpoint_status = "Updating"
+            self._updating(
+                key,
+                config_name=endpoint.endpoint_config_name,
+                variants=after,
+                data_capture=endpoint.data_capture_config,
+                deployment_config=None,
+                summary=False,
+            )
+            return response
 
     # -- training jobs of built-in algorithms ------------------------------------------------------
 
