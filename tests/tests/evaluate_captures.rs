@@ -525,3 +525,51 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
     assert_eq!(counts, vec![1.0; demo::HOURS], "each hour published once");
     deployment.check();
 }
+
+/// The test stack answers a conditional write that overlaps another on the same key with 409
+/// `ConditionalRequestConflict`, as S3 does (scripts/teststack/.../s3_conditional.py); the state store takes it,
+/// like 412, as a lost compare-and-set, and the key holds the winner's body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_conditional_writes_lose_with_409_and_the_state_store_takes_it_as_lost() {
+    use modelwatch_core::ports::{PortErrorKind, StateStore};
+
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let bucket = modelwatch_e2e::bucket(&s3, "mw-conflict").await;
+    let location = modelwatch_aws::s3::S3Location {
+        bucket: bucket.clone(),
+        prefix: "state".into(),
+    };
+    let store = std::sync::Arc::new(modelwatch_aws::s3::S3StateStore::new(
+        s3.clone(),
+        tokio::runtime::Handle::current(),
+        location,
+    ));
+    let write = |body: &'static str, after_ms: u64| {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            std::thread::sleep(StdDuration::from_millis(after_ms));
+            store.put_if("claim.json", body.as_bytes(), None)
+        })
+    };
+    // The second starts while the first is in progress (the stack holds a conditional write for 40 ms).
+    let (first, second) = tokio::join!(write("first", 0), write("second", 10));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first.is_ok(), "{first:?}");
+    let lost = second.expect_err("the overlapping write loses");
+    assert_eq!(lost.kind, PortErrorKind::Conflict, "{lost:?}");
+    assert!(
+        modelwatch_core::ports::error_chain(&lost).contains("ConditionalRequestConflict"),
+        "{}",
+        modelwatch_core::ports::error_chain(&lost)
+    );
+    assert_eq!(get(&s3, &bucket, "state/claim.json").await, b"first");
+    // Once the first is done, the same write is refused with 412: also a lost compare-and-set.
+    let late = write("late", 0).await.unwrap().expect_err("the key exists");
+    assert_eq!(late.kind, PortErrorKind::Conflict, "{late:?}");
+    assert!(
+        modelwatch_core::ports::error_chain(&late).contains("PreconditionFailed"),
+        "{}",
+        modelwatch_core::ports::error_chain(&late)
+    );
+}

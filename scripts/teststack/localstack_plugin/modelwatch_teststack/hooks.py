@@ -33,6 +33,14 @@ def modelwatch_strict_cloudwatch():
     cloudwatch_strict.install()
 
 
+@hooks.on_infra_start(priority=1000)  # before eager service loading creates the S3 provider
+def modelwatch_conditional_conflicts():
+    """Overlapping conditional writes to one key answered 409, as on AWS (s3_conditional.py)."""
+    from modelwatch_teststack import s3_conditional
+
+    s3_conditional.install()
+
+
 @hooks.on_infra_start()
 def modelwatch_record_calls():
     """The IAM check's calls, recorded (recorder.py)."""
