@@ -26,6 +26,7 @@ use modelwatch_aws::testing::variant;
 use modelwatch_core::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
 use modelwatch_core::demo::{self, DemoData};
 use modelwatch_core::testing::DemoCase;
+use modelwatch_core::window::truncate_to_hour;
 
 /// The execution role of the models the tests create (the emulator does not check it).
 pub const MODEL_ROLE: &str = "arn:aws:iam::000000000000:role/modelwatch-model";
@@ -229,7 +230,8 @@ pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
 
 /// The demo endpoint in a fresh bucket: captures under `datacapture/`, ground truth under
 /// `ground-truth/{endpoint}/`, and the baseline profiled from its training set under
-/// `baselines/{endpoint}/{variant}/`.
+/// `baselines/{endpoint}/{variant}/`. Its hours are the last ones ending two hours before the current one:
+/// CloudWatch takes no data stamped more than two weeks back, and neither does the test stack.
 pub struct DemoBucket {
     pub bucket: String,
     /// The `MonitoringSchedule` dimension of this run's metrics: unique, as the demo's hours are fixed.
@@ -242,8 +244,14 @@ impl DemoBucket {
     /// Creates the bucket and uploads the demo, with the baseline profiled from its training set
     /// ([`DemoCase::training`]).
     pub async fn create(s3: &aws_sdk_s3::Client) -> Self {
+        let start = truncate_to_hour(chrono::Utc::now()) - chrono::Duration::hours(demo::HOURS as i64 + 2);
+        Self::create_from(s3, start).await
+    }
+
+    /// [`Self::create`] with the demo's first hour at `start`.
+    pub async fn create_from(s3: &aws_sdk_s3::Client, start: chrono::DateTime<chrono::Utc>) -> Self {
         let bucket = bucket(s3, "mw-e2e").await;
-        let DemoCase { data, baseline, .. } = DemoCase::training();
+        let DemoCase { data, baseline, .. } = DemoCase::training_from(start);
         for (path, body) in &data.captures {
             put(s3, &bucket, &format!("datacapture/{path}"), body.as_bytes()).await;
         }

@@ -65,10 +65,26 @@ async fn demo_app() -> (
     aws_sdk_s3::Client,
     aws_sdk_cloudwatch::Client,
 ) {
+    demo_app_from(None).await
+}
+
+/// [`demo_app`] with the demo's first hour at `start` (by default the recent hours of [`DemoBucket::create`]).
+async fn demo_app_from(
+    start: Option<chrono::DateTime<Utc>>,
+) -> (
+    DemoBucket,
+    App,
+    Deployment,
+    aws_sdk_s3::Client,
+    aws_sdk_cloudwatch::Client,
+) {
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
-    let demo = DemoBucket::create(&s3).await;
+    let demo = match start {
+        Some(start) => DemoBucket::create_from(&s3, start).await,
+        None => DemoBucket::create(&s3).await,
+    };
     let ground_truth = format!("ground-truth/{}", demo::ENDPOINT);
     let deployment = Deployment::new(
         Function::EvaluateCaptures,
@@ -363,6 +379,14 @@ async fn the_stack_refuses_what_cloudwatch_refuses_and_the_sink_stays_within_it(
             .await,
     );
     assert_eq!(code.as_deref(), Some("InvalidParameterValue"));
+    let code = refused(
+        cw.put_metric_data()
+            .namespace(&namespace)
+            .metric_data(datum("behind", -Duration::days(15)))
+            .send()
+            .await,
+    );
+    assert_eq!(code.as_deref(), Some("InvalidParameterValue"));
 
     // The sink: 2,500 data, some with names far beyond 255 characters (capped by the core), now.
     let scope = MetricScope {
@@ -572,4 +596,39 @@ async fn overlapping_conditional_writes_lose_with_409_and_the_state_store_takes_
         "{}",
         modelwatch_core::ports::error_chain(&late)
     );
+}
+
+/// CloudWatch takes no datum stamped more than two weeks back and refuses the whole request for one, and so does
+/// the test stack. Hours evaluated fifteen days late are evaluated, their reports written and committed; their
+/// metrics are withheld, not sent, and the outcome says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hours_evaluated_after_two_weeks_are_committed_with_their_metrics_withheld() {
+    let start = modelwatch_core::window::truncate_to_hour(Utc::now()) - Duration::days(15);
+    let (demo, app, deployment, s3, _) = demo_app_from(Some(start)).await;
+    let end = start + Duration::hours(2);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let late = app.handle(backfill, Utc::now(), "late").await.expect("the late run");
+    assert_eq!(late.windows.len(), 2);
+    for w in &late.windows {
+        assert_eq!(w.outcome.decision, WindowDecision::Evaluated, "{w:?}");
+        assert_eq!(w.outcome.published, 0, "{w:?}");
+        let withheld = w.outcome.withheld.as_ref().expect("the withheld data, counted");
+        assert!(withheld.too_old > 0, "{withheld:?}");
+    }
+    let folder = format!(
+        "reports/{}/{}/{}",
+        demo::ENDPOINT,
+        demo::VARIANT,
+        start.format("%Y/%m/%d/%H")
+    );
+    let drift: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{folder}/drift.json")).await).unwrap();
+    assert!(drift["features"].as_array().is_some_and(|f| !f.is_empty()), "{drift}");
+    let refused: Vec<_> = deployment
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "PutMetricData" && c.status != 200)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    deployment.check();
 }

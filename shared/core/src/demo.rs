@@ -137,13 +137,22 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Generates the demo's files.
+/// Generates the demo's files, its first hour starting at [`start`].
 pub fn generate() -> DemoData {
-    let mut rng = SmallRng::seed_from_u64(20_240_501);
-    let start = Utc
-        .with_ymd_and_hms(2026, 11, 26, 8, 0, 0)
+    generate_from(start())
+}
+
+/// The demo's first hour: fixed, so that its files and reports are the same on every run.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0)
         .single()
-        .expect("valid date");
+        .expect("valid date")
+}
+
+/// The demo's files with its first hour starting at `start` (a whole hour): the same rows, the dates moved. The
+/// end-to-end tests use recent hours, as CloudWatch takes no data older than two weeks.
+pub fn generate_from(start: DateTime<Utc>) -> DemoData {
+    let mut rng = SmallRng::seed_from_u64(20_240_501);
 
     let mut training_csv = format!("{LABEL},{}\n", FEATURES.join(","));
     for _ in 0..TRAINING_ROWS {

@@ -109,9 +109,19 @@ impl DemoCase {
     /// When the training set cannot be written to the temporary folder or profiled.
     #[cfg(feature = "polars")]
     pub fn training() -> Self {
+        Self::training_from(demo::start())
+    }
+
+    /// [`Self::training`] with the demo's hours starting at `start` ([`demo::generate_from`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::training`].
+    #[cfg(feature = "polars")]
+    pub fn training_from(start: chrono::DateTime<chrono::Utc>) -> Self {
         use crate::dataset::{DatasetOptions, profile_dataset};
 
-        Self::with_baseline(demo::generate(), |data, _| {
+        Self::with_baseline(demo::generate_from(start), |data, _| {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("after 1970")

@@ -3,12 +3,10 @@
 From the CloudWatch API reference (PutMetricData, MetricDatum, Dimension) and "CloudWatch service quotas":
   * at most 1,000 MetricDatum per request (InvalidParameterValue);
   * MetricName 1-255 characters; at most 30 dimensions per datum (InvalidParameterValue);
-  * a timestamp at most two hours in the future (InvalidParameterValue);
+  * a timestamp at most two hours in the future and at most two weeks in the past (InvalidParameterValue);
   * a request body of at most 1 MB (HTTP 413, RequestEntityTooLarge).
 
-Not enforced here: the two-week limit on past timestamps. The end-to-end tests replay the demo's fixed dates
-(late November 2026) with the core's clock set to them, so a wall-clock rule would fail them once those dates are
-two weeks old; the core's own filter (modelwatch_core::metric_limits) is tested against that rule instead.
+The end-to-end tests therefore put the demo's hours just before the current one (tests/src/lib.rs, DemoBucket).
 
 Set MODELWATCH_TESTSTACK_STRICT=0 to turn the checks off.
 """
@@ -25,6 +23,7 @@ MAX_DATA_PER_REQUEST = 1000
 MAX_METRIC_NAME = 255
 MAX_DIMENSIONS = 30
 MAX_AHEAD = timedelta(hours=2)
+MAX_BEHIND = timedelta(days=14)
 MAX_REQUEST_BYTES = 1_000_000
 
 
@@ -47,7 +46,8 @@ def check_put_metric_data(metric_data, body_bytes: int) -> None:
         raise InvalidParameterValueException(
             f"The collection MetricData must not have a size greater than {MAX_DATA_PER_REQUEST}."
         )
-    latest = datetime.now(timezone.utc) + MAX_AHEAD
+    now = datetime.now(timezone.utc)
+    latest, earliest = now + MAX_AHEAD, now - MAX_BEHIND
     for i, datum in enumerate(data, start=1):
         name = datum.get("MetricName") or ""
         if not 1 <= len(name) <= MAX_METRIC_NAME:
@@ -65,6 +65,10 @@ def check_put_metric_data(metric_data, body_bytes: int) -> None:
                 raise InvalidParameterValueException(
                     f"The parameter MetricData.member.{i}.Timestamp must specify a time no more than two hours in "
                     "the future."
+                )
+            if aware < earliest:
+                raise InvalidParameterValueException(
+                    f"The parameter MetricData.member.{i}.Timestamp must specify a time within the past two weeks."
                 )
 
 
