@@ -128,7 +128,7 @@ impl Deployment {
         self.sdk_config_at(&endpoint()).await
     }
 
-    /// [`Self::sdk_config`] through another endpoint (an [`crate::outage::Outage`] in front of the stack).
+    /// [`Self::sdk_config`] through another endpoint (a [`crate::proxy::Proxy`] in front of the stack).
     pub async fn sdk_config_at(&self, endpoint_url: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint_url)

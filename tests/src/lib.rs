@@ -8,10 +8,10 @@
 //!
 //! - [`template`]: `infra/template.yaml` resolved for a set of parameters;
 //! - [`iam`]: a function deployed as the template deploys it, and the check of its calls against its role;
-//! - [`outage`]: the stack's endpoint going down in the middle of a run and coming back, as one function sees it.
+//! - [`proxy`]: faults of the stack's endpoint as one function sees it (an outage, S3's own error answers).
 
 pub mod iam;
-pub mod outage;
+pub mod proxy;
 pub mod template;
 
 use std::path::PathBuf;

@@ -12,7 +12,7 @@ use modelwatch_core::metrics::DATA_METRICS_NAMESPACE;
 use modelwatch_core::monitor::{MarkerStatus, Target, WindowDecision, WindowMarker};
 use modelwatch_core::window::Window;
 use modelwatch_e2e::iam::{Deployment, Function};
-use modelwatch_e2e::outage::Outage;
+use modelwatch_e2e::proxy::{Fault, Proxy, S3Error};
 use modelwatch_e2e::{DemoBucket, endpoint, get, put, queue, sdk_config, unique};
 
 fn dims(schedule: &str) -> Vec<Dimension> {
@@ -456,7 +456,6 @@ async fn two_invocations_of_the_same_window_at_once_publish_it_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_nothing_twice() {
     let (demo, _, deployment, s3, cw) = demo_app().await;
-    let config = Config::from_vars(&deployment.env()).expect("the template's environment");
     let target = Target {
         endpoint: demo::ENDPOINT.into(),
         variant: demo::VARIANT.into(),
@@ -470,17 +469,10 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
     let claim = format!(
         "PUT /{}/{}",
         demo.bucket,
-        config.state.key(&target.marker_key(&hour(1)))
+        app_state_key(&deployment, &target.marker_key(&hour(1)))
     );
-    let outage = Outage::start(&endpoint(), claim).await;
-    let through = deployment.sdk_config_at(&outage.url).await;
-    let app = App {
-        config,
-        clients: Clients {
-            s3: modelwatch_aws::config::s3_client(&through),
-            cloudwatch: modelwatch_aws::config::cloudwatch_client(&through),
-        },
-    };
+    let outage = Proxy::start(&endpoint(), vec![Fault::DownAfter(claim)]).await;
+    let app = app_through(&deployment, &outage.url).await;
     let end = start + Duration::hours(demo::HOURS as i64);
     let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
     let first_at = end + Duration::minutes(10);
@@ -500,22 +492,15 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
         Ok(r) => evaluated(&r.windows),
         Err(_) => vec![hour(0)],
     };
-    assert!(
-        outage.tripped.load(std::sync::atomic::Ordering::SeqCst),
-        "the outage came"
-    );
+    assert!(outage.tripped(), "the outage came");
     assert!(!outage.is_up());
     assert_eq!(done, vec![hour(0)], "the run stopped after hour 0");
     outage.restore();
 
     // Back up, within hour 1's lease: the later hours.
-    let schedule = |at: chrono::DateTime<Utc>| {
-        serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
-            "source": "aws.events", "time": at.to_rfc3339(), "detail": {}})
-    };
     let second_at = first_at + Duration::minutes(2);
     let second = app
-        .handle(schedule(second_at), second_at, "run-2")
+        .handle(scheduled(second_at), second_at, "run-2")
         .await
         .expect("run 2");
     let seen = decisions(&second.windows);
@@ -533,7 +518,7 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
 
     // After the lease: hour 1 taken over (deferred, it is not passed over for the later hours committed).
     let third_at = second_at + Duration::minutes(21);
-    let third = app.handle(schedule(third_at), third_at, "run-3").await.expect("run 3");
+    let third = app.handle(scheduled(third_at), third_at, "run-3").await.expect("run 3");
     assert_eq!(decisions(&third.windows), vec![(hour(1), WindowDecision::Evaluated)]);
     done.extend(evaluated(&third.windows));
 
@@ -630,5 +615,162 @@ async fn hours_evaluated_after_two_weeks_are_committed_with_their_metrics_withhe
         .filter(|c| c.operation == "PutMetricData" && c.status != 200)
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
+    deployment.check();
+}
+
+/// The function as `deployment` deploys it, its clients going through `url` (a [`Proxy`] in front of the stack).
+async fn app_through(deployment: &Deployment, url: &str) -> App {
+    let through = deployment.sdk_config_at(url).await;
+    App {
+        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
+        clients: Clients {
+            s3: modelwatch_aws::config::s3_client(&through),
+            cloudwatch: modelwatch_aws::config::cloudwatch_client(&through),
+        },
+    }
+}
+
+/// The S3 key of a state object of `deployment`'s function.
+fn app_state_key(deployment: &Deployment, key: &str) -> String {
+    Config::from_vars(&deployment.env())
+        .expect("the template's environment")
+        .state
+        .key(key)
+}
+
+/// A scheduled invocation at `at`.
+fn scheduled(at: chrono::DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+        "source": "aws.events", "time": at.to_rfc3339(), "detail": {}})
+}
+
+/// Fault: S3 answers `503 SlowDown` to reads of the capture files. Twice: the SDK's retries read them and every
+/// hour is evaluated whole. Five times in a row on hour 0's file (the SDK's attempts, `config::MAX_ATTEMPTS`):
+/// hour 0 is not evaluated on part of its data; it fails, nothing of it is published, and the next run after its
+/// claim's lease evaluates it whole. Each hour is published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_down_on_capture_reads_is_retried_and_never_evaluates_part_of_a_window() {
+    let (demo, _, deployment, _, cw) = demo_app().await;
+    let start = demo.data.start;
+    let first_file = format!("GET /{}/datacapture/{}", demo.bucket, demo.data.captures[0].0);
+    let proxy = Proxy::start(
+        &endpoint(),
+        vec![
+            Fault::Answer {
+                text: first_file,
+                times: modelwatch_aws::config::MAX_ATTEMPTS as usize,
+                error: S3Error::SlowDown,
+            },
+            Fault::Answer {
+                text: format!("GET /{}/datacapture/", demo.bucket),
+                times: 2,
+                error: S3Error::SlowDown,
+            },
+        ],
+    )
+    .await;
+    let app = app_through(&deployment, &proxy.url).await;
+    let end = start + Duration::hours(demo::HOURS as i64);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let first_at = end + Duration::minutes(10);
+    let first = app.handle(backfill, first_at, "run-1").await;
+    // The invocation fails (Retryable) after the other hours ran; the windows are in the state.
+    assert!(first.is_err(), "a failed window fails the invocation: {first:?}");
+    assert_eq!(proxy.answered(), modelwatch_aws::config::MAX_ATTEMPTS as usize + 2);
+    let target = Target {
+        endpoint: demo::ENDPOINT.into(),
+        variant: demo::VARIANT.into(),
+        schedule: demo.schedule.clone(),
+    };
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let last: serde_json::Value = serde_json::from_slice(
+        &get(
+            &s3,
+            &demo.bucket,
+            &app_state_key(&deployment, &target.last_window_key()),
+        )
+        .await,
+    )
+    .unwrap();
+    let failed = last["failed"].as_array().expect("hour 0 recorded failed");
+    assert_eq!(failed.len(), 1, "{last}");
+    assert!(failed[0]["error"].as_str().unwrap().contains("SlowDown"), "{last}");
+    let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
+    assert_eq!(counts, vec![1.0; demo::HOURS - 1], "hours 1-5 once, hour 0 not at all");
+
+    // The next run after the claim's lease: hour 0, whole.
+    let retry_at = first_at + Duration::minutes(25);
+    let retry = app
+        .handle(scheduled(retry_at), retry_at, "run-2")
+        .await
+        .expect("the retry");
+    assert_eq!(retry.windows.len(), 1, "{:?}", retry.windows);
+    let w = &retry.windows[0].outcome;
+    assert_eq!((w.window.start, w.decision), (start, WindowDecision::Evaluated));
+    let summary = w.summary.as_ref().unwrap();
+    assert_eq!((summary.rows, summary.failed_files), (demo::RECORDS_PER_HOUR as u64, 0));
+    let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
+    assert_eq!(counts, vec![1.0; demo::HOURS], "each hour published once");
+    deployment.check();
+}
+
+/// Fault: a capture file deleted after the listing (S3 answers its read `404 NoSuchKey`). The file is reported
+/// with its error and the window is committed without it (it is gone for good); nothing else changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_file_deleted_after_the_listing_is_reported_and_the_window_committed() {
+    let (demo, _, deployment, s3, _) = demo_app().await;
+    let start = demo.data.start;
+    let file = &demo.data.captures[1].0;
+    let proxy = Proxy::start(
+        &endpoint(),
+        vec![Fault::Answer {
+            text: format!("GET /{}/datacapture/{file}", demo.bucket),
+            times: usize::MAX,
+            error: S3Error::NoSuchKey,
+        }],
+    )
+    .await;
+    let app = app_through(&deployment, &proxy.url).await;
+    let end = start + Duration::hours(2);
+    let backfill = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": end.to_rfc3339()}});
+    let run = app
+        .handle(backfill, end + Duration::minutes(10), "run-1")
+        .await
+        .expect("run");
+    assert_eq!(proxy.answered(), 1, "read once: not found is not retried");
+    let summaries: Vec<_> = run
+        .windows
+        .iter()
+        .map(|w| {
+            assert_eq!(w.outcome.decision, WindowDecision::Evaluated);
+            let s = w.outcome.summary.as_ref().unwrap();
+            (s.files, s.failed_files, s.rows)
+        })
+        .collect();
+    assert_eq!(summaries, vec![(1, 0, demo::RECORDS_PER_HOUR as u64), (1, 1, 0)]);
+    let folder = format!(
+        "reports/{}/{}/{}",
+        demo::ENDPOINT,
+        demo::VARIANT,
+        (start + Duration::hours(1)).format("%Y/%m/%d/%H")
+    );
+    // The run summary names the file and its error, and says why nothing was compared.
+    let summary: serde_json::Value = serde_json::from_slice(
+        &get(
+            &s3,
+            &demo.bucket,
+            &format!("{folder}/{}", modelwatch_core::report::SUMMARY_FILE),
+        )
+        .await,
+    )
+    .unwrap();
+    let files = summary["files"].as_array().unwrap();
+    assert!(files[0]["name"].as_str().unwrap().ends_with(file.as_str()), "{summary}");
+    assert!(files[0]["error"].as_str().unwrap().contains("NoSuchKey"), "{summary}");
+    assert!(
+        summary["nothing_compared"].as_str().unwrap().contains("could be read"),
+        "{summary}"
+    );
     deployment.check();
 }

@@ -111,7 +111,14 @@ fn listing_follows_pages_throttling_is_retried_and_a_vanished_object_is_reported
     // a.jsonl vanished after the listing; b.jsonl.gz is throttled once (S3's SlowDown), then read.
     let vanished = mock!(aws_sdk_s3::Client::get_object)
         .match_requests(|r| r.key().is_some_and(|k| k.ends_with("a.jsonl")))
-        .then_error(|| GetObjectError::NoSuchKey(aws_sdk_s3::types::error::NoSuchKey::builder().build()));
+        .then_error(|| {
+            // With its code, as S3's answer carries it (the kind of an error is read from its code).
+            let meta = aws_sdk_s3::error::ErrorMetadata::builder()
+                .code("NoSuchKey")
+                .message("The specified key does not exist.")
+                .build();
+            GetObjectError::NoSuchKey(aws_sdk_s3::types::error::NoSuchKey::builder().meta(meta).build())
+        });
     let gz = {
         use std::io::Write;
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

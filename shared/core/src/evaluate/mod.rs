@@ -29,7 +29,7 @@ use crate::capture::{CaptureReader, FileSummary, SkipReport, open_decompressed};
 use crate::drift::{self, DriftReport, ModelMonitorComparison};
 use crate::history::{WindowBuilder, WindowSummary};
 use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit, data_metrics};
-use crate::ports::{CaptureObject, CaptureSource, PortError, error_chain};
+use crate::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
     self, CbpeAccumulator, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints,
@@ -563,7 +563,9 @@ pub struct Sources<'s> {
 ///
 /// # Errors
 ///
-/// A [`PortError`] when a source cannot be listed. Objects that fail to open or read are recorded in
+/// A [`PortError`] when a source cannot be listed, or an object it listed cannot be opened for another reason
+/// than being gone (a window is not evaluated on part of its data; the scheduled runs retry it). An object gone
+/// since the listing, or one that fails while being read (a cut or corrupt file), is recorded in
 /// [`Evaluation::files`] and the run goes on.
 pub fn evaluate_window(
     sources: &Sources<'_>,
@@ -587,6 +589,8 @@ pub fn evaluate_window(
         for object in labels.list(label_window.as_ref())? {
             match labels.open(&object) {
                 Ok(body) => evaluator.add_ground_truth(&object.name, body),
+                // As for a capture file below: gone is reported, unreadable fails the window.
+                Err(e) if e.kind != PortErrorKind::NotFound => return Err(e),
                 Err(e) => {
                     if let Some(state) = evaluator.quality.as_mut() {
                         state.files.push(FileResult {
@@ -611,11 +615,16 @@ pub fn evaluate_window(
                     evaluator.add_file(&object.name, body);
                 }
             },
-            Err(e) => evaluator.files.push(FileResult {
+            // Gone since the listing (a lifecycle rule, a deletion): reported with the window, which is complete
+            // without it.
+            Err(e) if e.kind == PortErrorKind::NotFound => evaluator.files.push(FileResult {
                 name: object.name.clone(),
                 summary: FileSummary::default(),
                 error: Some(error_chain(&e)),
             }),
+            // There but not readable now (throttled past the retries, a 5xx, no network): the window is not
+            // evaluated on part of its data; it fails, and the scheduled runs retry it.
+            Err(e) => return Err(e),
         }
     }
     Ok(evaluator.finish(scope, sources.quality_constraints))
@@ -996,5 +1005,76 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!((x.min, x.max), (2.0, 3.0), "only the hour's records");
+    }
+}
+
+/// A listed capture object that cannot be opened: gone (reported with the window) or not readable now (the
+/// window fails, to be retried).
+#[cfg(test)]
+mod open_failures {
+    use super::*;
+    use crate::testing::DemoCase;
+
+    /// The demo's captures, with every object failing to open with `kind`.
+    struct Failing<'a> {
+        inner: &'a dyn CaptureSource,
+        kind: PortErrorKind,
+    }
+
+    impl CaptureSource for Failing<'_> {
+        fn list(&self, window: Option<&Window>) -> Result<Vec<CaptureObject>, PortError> {
+            self.inner.list(window)
+        }
+
+        fn open(&self, object: &CaptureObject) -> Result<Box<dyn Read + Send + '_>, PortError> {
+            Err(PortError::new(
+                "reading",
+                object.name.clone(),
+                self.kind,
+                "SlowDown or NoSuchKey",
+            ))
+        }
+    }
+
+    fn evaluate(kind: PortErrorKind) -> Result<Evaluation, PortError> {
+        let case = DemoCase::first_hour();
+        let failing = Failing {
+            inner: &case.captures,
+            kind,
+        };
+        let sources = Sources {
+            captures: &failing,
+            ground_truth: None,
+            quality_constraints: None,
+            estimate: None,
+        };
+        let window = case.hour(0);
+        let scope = MetricScope {
+            endpoint: "e".into(),
+            schedule: "s".into(),
+            timestamp: window.end,
+        };
+        evaluate_window(
+            &sources,
+            Some(&window),
+            &case.baseline,
+            &EvaluationConfig::default(),
+            &scope,
+            &mut |_, _, _| {},
+        )
+    }
+
+    #[test]
+    fn a_vanished_object_is_reported_and_the_window_evaluated() {
+        let evaluation = evaluate(PortErrorKind::NotFound).expect("evaluated without it");
+        assert_eq!(evaluation.summary.files, 1);
+        assert_eq!(evaluation.summary.failed_files, 1);
+        assert_eq!(evaluation.summary.rows, 0);
+    }
+
+    #[test]
+    fn an_object_not_readable_now_fails_the_window() {
+        let error = evaluate(PortErrorKind::Other).expect_err("not evaluated on part of its data");
+        assert_eq!(error.kind, PortErrorKind::Other);
     }
 }
