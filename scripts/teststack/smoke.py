@@ -86,7 +86,7 @@ def expect(cond: bool, msg: str) -> None:
 
 
 def in_service(endpoint: str, seen: list | None = None) -> dict:
-    """DescribeEndpoint every 250 ms until InService (the stack keeps a change Updating ~2 s, as AWS does)."""
+    """DescribeEndpoint every 250 ms until InService (the stack keeps a change Updating ~4 s, as AWS does for minutes)."""
     deadline = time.monotonic() + 30
     while True:
         d = sm.describe_endpoint(EndpointName=endpoint)

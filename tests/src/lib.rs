@@ -193,7 +193,7 @@ pub async fn endpoint_status(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> 
 /// When the endpoint is not `InService` within 60 s.
 pub async fn settled_config(sm: &aws_sdk_sagemaker::Client, endpoint: &str) -> String {
     // The stack keeps an endpoint `Updating` for a while after a change, as AWS does
-    // (MODELWATCH_TESTSTACK_UPDATE_SECONDS, 2 s by default).
+    // (MODELWATCH_TESTSTACK_UPDATE_SECONDS, 4 s by default).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
         let (status, config) = endpoint_status(sm, endpoint).await;

@@ -8,7 +8,7 @@ UpdateEndpoint (absent from moto), following the real API:
   * right after the call the endpoint is ``Updating``: DescribeEndpoint still shows the old
     EndpointConfigName and variants, plus a PendingDeploymentSummary naming the new config;
     the transition to ``InService`` with the new config happens on a later DescribeEndpoint, as on AWS
-    where an update takes minutes: once MODELWATCH_TESTSTACK_UPDATE_SECONDS (default 2) have passed since the
+    where an update takes minutes: once MODELWATCH_TESTSTACK_UPDATE_SECONDS (default 4) have passed since the
     call and at least MODELWATCH_TESTSTACK_UPDATE_DESCRIBES DescribeEndpoint calls (default 1) have seen
     ``Updating`` (0 and 0: the first Describe already shows the finished update).
   * RetainAllVariantProperties keeps the current instance counts / weights of variants that keep
@@ -98,9 +98,9 @@ class SageMakerExtensions:
     @staticmethod
     def _seconds_before_in_service() -> float:
         try:
-            return max(0.0, float(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_SECONDS", "2")))
+            return max(0.0, float(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_SECONDS", "4")))
         except ValueError:
-            return 2.0
+            return 4.0
 
     def _updating(self, key, **state) -> None:
         """Records a pending change of the endpoint `key`, finished by a later DescribeEndpoint."""
