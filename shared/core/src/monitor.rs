@@ -594,7 +594,7 @@ enum Advance<'e> {
     /// Its run failed with this error: it joins the failed list or counts one more attempt.
     Failed(&'e str),
     /// Another run held it: it joins the deferred list (unless it is retried as failed already); the end does not
-    /// move, as the window is not done.
+    /// move, as the window is not done (a first record ends at the window's start).
     Deferred,
 }
 
@@ -614,10 +614,13 @@ fn advance_last_window(
         |last: &mut Option<LastWindow>| -> Result<Step<()>, MonitorError> {
             let before = last.clone();
             if matches!(change, Advance::Deferred) {
-                let Some(record) = last.as_mut() else {
-                    // Nothing committed yet: the next run starts at this window anyway.
-                    return Ok(Step::Keep(()));
-                };
+                // Nothing committed yet (a first run): the record starts at this window, so that the next runs
+                // do not begin after it.
+                let record = last.get_or_insert(LastWindow {
+                    end: window.start,
+                    failed: Vec::new(),
+                    deferred: Vec::new(),
+                });
                 if !record.deferred.contains(window) && !record.failed.iter().any(|f| f.window == *window) {
                     record.deferred.push(*window);
                     record.deferred.sort_by_key(|w| w.start);
@@ -1407,6 +1410,51 @@ mod tests {
                 .count();
             assert_eq!(count, 1, "hour {k}");
         }
+    }
+
+    /// A first run that finds its window held records it, so that the next run, an hour later, still looks at it
+    /// (without a record, it would start at the hour just closed).
+    #[test]
+    fn a_first_window_held_by_another_run_is_recorded_for_the_next() {
+        let case = DemoCase::first_hour();
+        let (reports, state, metrics) = (
+            MemoryReports::default(),
+            MemoryState::default(),
+            MemoryMetrics::default(),
+        );
+        let ports = captures_only(&case.captures, &reports, &metrics, &state);
+        let (t, config) = (target(), EvaluationConfig::default());
+        let settings = ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        };
+        let now = case.hour(0).end + Duration::minutes(10);
+        let held = WindowMarker {
+            status: MarkerStatus::Claimed,
+            run_id: "dead".into(),
+            claimed_at: now,
+            summary: None,
+            withheld: None,
+        };
+        state
+            .put_if(&t.marker_key(&case.hour(0)), &to_json(&held), None)
+            .unwrap();
+        let first = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r1", now).unwrap();
+        assert_eq!(
+            (first[0].window, first[0].decision),
+            (case.hour(0), WindowDecision::InProgress)
+        );
+        let next = now + Duration::hours(1);
+        let second = run_windows(&ports, &t, &case.baseline, &config, &settings, None, "r2", next).unwrap();
+        let decisions: Vec<_> = second.iter().map(|o| (o.window, o.decision)).collect();
+        assert_eq!(
+            decisions,
+            vec![
+                (case.hour(0), WindowDecision::Evaluated),
+                (case.hour(1), WindowDecision::Evaluated)
+            ]
+        );
     }
 
     /// A window deferred because another run held it leaves the list when that run commits it.
