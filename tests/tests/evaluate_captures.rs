@@ -487,14 +487,26 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
         windows.iter().map(|w| (w.outcome.window, w.outcome.decision)).collect()
     };
 
-    // The run, cut off at hour 1's claim.
-    let mut done = match app.handle(backfill, first_at, "run-1").await {
-        Ok(r) => evaluated(&r.windows),
-        Err(_) => vec![hour(0)],
-    };
+    // The run, cut off at hour 1's claim: it fails; the state says hour 0 is committed and hour 1 claimed (the
+    // claim landed, its answer did not), nothing later started.
+    let first = app.handle(backfill, first_at, "run-1").await;
+    assert!(first.is_err(), "{first:?}");
     assert!(outage.tripped(), "the outage came");
     assert!(!outage.is_up());
-    assert_eq!(done, vec![hour(0)], "the run stopped after hour 0");
+    let marker = |h: i64| {
+        let key = app.config.state.key(&target.marker_key(&hour(h)));
+        let s3 = s3.clone();
+        let bucket = demo.bucket.clone();
+        async move {
+            let body = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+            let bytes = body.body.collect().await.ok()?.into_bytes();
+            serde_json::from_slice::<WindowMarker>(&bytes).ok().map(|m| m.status)
+        }
+    };
+    assert_eq!(marker(0).await, Some(MarkerStatus::Committed));
+    assert_eq!(marker(1).await, Some(MarkerStatus::Claimed));
+    assert_eq!(marker(2).await, None);
+    let mut done = vec![hour(0)];
     outage.restore();
 
     // Back up, within hour 1's lease: the later hours.
@@ -526,9 +538,7 @@ async fn an_outage_in_the_middle_of_an_evaluation_loses_nothing_and_publishes_no
     done.sort_by_key(|w| w.start);
     assert_eq!(done, (0..demo::HOURS as i64).map(hour).collect::<Vec<_>>());
     for h in 0..demo::HOURS as i64 {
-        let key = app.config.state.key(&target.marker_key(&hour(h)));
-        let marker: WindowMarker = serde_json::from_slice(&get(&s3, &demo.bucket, &key).await).unwrap();
-        assert_eq!(marker.status, MarkerStatus::Committed, "hour {h}");
+        assert_eq!(marker(h).await, Some(MarkerStatus::Committed), "hour {h}");
     }
     let counts = hourly(&cw, "dataset_item_count", &demo, "SampleCount").await;
     assert_eq!(counts, vec![1.0; demo::HOURS], "each hour published once");
@@ -684,15 +694,9 @@ async fn slow_down_on_capture_reads_is_retried_and_never_evaluates_part_of_a_win
     };
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
-    let last: serde_json::Value = serde_json::from_slice(
-        &get(
-            &s3,
-            &demo.bucket,
-            &app_state_key(&deployment, &target.last_window_key()),
-        )
-        .await,
-    )
-    .unwrap();
+    let last: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &app.config.state.key(&target.last_window_key())).await)
+            .unwrap();
     let failed = last["failed"].as_array().expect("hour 0 recorded failed");
     assert_eq!(failed.len(), 1, "{last}");
     assert!(failed[0]["error"].as_str().unwrap().contains("SlowDown"), "{last}");

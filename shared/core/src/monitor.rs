@@ -832,6 +832,26 @@ mod tests {
         }
     }
 
+    /// An hourly schedule: 5 minutes' settle, 24 windows a run, 20 minutes' lease.
+    fn hourly() -> ScheduleSettings {
+        ScheduleSettings {
+            settle: Duration::minutes(5),
+            max_windows: 24,
+            lease: Duration::minutes(20),
+        }
+    }
+
+    /// A claim by `run_id` at `at`, not committed.
+    fn claimed(run_id: &str, at: DateTime<Utc>) -> WindowMarker {
+        WindowMarker {
+            status: MarkerStatus::Claimed,
+            run_id: run_id.into(),
+            claimed_at: at,
+            summary: None,
+            withheld: None,
+        }
+    }
+
     /// The run's ports with captures only (no ground truth, constraints or estimate).
     fn captures_only<'p>(
         source: &'p MemorySource,
@@ -1035,13 +1055,7 @@ mod tests {
         let t = target();
         let window = case.hour(0);
         let claimed_at = window.end + Duration::minutes(6);
-        let dead = WindowMarker {
-            status: MarkerStatus::Claimed,
-            run_id: "crashed".into(),
-            claimed_at,
-            summary: None,
-            withheld: None,
-        };
+        let dead = claimed("crashed", claimed_at);
         state.put_if(&t.marker_key(&window), &to_json(&dead), None).unwrap();
         let lease = Duration::minutes(20);
         let config = EvaluationConfig::default();
@@ -1168,11 +1182,7 @@ mod tests {
         };
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
-        let settings = ScheduleSettings {
-            settle: Duration::minutes(5),
-            max_windows: 24,
-            lease: Duration::minutes(20),
-        };
+        let settings = hourly();
         // Hours 0..3 due at once: hour 1's publication fails, the others are committed.
         let now = case.hour(2).end + Duration::minutes(10);
         state
@@ -1348,11 +1358,7 @@ mod tests {
         );
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
-        let settings = ScheduleSettings {
-            settle: Duration::minutes(5),
-            max_windows: 24,
-            lease: Duration::minutes(20),
-        };
+        let settings = hourly();
         let first = case.hour(1).end + Duration::minutes(10);
         let hour0 = commit_window_once(
             &ports,
@@ -1367,13 +1373,7 @@ mod tests {
         assert_eq!(hour0.unwrap().decision, WindowDecision::Evaluated);
         // The run that claimed hour 1 five minutes before the next one came died holding it.
         let soon = case.hour(2).end + Duration::minutes(6);
-        let dead = WindowMarker {
-            status: MarkerStatus::Claimed,
-            run_id: "r1".into(),
-            claimed_at: soon - Duration::minutes(5),
-            summary: None,
-            withheld: None,
-        };
+        let dead = claimed("r1", soon - Duration::minutes(5));
         state
             .put_if(&t.marker_key(&case.hour(1)), &to_json(&dead), None)
             .unwrap();
@@ -1424,19 +1424,9 @@ mod tests {
         );
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
-        let settings = ScheduleSettings {
-            settle: Duration::minutes(5),
-            max_windows: 24,
-            lease: Duration::minutes(20),
-        };
+        let settings = hourly();
         let now = case.hour(0).end + Duration::minutes(10);
-        let held = WindowMarker {
-            status: MarkerStatus::Claimed,
-            run_id: "dead".into(),
-            claimed_at: now,
-            summary: None,
-            withheld: None,
-        };
+        let held = claimed("dead", now);
         state
             .put_if(&t.marker_key(&case.hour(0)), &to_json(&held), None)
             .unwrap();
@@ -1468,19 +1458,9 @@ mod tests {
         );
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
-        let settings = ScheduleSettings {
-            settle: Duration::minutes(5),
-            max_windows: 24,
-            lease: Duration::minutes(20),
-        };
+        let settings = hourly();
         let now = case.hour(0).end + Duration::minutes(10);
-        let live = WindowMarker {
-            status: MarkerStatus::Claimed,
-            run_id: "other".into(),
-            claimed_at: now,
-            summary: None,
-            withheld: None,
-        };
+        let live = claimed("other", now);
         let key = t.marker_key(&case.hour(0));
         let claimed = state.put_if(&key, &to_json(&live), None).unwrap();
         state

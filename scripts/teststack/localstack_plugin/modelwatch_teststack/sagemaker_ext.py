@@ -89,26 +89,20 @@ class SageMakerExtensions:
         return endpoint
 
     @staticmethod
-    def _describes_before_in_service() -> int:
+    def _setting(name: str, default: float) -> float:
+        """A non-negative number from LocalStack's environment, `default` when absent or not a number."""
         try:
-            return max(0, int(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_DESCRIBES", "1")))
+            return max(0.0, float(os.environ.get(name, default)))
         except ValueError:
-            return 1
-
-    @staticmethod
-    def _seconds_before_in_service() -> float:
-        try:
-            return max(0.0, float(os.environ.get("MODELWATCH_TESTSTACK_UPDATE_SECONDS", "4")))
-        except ValueError:
-            return 4.0
+            return default
 
     def _updating(self, key, **state) -> None:
         """Records a pending change of the endpoint `key`, finished by a later DescribeEndpoint."""
         self.pending[key] = {
             **state,
             "start": datetime.now(timezone.utc),
-            "describes_left": self._describes_before_in_service(),
-            "seconds": self._seconds_before_in_service(),
+            "describes_left": int(self._setting("MODELWATCH_TESTSTACK_UPDATE_DESCRIBES", 1)),
+            "seconds": self._setting("MODELWATCH_TESTSTACK_UPDATE_SECONDS", 4),
         }
 
     # -- handlers ----------------------------------------------------------------------------
