@@ -1,10 +1,9 @@
-//! One invocation: the data set streamed to temporary storage (polars reads files), profiled by the core, the
-//! baseline files written to S3.
+//! One invocation: the data set streamed to temporary storage, profiled by the core in one pass of bounded
+//! memory, the baseline files written to S3.
 
 use modelwatch_aws::error::port_error;
 use modelwatch_aws::lambda::{self, Classify, Panicked};
 use modelwatch_aws::s3::{LocationError, S3Location, S3ReportStore};
-use modelwatch_core::dataset::DatasetError;
 use modelwatch_core::ports::PortError;
 use modelwatch_core::suggest::{self, SuggestError};
 use modelwatch_core::suggest_request::{BaselineRequest, BaselineRequestError};
@@ -61,11 +60,8 @@ impl Classify for HandlerError {
             Self::Download(e) | Self::Write(e) => e.retryable(),
             Self::Transfer { source, .. } => source.kind() != std::io::ErrorKind::StorageFull,
             Self::Suggest { source, .. } => match source.as_ref() {
-                SuggestError::Dataset(DatasetError::Io { .. }) => true,
-                SuggestError::Dataset(DatasetError::Read { .. } | DatasetError::NoColumn { .. })
-                | SuggestError::Missing(_)
-                | SuggestError::Calibration(_)
-                | SuggestError::Empty(_) => false,
+                SuggestError::Dataset(e) => e.is_storage(),
+                SuggestError::Missing(_) | SuggestError::Calibration(_) | SuggestError::Empty(_) => false,
             },
             Self::Panicked(e) => e.retryable(),
         }
@@ -88,7 +84,8 @@ pub async fn handle(s3: &aws_sdk_s3::Client, event: serde_json::Value) -> Result
         .filter(|n| !n.is_empty())
         .ok_or_else(|| HandlerError::NotAnObject(request.dataset.clone()))?
         .to_owned();
-    // Lambda's /tmp (512 MB by default, configurable up to 10 GB) holds the data set; polars reads files.
+    // Lambda's /tmp (512 MB by default, configurable up to 10 GB: the largest data set a baseline can be made of
+    // here) holds the data set: Parquet is read from its footer first, so it needs a file.
     let dir = tempfile::tempdir().map_err(|source| HandlerError::Transfer {
         uri: request.dataset.clone(),
         source,

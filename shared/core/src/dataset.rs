@@ -1,14 +1,26 @@
-//! Profiling a training data set (CSV or Parquet) into a baseline, read with polars.
+//! Profiling a training data set (CSV or Parquet) into a baseline, in one streaming pass.
 //!
-//! Column types follow polars' inference, mapped to Model Monitor's: integer columns are Integral, floating-point
-//! columns Fractional, everything else String (booleans as `true`/`false`). A headerless CSV's columns are named
-//! `_c0`, `_c1`, ... as Model Monitor names them.
+//! Values are typed as the capture reader types a window's values ([`classify`]: Model Monitor's rules), value by
+//! value, and a column's type is settled at the end from all of them: String if any value is not a number, else
+//! Fractional if any has a fraction, else Integral. So a `1.5` late in an integer column makes the baseline
+//! Fractional exactly as it makes the window Fractional (a reader that infers from the first rows, as polars and
+//! pandas do, would not agree with the captures). Parquet's numbers keep their declared kind (integers Integral,
+//! floating point Fractional, non-finite floats missing); its strings, booleans, dates and nested values are typed
+//! by their text, as they would be in a capture. A headerless CSV's columns are named `_c0`, `_c1`, ... as Model
+//! Monitor names them; a `.csv.gz` is read through gzip.
+//!
+//! Memory does not grow with the data set: CSV is read record by record, Parquet page by page through its row
+//! reader, and the profiles are sketches ([`crate::profile`]). `labelled_predictions` keeps the rows it returns.
 
+use std::borrow::Cow;
+use std::fs::File;
 use std::path::Path;
 
-use polars::prelude::*;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field as ParquetField;
 
-use crate::profile::{DatasetProfile, FeatureProfile, InferredType, Tracking};
+use crate::capture::{Value, classify, open_decompressed};
+use crate::profile::{DatasetProfile, FeatureProfile, PREDICTION_SCORE, Tracking, number_text};
 
 /// How to read a data set.
 #[derive(Debug, Clone, Default)]
@@ -24,18 +36,33 @@ pub struct DatasetOptions {
 /// The data set could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("reading {path}")]
-    Read {
-        path: String,
-        #[source]
-        source: PolarsError,
-    },
     #[error("opening {path}")]
     Io {
         path: String,
         #[source]
         source: std::io::Error,
     },
+    #[error("reading {path} as CSV")]
+    Csv {
+        path: String,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("reading {path} as Parquet")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{path}, line {line}: {found} fields where the header has {expected}")]
+    Width {
+        path: String,
+        line: u64,
+        found: usize,
+        expected: usize,
+    },
+    #[error("{path} names column {column:?} twice")]
+    DuplicateColumn { path: String, column: String },
     #[error("{path} has no column {column:?} (columns: {columns})")]
     NoColumn {
         path: String,
@@ -44,58 +71,158 @@ pub enum DatasetError {
     },
 }
 
+impl DatasetError {
+    /// Whether the file could not be read from its storage (worth retrying), rather than being bad input.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            Self::Io { .. } => true,
+            Self::Csv { source, .. } => matches!(source.kind(), csv::ErrorKind::Io(_)),
+            Self::Parquet { .. } | Self::Width { .. } | Self::DuplicateColumn { .. } | Self::NoColumn { .. } => false,
+        }
+    }
+}
+
+/// One value of a data set's row, typed as the capture reader types it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell<'a> {
+    Missing,
+    /// A number; `written` is its text when the file is text (CSV).
+    Number {
+        value: f64,
+        integral: bool,
+        written: Option<&'a str>,
+    },
+    Text(&'a str),
+}
+
+impl<'a> Cell<'a> {
+    /// A value of a text file: blanks around it trimmed as the capture reader trims them, empty as missing.
+    fn of_text(text: &'a str) -> Self {
+        let text = text.trim_matches(|c| c == ' ' || c == '\t');
+        if text.is_empty() {
+            return Cell::Missing;
+        }
+        match classify(text) {
+            Some(Value::Number { value, integral }) => Cell::Number {
+                value,
+                integral,
+                written: Some(text),
+            },
+            _ => Cell::Text(text),
+        }
+    }
+
+    fn add_to(self, profile: &mut FeatureProfile) {
+        match self {
+            Cell::Missing => profile.add_missing(),
+            Cell::Number { value, integral, .. } => profile.add_number(value, integral),
+            Cell::Text(text) => profile.add_string(text),
+        }
+    }
+
+    /// The value as a label: its text as written, a Parquet number as a category's text; `None` when missing.
+    fn label(self) -> Option<Cow<'a, str>> {
+        match self {
+            Cell::Missing => None,
+            Cell::Number {
+                written: Some(text), ..
+            }
+            | Cell::Text(text) => Some(Cow::Borrowed(text)),
+            Cell::Number { value, .. } => Some(Cow::Owned(number_text(value))),
+        }
+    }
+
+    fn number(self) -> Option<f64> {
+        match self {
+            Cell::Number { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// What receives a data set's rows, one cell at a time.
+trait RowSink {
+    /// The column names, before any row.
+    fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError>;
+    fn cell(&mut self, column: usize, cell: Cell<'_>);
+    fn end_row(&mut self);
+}
+
 /// Reads a data set (`.parquet`, or CSV otherwise) and profiles every column but the label.
 ///
 /// # Errors
 ///
 /// [`DatasetError`] naming the file when it cannot be opened or parsed, or when a named column is absent.
 pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetProfile, DatasetError> {
-    let display = path.display().to_string();
-    let read_err = |source| DatasetError::Read {
-        path: display.clone(),
-        source,
+    let mut sink = ProfileSink {
+        options,
+        profile: DatasetProfile::new(std::iter::empty()),
+        targets: Vec::new(),
     };
-    let df = read_frame(path, options.has_header)?;
-    let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    for wanted in options.label_column.iter().chain(options.prediction_column.iter()) {
-        if !columns.contains(wanted) {
-            return Err(DatasetError::NoColumn {
-                path: display,
-                column: wanted.clone(),
-                columns: columns.join(", "),
-            });
+    read_rows(path, options.has_header, &mut sink)?;
+    let mut profile = sink.profile;
+    for feature in &mut profile.features {
+        feature.settle();
+    }
+    profile.prediction_score.settle();
+    Ok(profile)
+}
+
+/// Where a column's values go.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Skip,
+    Feature(usize),
+    Score,
+}
+
+struct ProfileSink<'o> {
+    options: &'o DatasetOptions,
+    profile: DatasetProfile,
+    targets: Vec<Target>,
+}
+
+impl RowSink for ProfileSink<'_> {
+    fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError> {
+        let options = self.options;
+        for wanted in options.label_column.iter().chain(options.prediction_column.iter()) {
+            column_index(path, names, wanted)?;
+        }
+        for name in names {
+            let target = if options.label_column.as_deref() == Some(name.as_str()) {
+                Target::Skip
+            } else if options.prediction_column.as_deref() == Some(name.as_str()) {
+                self.profile.prediction_score = FeatureProfile::new(PREDICTION_SCORE, Tracking::Both);
+                Target::Score
+            } else {
+                self.profile
+                    .features
+                    .push(FeatureProfile::new(name.as_str(), Tracking::Both));
+                Target::Feature(self.profile.features.len() - 1)
+            };
+            self.targets.push(target);
+        }
+        Ok(())
+    }
+
+    fn cell(&mut self, column: usize, cell: Cell<'_>) {
+        match self.targets[column] {
+            Target::Skip => {}
+            Target::Feature(i) => cell.add_to(&mut self.profile.features[i]),
+            Target::Score => cell.add_to(&mut self.profile.prediction_score),
         }
     }
 
-    let mut profile = DatasetProfile::new(std::iter::empty());
-    profile.item_count = df.height() as u64;
-    for column in df.columns() {
-        let name = column.name().to_string();
-        if options.label_column.as_deref() == Some(name.as_str()) {
-            continue;
-        }
-        let series = column.as_materialized_series();
-        let is_prediction = options.prediction_column.as_deref() == Some(name.as_str());
-        let target_name = if is_prediction {
-            crate::profile::PREDICTION_SCORE.to_owned()
-        } else {
-            name
-        };
-        let feature = profile_series(&target_name, series).map_err(read_err)?;
-        if is_prediction {
-            profile.prediction_score = feature;
-        } else {
-            profile.features.push(feature);
-        }
+    fn end_row(&mut self) {
+        self.profile.item_count += 1;
     }
-    Ok(profile)
 }
 
 /// One row of a validation set: the true label, the model's score, the model's predicted label.
 pub type LabelledRow = (String, Option<f64>, Option<String>);
 
-/// The label, score and predicted label of every row of a labelled validation set, for the model-quality
-/// baseline. The columns are named as in [`DatasetOptions`] (`prediction_column` is the score).
+/// The label, score and predicted label of every row of a labelled validation set that has a label, for the
+/// model-quality baseline. The columns are named as in [`DatasetOptions`] (`prediction_column` is the score).
 ///
 /// # Errors
 ///
@@ -105,126 +232,221 @@ pub fn labelled_predictions(
     options: &DatasetOptions,
     predicted_label_column: Option<&str>,
 ) -> Result<Vec<LabelledRow>, DatasetError> {
+    let mut sink = LabelSink {
+        wanted: [
+            Some(options.label_column.as_deref().unwrap_or("label")),
+            options.prediction_column.as_deref(),
+            predicted_label_column,
+        ],
+        columns: [None; 3],
+        row: (None, None, None),
+        rows: Vec::new(),
+    };
+    read_rows(path, options.has_header, &mut sink)?;
+    Ok(sink.rows)
+}
+
+struct LabelSink<'w> {
+    /// The label, score and predicted-label columns' names.
+    wanted: [Option<&'w str>; 3],
+    /// Their indices.
+    columns: [Option<usize>; 3],
+    row: (Option<String>, Option<f64>, Option<String>),
+    rows: Vec<LabelledRow>,
+}
+
+impl RowSink for LabelSink<'_> {
+    fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError> {
+        for (slot, wanted) in self.columns.iter_mut().zip(self.wanted) {
+            if let Some(name) = wanted {
+                *slot = Some(column_index(path, names, name)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn cell(&mut self, column: usize, cell: Cell<'_>) {
+        let is = |slot: usize| self.columns[slot] == Some(column);
+        if is(0) {
+            self.row.0 = cell.label().map(Cow::into_owned);
+        }
+        if is(1) {
+            self.row.1 = cell.number();
+        }
+        if is(2) {
+            self.row.2 = cell.label().map(Cow::into_owned);
+        }
+    }
+
+    fn end_row(&mut self) {
+        let (label, score, predicted) = std::mem::take(&mut self.row);
+        if let Some(label) = label {
+            self.rows.push((label, score, predicted));
+        }
+    }
+}
+
+fn column_index(path: &str, names: &[String], wanted: &str) -> Result<usize, DatasetError> {
+    names
+        .iter()
+        .position(|n| n == wanted)
+        .ok_or_else(|| DatasetError::NoColumn {
+            path: path.to_owned(),
+            column: wanted.to_owned(),
+            columns: names.join(", "),
+        })
+}
+
+fn read_rows(path: &Path, has_header: bool, sink: &mut dyn RowSink) -> Result<(), DatasetError> {
     let display = path.display().to_string();
-    let read_err = |source| DatasetError::Read {
+    let file = File::open(path).map_err(|source| DatasetError::Io {
         path: display.clone(),
         source,
-    };
-    let df = read_frame(path, options.has_header)?;
-    let columns: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    let column = |name: &str| {
-        df.column(name).map_err(|_| DatasetError::NoColumn {
-            path: display.clone(),
-            column: name.to_owned(),
-            columns: columns.join(", "),
-        })
-    };
-    let label_name = options.label_column.as_deref().unwrap_or("label");
-    let labels = column(label_name)?
-        .as_materialized_series()
-        .cast(&DataType::String)
-        .map_err(read_err)?;
-    let scores = match &options.prediction_column {
-        Some(name) => Some(
-            column(name)?
-                .as_materialized_series()
-                .cast(&DataType::Float64)
-                .map_err(read_err)?,
-        ),
-        None => None,
-    };
-    let predicted = match predicted_label_column {
-        Some(name) => Some(
-            column(name)?
-                .as_materialized_series()
-                .cast(&DataType::String)
-                .map_err(read_err)?,
-        ),
-        None => None,
-    };
-    let labels = labels.str().map_err(read_err)?;
-    let scores = scores.as_ref().map(|s| s.f64()).transpose().map_err(read_err)?;
-    let predicted = predicted.as_ref().map(|s| s.str()).transpose().map_err(read_err)?;
-    Ok((0..df.height())
-        .filter_map(|i| {
-            let label = labels.get(i)?.to_owned();
-            Some((
-                label,
-                scores.and_then(|s| s.get(i)),
-                predicted.and_then(|p| p.get(i)).map(str::to_owned),
-            ))
-        })
-        .collect())
-}
-
-fn read_frame(path: &Path, has_header: bool) -> Result<DataFrame, DatasetError> {
-    let display = || path.display().to_string();
+    })?;
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
-        let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
-            path: display(),
-            source,
-        })?;
-        return ParquetReader::new(file).finish().map_err(|source| DatasetError::Read {
-            path: display(),
-            source,
-        });
+        read_parquet(&display, file, sink)
+    } else {
+        read_csv(&display, file, has_header, sink)
     }
-    let mut df = CsvReadOptions::default()
-        .with_has_header(has_header)
-        .with_infer_schema_length(Some(10_000))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
-        .map_err(|source| DatasetError::Read {
-            path: display(),
-            source,
-        })?;
-    if !has_header {
-        let names: Vec<String> = (0..df.width()).map(|i| format!("_c{i}")).collect();
-        df.set_column_names(&names).map_err(|source| DatasetError::Read {
-            path: display(),
-            source,
-        })?;
-    }
-    Ok(df)
 }
 
-fn profile_series(name: &str, series: &Series) -> PolarsResult<FeatureProfile> {
-    let dtype = series.dtype();
-    let kind = if dtype.is_integer() {
-        InferredType::Integral
-    } else if dtype.is_float() {
-        InferredType::Fractional
-    } else {
-        InferredType::String
+fn read_csv(path: &str, file: File, has_header: bool, sink: &mut dyn RowSink) -> Result<(), DatasetError> {
+    let csv_err = |source| DatasetError::Csv {
+        path: path.to_owned(),
+        source,
     };
-    let mut profile = FeatureProfile::new(name, Tracking::for_type(Some(kind)));
-    match kind {
-        InferredType::Integral | InferredType::Fractional => {
-            let values = series.cast(&DataType::Float64)?;
-            for v in values.f64()?.iter() {
-                match v {
-                    Some(x) if x.is_finite() => profile.add_number(x, kind == InferredType::Integral),
-                    Some(_) | None => profile.add_missing(),
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(open_decompressed(path, file));
+    let mut record = csv::ByteRecord::new();
+    let mut width = None;
+    while reader.read_byte_record(&mut record).map_err(csv_err)? {
+        let expected = match width {
+            Some(w) => w,
+            None => {
+                let names: Vec<String> = if has_header {
+                    record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).trim_matches([' ', '\t']).to_owned())
+                        .collect()
+                } else {
+                    (0..record.len()).map(|i| format!("_c{i}")).collect()
+                };
+                if let Some(column) = duplicate(&names) {
+                    return Err(DatasetError::DuplicateColumn {
+                        path: path.to_owned(),
+                        column: column.to_owned(),
+                    });
                 }
+                sink.columns(path, &names)?;
+                width = Some(names.len());
+                if has_header {
+                    continue;
+                }
+                names.len()
             }
+        };
+        if record.len() != expected {
+            return Err(DatasetError::Width {
+                path: path.to_owned(),
+                line: record.position().map_or(0, csv::Position::line),
+                found: record.len(),
+                expected,
+            });
         }
-        _ => {
-            let values = series.cast(&DataType::String)?;
-            for v in values.str()?.iter() {
-                match v {
-                    Some(s) if !s.is_empty() => profile.add_string(s),
-                    _ => profile.add_missing(),
-                }
+        for (i, field) in record.iter().enumerate() {
+            let text = String::from_utf8_lossy(field);
+            sink.cell(i, Cell::of_text(&text));
+        }
+        sink.end_row();
+    }
+    if width.is_none() {
+        sink.columns(path, &[])?;
+    }
+    Ok(())
+}
+
+fn duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).map(String::as_str)
+}
+
+fn read_parquet(path: &str, file: File, sink: &mut dyn RowSink) -> Result<(), DatasetError> {
+    let parquet_err = |source| DatasetError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let reader = SerializedFileReader::new(file).map_err(parquet_err)?;
+    let names: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect();
+    sink.columns(path, &names)?;
+    let mut text = String::new();
+    for row in reader.get_row_iter(None).map_err(parquet_err)? {
+        let row = row.map_err(parquet_err)?;
+        for (i, (_, field)) in row.get_column_iter().enumerate() {
+            sink.cell(i, parquet_cell(field, &mut text));
+        }
+        sink.end_row();
+    }
+    Ok(())
+}
+
+/// A Parquet value as a cell: numbers by their declared kind, everything else by its text.
+fn parquet_cell<'a>(field: &'a ParquetField, text: &'a mut String) -> Cell<'a> {
+    use std::fmt::Write;
+    let integer = |value: f64| Cell::Number {
+        value,
+        integral: true,
+        written: None,
+    };
+    let float = |value: f64| {
+        if value.is_finite() {
+            Cell::Number {
+                value,
+                integral: false,
+                written: None,
             }
+        } else {
+            Cell::Missing
+        }
+    };
+    match field {
+        ParquetField::Null => Cell::Missing,
+        ParquetField::Byte(v) => integer(f64::from(*v)),
+        ParquetField::Short(v) => integer(f64::from(*v)),
+        ParquetField::Int(v) => integer(f64::from(*v)),
+        ParquetField::Long(v) => integer(*v as f64),
+        ParquetField::UByte(v) => integer(f64::from(*v)),
+        ParquetField::UShort(v) => integer(f64::from(*v)),
+        ParquetField::UInt(v) => integer(f64::from(*v)),
+        ParquetField::ULong(v) => integer(*v as f64),
+        ParquetField::Float16(v) => float(f64::from(*v)),
+        ParquetField::Float(v) => float(f64::from(*v)),
+        ParquetField::Double(v) => float(*v),
+        ParquetField::Str(s) => Cell::of_text(s),
+        ParquetField::Bool(b) => Cell::Text(if *b { "true" } else { "false" }),
+        other => {
+            text.clear();
+            let _ = write!(text, "{other}");
+            Cell::of_text(text)
         }
     }
-    Ok(profile)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::baseline::Baseline;
+
+    use crate::capture::InferredType;
 
     #[test]
     fn csv_with_header_label_left_out() {
@@ -270,6 +492,204 @@ mod tests {
             profile_dataset(&path, &missing),
             Err(DatasetError::NoColumn { .. })
         ));
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// The inferred types of `csv`'s columns when the same rows arrive as captures (CSV request bodies).
+    fn capture_types(csv: &str) -> Vec<InferredType> {
+        use crate::capture::{CaptureReader, CaptureRow, ReaderConfig, Schema};
+        let lines: String = csv
+            .lines()
+            .enumerate()
+            .map(|(i, row)| {
+                let body = |data: &str| {
+                    serde_json::json!({"observedContentType": "text/csv", "mode": "INPUT", "data": data,
+                                       "encoding": "CSV"})
+                };
+                serde_json::json!({"captureData": {"endpointInput": body(row), "endpointOutput": body("0.5")},
+                                   "eventMetadata": {"eventId": format!("e{i}"),
+                                                     "inferenceTime": "2024-01-19T19:27:57Z"},
+                                   "eventVersion": "0"})
+                .to_string()
+                    + "\n"
+            })
+            .collect();
+        let mut reader = CaptureReader::new(ReaderConfig::default(), Schema::default());
+        let mut profile = DatasetProfile::new(std::iter::empty());
+        let mut sink = |row: &CaptureRow<'_>| profile.add_row(row);
+        reader.read("captures.jsonl", lines.as_bytes(), &mut sink).unwrap();
+        profile.features.iter().map(FeatureProfile::inferred_type).collect()
+    }
+
+    #[test]
+    fn types_are_inferred_from_every_value_as_the_capture_reader_infers_them() {
+        // Column a: integers, then a `1.5` after 20,000 rows (beyond any first-rows inference); b: integers only;
+        // c: numbers, then a word; d: words Rust would parse as numbers; e: blanks around integers, and gaps.
+        let mut csv = String::new();
+        for i in 0..20_000 {
+            csv += &format!("{i},{},{}.5,1e3,  {} \n", i % 7, i % 3, i % 5);
+        }
+        csv += "1.5,3,abc,NaN,\n";
+        csv += "2,4,5,inf,  \n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "late.csv", csv.as_bytes());
+        let profile = profile_dataset(&path, &DatasetOptions::default()).unwrap();
+        let types: Vec<InferredType> = profile.features.iter().map(FeatureProfile::inferred_type).collect();
+        use InferredType::{Fractional, Integral, String as Text};
+        assert_eq!(types, [Fractional, Integral, Text, Text, Integral]);
+        assert_eq!(types, capture_types(&csv));
+        assert_eq!(profile.item_count, 20_002);
+        assert_eq!(profile.features[4].missing, 2);
+        // Settled: numeric columns keep no categories, string columns no sketch.
+        assert!(profile.features[0].categories.is_none() && profile.features[0].sketch.is_some());
+        assert!(profile.features[2].sketch.is_none() && profile.features[2].categories.is_some());
+    }
+
+    #[test]
+    fn gzip_bom_quotes_and_bad_rows() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "\u{feff}label,a,note\n1,3,\"x, with comma\"\n0,4,\"two\nlines\"\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let path = write(&dir, "train.csv.gz", &gz.finish().unwrap());
+        let options = DatasetOptions {
+            has_header: true,
+            label_column: Some("label".into()),
+            ..Default::default()
+        };
+        let profile = profile_dataset(&path, &options).unwrap();
+        assert_eq!(profile.item_count, 2);
+        let names: Vec<&str> = profile.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "note"]);
+        assert_eq!(profile.features[1].categories.as_ref().unwrap().distinct(), 2);
+        let rows = labelled_predictions(&path, &options, Some("a")).unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("1".into(), None, Some("3".into())),
+                ("0".into(), None, Some("4".into()))
+            ]
+        );
+
+        let short = write(&dir, "short.csv", b"a,b\n1,2\n3\n");
+        let err = profile_dataset(&short, &options_with_header()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DatasetError::Width {
+                    line: 3,
+                    found: 1,
+                    expected: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let twice = write(&dir, "twice.csv", b"a,b,a\n1,2,3\n");
+        let err = profile_dataset(&twice, &options_with_header()).unwrap_err();
+        assert!(
+            matches!(err, DatasetError::DuplicateColumn { ref column, .. } if column == "a"),
+            "{err}"
+        );
+        let err = profile_dataset(&dir.path().join("absent.csv"), &options_with_header()).unwrap_err();
+        assert!(matches!(err, DatasetError::Io { .. }), "{err}");
+    }
+
+    fn options_with_header() -> DatasetOptions {
+        DatasetOptions {
+            has_header: true,
+            ..Default::default()
+        }
+    }
+
+    /// A Parquet file of an int64, a double, a string and a boolean column (the second row null throughout),
+    /// compressed with `codec`.
+    fn parquet_file(path: &Path, codec: parquet::basic::Compression) {
+        use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        let schema = parse_message_type(
+            "message m { optional int64 n; optional double x; optional binary s (UTF8); optional boolean b; }",
+        )
+        .unwrap();
+        let props = WriterProperties::builder().set_compression(codec).build();
+        let file = File::create(path).unwrap();
+        let mut writer = SerializedFileWriter::new(file, schema.into(), props.into()).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let defined = [1, 0, 1, 1];
+        let mut column = group.next_column().unwrap().unwrap();
+        column
+            .typed::<Int64Type>()
+            .write_batch(&[1, 2, 3], Some(&defined), None)
+            .unwrap();
+        column.close().unwrap();
+        let mut column = group.next_column().unwrap().unwrap();
+        column
+            .typed::<DoubleType>()
+            .write_batch(&[0.5, 1.0, f64::NAN], Some(&defined), None)
+            .unwrap();
+        column.close().unwrap();
+        let mut column = group.next_column().unwrap().unwrap();
+        let strings: Vec<ByteArray> = ["a", "12", "a"].into_iter().map(ByteArray::from).collect();
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&strings, Some(&defined), None)
+            .unwrap();
+        column.close().unwrap();
+        let mut column = group.next_column().unwrap().unwrap();
+        column
+            .typed::<BoolType>()
+            .write_batch(&[true, false, true], Some(&defined), None)
+            .unwrap();
+        column.close().unwrap();
+        group.close().unwrap();
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn parquet_columns_of_every_kind_and_codec() {
+        use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+        let dir = tempfile::tempdir().unwrap();
+        for codec in [
+            Compression::UNCOMPRESSED,
+            Compression::SNAPPY,
+            Compression::ZSTD(ZstdLevel::default()),
+            Compression::GZIP(GzipLevel::default()),
+            Compression::LZ4_RAW,
+        ] {
+            let path = dir.path().join("t.parquet");
+            parquet_file(&path, codec);
+            let profile = profile_dataset(&path, &DatasetOptions::default()).unwrap();
+            assert_eq!(profile.item_count, 4, "{codec:?}");
+            let kinds: Vec<InferredType> = profile.features.iter().map(FeatureProfile::inferred_type).collect();
+            use InferredType::{Fractional, Integral, String as Text};
+            assert_eq!(kinds, [Integral, Fractional, Text, Text], "{codec:?}");
+            // The null row is missing everywhere; NaN is missing too (pandas' missing float).
+            let missing: Vec<u64> = profile.features.iter().map(|f| f.missing).collect();
+            assert_eq!(missing, [1, 2, 1, 1], "{codec:?}");
+            assert_eq!(profile.features[0].moments.mean, 2.0);
+            let options = DatasetOptions {
+                label_column: Some("b".into()),
+                prediction_column: Some("x".into()),
+                ..Default::default()
+            };
+            let rows = labelled_predictions(&path, &options, Some("n")).unwrap();
+            assert_eq!(
+                rows,
+                [
+                    ("true".into(), Some(0.5), Some("1".into())),
+                    ("false".into(), Some(1.0), Some("2".into())),
+                    ("true".into(), None, Some("3".into()))
+                ]
+            );
+        }
     }
 
     #[test]

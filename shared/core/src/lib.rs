@@ -13,8 +13,9 @@
 //! - [`baseline`]: Model Monitor's `statistics.json` and `constraints.json`, read and written.
 //! - [`baseline_files`]: the one loader of a baseline folder (data baseline, model-quality constraints, CBPE
 //!   calibration) over a read port.
-//! - [`dataset`]: profiling a training data set (CSV or Parquet, through polars; feature `polars`).
-//! - [`suggest`]: the baseline use case: a data set in, the data and model-quality baseline files out (`polars`).
+//! - [`dataset`]: profiling a training data set (CSV or Parquet) in one streaming pass, typed as captures are
+//!   typed (feature `datasets`).
+//! - [`suggest`]: the baseline use case: a data set in, the data and model-quality baseline files out (`datasets`).
 //! - [`suggest_request`]: the `suggest-baseline` request, typed and validated; a retraining file's `new_baseline`.
 //! - [`drift`]: drift statistics, the per-feature method choice and its configuration.
 //! - [`violations`]: the constraint checks, written as Model Monitor's `constraint_violations.json`.
@@ -32,7 +33,7 @@
 //! - [`evaluate`]: the monitoring use case that ties them together: its configuration, and the evaluator over the
 //!   ports with what it produces.
 //! - [`suggest_quality`]: the model-quality baseline of a labelled validation set (tolerance-loosened constraints,
-//!   the CBPE calibration), without polars; the baseline use case calls it.
+//!   the CBPE calibration), without the data set readers; the baseline use case calls it.
 //! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
@@ -45,7 +46,7 @@
 pub mod baseline;
 pub mod baseline_files;
 pub mod capture;
-#[cfg(feature = "polars")]
+#[cfg(feature = "datasets")]
 pub mod dataset;
 pub mod demo;
 pub mod drift;
@@ -65,7 +66,7 @@ pub mod scaling;
 pub mod sketch;
 pub mod skip;
 pub mod state;
-#[cfg(feature = "polars")]
+#[cfg(feature = "datasets")]
 pub mod suggest;
 pub mod suggest_quality;
 pub mod suggest_request;

@@ -1,8 +1,8 @@
-//! The model-quality half of the baseline use case, without polars: a labelled validation set's model-quality
+//! The model-quality half of the baseline use case, without the data set readers: a labelled validation set's model-quality
 //! statistics and suggested constraints (loosened by a tolerance), and the label-free estimate's calibration.
 //!
-//! The `suggest` module (feature `polars`) calls these after reading the data set; they live outside it so that
-//! builds without polars (the Lambda functions, the CLI's defaults) keep [`DEFAULT_QUALITY_TOLERANCE`] and can
+//! The `suggest` module (feature `datasets`) calls these after reading the data set; they live outside it so that
+//! builds without the readers (the Lambda functions, the CLI's defaults) keep [`DEFAULT_QUALITY_TOLERANCE`] and can
 //! build a model-quality baseline from rows they already have.
 
 use crate::evaluate::config::QualityConfig;

@@ -150,7 +150,7 @@ impl BaselineRequest {
     }
 }
 
-#[cfg(feature = "polars")]
+#[cfg(feature = "datasets")]
 impl BaselineRequest {
     /// How the core reads the data set.
     pub fn options(&self) -> crate::dataset::DatasetOptions {
@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(read(r.to_json()).unwrap(), r);
     }
 
-    #[cfg(feature = "polars")]
+    #[cfg(feature = "datasets")]
     #[test]
     fn options_and_quality_come_from_the_request() {
         let r = read(json!({"dataset": "s3://b/train.csv", "baseline": "s3://b/x", "label_column": "y"})).unwrap();

@@ -69,7 +69,7 @@ impl DemoCase {
     }
 
     /// With a baseline profiled from the demo's first (undrifted) hour of captures: no training set to read, so
-    /// no polars.
+    /// no data set reader (feature `datasets`).
     ///
     /// # Panics
     ///
@@ -107,7 +107,7 @@ impl DemoCase {
     /// # Panics
     ///
     /// When the training set cannot be written to the temporary folder or profiled.
-    #[cfg(feature = "polars")]
+    #[cfg(feature = "datasets")]
     pub fn training() -> Self {
         Self::training_from(demo::start())
     }
@@ -117,7 +117,7 @@ impl DemoCase {
     /// # Panics
     ///
     /// As [`Self::training`].
-    #[cfg(feature = "polars")]
+    #[cfg(feature = "datasets")]
     pub fn training_from(start: chrono::DateTime<chrono::Utc>) -> Self {
         use crate::dataset::{DatasetOptions, profile_dataset};
 
