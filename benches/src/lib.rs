@@ -1,4 +1,4 @@
-//! Generated capture streams for the benchmarks: 25 features (20 numeric, 5 string), CSV-encoded, as a reader
+//! Generated capture streams (and training rows) for the benchmarks: 25 features (20 numeric, 5 string), CSV-encoded, as a reader
 //! that produces records on the fly, so that generating a million records costs no memory.
 //!
 //! # Layout
@@ -7,6 +7,8 @@
 //! - `benches/ingest.rs`: the criterion benchmark of parse + profile.
 //! - `src/bin/ingest.rs`: a command that streams N records through the evaluator, for peak-memory runs
 //!   (`benches/memory.sh`).
+//! - `src/bin/dataset.rs`: writes a training data set of the same rows (CSV or Parquet) and profiles it into a
+//!   baseline, for the larger-than-memory runs (`benches/baseline.sh`).
 
 use std::io::Read;
 
@@ -32,6 +34,7 @@ pub struct CaptureStream {
     records: usize,
     produced: usize,
     state: u64,
+    row: Row,
     line: Vec<u8>,
     pos: usize,
 }
@@ -42,6 +45,7 @@ impl CaptureStream {
             records,
             produced: 0,
             state: 0x2545_F491_4F6C_DD1D,
+            row: Row::new(),
             line: Vec::new(),
             pos: 0,
         }
@@ -57,18 +61,8 @@ impl CaptureStream {
     fn fill_line(&mut self) {
         use std::io::Write;
         self.line.clear();
-        let mut data = String::with_capacity(256);
-        for i in 0..NUMERIC {
-            let v = (self.next_u64() % 1_000_000) as f64 / 1000.0 + i as f64;
-            if i > 0 {
-                data.push(',');
-            }
-            data.push_str(&format!("{v:.3}"));
-        }
-        for _ in 0..STRINGS {
-            data.push(',');
-            data.push_str(CATEGORIES[(self.next_u64() % CATEGORIES.len() as u64) as usize]);
-        }
+        self.row.next();
+        let data = self.row.csv();
         let score = (self.next_u64() % 10_000) as f64 / 10_000.0;
         let _ = write!(
             self.line,
@@ -93,6 +87,70 @@ impl Read for CaptureStream {
         buf[..n].copy_from_slice(&self.line[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// Rows of a training data set with the captures' features and distributions, one at a time.
+pub struct Row {
+    state: u64,
+    numbers: [f64; NUMERIC],
+    strings: [&'static str; STRINGS],
+}
+
+impl Default for Row {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Row {
+    pub fn new() -> Self {
+        Self {
+            state: 0x9E37_79B9_7F4A_7C15,
+            numbers: [0.0; NUMERIC],
+            strings: [""; STRINGS],
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+
+    /// Draws the next row.
+    pub fn next(&mut self) {
+        for i in 0..NUMERIC {
+            self.numbers[i] = (self.next_u64() % 1_000_000) as f64 / 1000.0 + i as f64;
+        }
+        for i in 0..STRINGS {
+            self.strings[i] = CATEGORIES[(self.next_u64() % CATEGORIES.len() as u64) as usize];
+        }
+    }
+
+    pub fn numbers(&self) -> &[f64] {
+        &self.numbers
+    }
+
+    pub fn strings(&self) -> &[&'static str] {
+        &self.strings
+    }
+
+    /// The row as CSV, as the captures write their features.
+    pub fn csv(&self) -> String {
+        let mut data = String::with_capacity(256);
+        for (i, v) in self.numbers.iter().enumerate() {
+            if i > 0 {
+                data.push(',');
+            }
+            data.push_str(&format!("{v:.3}"));
+        }
+        for s in &self.strings {
+            data.push(',');
+            data.push_str(s);
+        }
+        data
     }
 }
 

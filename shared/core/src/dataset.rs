@@ -19,7 +19,7 @@ use std::path::Path;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field as ParquetField;
 
-use crate::capture::{Value, classify, open_decompressed};
+use crate::capture::{InferredType, Value, classify, open_decompressed};
 use crate::profile::{DatasetProfile, FeatureProfile, PREDICTION_SCORE, Tracking, number_text};
 
 /// How to read a data set.
@@ -150,16 +150,27 @@ trait RowSink {
 
 /// Reads a data set (`.parquet`, or CSV otherwise) and profiles every column but the label.
 ///
+/// One pass when every column's values are all numbers or start with text, which is what training data holds; a
+/// column of numbers with text later (an `N/A`) is a String column whose categories must count the numbers seen
+/// before the text too, so the file is then read a second time with every column's type known.
+///
 /// # Errors
 ///
 /// [`DatasetError`] naming the file when it cannot be opened or parsed, or when a named column is absent.
 pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetProfile, DatasetError> {
-    let mut sink = ProfileSink {
-        options,
-        profile: DatasetProfile::new(std::iter::empty()),
-        targets: Vec::new(),
-    };
+    let mut sink = ProfileSink::new(options, None);
     read_rows(path, options.has_header, &mut sink)?;
+    if sink.reread {
+        let types = sink
+            .profile
+            .features
+            .iter()
+            .map(FeatureProfile::inferred_type)
+            .collect();
+        let score = sink.profile.prediction_score.inferred_type();
+        sink = ProfileSink::new(options, Some((types, score)));
+        read_rows(path, options.has_header, &mut sink)?;
+    }
     let mut profile = sink.profile;
     for feature in &mut profile.features {
         feature.settle();
@@ -178,8 +189,50 @@ enum Target {
 
 struct ProfileSink<'o> {
     options: &'o DatasetOptions,
+    /// The features' and the score's types, when a first pass has settled them.
+    types: Option<(Vec<InferredType>, InferredType)>,
     profile: DatasetProfile,
     targets: Vec<Target>,
+    /// Whether a column of numbers met text, so that its numbers' categories were not counted.
+    reread: bool,
+}
+
+impl<'o> ProfileSink<'o> {
+    fn new(options: &'o DatasetOptions, types: Option<(Vec<InferredType>, InferredType)>) -> Self {
+        Self {
+            options,
+            types,
+            profile: DatasetProfile::new(std::iter::empty()),
+            targets: Vec::new(),
+            reread: false,
+        }
+    }
+
+    /// A column's profile: of its known type, or numeric until it meets text (counting categories of every
+    /// number would cost more than the rest of the profile, and numeric columns are the common case).
+    fn column(&self, name: &str, known: Option<InferredType>) -> FeatureProfile {
+        match &self.types {
+            Some(_) => FeatureProfile::new(name, Tracking::for_type(known)),
+            None => FeatureProfile::new(name, Tracking::Numeric),
+        }
+    }
+
+    fn add(profile: &mut FeatureProfile, cell: Cell<'_>, reread: &mut bool) {
+        if let Cell::Text(_) = cell
+            && profile.tracking == Tracking::Numeric
+            && profile.string == 0
+        {
+            if profile.integral + profile.fractional == 0 {
+                // Text first: a categorical column, tracked as both until its end settles it.
+                let missing = profile.missing;
+                *profile = FeatureProfile::new(std::mem::take(&mut profile.name), Tracking::Both);
+                profile.missing = missing;
+            } else {
+                *reread = true;
+            }
+        }
+        cell.add_to(profile);
+    }
 }
 
 impl RowSink for ProfileSink<'_> {
@@ -192,13 +245,15 @@ impl RowSink for ProfileSink<'_> {
             let target = if options.label_column.as_deref() == Some(name.as_str()) {
                 Target::Skip
             } else if options.prediction_column.as_deref() == Some(name.as_str()) {
-                self.profile.prediction_score = FeatureProfile::new(PREDICTION_SCORE, Tracking::Both);
+                let known = self.types.as_ref().map(|(_, score)| *score);
+                self.profile.prediction_score = self.column(PREDICTION_SCORE, known);
                 Target::Score
             } else {
-                self.profile
-                    .features
-                    .push(FeatureProfile::new(name.as_str(), Tracking::Both));
-                Target::Feature(self.profile.features.len() - 1)
+                let i = self.profile.features.len();
+                let known = self.types.as_ref().map(|(features, _)| features[i]);
+                let feature = self.column(name, known);
+                self.profile.features.push(feature);
+                Target::Feature(i)
             };
             self.targets.push(target);
         }
@@ -206,11 +261,12 @@ impl RowSink for ProfileSink<'_> {
     }
 
     fn cell(&mut self, column: usize, cell: Cell<'_>) {
-        match self.targets[column] {
-            Target::Skip => {}
-            Target::Feature(i) => cell.add_to(&mut self.profile.features[i]),
-            Target::Score => cell.add_to(&mut self.profile.prediction_score),
-        }
+        let profile = match self.targets[column] {
+            Target::Skip => return,
+            Target::Feature(i) => &mut self.profile.features[i],
+            Target::Score => &mut self.profile.prediction_score,
+        };
+        Self::add(profile, cell, &mut self.reread);
     }
 
     fn end_row(&mut self) {
@@ -446,8 +502,6 @@ mod tests {
     use super::*;
     use crate::baseline::Baseline;
 
-    use crate::capture::InferredType;
-
     #[test]
     fn csv_with_header_label_left_out() {
         let dir = tempfile::tempdir().unwrap();
@@ -547,7 +601,14 @@ mod tests {
         assert_eq!(profile.features[4].missing, 2);
         // Settled: numeric columns keep no categories, string columns no sketch.
         assert!(profile.features[0].categories.is_none() && profile.features[0].sketch.is_some());
-        assert!(profile.features[2].sketch.is_none() && profile.features[2].categories.is_some());
+        // Column c met text after 20,000 numbers: read again as a String column, its numbers counted as categories.
+        let c = profile.features[2].categories.as_ref().unwrap();
+        assert!(profile.features[2].sketch.is_none());
+        assert_eq!(
+            (c.count("0.5"), c.count("abc"), c.count("5"), c.total()),
+            (6667, 1, 1, 20_002)
+        );
+        assert_eq!(profile.features[2].missing + profile.features[2].present(), 20_002);
     }
 
     #[test]
