@@ -6,7 +6,7 @@
 #   scripts/infra-check.sh           # both
 #
 # Everything goes under <repo>/.local/ (git-ignored): the venv, pip's cache, SAM CLI's own settings folder. The
-# metric-name and deploy checks of the template are Rust tests (tests/tests/infra.rs), run by cargo test.
+# metric-name and deploy checks of the template are Rust tests (tests/tests/e2e/infra.rs), run by cargo test.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -5,14 +5,16 @@
 # The end-to-end tests (tests/) run against the local AWS emulators of scripts/teststack/: installed under
 # .local/ on first use (~90 s, package registries only), started on 127.0.0.1 before the tests and stopped by
 # process id afterwards, on success and on failure. cfn-lint and aws-sam-cli install beside them (.local/venv-infra,
-# scripts/infra-check.sh) for the template's checks; its deploy and metric-name checks are tests/tests/infra.rs.
+# scripts/infra-check.sh) for the template's checks; its deploy and metric-name checks are tests/tests/e2e/infra.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase is announced with the seconds since the start, so that a slow run shows where its time went.
+phase() { echo "== $* (at ${SECONDS}s)"; }
 
-echo "== format"
+phase "format"
 cargo fmt --all -- --check
 
-echo "== build the tests while the emulators install"
+phase "build the tests while the emulators install"
 stack_log=.local/logs/teststack-install.log
 mkdir -p .local/logs
 bash scripts/teststack/stack.sh install >"$stack_log" 2>&1 &
@@ -29,9 +31,13 @@ clippy_log=.local/logs/clippy.log
 cargo clippy --workspace --all-targets --locked "${features[@]}" --target-dir target/clippy -- -D warnings \
   >"$clippy_log" 2>&1 &
 clippy_pid=$!
-cargo test --workspace --all-targets --locked "${features[@]}" --no-run
+# Every target with tests or benchmarks (not `--all-targets`, which would also build a test harness for each Lambda
+# binary's wiring-only main.rs: `test = false` in their manifests).
+targets=(--tests --benches)
+cargo test --workspace "${targets[@]}" --locked "${features[@]}" --no-run
 # The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
 # features, not the tests'), so that the test does not compile it under its own timeout.
+phase "build the evaluate-captures binary for the cargo-lambda test"
 cargo build --locked --bin evaluate-captures
 if ! wait "$install_pid"; then
   cat "$stack_log" >&2
@@ -44,17 +50,17 @@ if ! wait "$infra_pid"; then
   exit 1
 fi
 
-echo "== lint: cargo clippy --workspace --all-targets -- -D warnings"
+phase "lint: cargo clippy --workspace --all-targets -- -D warnings"
 if ! wait "$clippy_pid"; then
   cat "$clippy_log" >&2
   echo "clippy found problems (log above)" >&2
   exit 1
 fi
 
-echo "== SAM template: cfn-lint, sam validate --lint"
+phase "SAM template: cfn-lint, sam validate --lint"
 bash scripts/infra-check.sh lint
 
-echo "== start the emulators"
+phase "start the emulators"
 trap 'bash scripts/teststack/stack.sh stop || true' EXIT
 bash scripts/teststack/stack.sh start
 set -a
@@ -62,13 +68,14 @@ set -a
 . .local/teststack.env
 set +a
 
-echo "== unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
+phase "unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
 # The IAM check's records (tests/src/iam.rs) of this run only.
 rm -rf "$MODELWATCH_TESTSTACK_CALLS_DIR"
-cargo test --workspace --all-targets --locked "${features[@]}" --no-fail-fast
+cargo test --workspace "${targets[@]}" --locked "${features[@]}" --no-fail-fast
 
-echo "== IAM: what the template's roles grant and no end-to-end test used"
+phase "IAM: what the template's roles grant and no end-to-end test used"
 .local/venv-localstack/bin/python scripts/teststack/unused_grants.py "$MODELWATCH_TESTSTACK_CALLS_DIR"
 
-echo "== doc tests"
+phase "doc tests"
 cargo test --workspace --doc --locked "${features[@]}"
+phase "done"
