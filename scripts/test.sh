@@ -14,7 +14,7 @@ phase() { echo "== $* (at ${SECONDS}s)"; }
 phase "format"
 cargo fmt --all -- --check
 
-phase "build the tests while the emulators install"
+phase "build and lint the tests while the emulators install"
 stack_log=.local/logs/teststack-install.log
 mkdir -p .local/logs
 bash scripts/teststack/stack.sh install >"$stack_log" 2>&1 &
@@ -25,16 +25,15 @@ infra_pid=$!
 # Feature modelwatch/aws: the CLI's `history` from S3 and `rollback` (off by default so that `modelwatch demo` does
 # not compile the SageMaker SDK), tested against the emulators.
 features=(--features modelwatch/aws)
-# Lint beside the test build, in its own target folder (a check build shares no artifacts with a test build, and
-# two cargo commands on one folder would wait for each other); its result is read after the build.
-clippy_log=.local/logs/clippy.log
-cargo clippy --workspace --all-targets --locked "${features[@]}" --target-dir target/clippy -- -D warnings \
-  >"$clippy_log" 2>&1 &
-clippy_pid=$!
-# Every target with tests or benchmarks (not `--all-targets`, which would also build a test harness for each Lambda
-# binary's wiring-only main.rs: `test = false` in their manifests).
-targets=(--tests --benches)
-cargo test --workspace "${targets[@]}" --locked "${features[@]}" --no-run
+# Linted as it is built: the project's own crates compile through clippy-driver (what `cargo clippy` runs, with
+# `-D warnings`), in this build and every later one of this script, so the lints cost no second build of the
+# workspace and its dependencies (`cargo clippy` is a check build, which shares nothing with a test build). A lint
+# fails the build, as `cargo clippy --workspace --all-targets -- -D warnings` would.
+RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+# How cargo-clippy hands clippy-driver its arguments.
+CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+cargo test --workspace --all-targets --locked "${features[@]}" --no-run
 # The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
 # features, not the tests'), so that the test does not compile it under its own timeout.
 phase "build the evaluate-captures binary for the cargo-lambda test"
@@ -47,13 +46,6 @@ fi
 if ! wait "$infra_pid"; then
   cat "$infra_log" >&2
   echo "installing cfn-lint and aws-sam-cli failed (log above)" >&2
-  exit 1
-fi
-
-phase "lint: cargo clippy --workspace --all-targets -- -D warnings"
-if ! wait "$clippy_pid"; then
-  cat "$clippy_log" >&2
-  echo "clippy found problems (log above)" >&2
   exit 1
 fi
 
@@ -71,7 +63,7 @@ set +a
 phase "unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"
 # The IAM check's records (tests/src/iam.rs) of this run only.
 rm -rf "$MODELWATCH_TESTSTACK_CALLS_DIR"
-cargo test --workspace "${targets[@]}" --locked "${features[@]}" --no-fail-fast
+cargo test --workspace --all-targets --locked "${features[@]}" --no-fail-fast
 
 phase "IAM: what the template's roles grant and no end-to-end test used"
 .local/venv-localstack/bin/python scripts/teststack/unused_grants.py "$MODELWATCH_TESTSTACK_CALLS_DIR"

@@ -4,13 +4,14 @@
 //! Parquet (row groups of 1,048,576 rows, Snappy) when FILE ends in `.parquet`.
 //! `dataset profile FILE`: profiles it as `modelwatch baseline` does; prints rows, seconds and MB/s. Run under
 //! `/usr/bin/time -v` to see that peak memory does not grow with the file.
+//! `dataset captures FILE RECORDS`: the same features as Data Capture JSON Lines (`benches/ratio.sh`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use modelwatch_benches::{NUMERIC, Row, STRINGS};
+use modelwatch_benches::{CaptureStream, NUMERIC, Row, STRINGS};
 use modelwatch_core::dataset::{DatasetOptions, profile_dataset};
 
 fn main() {
@@ -26,8 +27,13 @@ fn main() {
             }
         }
         Some("profile") if args.len() == 3 => profile(Path::new(&args[2])),
+        Some("captures") if args.len() == 4 => {
+            let records: usize = args[3].parse().expect("RECORDS is a number");
+            let mut out = File::create(&args[2]).expect("create the capture file");
+            std::io::copy(&mut CaptureStream::new(records), &mut out).expect("write");
+        }
         _ => {
-            eprintln!("usage: dataset write FILE ROWS | dataset profile FILE");
+            eprintln!("usage: dataset write FILE ROWS | dataset profile FILE | dataset captures FILE RECORDS");
             std::process::exit(2);
         }
     }
