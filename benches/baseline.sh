@@ -3,6 +3,7 @@
 # `modelwatch baseline` and suggest-baseline run) over generated CSV and Parquet files of growing size, beside the
 # time a plain `cat` takes to read the same file.
 # Usage: bash benches/baseline.sh [ROWS...]   (default 1000000 10000000; 60,000,000 rows is a 10 GB CSV)
+#        FORMATS=csv bash benches/baseline.sh 60000000   (one format only; default: csv parquet)
 # Files go to $DATASET_DIR (default: a temporary folder, removed at exit); they take about 170 bytes a row as CSV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ dir=${DATASET_DIR:-$(mktemp -d)}
 rows=("$@")
 [[ ${#rows[@]} -gt 0 ]] || rows=(1000000 10000000)
 for n in "${rows[@]}"; do
-  for ext in csv parquet; do
+  for ext in ${FORMATS:-csv parquet}; do
     file="$dir/train-$n.$ext"
     "$bin" write "$file" "$n"
     read_s=$( { /usr/bin/time -f "%e" cat "$file" >/dev/null; } 2>&1 )
