@@ -34,10 +34,6 @@ RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cargo test --workspace --all-targets --locked "${features[@]}" --no-run
-# The binary the cargo-lambda end-to-end test runs, built as `cargo lambda watch` builds it (the functions' own
-# features, not the tests'), so that the test does not compile it under its own timeout.
-phase "build the evaluate-captures binary for the cargo-lambda test"
-cargo build --locked --bin evaluate-captures
 if ! wait "$install_pid"; then
   cat "$stack_log" >&2
   echo "installing the test stack failed (log above)" >&2

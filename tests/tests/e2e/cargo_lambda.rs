@@ -1,6 +1,8 @@
-//! The `evaluate-captures` binary run by `cargo lambda watch` (the Lambda runtime emulator) and invoked with
-//! `cargo lambda invoke`, against LocalStack's S3 and CloudWatch: what is deployed is what the in-process tests
-//! exercise. cargo-lambda comes from `.local/venv-tools` (installed by `scripts/teststack/stack.sh install`).
+//! The `evaluate-captures` binary under cargo-lambda's Lambda runtime emulator (`cargo lambda watch
+//! --only-lambda-apis`), invoked with `cargo lambda invoke`, against LocalStack's S3 and CloudWatch: what is
+//! deployed is what the in-process tests exercise. The binary is the function's own `main.rs`, built with the tests
+//! as `evaluate-captures-bootstrap` (tests/Cargo.toml), so the emulator does not build it. cargo-lambda comes from
+//! `.local/venv-tools` (installed by `scripts/teststack/stack.sh install`).
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -31,7 +33,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Stops `cargo lambda watch` and the function it started (its whole process group), even when the test fails.
+/// Stops a process and its children (its whole process group), even when the test fails.
 struct Watch(Child);
 
 impl Drop for Watch {
@@ -48,30 +50,10 @@ async fn the_function_binary_evaluates_a_window_under_the_lambda_runtime_emulato
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let demo = DemoBucket::create(&s3).await;
     let dir = tempfile::tempdir().unwrap();
-    let env_file = dir.path().join("function.env");
-    // Single quotes: dotenv takes the value literally (EVALUATION_CONFIG is JSON).
-    let mut env: Vec<String> = demo.env().into_iter().map(|(k, v)| format!("{k}='{v}'")).collect();
-    env.extend([
-        format!("AWS_ENDPOINT_URL={}", endpoint()),
-        "AWS_ACCESS_KEY_ID=test".to_owned(),
-        "AWS_SECRET_ACCESS_KEY=test".to_owned(),
-        "AWS_REGION=us-east-1".to_owned(),
-    ]);
-    std::fs::write(&env_file, env.join("\n")).unwrap();
     let port = free_port().to_string();
     let path = path_with_tools();
     let watch = Command::new("cargo")
-        .args([
-            "lambda",
-            "watch",
-            "--ignore-changes",
-            "--bin",
-            "evaluate-captures",
-            "-P",
-            &port,
-            "--env-file",
-        ])
-        .arg(&env_file)
+        .args(["lambda", "watch", "--only-lambda-apis", "-P", &port])
         .current_dir(workspace())
         .env("PATH", &path)
         .stdout(Stdio::null())
@@ -81,17 +63,50 @@ async fn the_function_binary_evaluates_a_window_under_the_lambda_runtime_emulato
         .expect("cargo lambda watch starts");
     let mut watch = Watch(watch);
     let watch_log = || std::fs::read_to_string(dir.path().join("watch.log")).unwrap_or_default();
+    // The runtime API first: the function exits when it cannot reach it, as it would on Lambda.
+    let listening = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
+        if let Some(status) = watch.0.try_wait().unwrap() {
+            panic!("cargo lambda watch exited ({status}): {}", watch_log());
+        }
+        assert!(
+            listening.elapsed() < Duration::from_secs(60),
+            "cargo lambda watch did not listen within a minute: {}",
+            watch_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The function as Lambda starts it: the runtime API cargo-lambda serves (the variables it prints with
+    // `--only-lambda-apis`), the template's environment, credentials.
+    let function = Command::new(env!("CARGO_BIN_EXE_evaluate-captures-bootstrap"))
+        .envs(demo.env())
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", format!("http://[::]:{port}/.rt")),
+            ("AWS_LAMBDA_FUNCTION_NAME", "_".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "1".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024".to_owned()),
+            ("AWS_ENDPOINT_URL", endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("function.log")).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("the function's binary starts");
+    let mut function = Watch(function);
+    let function_log = || std::fs::read_to_string(dir.path().join("function.log")).unwrap_or_default();
 
     let start = demo.data.start + ChronoDuration::hours(4);
     let event = serde_json::json!({"window": {"start": start.to_rfc3339(), "end": (start + ChronoDuration::hours(1)).to_rfc3339()}});
-    // The emulator compiles the function on the first invocation; invoke until it answers (a few minutes at most).
+    // Invoke until the emulator and the function are up (a few seconds).
     let started = Instant::now();
     let output = loop {
         let out = Command::new("cargo")
             .args([
                 "lambda",
                 "invoke",
-                "evaluate-captures",
                 "-P",
                 &port,
                 "--output-format",
@@ -110,12 +125,16 @@ async fn the_function_binary_evaluates_a_window_under_the_lambda_runtime_emulato
         if let Some(status) = watch.0.try_wait().unwrap() {
             panic!("cargo lambda watch exited ({status}): {}", watch_log());
         }
+        if let Some(status) = function.0.try_wait().unwrap() {
+            panic!("the function exited ({status}): {}", function_log());
+        }
         assert!(
-            started.elapsed() < Duration::from_secs(420),
-            "cargo lambda invoke kept failing for 7 minutes: {stderr}\nwatch: {}",
-            watch_log()
+            started.elapsed() < Duration::from_secs(60),
+            "cargo lambda invoke kept failing for a minute: {stderr}\nwatch: {}\nfunction: {}",
+            watch_log(),
+            function_log()
         );
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(500));
     };
     let response: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
