@@ -12,7 +12,7 @@ use aws_sdk_sagemaker::types::{
     CapacitySizeType, ContainerDefinition, EndpointStatus, ModelApprovalStatus, S3DataType, StoppingCondition, Tag,
     TrafficRoutingConfigType,
 };
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use launch_retraining::config::Config;
 use launch_retraining::handler::{App, Clients, StepReport};
 use modelwatch_aws::env::Vars;
@@ -145,13 +145,15 @@ impl Stack {
     }
 
     /// What the evaluator leaves for a committed hour: its reports, its marker, its last-window record.
-    async fn committed_window(&self, hours_back: i64, drift_share: f64) {
+    /// A committed window `hours_back` hours before the hour of `now` (the test's one clock: windows placed from a
+    /// later `Utc::now()` would move by an hour when the test crosses the hour).
+    async fn committed_window(&self, now: DateTime<Utc>, hours_back: i64, drift_share: f64) {
         let target = Target {
             endpoint: self.endpoint.clone(),
             variant: "AllTraffic".into(),
             schedule: "hourly".into(),
         };
-        let start = truncate_to_hour(Utc::now()) - Duration::hours(hours_back);
+        let start = truncate_to_hour(now) - Duration::hours(hours_back);
         let window = Window {
             start,
             end: start + Duration::hours(1),
@@ -235,15 +237,16 @@ fn eventbridge(detail_type: &str, detail: serde_json::Value) -> serde_json::Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     let stack = Stack::new().await;
+    let now = Utc::now();
     for back in 1..=3 {
-        stack.committed_window(back, 0.8).await;
+        stack.committed_window(now, back, 0.8).await;
     }
     // Labelled captures: two files in the last week, one older (left out).
     let labelled = |days: i64, name: &str| {
         format!(
             "labelled/{}/{}/{name}",
             stack.endpoint,
-            (Utc::now() - Duration::days(days)).format("%Y/%m/%d/10")
+            (now - Duration::days(days)).format("%Y/%m/%d/10")
         )
     };
     for (days, name) in [(1, "a.jsonl"), (6, "b.jsonl"), (9, "old.jsonl")] {
@@ -256,7 +259,6 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
         .await;
     }
     let app = stack.app();
-    let now = Utc::now();
 
     // The same alarm three times, two of them at once: one training job.
     let notification = alarm_notification(&stack.endpoint);
@@ -630,7 +632,7 @@ async fn drift_retrains_once_registers_deploys_and_rolls_back() {
     // A day later the drift is back: the next job clones the last retraining job (the model's last training job),
     // with this launch's data and its own labelled-captures channel, not the earlier one's.
     for back in [-22, -23, -24] {
-        stack.committed_window(back, 0.9).await;
+        stack.committed_window(now, back, 0.9).await;
     }
     let later = now + Duration::hours(25);
     let r = app
