@@ -5,6 +5,7 @@
 //! `dataset profile FILE`: profiles it as `modelwatch baseline` does; prints rows, seconds and MB/s. Run under
 //! `/usr/bin/time -v` to see that peak memory does not grow with the file.
 //! `dataset captures FILE RECORDS`: the same features as Data Capture JSON Lines (`benches/ratio.sh`).
+//! `dataset labels CAPTURES FILE`: a ground-truth label (0 or 1) for every capture, as SageMaker's merge records.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,13 +28,16 @@ fn main() {
             }
         }
         Some("profile") if args.len() == 3 => profile(Path::new(&args[2])),
+        Some("labels") if args.len() == 4 => labels(Path::new(&args[2]), Path::new(&args[3])),
         Some("captures") if args.len() == 4 => {
             let records: usize = args[3].parse().expect("RECORDS is a number");
             let mut out = File::create(&args[2]).expect("create the capture file");
             std::io::copy(&mut CaptureStream::new(records), &mut out).expect("write");
         }
         _ => {
-            eprintln!("usage: dataset write FILE ROWS | dataset profile FILE | dataset captures FILE RECORDS");
+            eprintln!(
+                "usage: dataset write FILE ROWS | dataset profile FILE | dataset captures FILE RECORDS | dataset labels CAPTURES FILE"
+            );
             std::process::exit(2);
         }
     }
@@ -117,6 +121,27 @@ fn write_parquet(path: &Path, rows: usize) {
         written += n;
     }
     writer.close().expect("close");
+}
+
+/// A label for each capture of `captures`, by its `eventId` (the parity of its last hex digit: half of them 1).
+fn labels(captures: &Path, out: &Path) {
+    use std::io::BufRead;
+    const ID: &str = "\"eventId\":\"";
+    let input = std::io::BufReader::new(File::open(captures).expect("the capture file"));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(out).expect("create the ground truth"));
+    for line in input.lines() {
+        let line = line.expect("read");
+        let Some(at) = line.find(ID) else { continue };
+        let id = &line[at + ID.len()..];
+        let id = &id[..id.find('"').expect("a closed eventId")];
+        let label = u8::from_str_radix(&id[id.len() - 1..], 16).expect("a hex id") % 2;
+        writeln!(
+            out,
+            r#"{{"groundTruthData":{{"data":"{label}","encoding":"CSV"}},"eventMetadata":{{"eventId":"{id}"}},"eventVersion":"0"}}"#
+        )
+        .expect("write");
+    }
+    out.flush().expect("write");
 }
 
 fn profile(path: &Path) {
