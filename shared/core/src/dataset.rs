@@ -10,7 +10,8 @@
 //! Monitor names them; a `.csv.gz` is read through gzip.
 //!
 //! Memory does not grow with the data set: CSV is read record by record, Parquet page by page through its row
-//! reader, and the profiles are sketches ([`crate::profile`]). `labelled_predictions` keeps the rows it returns.
+//! reader, and the profiles are sketches ([`crate::profile`]). [`profile_and_label`] keeps the labelled rows it
+//! returns, read in the same pass.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -158,8 +159,49 @@ trait RowSink {
 ///
 /// [`DatasetError`] naming the file when it cannot be opened or parsed, or when a named column is absent.
 pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetProfile, DatasetError> {
-    let mut sink = ProfileSink::new(options, None);
-    read_rows(path, options.has_header, &mut sink)?;
+    read_dataset(path, options, None).map(|(profile, _)| profile)
+}
+
+/// [`profile_dataset`], and in the same pass the label, score and predicted label of every row of a labelled
+/// validation set that has a label, for the model-quality baseline. The columns are named as in [`DatasetOptions`]
+/// (`prediction_column` is the score).
+///
+/// # Errors
+///
+/// As [`profile_dataset`], and when the label or predicted-label column is absent.
+pub fn profile_and_label(
+    path: &Path,
+    options: &DatasetOptions,
+    predicted_label_column: Option<&str>,
+) -> Result<(DatasetProfile, Vec<LabelledRow>), DatasetError> {
+    let labels = LabelSink {
+        wanted: [
+            Some(options.label_column.as_deref().unwrap_or("label")),
+            options.prediction_column.as_deref(),
+            predicted_label_column,
+        ],
+        columns: [None; 3],
+        row: (None, None, None),
+        rows: Vec::new(),
+    };
+    let (profile, labels) = read_dataset(path, options, Some(labels))?;
+    Ok((profile, labels.map(|l| l.rows).unwrap_or_default()))
+}
+
+fn read_dataset<'o>(
+    path: &Path,
+    options: &'o DatasetOptions,
+    labels: Option<LabelSink<'o>>,
+) -> Result<(DatasetProfile, Option<LabelSink<'o>>), DatasetError> {
+    let mut pass = Pass {
+        profile: ProfileSink::new(options, None),
+        labels,
+    };
+    read_rows(path, options.has_header, &mut pass)?;
+    let Pass {
+        profile: mut sink,
+        labels,
+    } = pass;
     if sink.reread {
         let types = sink
             .profile
@@ -176,7 +218,34 @@ pub fn profile_dataset(path: &Path, options: &DatasetOptions) -> Result<DatasetP
         feature.settle();
     }
     profile.prediction_score.settle();
-    Ok(profile)
+    Ok((profile, labels))
+}
+
+/// One reading of the file for both the profile and the labelled rows.
+struct Pass<'o> {
+    profile: ProfileSink<'o>,
+    labels: Option<LabelSink<'o>>,
+}
+
+impl RowSink for Pass<'_> {
+    fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError> {
+        self.profile.columns(path, names)?;
+        self.labels.as_mut().map_or(Ok(()), |l| l.columns(path, names))
+    }
+
+    fn cell(&mut self, column: usize, cell: Cell<'_>) {
+        self.profile.cell(column, cell);
+        if let Some(labels) = &mut self.labels {
+            labels.cell(column, cell);
+        }
+    }
+
+    fn end_row(&mut self) {
+        self.profile.end_row();
+        if let Some(labels) = &mut self.labels {
+            labels.end_row();
+        }
+    }
 }
 
 /// Where a column's values go.
@@ -210,11 +279,9 @@ impl<'o> ProfileSink<'o> {
 
     /// A column's profile: of its known type, or numeric until it meets text (counting categories of every
     /// number would cost more than the rest of the profile, and numeric columns are the common case).
-    fn column(&self, name: &str, known: Option<InferredType>) -> FeatureProfile {
-        match &self.types {
-            Some(_) => FeatureProfile::new(name, Tracking::for_type(known)),
-            None => FeatureProfile::new(name, Tracking::Numeric),
-        }
+    fn column(name: &str, known: Option<InferredType>) -> FeatureProfile {
+        let tracking = known.map_or(Tracking::Numeric, |kind| Tracking::for_type(Some(kind)));
+        FeatureProfile::new(name, tracking)
     }
 
     fn add(profile: &mut FeatureProfile, cell: Cell<'_>, reread: &mut bool) {
@@ -246,12 +313,12 @@ impl RowSink for ProfileSink<'_> {
                 Target::Skip
             } else if options.prediction_column.as_deref() == Some(name.as_str()) {
                 let known = self.types.as_ref().map(|(_, score)| *score);
-                self.profile.prediction_score = self.column(PREDICTION_SCORE, known);
+                self.profile.prediction_score = Self::column(PREDICTION_SCORE, known);
                 Target::Score
             } else {
                 let i = self.profile.features.len();
                 let known = self.types.as_ref().map(|(features, _)| features[i]);
-                let feature = self.column(name, known);
+                let feature = Self::column(name, known);
                 self.profile.features.push(feature);
                 Target::Feature(i)
             };
@@ -276,31 +343,6 @@ impl RowSink for ProfileSink<'_> {
 
 /// One row of a validation set: the true label, the model's score, the model's predicted label.
 pub type LabelledRow = (String, Option<f64>, Option<String>);
-
-/// The label, score and predicted label of every row of a labelled validation set that has a label, for the
-/// model-quality baseline. The columns are named as in [`DatasetOptions`] (`prediction_column` is the score).
-///
-/// # Errors
-///
-/// [`DatasetError`] naming the file when it cannot be read or lacks the label column.
-pub fn labelled_predictions(
-    path: &Path,
-    options: &DatasetOptions,
-    predicted_label_column: Option<&str>,
-) -> Result<Vec<LabelledRow>, DatasetError> {
-    let mut sink = LabelSink {
-        wanted: [
-            Some(options.label_column.as_deref().unwrap_or("label")),
-            options.prediction_column.as_deref(),
-            predicted_label_column,
-        ],
-        columns: [None; 3],
-        row: (None, None, None),
-        rows: Vec::new(),
-    };
-    read_rows(path, options.has_header, &mut sink)?;
-    Ok(sink.rows)
-}
 
 struct LabelSink<'w> {
     /// The label, score and predicted-label columns' names.
@@ -629,7 +671,7 @@ mod tests {
         let names: Vec<&str> = profile.features.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "note"]);
         assert_eq!(profile.features[1].categories.as_ref().unwrap().distinct(), 2);
-        let rows = labelled_predictions(&path, &options, Some("a")).unwrap();
+        let (_, rows) = profile_and_label(&path, &options, Some("a")).unwrap();
         assert_eq!(
             rows,
             [
@@ -741,7 +783,7 @@ mod tests {
                 prediction_column: Some("x".into()),
                 ..Default::default()
             };
-            let rows = labelled_predictions(&path, &options, Some("n")).unwrap();
+            let (_, rows) = profile_and_label(&path, &options, Some("n")).unwrap();
             assert_eq!(
                 rows,
                 [

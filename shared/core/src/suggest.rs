@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::baseline::{Baseline, CONSTRAINTS_FILE, STATISTICS_FILE};
-use crate::dataset::{DatasetError, DatasetOptions, labelled_predictions, profile_dataset};
+use crate::dataset::{DatasetError, DatasetOptions, LabelledRow, profile_and_label, profile_dataset};
 use crate::evaluate::QualityConfig;
 use crate::ports::{PortError, PortErrorKind, ReportStore};
 use crate::quality::{
@@ -64,40 +64,52 @@ pub fn suggest(
     options: &DatasetOptions,
     quality: Option<&QualityRequest>,
 ) -> Result<Suggested, SuggestError> {
-    let profile = profile_dataset(dataset, options)?;
+    // With a quality request that names its columns, the labelled rows are read in the profile's pass.
+    let (profile, quality) = match quality.map(|request| (request, missing_quality_column(options, request))) {
+        None => (profile_dataset(dataset, options)?, None),
+        Some((_, Some(what))) => (profile_dataset(dataset, options)?, Some(Err(what))),
+        Some((request, None)) => {
+            let (profile, rows) = profile_and_label(dataset, options, request.predicted_label_column.as_deref())?;
+            (profile, Some(Ok((request, rows))))
+        }
+    };
     if profile.item_count == 0 {
         return Err(SuggestError::Empty(dataset.display().to_string()));
     }
     let baseline = Baseline::from_profile(&profile);
     let quality = match quality {
         None => None,
-        Some(request) => {
-            if options.label_column.is_none() {
-                return Err(SuggestError::Missing(
-                    "a label column (the ground truth of the validation set)",
-                ));
-            }
-            if options.prediction_column.is_none() && request.predicted_label_column.is_none() {
-                return Err(SuggestError::Missing(
-                    "a prediction (score) column or a predicted-label column",
-                ));
-            }
-            let rows = labelled_predictions(dataset, options, request.predicted_label_column.as_deref())?;
-            let calibration = match estimate_baseline(&request.config, &rows) {
-                Ok(c) => c,
-                // A validation set of predicted labels only: quality works, estimates need scores.
-                Err(CbpeError::EmptyReference) => None,
-                Err(e) => return Err(e.into()),
-            };
-            let (statistics, constraints) = quality_baseline(&request.config, rows, request.tolerance);
-            Some(SuggestedQuality {
-                statistics,
-                constraints,
-                calibration,
-            })
-        }
+        Some(Err(what)) => return Err(SuggestError::Missing(what)),
+        Some(Ok((request, rows))) => Some(quality_from(request, rows)?),
     };
     Ok(Suggested { baseline, quality })
+}
+
+/// What a model-quality request lacks among the data set's columns: the label, and a score or a predicted label.
+fn missing_quality_column(options: &DatasetOptions, request: &QualityRequest) -> Option<&'static str> {
+    if options.label_column.is_none() {
+        Some("a label column (the ground truth of the validation set)")
+    } else if options.prediction_column.is_none() && request.predicted_label_column.is_none() {
+        Some("a prediction (score) column or a predicted-label column")
+    } else {
+        None
+    }
+}
+
+/// The model-quality baseline and the label-free estimate's calibration of a validation set's labelled rows.
+fn quality_from(request: &QualityRequest, rows: Vec<LabelledRow>) -> Result<SuggestedQuality, SuggestError> {
+    let calibration = match estimate_baseline(&request.config, &rows) {
+        Ok(c) => c,
+        // A validation set of predicted labels only: quality works, estimates need scores.
+        Err(CbpeError::EmptyReference) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let (statistics, constraints) = quality_baseline(&request.config, rows, request.tolerance);
+    Ok(SuggestedQuality {
+        statistics,
+        constraints,
+        calibration,
+    })
 }
 
 /// Writes a suggested baseline: `statistics.json`, `constraints.json`, and with quality [`write_quality`]'s files.
