@@ -853,6 +853,11 @@ mod tests {
     }
 
     /// The run's ports with captures only (no ground truth, constraints or estimate).
+    /// Empty report, metric and state stores for one test's run.
+    fn stores() -> (MemoryReports, MemoryMetrics, MemoryState) {
+        Default::default()
+    }
+
     fn captures_only<'p>(
         source: &'p MemorySource,
         reports: &'p dyn ReportStore,
@@ -924,11 +929,7 @@ mod tests {
     #[test]
     fn a_window_is_evaluated_and_published_once() {
         let case = DemoCase::first_hour();
-        let (reports, metrics, state) = (
-            MemoryReports::default(),
-            MemoryMetrics::default(),
-            MemoryState::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
         let window = case.hour(4);
@@ -996,11 +997,7 @@ mod tests {
     #[test]
     fn a_window_the_history_cannot_take_is_still_evaluated_and_reported() {
         let case = DemoCase::first_hour();
-        let (reports, metrics, state) = (
-            MemoryReports::default(),
-            MemoryMetrics::default(),
-            MemoryState::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let hour = case.hour(4);
@@ -1046,11 +1043,7 @@ mod tests {
     #[test]
     fn a_live_claim_is_left_alone_and_a_dead_one_taken_over() {
         let case = DemoCase::first_hour();
-        let (reports, metrics, state) = (
-            MemoryReports::default(),
-            MemoryMetrics::default(),
-            MemoryState::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
         let window = case.hour(0);
@@ -1264,11 +1257,7 @@ mod tests {
     #[test]
     fn a_window_evaluated_after_two_weeks_is_committed_without_its_metrics() {
         let case = DemoCase::first_hour();
-        let (reports, metrics, state) = (
-            MemoryReports::default(),
-            MemoryMetrics::default(),
-            MemoryState::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let t = target();
         let window = case.hour(0);
@@ -1351,11 +1340,7 @@ mod tests {
     #[test]
     fn a_window_held_by_a_dead_run_is_taken_over_after_later_windows_commit() {
         let case = DemoCase::first_hour();
-        let (reports, state, metrics) = (
-            MemoryReports::default(),
-            MemoryState::default(),
-            MemoryMetrics::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let settings = hourly();
@@ -1417,11 +1402,7 @@ mod tests {
     #[test]
     fn a_first_window_held_by_another_run_is_recorded_for_the_next() {
         let case = DemoCase::first_hour();
-        let (reports, state, metrics) = (
-            MemoryReports::default(),
-            MemoryState::default(),
-            MemoryMetrics::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let settings = hourly();
@@ -1451,11 +1432,7 @@ mod tests {
     #[test]
     fn a_deferred_window_committed_by_its_holder_leaves_the_list() {
         let case = DemoCase::first_hour();
-        let (reports, state, metrics) = (
-            MemoryReports::default(),
-            MemoryState::default(),
-            MemoryMetrics::default(),
-        );
+        let (reports, metrics, state) = stores();
         let ports = captures_only(&case.captures, &reports, &metrics, &state);
         let (t, config) = (target(), EvaluationConfig::default());
         let settings = hourly();
