@@ -30,7 +30,7 @@ pub fn quality_baseline(
         // Too many classes is reported by the statistics (empty); a baseline has no run to keep going.
         let _ = join.add_capture(&id, None, score, predicted.as_deref(), None);
         if let Some(label) = quality::ground_truth::parse_label(&label, config.problem_type) {
-            let _ = join.add_label(&GroundTruth { id, label });
+            let _ = join.add_label(&GroundTruth { id: id.into(), label });
         }
     }
     let statistics = join.evaluate().statistics;

@@ -21,30 +21,123 @@
 //! - Class labels are normalised with [`normalize_class`] (`1.0` becomes `1`); regression labels must be finite
 //!   numbers.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, BufRead};
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{ProblemType, normalize_class};
 use crate::capture::{FileSummary, without_bom};
 use crate::skip::{SkipReason, SkipReport};
 
-/// A ground-truth label.
+/// A ground-truth label. A class borrows the line it was read from when it can (most labels need no allocation).
 #[derive(Debug, Clone, PartialEq)]
-pub enum LabelValue {
+pub enum LabelValue<'a> {
     /// A class label, normalised with [`normalize_class`].
-    Class(String),
+    Class(Cow<'a, str>),
     /// A regression target.
     Number(f64),
 }
 
-/// One ground-truth record.
+/// One ground-truth record, borrowing the line it was read from where it can.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GroundTruth {
+pub struct GroundTruth<'a> {
     /// `inferenceId` when present, else `eventId`.
-    pub id: String,
-    pub label: LabelValue,
+    pub id: Cow<'a, str>,
+    pub label: LabelValue<'a>,
+}
+
+impl GroundTruth<'_> {
+    /// The record with its own copies of the texts, to keep beyond the line.
+    pub fn into_owned(self) -> GroundTruth<'static> {
+        GroundTruth {
+            id: Cow::Owned(self.id.into_owned()),
+            label: match self.label {
+                LabelValue::Class(c) => LabelValue::Class(Cow::Owned(c.into_owned())),
+                LabelValue::Number(v) => LabelValue::Number(v),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawRecord<'a> {
+    #[serde(rename = "groundTruthData", borrow)]
+    data: Option<RawData<'a>>,
+    #[serde(rename = "eventMetadata", borrow)]
+    meta: Option<RawMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawData<'a> {
+    #[serde(borrow)]
+    data: Option<RawLabel<'a>>,
+    #[serde(borrow)]
+    encoding: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawMeta<'a> {
+    #[serde(rename = "eventId", borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "inferenceId", borrow)]
+    inference_id: Option<Cow<'a, str>>,
+}
+
+/// `groundTruthData.data`: a text (borrowed unless it has escapes), a bare JSON number as its text, or anything else
+/// (an object, an array, a boolean), which is not a label. Read without building a `serde_json::Value`.
+enum RawLabel<'a> {
+    Text(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawLabel<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LabelVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for LabelVisitor<'a> {
+            type Value = RawLabel<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawLabel::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawLabel::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(RawLabel::Text(Cow::Owned(v)))
+            }
+            // Some producers write the label as a bare JSON number: its text as serde_json writes it.
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawLabel::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawLabel::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(serde_json::Number::from_f64(v)
+                    .map_or(RawLabel::Other, |n| RawLabel::Text(Cow::Owned(n.to_string()))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RawLabel::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RawLabel::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawLabel::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawLabel::Other)
+            }
+        }
+        deserializer.deserialize_any(LabelVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Why reading ground truth stopped.
@@ -70,28 +163,6 @@ impl GroundTruthError {
     }
 }
 
-#[derive(Deserialize)]
-struct RawRecord {
-    #[serde(rename = "groundTruthData")]
-    data: Option<RawData>,
-    #[serde(rename = "eventMetadata")]
-    meta: Option<RawMeta>,
-}
-
-#[derive(Deserialize)]
-struct RawData {
-    data: Option<Value>,
-    encoding: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawMeta {
-    #[serde(rename = "eventId")]
-    event_id: Option<String>,
-    #[serde(rename = "inferenceId")]
-    inference_id: Option<String>,
-}
-
 /// Reads ground-truth records from `reader` (named `source` in skip locations and errors) and hands each good one to
 /// `sink`. Labels are parsed for `problem` (classes for classification, numbers for regression). Returns the file's
 /// counts: its lines (blank ones not counted) and the labels handed over (as both `records` and `rows`); bad lines
@@ -106,7 +177,7 @@ pub fn read_ground_truth<R: BufRead>(
     source: &str,
     problem: ProblemType,
     skips: &mut SkipReport,
-    mut sink: impl FnMut(GroundTruth),
+    mut sink: impl FnMut(GroundTruth<'_>),
 ) -> Result<FileSummary, GroundTruthError> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
@@ -139,8 +210,9 @@ pub fn read_ground_truth<R: BufRead>(
     }
 }
 
-/// Parses one line into a record, or the reason to skip it.
-fn parse_line(line: &[u8], problem: ProblemType) -> Result<GroundTruth, SkipReason> {
+/// Parses one line into a record, or the reason to skip it. The record borrows the line's texts unless they have
+/// escapes or need normalising.
+fn parse_line(line: &[u8], problem: ProblemType) -> Result<GroundTruth<'_>, SkipReason> {
     let raw: RawRecord = serde_json::from_slice(line).map_err(|_| SkipReason::NotJson)?;
     let meta = raw.meta.ok_or(SkipReason::MissingField)?;
     let id = meta
@@ -151,28 +223,39 @@ fn parse_line(line: &[u8], problem: ProblemType) -> Result<GroundTruth, SkipReas
     let data = raw.data.ok_or(SkipReason::MissingField)?;
     let encoding = data.encoding.ok_or(SkipReason::MissingField)?;
     let text = match data.data.ok_or(SkipReason::MissingField)? {
-        Value::String(s) => match s.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_owned(),
-            None => s,
-        },
-        // Some producers write the label as a bare JSON number.
-        Value::Number(n) => n.to_string(),
-        _ => return Err(SkipReason::UnparsableLabel),
+        RawLabel::Text(s) => s,
+        RawLabel::Other => return Err(SkipReason::UnparsableLabel),
     };
+    let text = map_text(text, |t| Cow::Borrowed(t.strip_prefix('\u{feff}').unwrap_or(t)));
     let label_text = if encoding.eq_ignore_ascii_case("CSV") {
-        first_csv_field(&text).to_owned()
+        map_text(text, |t| Cow::Borrowed(first_csv_field(t)))
     } else if encoding.eq_ignore_ascii_case("JSON") {
-        match serde_json::from_str::<Value>(&text).map_err(|_| SkipReason::UnparsableLabel)? {
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
+        match serde_json::from_str::<serde_json::Value>(&text).map_err(|_| SkipReason::UnparsableLabel)? {
+            serde_json::Value::String(s) => Cow::Owned(s),
+            serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
+            serde_json::Value::Bool(b) => Cow::Owned(b.to_string()),
             _ => return Err(SkipReason::UnparsableLabel),
         }
     } else {
         return Err(SkipReason::UnsupportedEncoding);
     };
-    let label = parse_label(&label_text, problem).ok_or(SkipReason::UnparsableLabel)?;
+    let label = match problem {
+        ProblemType::Regression => parse_label(&label_text, problem),
+        ProblemType::BinaryClassification | ProblemType::MulticlassClassification => {
+            let class = map_text(label_text, normalize_class);
+            (!class.is_empty()).then_some(LabelValue::Class(class))
+        }
+    }
+    .ok_or(SkipReason::UnparsableLabel)?;
     Ok(GroundTruth { id, label })
+}
+
+/// `f` applied to a text, keeping the borrow when the text is borrowed and `f` returns a part of it.
+fn map_text<'a>(text: Cow<'a, str>, f: impl for<'b> Fn(&'b str) -> Cow<'b, str>) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(t) => f(t),
+        Cow::Owned(t) => Cow::Owned(f(&t).into_owned()),
+    }
 }
 
 /// The first field of the first line of a CSV text.
@@ -182,7 +265,7 @@ fn first_csv_field(text: &str) -> &str {
 }
 
 /// A label for `problem` from its text, or `None` when it does not parse.
-pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue> {
+pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue<'static>> {
     match problem {
         ProblemType::Regression => {
             let v: f64 = text.trim().trim_matches('"').trim().parse().ok()?;
@@ -190,7 +273,7 @@ pub fn parse_label(text: &str, problem: ProblemType) -> Option<LabelValue> {
         }
         ProblemType::BinaryClassification | ProblemType::MulticlassClassification => {
             let class = normalize_class(text);
-            (!class.is_empty()).then(|| LabelValue::Class(class.into_owned()))
+            (!class.is_empty()).then(|| LabelValue::Class(Cow::Owned(class.into_owned())))
         }
     }
 }
@@ -200,10 +283,13 @@ mod tests {
     use super::*;
     use crate::testing::{fixtures, realdata};
 
-    fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth>, SkipReport) {
+    fn read(text: &str, problem: ProblemType) -> (Vec<GroundTruth<'static>>, SkipReport) {
         let mut skips = SkipReport::default();
         let mut out = Vec::new();
-        let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| out.push(g)).unwrap();
+        let n = read_ground_truth(text.as_bytes(), "gt.jsonl", problem, &mut skips, |g| {
+            out.push(g.into_owned())
+        })
+        .unwrap();
         assert_eq!((n.records as usize, n.rows as usize), (out.len(), out.len()));
         (out, skips)
     }
@@ -221,7 +307,7 @@ mod tests {
         );
         let (out, skips) = read(text, ProblemType::MulticlassClassification);
         assert!(skips.is_empty());
-        let got: Vec<(&str, LabelValue)> = out.iter().map(|g| (g.id.as_str(), g.label.clone())).collect();
+        let got: Vec<(&str, LabelValue)> = out.iter().map(|g| (g.id.as_ref(), g.label.clone())).collect();
         assert_eq!(
             got,
             vec![
@@ -383,7 +469,7 @@ mod tests {
             "actuals.jsonl",
             ProblemType::BinaryClassification,
             &mut skips,
-            |g| labels.push(g),
+            |g| labels.push(g.into_owned()),
         )
         .unwrap();
         assert_eq!(labels.len(), 44);
@@ -432,7 +518,7 @@ mod tests {
             "actuals.jsonl",
             ProblemType::BinaryClassification,
             &mut skips,
-            |g| labels.push(g),
+            |g| labels.push(g.into_owned()),
         )
         .unwrap();
         assert_eq!(labels.len(), 5);

@@ -3,29 +3,34 @@
 //! # Memory
 //!
 //! A day of captures at 1,000 requests per second is 86.4 M rows, too many to keep ids as strings (a UUID string
-//! costs ~60 bytes with its allocation). Each capture is kept as 24 bytes ([`CAPTURE_ENTRY_BYTES`]): a 64-bit hash
-//! of its id, its score or regression prediction as the `f64` it was read as, and its predicted class as a `u16`
-//! index into a small table of class names; each label as 16 bytes: the id hash and the label (an `f64`, or a class
-//! index stored in it). 86.4 M captures take 2.1 GB, and the join sorts both vectors in place (no hash-table
-//! overhead) and merges them. The score is not narrowed: an `f32` turns an epoch-scale regression target into steps
-//! of 128 (a true MAE of 0.5 read as 32) and moves a score of 0.79999999 onto a 0.8 threshold.
+//! costs ~60 bytes with its allocation). Each capture is kept as 16 bytes ([`ENTRY_BYTES`]): a 64-bit key and one
+//! `f64`. The key is a 62-bit hash of the id with two low bits that only binary classification uses, for the
+//! predicted class (positive, another class, none); the `f64` is what the problem evaluates: the score for binary
+//! classification (its ranking metrics use it whatever the decision), the prediction for regression, the predicted
+//! class's index into a small table of class names for multiclass. A label is a key and its target or class index
+//! (16 bytes), or for binary classification the key alone, its class in the low bits (8 bytes). A labelled record
+//! thus takes 24 bytes (binary) or 32 (multiclass, regression): 86.4 M take 2.1 or 2.8 GB, and the join sorts both
+//! vectors in place (no hash-table overhead) and merges them. The score is not narrowed: an `f32` turns an
+//! epoch-scale regression target into steps of 128 (a true MAE of 0.5 read as 32) and moves a score of 0.79999999
+//! onto a 0.8 threshold.
 //!
 //! # Collisions
 //!
-//! Ids are hashed with SipHash-1-3 (`std`'s `DefaultHasher`, fixed keys: stable within one build, which is all a
-//! join needs). For `n` distinct ids the chance that any two share a hash is about `n² / 2⁶⁵`: with 86.4 M captures
-//! plus as many labels (n = 1.73e8) it is 8e-4 per day, and a collision merely makes two ids count as one
-//! (a duplicate, or one wrong pair out of 86 M). A 128-bit key would cost 8 more bytes a row (+50 %) to make that
-//! negligible; it is not worth it.
+//! Ids are hashed with foldhash's quality hasher (a fixed seed: keys are never stored, so they need only be stable
+//! within one run), of which the key keeps 62 bits. For `n` distinct ids the chance that any two share a key is about
+//! `n² / 2⁶³`: with 86.4 M captures plus as many labels (n = 1.73e8) it is 3e-3 per day, and a collision merely
+//! makes two ids count as one (a duplicate, or one wrong pair out of 86 M). A 128-bit key would cost 8 more bytes
+//! a row (+50 %) to make that negligible; it is not worth it.
 //!
 //! # Duplicates
 //!
 //! A capture id seen more than once (a retried write) is counted in `duplicate_capture_ids` and one of its rows is
-//! evaluated: the one with the smallest (score, class), so the result does not depend on reading order. Labels
-//! likewise (`duplicate_labels`, and `conflicting_labels` when the copies disagree).
+//! evaluated: the one with the smallest (class, value) as stored, so the result does not depend on reading order. Labels
+//! likewise (`duplicate_labels`, and `conflicting_labels` when the copies disagree: for binary classification,
+//! when one is the positive class and another is not).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,9 +40,15 @@ use super::metrics::{BinaryAccumulator, Decision, MulticlassAccumulator, Problem
 use super::normalize_class;
 use super::report::ModelQualityStatistics;
 
-/// Class names kept at most; a class index must fit the `u16` of a capture row (one value marks "no class").
+/// Class names kept at most (the class index is stored in an `f64`; this bounds the table of names).
 pub const MAX_CLASSES: usize = 4096;
-const NO_CLASS: u16 = u16::MAX;
+
+/// The key's low bits that hold a binary prediction's class; the rest is the id's hash.
+const CLASS_BITS: u64 = 0b11;
+/// Binary classification's predicted class in the key's low bits: the positive class, another class, none given.
+const POSITIVE: u64 = 0;
+const OTHER_CLASS: u64 = 1;
+const NO_CLASS: u64 = 2;
 
 /// The id of one row of a capture: `id` itself for a single-row request, `"<id>:<row>"` for row `row` (0-based) of
 /// a multi-instance request. Ground truth for such a row must carry this id.
@@ -48,12 +59,13 @@ pub fn row_id(id: &str, row: Option<usize>) -> String {
     }
 }
 
-/// The 64-bit join key of an id.
+/// The join key of an id: its 64-bit hash with the class bits clear.
 pub fn id_key(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    h.write(id.as_bytes());
-    h.finish()
+    foldhash::quality::FixedState::with_seed(ID_SEED).hash_one(id) & !CLASS_BITS
 }
+
+/// Any fixed seed: keys only meet keys of the same run.
+const ID_SEED: u64 = 0x6d6f_6465_6c77_6174;
 
 /// Why a capture or label could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,24 +107,67 @@ pub struct JoinReport {
     pub last_inference: Option<DateTime<Utc>>,
 }
 
+/// A capture or a label in the join (see the module docs).
 #[derive(Debug, Clone, Copy)]
-struct CaptureEntry {
+struct Entry {
+    /// [`id_key`], with a binary capture's predicted class in [`CLASS_BITS`].
     key: u64,
-    /// The score or regression prediction as read; NaN when absent.
-    score: f64,
-    class: u16,
+    /// A capture's score, regression prediction or (multiclass) class index; a label's target or class index. NaN
+    /// when absent.
+    value: f64,
 }
 
-/// The memory a capture takes in the join (with its alignment), within the 32 bytes a record of the window may take
-/// with model quality.
-pub const CAPTURE_ENTRY_BYTES: usize = std::mem::size_of::<CaptureEntry>();
-const _: () = assert!(CAPTURE_ENTRY_BYTES <= 24);
+impl Entry {
+    fn id(&self) -> u64 {
+        self.key & !CLASS_BITS
+    }
 
-#[derive(Debug, Clone, Copy)]
-struct LabelEntry {
-    key: u64,
-    /// The regression target, or the class index.
-    value: f64,
+    /// Sorts by id, then by class bits and value, so that the first of an id's copies is the one evaluated.
+    fn order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+        a.key.cmp(&b.key).then_with(|| a.value.total_cmp(&b.value))
+    }
+}
+
+/// The memory a capture takes in the join, and a label but for binary classification (8 bytes): at most 32 bytes a
+/// labelled record, the budget a record of the window may take with model quality.
+pub const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+const _: () = assert!(ENTRY_BYTES == 16);
+
+/// The labels waiting for the join.
+#[derive(Debug, Clone)]
+enum Labels {
+    /// Binary classification: the key alone, with the label's class ([`POSITIVE`] or [`OTHER_CLASS`]) in its low
+    /// bits.
+    Binary(Vec<u64>),
+    /// A key and the target or class index.
+    Valued(Vec<Entry>),
+}
+
+/// What the merge reads of a stored label.
+trait Label {
+    fn id(&self) -> u64;
+    /// The target, or the class index (binary: 0 for the positive class, 1 for another).
+    fn value(&self) -> f64;
+}
+
+impl Label for u64 {
+    fn id(&self) -> u64 {
+        self & !CLASS_BITS
+    }
+
+    fn value(&self) -> f64 {
+        if self & CLASS_BITS == POSITIVE { 0.0 } else { 1.0 }
+    }
+}
+
+impl Label for Entry {
+    fn id(&self) -> u64 {
+        Entry::id(self)
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
 }
 
 /// The result of [`QualityJoin::evaluate`].
@@ -131,8 +186,8 @@ pub struct QualityJoin {
     spec: ProblemSpec,
     class_names: Vec<String>,
     class_index: HashMap<String, u16>,
-    captures: Vec<CaptureEntry>,
-    labels: Vec<LabelEntry>,
+    captures: Vec<Entry>,
+    labels: Labels,
     report: JoinReport,
     scratch: String,
 }
@@ -141,11 +196,14 @@ impl QualityJoin {
     /// An empty join for `spec`.
     pub fn new(spec: ProblemSpec) -> Self {
         let mut join = QualityJoin {
-            spec,
             class_names: Vec::new(),
             class_index: HashMap::new(),
             captures: Vec::new(),
-            labels: Vec::new(),
+            labels: match &spec {
+                ProblemSpec::Binary(_) => Labels::Binary(Vec::new()),
+                ProblemSpec::Multiclass | ProblemSpec::Regression => Labels::Valued(Vec::new()),
+            },
+            spec,
             report: JoinReport::default(),
             scratch: String::new(),
         };
@@ -202,12 +260,20 @@ impl QualityJoin {
         inference_time: Option<DateTime<Utc>>,
     ) -> Result<(), JoinError> {
         let class = match predicted_label {
-            Some(l) if !matches!(self.spec, ProblemSpec::Regression) => self.class(l)?,
-            _ => NO_CLASS,
+            Some(l) if !matches!(self.spec, ProblemSpec::Regression) => Some(self.class(l)?),
+            _ => None,
         };
-        let key = self.key(id, row);
         let score = score.filter(|s| !s.is_nan()).unwrap_or(f64::NAN);
-        self.captures.push(CaptureEntry { key, score, class });
+        let (class_bits, value) = match self.spec {
+            ProblemSpec::Binary(_) => (
+                class.map_or(NO_CLASS, |k| if k == 0 { POSITIVE } else { OTHER_CLASS }),
+                score,
+            ),
+            ProblemSpec::Multiclass => (0, class.map_or(f64::NAN, f64::from)),
+            ProblemSpec::Regression => (0, score),
+        };
+        let key = self.key(id, row) | class_bits;
+        self.captures.push(Entry { key, value });
         self.report.captures += 1;
         if let Some(t) = inference_time {
             self.report.first_inference = Some(self.report.first_inference.map_or(t, |f| f.min(t)));
@@ -226,11 +292,14 @@ impl QualityJoin {
         let value = match (&self.spec, &label.label) {
             (ProblemSpec::Regression, LabelValue::Number(v)) => *v,
             (ProblemSpec::Regression, LabelValue::Class(c)) => c.parse().unwrap_or(f64::NAN),
-            (_, LabelValue::Class(c)) => self.class(c)? as f64,
-            (_, LabelValue::Number(v)) => self.class(&v.to_string())? as f64,
+            (_, LabelValue::Class(c)) => f64::from(self.class(c)?),
+            (_, LabelValue::Number(v)) => f64::from(self.class(&v.to_string())?),
         };
         let key = id_key(&label.id);
-        self.labels.push(LabelEntry { key, value });
+        match &mut self.labels {
+            Labels::Binary(keys) => keys.push(key | if value == 0.0 { POSITIVE } else { OTHER_CLASS }),
+            Labels::Valued(entries) => entries.push(Entry { key, value }),
+        }
         self.report.labels += 1;
         Ok(())
     }
@@ -242,55 +311,17 @@ impl QualityJoin {
 
     /// Joins and computes Model Monitor's statistics for the problem, with the join's report.
     pub fn evaluate(mut self) -> QualityEvaluation {
-        self.captures.sort_unstable_by(|a, b| {
-            a.key
-                .cmp(&b.key)
-                .then(a.score.total_cmp(&b.score))
-                .then(a.class.cmp(&b.class))
-        });
-        self.labels
-            .sort_unstable_by(|a, b| a.key.cmp(&b.key).then(a.value.total_cmp(&b.value)));
-
+        self.captures.sort_unstable_by(Entry::order);
         let mut sink = Sink::new(&self.spec);
         let mut report = self.report.clone();
-        let (caps, labs) = (&self.captures, &self.labels);
-        let (mut i, mut j) = (0, 0);
-        while i < caps.len() || j < labs.len() {
-            let ck = caps.get(i).map(|c| c.key);
-            let lk = labs.get(j).map(|l| l.key);
-            let key = match (ck, lk) {
-                (Some(c), Some(l)) => c.min(l),
-                (Some(c), None) => c,
-                (None, Some(l)) => l,
-                (None, None) => break,
-            };
-            let ci = i;
-            while i < caps.len() && caps[i].key == key {
-                i += 1;
+        match &mut self.labels {
+            Labels::Binary(keys) => {
+                keys.sort_unstable();
+                merge(&self.captures, keys, &mut sink, &mut report);
             }
-            let lj = j;
-            while j < labs.len() && labs[j].key == key {
-                j += 1;
-            }
-            let (nc, nl) = ((i - ci) as u64, (j - lj) as u64);
-            report.duplicate_capture_ids += nc.saturating_sub(1);
-            report.duplicate_labels += nl.saturating_sub(1);
-            report.conflicting_labels += labs[lj..j]
-                .iter()
-                .filter(|l| l.value.to_bits() != labs[lj].value.to_bits())
-                .count() as u64;
-            match (nc > 0, nl > 0) {
-                (true, true) => {
-                    report.matched += 1;
-                    if sink.add(key, &caps[ci], labs[lj].value) {
-                        report.evaluated += 1;
-                    } else {
-                        report.unusable_predictions += 1;
-                    }
-                }
-                (true, false) => report.captures_without_label += 1,
-                (false, true) => report.labels_without_capture += 1,
-                (false, false) => {}
+            Labels::Valued(entries) => {
+                entries.sort_unstable_by(Entry::order);
+                merge(&self.captures, entries, &mut sink, &mut report);
             }
         }
         let auc_error_bound = match &sink {
@@ -305,6 +336,50 @@ impl QualityJoin {
             report,
             statistics,
             auc_error_bound,
+        }
+    }
+}
+
+/// Merges sorted captures and labels by id into `sink`, counting in `report`.
+fn merge<L: Label>(caps: &[Entry], labs: &[L], sink: &mut Sink, report: &mut JoinReport) {
+    let (mut i, mut j) = (0, 0);
+    while i < caps.len() || j < labs.len() {
+        let ck = caps.get(i).map(Entry::id);
+        let lk = labs.get(j).map(Label::id);
+        let key = match (ck, lk) {
+            (Some(c), Some(l)) => c.min(l),
+            (Some(c), None) => c,
+            (None, Some(l)) => l,
+            (None, None) => break,
+        };
+        let ci = i;
+        while i < caps.len() && caps[i].id() == key {
+            i += 1;
+        }
+        let lj = j;
+        while j < labs.len() && labs[j].id() == key {
+            j += 1;
+        }
+        let (nc, nl) = ((i - ci) as u64, (j - lj) as u64);
+        report.duplicate_capture_ids += nc.saturating_sub(1);
+        report.duplicate_labels += nl.saturating_sub(1);
+        let first = labs.get(lj).map(Label::value);
+        report.conflicting_labels += labs[lj..j]
+            .iter()
+            .filter(|l| Some(l.value().to_bits()) != first.map(f64::to_bits))
+            .count() as u64;
+        match (nc > 0, nl > 0) {
+            (true, true) => {
+                report.matched += 1;
+                if sink.add(key, &caps[ci], labs[lj].value()) {
+                    report.evaluated += 1;
+                } else {
+                    report.unusable_predictions += 1;
+                }
+            }
+            (true, false) => report.captures_without_label += 1,
+            (false, true) => report.labels_without_capture += 1,
+            (false, false) => {}
         }
     }
 }
@@ -326,27 +401,28 @@ impl Sink {
     }
 
     /// Adds a matched pair; false when the prediction or the label cannot be evaluated.
-    fn add(&mut self, key: u64, c: &CaptureEntry, label: f64) -> bool {
-        let score = (!c.score.is_nan()).then_some(c.score);
-        let class = (c.class != NO_CLASS).then_some(c.class as usize);
+    fn add(&mut self, key: u64, c: &Entry, label: f64) -> bool {
+        let value = (!c.value.is_nan()).then_some(c.value);
         match self {
             Sink::Binary(acc, decision, threshold) => {
+                let (score, class) = (value, c.key & CLASS_BITS);
                 let predicted = match (*decision, class, score) {
-                    (Decision::Auto | Decision::Label, Some(k), _) => k == 0,
+                    (Decision::Auto | Decision::Label, POSITIVE, _) => true,
+                    (Decision::Auto | Decision::Label, OTHER_CLASS, _) => false,
                     (Decision::Auto | Decision::Score, _, Some(s)) => s >= *threshold,
                     _ => return false,
                 };
                 acc.add(key, score, predicted, label == 0.0);
                 true
             }
-            Sink::Multiclass(acc) => match class {
+            Sink::Multiclass(acc) => match value {
                 Some(k) => {
-                    acc.add(key, k, label as usize);
+                    acc.add(key, k as usize, label as usize);
                     true
                 }
                 None => false,
             },
-            Sink::Regression(acc) => match score {
+            Sink::Regression(acc) => match value {
                 Some(s) if label.is_finite() => {
                     acc.add(key, s, label);
                     true
@@ -383,10 +459,10 @@ mod tests {
     use crate::testing::{fixtures, realdata};
     use proptest::prelude::*;
 
-    fn class(id: &str, c: &str) -> GroundTruth {
+    fn class(id: &str, c: &str) -> GroundTruth<'static> {
         GroundTruth {
-            id: id.into(),
-            label: LabelValue::Class(c.into()),
+            id: id.to_owned().into(),
+            label: LabelValue::Class(c.to_owned().into()),
         }
     }
 
@@ -429,13 +505,27 @@ mod tests {
     }
 
     #[test]
+    fn binary_labels_conflict_only_across_the_positive_class() {
+        let mut j = QualityJoin::new(ProblemSpec::Binary(BinaryOptions::default()));
+        for id in ["x", "y"] {
+            j.add_capture(id, None, Some(0.9), None, None).unwrap();
+        }
+        // x: two negative classes (a duplicate, not a conflict for a binary evaluation); y: negative and positive.
+        for (id, c) in [("x", "0"), ("x", "2"), ("y", "0"), ("y", "1")] {
+            j.add_label(&class(id, c)).unwrap();
+        }
+        let r = j.evaluate().report;
+        assert_eq!((r.duplicate_labels, r.conflicting_labels, r.evaluated), (2, 1, 2));
+    }
+
+    #[test]
     fn row_ids_join_labels_of_multi_instance_requests() {
         assert_eq!(row_id("ev", None), "ev");
         assert_eq!(row_id("ev", Some(3)), "ev:3");
         let mut j = QualityJoin::new(ProblemSpec::Regression);
         j.add_capture("ev", Some(3), Some(2.0), None, None).unwrap();
         j.add_label(&GroundTruth {
-            id: row_id("ev", Some(3)),
+            id: row_id("ev", Some(3)).into(),
             label: LabelValue::Number(3.0),
         })
         .unwrap();
@@ -567,7 +657,7 @@ mod tests {
             "actuals.jsonl",
             ProblemType::BinaryClassification,
             &mut skips,
-            |g| labels.push(g),
+            |g| labels.push(g.into_owned()),
         )
         .unwrap();
         for g in &labels {
@@ -679,7 +769,7 @@ mod tests {
             "actuals.jsonl",
             ProblemType::BinaryClassification,
             &mut skips,
-            |g| labels.push(g),
+            |g| labels.push(g.into_owned()),
         )
         .unwrap();
         for g in &labels {
@@ -720,7 +810,7 @@ mod tests {
             j.add_capture(&format!("r{i}"), None, Some(target + 0.5), None, None)
                 .unwrap();
             j.add_label(&GroundTruth {
-                id: format!("r{i}"),
+                id: format!("r{i}").into(),
                 label: LabelValue::Number(target),
             })
             .unwrap();

@@ -68,6 +68,9 @@ pub fn normalize_class(text: &str) -> Cow<'_, str> {
     if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
         t = t[1..t.len() - 1].trim();
     }
+    if is_canonical_integer(t) {
+        return Cow::Borrowed(t); // what the conversion below would write, without its allocation
+    }
     if let Ok(v) = t.parse::<f64>() {
         // Integral and exactly representable: write as an integer. 2^53 keeps the conversion exact.
         if v.is_finite() && v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
@@ -78,6 +81,16 @@ pub fn normalize_class(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Borrowed(t)
+}
+
+/// Whether `t` is an integer as `{}` writes an `i64`, with at most 15 digits (below 2^53, so exact as an `f64`).
+fn is_canonical_integer(t: &str) -> bool {
+    let digits = t.strip_prefix('-').unwrap_or(t).as_bytes();
+    !digits.is_empty()
+        && digits.len() <= 15
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits[0] != b'0' || digits.len() == 1)
+        && t != "-0"
 }
 
 #[cfg(test)]
@@ -95,5 +108,21 @@ mod tests {
         assert_eq!(normalize_class("cat"), "cat");
         assert_eq!(normalize_class(" \"dog\" "), "dog");
         assert_eq!(normalize_class("NaN"), "NaN");
+        // The integer fast path agrees with the conversion, and leaves what is not canonical to it.
+        for (text, want) in [("007", "7"), ("-0", "0"), ("+1", "1"), ("-12", "-12"), ("0", "0")] {
+            assert_eq!(normalize_class(text), want, "{text}");
+        }
+        for i in [
+            0i64,
+            1,
+            -1,
+            999_999_999_999_999,
+            -999_999_999_999_999,
+            1_000_000_000_000_000,
+        ] {
+            let t = i.to_string();
+            assert_eq!(normalize_class(&t), t);
+            assert_eq!(is_canonical_integer(&t), t.trim_start_matches('-').len() <= 15);
+        }
     }
 }
