@@ -9,16 +9,21 @@
 //! by their text, as they would be in a capture. A headerless CSV's columns are named `_c0`, `_c1`, ... as Model
 //! Monitor names them; a `.csv.gz` is read through gzip.
 //!
-//! Memory does not grow with the data set: CSV is read record by record, Parquet page by page through its row
-//! reader, and the profiles are sketches ([`crate::profile`]). [`profile_and_label`] keeps the labelled rows it
+//! Memory does not grow with the data set: CSV is read record by record, Parquet a batch of rows at a time (column
+//! readers for flat files of plain numbers, booleans and strings, which is what training data holds; the row reader
+//! for any other, such as dates, decimals or nested columns), and the profiles are sketches ([`crate::profile`]). [`profile_and_label`] keeps the labelled rows it
 //! returns, read in the same pass.
 
 use std::borrow::Cow;
 use std::fs::File;
 use std::path::Path;
 
+use parquet::basic::{ConvertedType, LogicalType, Type as PhysicalType};
+use parquet::column::reader::ColumnReader;
+use parquet::data_type::ByteArray;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field as ParquetField;
+use parquet::schema::types::ColumnDescriptor;
 
 use crate::capture::{InferredType, Value, classify, open_decompressed};
 use crate::profile::{DatasetProfile, FeatureProfile, PREDICTION_SCORE, Tracking, number_text};
@@ -486,13 +491,207 @@ fn read_parquet(path: &str, file: File, sink: &mut dyn RowSink) -> Result<(), Da
         .map(|f| f.name().to_owned())
         .collect();
     sink.columns(path, &names)?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let flat: Option<Vec<FlatColumn>> = (schema.num_columns() == names.len())
+        .then(|| schema.columns().iter().map(|c| FlatColumn::new(c)).collect())
+        .flatten();
+    match flat {
+        Some(mut columns) => read_parquet_columns(&reader, &mut columns, sink),
+        None => read_parquet_rows(&reader, sink),
+    }
+    .map_err(parquet_err)
+}
+
+/// Reads a Parquet file through its row reader (any schema), typing values with [`parquet_cell`].
+fn read_parquet_rows(reader: &SerializedFileReader<File>, sink: &mut dyn RowSink) -> parquet::errors::Result<()> {
     let mut text = String::new();
-    for row in reader.get_row_iter(None).map_err(parquet_err)? {
-        let row = row.map_err(parquet_err)?;
+    for row in reader.get_row_iter(None)? {
+        let row = row?;
         for (i, (_, field)) in row.get_column_iter().enumerate() {
             sink.cell(i, parquet_cell(field, &mut text));
         }
         sink.end_row();
+    }
+    Ok(())
+}
+
+/// Rows read at a time from each column of a flat Parquet file.
+const PARQUET_BATCH_ROWS: usize = 4096;
+
+/// A column of a flat Parquet file read by its column reader: its values of the current batch, typed as
+/// [`parquet_cell`] types the row reader's values.
+struct FlatColumn {
+    /// Above 0 when the column is optional: a row whose level is below it is null.
+    max_def_level: i16,
+    levels: Vec<i16>,
+    values: FlatValues,
+    /// Unsigned integers (only their physical type is signed).
+    unsigned: bool,
+    next_level: usize,
+    next_value: usize,
+}
+
+enum FlatValues {
+    Bool(Vec<bool>),
+    Int32(Vec<i32>),
+    Int64(Vec<i64>),
+    Float(Vec<f32>),
+    Double(Vec<f64>),
+    Utf8(Vec<ByteArray>),
+}
+
+impl FlatColumn {
+    /// The reader of a top-level, non-repeated column of plain integers, floating point numbers, booleans or UTF-8
+    /// strings; `None` for any other (dates, decimals, timestamps, binary, nested), which the row reader types.
+    fn new(c: &ColumnDescriptor) -> Option<FlatColumn> {
+        if c.max_rep_level() > 0 || c.path().parts().len() != 1 {
+            return None;
+        }
+        let integer = |converted: ConvertedType| match (c.logical_type_ref(), converted) {
+            (Some(LogicalType::Integer { is_signed, .. }), _) => Some(!is_signed),
+            (None, ConvertedType::NONE | ConvertedType::INT_8 | ConvertedType::INT_16) => Some(false),
+            (None, ConvertedType::INT_32 | ConvertedType::INT_64) => Some(false),
+            (None, ConvertedType::UINT_8 | ConvertedType::UINT_16) => Some(true),
+            (None, ConvertedType::UINT_32 | ConvertedType::UINT_64) => Some(true),
+            _ => None,
+        };
+        let plain = c.logical_type_ref().is_none() && c.converted_type() == ConvertedType::NONE;
+        let (values, unsigned) = match c.physical_type() {
+            PhysicalType::BOOLEAN if plain => (FlatValues::Bool(Vec::new()), false),
+            PhysicalType::INT32 => (FlatValues::Int32(Vec::new()), integer(c.converted_type())?),
+            PhysicalType::INT64 => (FlatValues::Int64(Vec::new()), integer(c.converted_type())?),
+            PhysicalType::FLOAT if plain => (FlatValues::Float(Vec::new()), false),
+            PhysicalType::DOUBLE if plain => (FlatValues::Double(Vec::new()), false),
+            PhysicalType::BYTE_ARRAY
+                if matches!(c.logical_type_ref(), Some(LogicalType::String))
+                    || (c.logical_type_ref().is_none() && c.converted_type() == ConvertedType::UTF8) =>
+            {
+                (FlatValues::Utf8(Vec::new()), false)
+            }
+            _ => return None,
+        };
+        Some(FlatColumn {
+            max_def_level: c.max_def_level(),
+            levels: Vec::new(),
+            values,
+            unsigned,
+            next_level: 0,
+            next_value: 0,
+        })
+    }
+
+    /// Reads the next `rows` rows of the column.
+    fn read(&mut self, reader: &mut ColumnReader, rows: usize) -> parquet::errors::Result<()> {
+        self.levels.clear();
+        (self.next_level, self.next_value) = (0, 0);
+        let levels = (self.max_def_level > 0).then_some(&mut self.levels);
+        let read = match (reader, &mut self.values) {
+            (ColumnReader::BoolColumnReader(r), FlatValues::Bool(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            (ColumnReader::Int32ColumnReader(r), FlatValues::Int32(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            (ColumnReader::Int64ColumnReader(r), FlatValues::Int64(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            (ColumnReader::FloatColumnReader(r), FlatValues::Float(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            (ColumnReader::DoubleColumnReader(r), FlatValues::Double(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            (ColumnReader::ByteArrayColumnReader(r), FlatValues::Utf8(v)) => {
+                v.clear();
+                r.read_records(rows, levels, None, v)?.0
+            }
+            _ => {
+                return Err(parquet::errors::ParquetError::General(
+                    "column reader of another type".into(),
+                ));
+            }
+        };
+        if read == rows {
+            Ok(())
+        } else {
+            Err(parquet::errors::ParquetError::General(format!(
+                "a column chunk ended after {read} of the row group's {rows} rows"
+            )))
+        }
+    }
+
+    /// The next row's value.
+    fn cell(&mut self) -> parquet::errors::Result<Cell<'_>> {
+        if self.max_def_level > 0 {
+            let level = self.levels[self.next_level];
+            self.next_level += 1;
+            if level < self.max_def_level {
+                return Ok(Cell::Missing);
+            }
+        }
+        let i = self.next_value;
+        self.next_value += 1;
+        let integer = |value: f64| Cell::Number {
+            value,
+            integral: true,
+            written: None,
+        };
+        let float = |value: f64| {
+            if value.is_finite() {
+                Cell::Number {
+                    value,
+                    integral: false,
+                    written: None,
+                }
+            } else {
+                Cell::Missing
+            }
+        };
+        Ok(match &self.values {
+            FlatValues::Bool(v) => Cell::Text(if v[i] { "true" } else { "false" }),
+            FlatValues::Int32(v) if self.unsigned => integer(f64::from(v[i] as u32)),
+            FlatValues::Int32(v) => integer(f64::from(v[i])),
+            FlatValues::Int64(v) if self.unsigned => integer(v[i] as u64 as f64),
+            FlatValues::Int64(v) => integer(v[i] as f64),
+            FlatValues::Float(v) => float(f64::from(v[i])),
+            FlatValues::Double(v) => float(v[i]),
+            FlatValues::Utf8(v) => Cell::of_text(v[i].as_utf8()?),
+        })
+    }
+}
+
+/// Reads a flat Parquet file row group by row group, [`PARQUET_BATCH_ROWS`] rows at a time from each column.
+fn read_parquet_columns(
+    reader: &SerializedFileReader<File>,
+    columns: &mut [FlatColumn],
+    sink: &mut dyn RowSink,
+) -> parquet::errors::Result<()> {
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g)?;
+        let rows = usize::try_from(group.metadata().num_rows())
+            .map_err(|_| parquet::errors::ParquetError::General("a negative row count".into()))?;
+        let mut readers = (0..columns.len())
+            .map(|i| group.get_column_reader(i))
+            .collect::<parquet::errors::Result<Vec<_>>>()?;
+        let mut done = 0;
+        while done < rows {
+            let n = PARQUET_BATCH_ROWS.min(rows - done);
+            for (column, reader) in columns.iter_mut().zip(&mut readers) {
+                column.read(reader, n)?;
+            }
+            for _ in 0..n {
+                for (i, column) in columns.iter_mut().enumerate() {
+                    sink.cell(i, column.cell()?);
+                }
+                sink.end_row();
+            }
+            done += n;
+        }
     }
     Ok(())
 }
@@ -793,6 +992,142 @@ mod tests {
                 ]
             );
         }
+    }
+
+    /// Every cell a reader hands over, as text, rows ended by `|`.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl RowSink for Recorder {
+        fn columns(&mut self, _: &str, names: &[String]) -> Result<(), DatasetError> {
+            self.0.push(names.join(","));
+            Ok(())
+        }
+        fn cell(&mut self, column: usize, cell: Cell<'_>) {
+            self.0.push(format!("{column}={cell:?}"));
+        }
+        fn end_row(&mut self) {
+            self.0.push("|".into());
+        }
+    }
+
+    /// What the column readers and the row reader hand over for the file at `path` (the column readers' `None`
+    /// when the file is not flat).
+    fn both_readers(path: &Path) -> (Option<Vec<String>>, Vec<String>) {
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let columns: Option<Vec<FlatColumn>> = schema.columns().iter().map(|c| FlatColumn::new(c)).collect();
+        let flat = columns.map(|mut columns| {
+            let mut r = Recorder::default();
+            read_parquet_columns(&reader, &mut columns, &mut r).unwrap();
+            r.0
+        });
+        let mut rows = Recorder::default();
+        read_parquet_rows(&reader, &mut rows).unwrap();
+        (flat, rows.0)
+    }
+
+    #[test]
+    fn parquet_column_readers_hand_over_what_the_row_reader_does() {
+        use parquet::basic::Compression;
+        use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int32Type, Int64Type};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        let dir = tempfile::tempdir().unwrap();
+        for codec in [Compression::UNCOMPRESSED, Compression::SNAPPY] {
+            let path = dir.path().join("t.parquet");
+            parquet_file(&path, codec);
+            let (flat, rows) = both_readers(&path);
+            assert_eq!(flat.as_ref(), Some(&rows), "{codec:?}");
+            assert_eq!(rows.iter().filter(|c| *c == "|").count(), 4);
+        }
+        // Two row groups of 5,000 rows (batches end inside them), small pages, unsigned and 32-bit integers,
+        // floats, required and optional columns with nulls in every column.
+        let schema = parse_message_type(
+            "message m { required int32 a; optional int64 u (INTEGER(64,false)); optional float f; \
+             optional binary s (STRING); optional int32 small (INTEGER(8,true)); }",
+        )
+        .unwrap();
+        let props = WriterProperties::builder().set_data_page_row_count_limit(700).build();
+        let path = dir.path().join("groups.parquet");
+        let mut writer = SerializedFileWriter::new(File::create(&path).unwrap(), schema.into(), props.into()).unwrap();
+        for g in 0..2i64 {
+            let n = 5_000usize;
+            let defined: Vec<i16> = (0..n).map(|i| i16::from(i % 7 != 3)).collect();
+            let present = defined.iter().filter(|d| **d == 1).count();
+            let mut group = writer.next_row_group().unwrap();
+            let mut c = group.next_column().unwrap().unwrap();
+            let a: Vec<i32> = (0..n as i32).map(|i| i - 2_500).collect();
+            c.typed::<Int32Type>().write_batch(&a, None, None).unwrap();
+            c.close().unwrap();
+            let mut c = group.next_column().unwrap().unwrap();
+            let u: Vec<i64> = (0..present as i64)
+                .map(|i| if i % 11 == 0 { -1 } else { i + g })
+                .collect();
+            c.typed::<Int64Type>().write_batch(&u, Some(&defined), None).unwrap();
+            c.close().unwrap();
+            let mut c = group.next_column().unwrap().unwrap();
+            let f: Vec<f32> = (0..present)
+                .map(|i| if i % 13 == 0 { f32::NAN } else { i as f32 / 8.0 })
+                .collect();
+            c.typed::<FloatType>().write_batch(&f, Some(&defined), None).unwrap();
+            c.close().unwrap();
+            let mut c = group.next_column().unwrap().unwrap();
+            let texts: Vec<ByteArray> = (0..present)
+                .map(|i| {
+                    ByteArray::from(match i % 4 {
+                        0 => "7",
+                        1 => " 2.5 ",
+                        2 => "",
+                        _ => "cat",
+                    })
+                })
+                .collect();
+            c.typed::<ByteArrayType>()
+                .write_batch(&texts, Some(&defined), None)
+                .unwrap();
+            c.close().unwrap();
+            let mut c = group.next_column().unwrap().unwrap();
+            let small: Vec<i32> = (0..present as i32).map(|i| i % 256 - 128).collect();
+            c.typed::<Int32Type>()
+                .write_batch(&small, Some(&defined), None)
+                .unwrap();
+            c.close().unwrap();
+            group.close().unwrap();
+        }
+        writer.close().unwrap();
+        let (flat, rows) = both_readers(&path);
+        assert_eq!(rows.iter().filter(|c| *c == "|").count(), 10_000);
+        assert!(
+            rows.iter()
+                .any(|c| c == "1=Number { value: 1.8446744073709552e19, integral: true, written: None }")
+        );
+        assert_eq!(flat, Some(rows));
+    }
+
+    #[test]
+    fn parquet_dates_are_read_by_the_row_reader_as_text() {
+        use parquet::data_type::Int32Type;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        let dir = tempfile::tempdir().unwrap();
+        let schema = parse_message_type("message m { required int32 d (DATE); required int32 n; }").unwrap();
+        let path = dir.path().join("dates.parquet");
+        let mut writer =
+            SerializedFileWriter::new(File::create(&path).unwrap(), schema.into(), Default::default()).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        for values in [[19_000, 19_001], [1, 2]] {
+            let mut c = group.next_column().unwrap().unwrap();
+            c.typed::<Int32Type>().write_batch(&values, None, None).unwrap();
+            c.close().unwrap();
+        }
+        group.close().unwrap();
+        writer.close().unwrap();
+        assert_eq!(both_readers(&path).0, None, "a DATE column is not flat");
+        let profile = profile_dataset(&path, &DatasetOptions::default()).unwrap();
+        let kinds: Vec<InferredType> = profile.features.iter().map(FeatureProfile::inferred_type).collect();
+        assert_eq!(kinds, [InferredType::String, InferredType::Integral]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!
 //! - [`capture`]: the streaming reader of SageMaker Data Capture JSON Lines, and its row and schema types.
 //! - [`skip`]: the one skip report for bad input (counts by reason, first locations), of captures and ground truth.
+//! - `json_scan`: the fast path of the capture and ground-truth readers for lines SageMaker wrote plainly (no
+//!   escapes); serde_json reads every line it declines.
 //! - [`payload`]: decoding of the CSV and JSON request and response bodies inside a capture record.
 //! - [`sketch`]: the KLL quantile sketch (Model Monitor's own `kll` format) and the bounded heavy-hitter counter.
 //! - [`profile`]: mergeable per-feature statistical profiles built in one streaming pass.
@@ -52,6 +54,7 @@ pub mod demo;
 pub mod drift;
 pub mod evaluate;
 pub mod history;
+mod json_scan;
 pub mod memory;
 pub mod metric_limits;
 pub mod metrics;

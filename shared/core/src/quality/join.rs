@@ -122,9 +122,15 @@ impl Entry {
         self.key & !CLASS_BITS
     }
 
-    /// Sorts by id, then by class bits and value, so that the first of an id's copies is the one evaluated.
-    fn order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-        a.key.cmp(&b.key).then_with(|| a.value.total_cmp(&b.value))
+    /// Sorts by key (id, then class bits), then by value, so that the first of an id's copies is the one evaluated.
+    /// The keys alone are compared first, as integers; only copies of a key (a retried write) compare values.
+    fn sort(entries: &mut [Entry]) {
+        entries.sort_unstable_by_key(|e| e.key);
+        for run in entries.chunk_by_mut(|a, b| a.key == b.key) {
+            if run.len() > 1 {
+                run.sort_unstable_by(|a, b| a.value.total_cmp(&b.value));
+            }
+        }
     }
 }
 
@@ -185,7 +191,7 @@ pub struct QualityEvaluation {
 pub struct QualityJoin {
     spec: ProblemSpec,
     class_names: Vec<String>,
-    class_index: HashMap<String, u16>,
+    class_index: HashMap<String, u16, foldhash::fast::RandomState>,
     captures: Vec<Entry>,
     labels: Labels,
     report: JoinReport,
@@ -197,7 +203,7 @@ impl QualityJoin {
     pub fn new(spec: ProblemSpec) -> Self {
         let mut join = QualityJoin {
             class_names: Vec::new(),
-            class_index: HashMap::new(),
+            class_index: HashMap::default(),
             captures: Vec::new(),
             labels: match &spec {
                 ProblemSpec::Binary(_) => Labels::Binary(Vec::new()),
@@ -311,7 +317,7 @@ impl QualityJoin {
 
     /// Joins and computes Model Monitor's statistics for the problem, with the join's report.
     pub fn evaluate(mut self) -> QualityEvaluation {
-        self.captures.sort_unstable_by(Entry::order);
+        Entry::sort(&mut self.captures);
         let mut sink = Sink::new(&self.spec);
         let mut report = self.report.clone();
         match &mut self.labels {
@@ -320,7 +326,7 @@ impl QualityJoin {
                 merge(&self.captures, keys, &mut sink, &mut report);
             }
             Labels::Valued(entries) => {
-                entries.sort_unstable_by(Entry::order);
+                Entry::sort(entries);
                 merge(&self.captures, entries, &mut sink, &mut report);
             }
         }
