@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::number::classify;
 use super::types::{CaptureRow, CaptureSink, EventMeta, FileSummary, InferredType, Schema, Value};
+use crate::json_scan::Scanner;
 use crate::payload::{self, Field, JsonSelectors, NameIndex, Prediction, Rows};
 use crate::skip::{DEFAULT_MAX_LOCATIONS, SkipReason, SkipReport};
 
@@ -91,15 +92,15 @@ pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
-#[derive(Deserialize)]
-struct RawRecord<'a> {
+#[derive(Debug, PartialEq, Deserialize)]
+pub(super) struct RawRecord<'a> {
     #[serde(rename = "captureData", borrow)]
     capture_data: RawCaptureData<'a>,
     #[serde(rename = "eventMetadata", borrow, default)]
     event_metadata: Option<RawMeta<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawCaptureData<'a> {
     #[serde(rename = "endpointInput", borrow, default)]
     endpoint_input: Option<RawPayload<'a>>,
@@ -107,7 +108,7 @@ struct RawCaptureData<'a> {
     endpoint_output: Option<RawPayload<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawPayload<'a> {
     #[serde(rename = "observedContentType", borrow, default, deserialize_with = "borrowed_str")]
     observed_content_type: Option<Cow<'a, str>>,
@@ -117,7 +118,7 @@ struct RawPayload<'a> {
     encoding: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawMeta<'a> {
     #[serde(rename = "eventId", borrow, default, deserialize_with = "borrowed_str")]
     event_id: Option<Cow<'a, str>>,
@@ -135,6 +136,81 @@ fn borrowed_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de
     #[derive(Deserialize)]
     struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
     Ok(Option::<Borrowed<'de>>::deserialize(d)?.map(|b| b.0))
+}
+
+/// The record of a line SageMaker wrote plainly (a CSV or base64 body: no escapes), read by the [`Scanner`];
+/// `None` leaves the line to serde_json (JSON bodies, custom attributes, anything unusual).
+pub(super) fn scan(text: &str) -> Option<RawRecord<'_>> {
+    let mut s = Scanner::new(text)?;
+    let (mut capture_data, mut event_metadata) = (None, None);
+    s.object(&["captureData", "eventMetadata"], |s, key| {
+        match key {
+            "captureData" => {
+                let mut data = RawCaptureData {
+                    endpoint_input: None,
+                    endpoint_output: None,
+                };
+                s.object(&["endpointInput", "endpointOutput"], |s, key| {
+                    match key {
+                        "endpointInput" => data.endpoint_input = scan_payload(s)?,
+                        "endpointOutput" => data.endpoint_output = scan_payload(s)?,
+                        _ => s.ignored()?,
+                    }
+                    Some(())
+                })?;
+                capture_data = Some(data);
+            }
+            "eventMetadata" if !s.null()? => {
+                let mut meta = RawMeta {
+                    event_id: None,
+                    inference_id: None,
+                    inference_time: None,
+                    custom_attributes: None,
+                };
+                s.object(&["eventId", "inferenceId", "inferenceTime"], |s, key| {
+                    match key {
+                        "eventId" => meta.event_id = s.nullable_string()?.map(Cow::Borrowed),
+                        "inferenceId" => meta.inference_id = s.nullable_string()?.map(Cow::Borrowed),
+                        "inferenceTime" => meta.inference_time = s.nullable_string()?.map(Cow::Borrowed),
+                        "customAttributes" => return None,
+                        _ => s.ignored()?,
+                    }
+                    Some(())
+                })?;
+                event_metadata = Some(meta);
+            }
+            "eventMetadata" => {}
+            _ => s.ignored()?,
+        }
+        Some(())
+    })?;
+    s.end()?;
+    Some(RawRecord {
+        capture_data: capture_data?,
+        event_metadata,
+    })
+}
+
+/// An `endpointInput` or `endpointOutput`: `null` or an object of strings.
+fn scan_payload<'a>(s: &mut Scanner<'a>) -> Option<Option<RawPayload<'a>>> {
+    if s.null()? {
+        return Some(None);
+    }
+    let mut payload = RawPayload {
+        observed_content_type: None,
+        data: None,
+        encoding: None,
+    };
+    s.object(&["observedContentType", "data", "encoding"], |s, key| {
+        match key {
+            "observedContentType" => payload.observed_content_type = s.nullable_string()?.map(Cow::Borrowed),
+            "data" => payload.data = s.nullable_string()?.map(Cow::Borrowed),
+            "encoding" => payload.encoding = s.nullable_string()?.map(Cow::Borrowed),
+            _ => s.ignored()?,
+        }
+        Some(())
+    })?;
+    Some(Some(payload))
 }
 
 enum Body<'a> {
@@ -290,10 +366,13 @@ impl CaptureReader {
         line_no: u64,
         sink: &mut impl CaptureSink,
     ) -> Result<usize, SkipReason> {
-        let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => SkipReason::NotCaptureRecord,
-            _ => SkipReason::NotJson,
-        })?;
+        let raw = match scan(text) {
+            Some(raw) => raw,
+            None => serde_json::from_str(text).map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => SkipReason::NotCaptureRecord,
+                _ => SkipReason::NotJson,
+            })?,
+        };
         let meta = raw.event_metadata.map(meta_of).unwrap_or_default();
 
         self.rows.clear();
