@@ -77,6 +77,9 @@ enum Command {
         /// A column with the model's score on this data, profiled as the baseline of the predictions.
         #[arg(long)]
         prediction_column: Option<String>,
+        /// More columns to leave out of the features (ids, timestamps); repeat the option for each.
+        #[arg(long = "exclude-column", value_name = "COLUMN")]
+        exclude_columns: Vec<String>,
         /// The CSV has no header line (columns are named _c0, _c1, ...).
         #[arg(long)]
         no_header: bool,
@@ -95,64 +98,84 @@ enum Command {
         #[arg(long, default_value_t = modelwatch_core::suggest_quality::DEFAULT_QUALITY_TOLERANCE)]
         tolerance: f64,
     },
-    /// Evaluate captures against a baseline: statistics, drift, violations, metrics.
-    Evaluate {
-        /// A capture file, or a folder of them in S3's layout (.../yyyy/mm/dd/hh/*.jsonl[.gz]).
-        #[arg(long)]
-        captures: PathBuf,
-        /// The folder with statistics.json and constraints.json.
-        #[arg(long)]
-        baseline: PathBuf,
-        /// Where to write the reports.
-        #[arg(long)]
-        out: PathBuf,
-        /// Start of the window (RFC 3339, or 2024-05-01T13); hour folders overlapping the window are read.
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        /// End of the window (exclusive).
-        #[arg(long, requires = "from")]
-        to: Option<String>,
-        /// A JSON configuration file (reader limits, JSON selectors, drift methods and thresholds).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The endpoint name in the metrics' dimensions and the state's keys (default: taken from the capture path,
-        /// `{endpoint}/{variant}/yyyy/mm/dd/hh`).
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// The production variant in the state's keys (default: taken from the capture path, else AllTraffic).
-        #[arg(long)]
-        variant: Option<String>,
-        /// The `MonitoringSchedule` dimension of the metrics (the evaluate-captures function's default).
-        #[arg(long, default_value = monitor::DEFAULT_SCHEDULE)]
-        schedule: String,
-        /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
-        #[arg(long)]
-        ground_truth: Option<PathBuf>,
-        /// The problem type: for model quality (default: the one of the baseline's model-quality constraints; with
-        /// --ground-truth one of them is needed) and for reading the outputs in the prediction history (positive
-        /// rate).
-        #[arg(long, value_enum)]
-        problem_type: Option<Problem>,
-        /// Binary: a score at or above it predicts the positive class (default: the threshold of the baseline's
-        /// CBPE calibration, else 0.5).
-        #[arg(long)]
-        threshold: Option<f64>,
-        /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
-        #[arg(long)]
-        quality_constraints: Option<PathBuf>,
-        /// Keep the endpoint's state in this folder, in the evaluate-captures function's layout (the folder can be
-        /// copied to its STATE_S3_URI and the other way round): the window is assessed against the prediction
-        /// history and recorded (re-running a window replaces it), and marked committed, so that the scheduled
-        /// function continues after it. Needs --from and --to, one window length per endpoint variant.
-        #[arg(long)]
-        state: Option<PathBuf>,
-    },
+    /// Evaluate captures, or a data set, against a baseline: statistics, drift, violations, metrics.
+    Evaluate(Box<EvaluateArgs>),
     /// Replay a request trace through a scaling policy (and target tracking, to compare).
     Simulate(simulate::SimulateArgs),
     /// Print an endpoint's model versions: which served when, and why each changed.
     History(versions::HistoryArgs),
     /// Return an endpoint to an earlier version's configuration (needs feature `aws`).
     Rollback(versions::RollbackArgs),
+}
+
+/// `modelwatch evaluate`'s arguments (boxed in [`Command`]: they outweigh the other commands').
+#[derive(clap::Args)]
+struct EvaluateArgs {
+    /// A capture file, or a folder of them in S3's layout (.../yyyy/mm/dd/hh/*.jsonl[.gz]).
+    #[arg(long, required_unless_present = "dataset")]
+    captures: Option<PathBuf>,
+    /// A data set as the window instead of captures (a day's feature table, a batch scoring output): CSV or
+    /// Parquet, its columns matched to the baseline's features by name.
+    #[arg(long, conflicts_with_all = ["captures", "ground_truth", "state", "from"])]
+    dataset: Option<PathBuf>,
+    /// With --dataset: the label column, left out.
+    #[arg(long, requires = "dataset")]
+    label_column: Option<String>,
+    /// With --dataset: the model's score (or predicted label) column, read as the window's predictions.
+    #[arg(long, requires = "dataset")]
+    prediction_column: Option<String>,
+    /// With --dataset: more columns to leave out (ids, timestamps); repeat the option for each.
+    #[arg(long = "exclude-column", value_name = "COLUMN", requires = "dataset")]
+    exclude_columns: Vec<String>,
+    /// With --dataset: the CSV has no header line (columns are named _c0, _c1, ... as in the baseline).
+    #[arg(long, requires = "dataset")]
+    no_header: bool,
+    /// The folder with statistics.json and constraints.json.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// Where to write the reports.
+    #[arg(long)]
+    out: PathBuf,
+    /// Start of the window (RFC 3339, or 2024-05-01T13); hour folders overlapping the window are read.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// End of the window (exclusive).
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// A JSON configuration file (reader limits, JSON selectors, drift methods and thresholds).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The endpoint name in the metrics' dimensions and the state's keys (default: taken from the capture path,
+    /// `{endpoint}/{variant}/yyyy/mm/dd/hh`).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The production variant in the state's keys (default: taken from the capture path, else AllTraffic).
+    #[arg(long)]
+    variant: Option<String>,
+    /// The `MonitoringSchedule` dimension of the metrics (the evaluate-captures function's default).
+    #[arg(long, default_value = monitor::DEFAULT_SCHEDULE)]
+    schedule: String,
+    /// Ground-truth files (SageMaker's merge records), a file or a folder in the hourly layout: adds model quality.
+    #[arg(long)]
+    ground_truth: Option<PathBuf>,
+    /// The problem type: for model quality (default: the one of the baseline's model-quality constraints; with
+    /// --ground-truth one of them is needed) and for reading the outputs in the prediction history (positive
+    /// rate).
+    #[arg(long, value_enum)]
+    problem_type: Option<Problem>,
+    /// Binary: a score at or above it predicts the positive class (default: the threshold of the baseline's
+    /// CBPE calibration, else 0.5).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Model-quality constraints.json to check (default: BASELINE/model-quality/constraints.json if present).
+    #[arg(long)]
+    quality_constraints: Option<PathBuf>,
+    /// Keep the endpoint's state in this folder, in the evaluate-captures function's layout (the folder can be
+    /// copied to its STATE_S3_URI and the other way round): the window is assessed against the prediction
+    /// history and recorded (re-running a window replaces it), and marked committed, so that the scheduled
+    /// function continues after it. Needs --from and --to, one window length per endpoint variant.
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -209,6 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             label_column,
             prediction_column,
+            exclude_columns,
             no_header,
             problem_type,
             predicted_label_column,
@@ -219,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 has_header: !no_header,
                 label_column,
                 prediction_column,
+                exclude_columns,
             };
             let quality = problem_type.map(|problem| QualityRequest {
                 config: QualityConfig {
@@ -231,22 +256,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write_baseline(&dataset, &options, quality.as_ref(), &out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Evaluate {
-            captures,
-            baseline: baseline_dir,
-            out,
-            from,
-            to,
-            config,
-            endpoint,
-            variant,
-            schedule,
-            ground_truth,
-            problem_type,
-            threshold,
-            quality_constraints,
-            state,
-        } => {
+        Command::Evaluate(args) => {
+            let EvaluateArgs {
+                captures,
+                dataset,
+                label_column,
+                prediction_column,
+                exclude_columns,
+                no_header,
+                baseline: baseline_dir,
+                out,
+                from,
+                to,
+                config,
+                endpoint,
+                variant,
+                schedule,
+                ground_truth,
+                problem_type,
+                threshold,
+                quality_constraints,
+                state,
+            } = *args;
             let window = match (from, to) {
                 (Some(from), Some(to)) => {
                     let (from, to) = (parse_time(&from)?, parse_time(&to)?);
@@ -293,6 +324,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map_or_else(|| "the settings".to_owned(), |p| p.display().to_string());
                 format!("{settings} do not fit the baseline in {}", baseline_dir.display())
             })?;
+            if let Some(dataset) = dataset {
+                let options = DatasetOptions {
+                    has_header: !no_header,
+                    label_column,
+                    prediction_column,
+                    exclude_columns,
+                };
+                // Model quality comes from captures joined with ground truth: a data set's run does not claim it.
+                config.quality = None;
+                let scope = MetricScope {
+                    endpoint: endpoint.unwrap_or_else(|| "dataset".to_owned()),
+                    schedule,
+                    timestamp: chrono::Utc::now(),
+                };
+                let (evaluation, unknown) =
+                    modelwatch_core::evaluate::evaluate_dataset(&dataset, &options, &files.baseline, &config, &scope)?;
+                if !unknown.is_empty() {
+                    eprintln!(
+                        "modelwatch: {} column(s) of {} are not features of the baseline and were left out: {}",
+                        unknown.len(),
+                        dataset.display(),
+                        unknown.join(", ")
+                    );
+                }
+                report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
+                output::print_evaluation(&evaluation, None, &out);
+                return finish_code(&evaluation);
+            }
+            let captures = captures.expect("clap requires --captures without --dataset");
             refuse_mixed_targets(&captures, window.as_ref())?;
             let constraints = files.quality_constraints;
             let (baseline, calibration) = (files.baseline, files.calibration);
@@ -600,7 +660,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
     let options = DatasetOptions {
         has_header: true,
         label_column: Some(modelwatch_core::demo::LABEL.to_owned()),
-        prediction_column: None,
+        ..Default::default()
     };
     let baseline = write_baseline(&out.join("training.csv"), &options, None, &out.join("baseline"))?;
     let quality = QualityConfig::new(ProblemType::BinaryClassification);
@@ -608,6 +668,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         has_header: true,
         label_column: Some(modelwatch_core::demo::LABEL.to_owned()),
         prediction_column: Some("score".to_owned()),
+        ..Default::default()
     };
     let request = QualityRequest {
         config: quality.clone(),

@@ -1100,3 +1100,88 @@ fn model_quality_takes_the_baselines_problem_and_a_month_is_reported_without_the
     );
     assert!(day.join("drift.json").exists() && !day.join("prediction_history.json").exists());
 }
+
+/// A day's feature table evaluated as the window: columns matched by name, an id excluded in the baseline and in
+/// the window, an unknown column left out and said, the drifted feature found, the reports of a capture window.
+#[test]
+fn a_data_set_is_evaluated_as_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = |shift: f64, header: &str, row: &dyn Fn(usize, f64, &str) -> String| {
+        let mut text = format!("{header}\n");
+        for i in 0..2_000 {
+            let x = (i % 100) as f64 + shift;
+            text.push_str(&row(i, x, ["a", "b", "c"][i % 3]));
+            text.push('\n');
+        }
+        text
+    };
+    let train = dir.path().join("train.csv");
+    std::fs::write(
+        &train,
+        table(0.0, "id,x,s,label", &|i, x, s| format!("{i},{x},{s},{}", i % 2)),
+    )
+    .unwrap();
+    let current = dir.path().join("current.csv");
+    std::fs::write(
+        &current,
+        table(40.0, "s,note,x,id", &|i, x, s| format!("{s},n{i},{x},{i}")),
+    )
+    .unwrap();
+    let (baseline, reports) = (dir.path().join("baseline"), dir.path().join("reports"));
+    let out = modelwatch(&[
+        "baseline",
+        "--dataset",
+        &p(&train),
+        "--out",
+        &p(&baseline),
+        "--label-column",
+        "label",
+        "--exclude-column",
+        "id",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let features: Vec<String> = json(&baseline.join("statistics.json"))["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(features, ["x", "s"]);
+
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--dataset",
+        &p(&current),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&reports),
+        "--exclude-column",
+        "id",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not features of the baseline and were left out: note"),
+        "{stderr}"
+    );
+    assert_eq!(json(&reports.join("statistics.json"))["dataset"]["item_count"], 2_000);
+    let drift = json(&reports.join("drift.json"));
+    assert_eq!(drift_of(&drift, "x")["drifted"], true);
+    assert_eq!(drift_of(&drift, "s")["drifted"], false);
+    assert!(stdout.contains("1/2 features drifted"), "{stdout}");
+
+    // Captures and a data set are one or the other.
+    let (code, _, stderr) = run(&[
+        "evaluate",
+        "--dataset",
+        &p(&current),
+        "--captures",
+        &p(&current),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&reports),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}

@@ -25,8 +25,9 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field as ParquetField;
 use parquet::schema::types::ColumnDescriptor;
 
+use crate::capture::FeatureSpec;
 use crate::capture::{InferredType, Value, classify, open_decompressed};
-use crate::profile::{DatasetProfile, FeatureProfile, PREDICTION_SCORE, Tracking, number_text};
+use crate::profile::{DatasetProfile, FeatureProfile, PREDICTION_SCORE, Tracking, number_text, profile_score};
 
 /// How to read a data set.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,8 @@ pub struct DatasetOptions {
     pub label_column: Option<String>,
     /// A column holding the model's score on this data (profiled as the prediction baseline).
     pub prediction_column: Option<String>,
+    /// More columns to leave out of the features (ids, timestamps, anything that is not a model input).
+    pub exclude_columns: Vec<String>,
 }
 
 /// The data set could not be read.
@@ -75,6 +78,12 @@ pub enum DatasetError {
         column: String,
         columns: String,
     },
+    #[error("{path} has no column for the baseline's features {features} (columns: {columns})")]
+    MissingFeatures {
+        path: String,
+        features: String,
+        columns: String,
+    },
 }
 
 impl DatasetError {
@@ -83,7 +92,11 @@ impl DatasetError {
         match self {
             Self::Io { .. } => true,
             Self::Csv { source, .. } => matches!(source.kind(), csv::ErrorKind::Io(_)),
-            Self::Parquet { .. } | Self::Width { .. } | Self::DuplicateColumn { .. } | Self::NoColumn { .. } => false,
+            Self::Parquet { .. }
+            | Self::Width { .. }
+            | Self::DuplicateColumn { .. }
+            | Self::NoColumn { .. }
+            | Self::MissingFeatures { .. } => false,
         }
     }
 }
@@ -310,23 +323,29 @@ impl<'o> ProfileSink<'o> {
 impl RowSink for ProfileSink<'_> {
     fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError> {
         let options = self.options;
-        for wanted in options.label_column.iter().chain(options.prediction_column.iter()) {
+        for wanted in options
+            .label_column
+            .iter()
+            .chain(&options.prediction_column)
+            .chain(&options.exclude_columns)
+        {
             column_index(path, names, wanted)?;
         }
         for name in names {
-            let target = if options.label_column.as_deref() == Some(name.as_str()) {
-                Target::Skip
-            } else if options.prediction_column.as_deref() == Some(name.as_str()) {
-                let known = self.types.as_ref().map(|(_, score)| *score);
-                self.profile.prediction_score = Self::column(PREDICTION_SCORE, known);
-                Target::Score
-            } else {
-                let i = self.profile.features.len();
-                let known = self.types.as_ref().map(|(features, _)| features[i]);
-                let feature = Self::column(name, known);
-                self.profile.features.push(feature);
-                Target::Feature(i)
-            };
+            let target =
+                if options.label_column.as_deref() == Some(name.as_str()) || options.exclude_columns.contains(name) {
+                    Target::Skip
+                } else if options.prediction_column.as_deref() == Some(name.as_str()) {
+                    let known = self.types.as_ref().map(|(_, score)| *score);
+                    self.profile.prediction_score = Self::column(PREDICTION_SCORE, known);
+                    Target::Score
+                } else {
+                    let i = self.profile.features.len();
+                    let known = self.types.as_ref().map(|(features, _)| features[i]);
+                    let feature = Self::column(name, known);
+                    self.profile.features.push(feature);
+                    Target::Feature(i)
+                };
             self.targets.push(target);
         }
         Ok(())
@@ -339,6 +358,108 @@ impl RowSink for ProfileSink<'_> {
             Target::Score => &mut self.profile.prediction_score,
         };
         Self::add(profile, cell, &mut self.reread);
+    }
+
+    fn end_row(&mut self) {
+        self.profile.item_count += 1;
+    }
+}
+
+/// Profiles a data set as a window of the baseline's `features` (a day's feature table, a batch scoring output):
+/// each feature from the column of its name, its values typed as a window's captured values are and profiled for
+/// the baseline's kind; the label, the excluded columns and the columns the baseline does not know are left out
+/// (the last are returned, to report); the prediction column, when named, as the window's predictions (a number is
+/// a score, a text a predicted label). Read once, in memory that does not grow with the file.
+///
+/// # Errors
+///
+/// As [`profile_dataset`], and [`DatasetError::MissingFeatures`] when a feature of the baseline has no column.
+pub fn profile_as_window(
+    path: &Path,
+    options: &DatasetOptions,
+    features: &[FeatureSpec],
+) -> Result<(DatasetProfile, Vec<String>), DatasetError> {
+    let mut sink = WindowSink {
+        options,
+        features,
+        profile: DatasetProfile::new(features.iter().map(|f| (f.name.clone(), f.kind))),
+        targets: Vec::new(),
+        unknown: Vec::new(),
+    };
+    read_rows(path, options.has_header, &mut sink)?;
+    Ok((sink.profile, sink.unknown))
+}
+
+struct WindowSink<'o> {
+    options: &'o DatasetOptions,
+    features: &'o [FeatureSpec],
+    profile: DatasetProfile,
+    targets: Vec<Target>,
+    unknown: Vec<String>,
+}
+
+impl RowSink for WindowSink<'_> {
+    fn columns(&mut self, path: &str, names: &[String]) -> Result<(), DatasetError> {
+        let options = self.options;
+        for wanted in options
+            .label_column
+            .iter()
+            .chain(&options.prediction_column)
+            .chain(&options.exclude_columns)
+        {
+            column_index(path, names, wanted)?;
+        }
+        let absent: Vec<&str> = self
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .filter(|f| !names.iter().any(|n| n == f))
+            .collect();
+        if !absent.is_empty() {
+            return Err(DatasetError::MissingFeatures {
+                path: path.to_owned(),
+                features: absent.join(", "),
+                columns: names.join(", "),
+            });
+        }
+        for name in names {
+            let target = if options.label_column.as_ref() == Some(name) || options.exclude_columns.contains(name) {
+                Target::Skip
+            } else if options.prediction_column.as_ref() == Some(name) {
+                Target::Score
+            } else if let Some(i) = self.features.iter().position(|f| &f.name == name) {
+                Target::Feature(i)
+            } else {
+                self.unknown.push(name.clone());
+                Target::Skip
+            };
+            self.targets.push(target);
+        }
+        Ok(())
+    }
+
+    fn cell(&mut self, column: usize, cell: Cell<'_>) {
+        match self.targets[column] {
+            Target::Skip => {}
+            Target::Feature(i) => cell.add_to(&mut self.profile.features[i]),
+            Target::Score => {
+                let (score, label) = (&mut self.profile.prediction_score, &mut self.profile.prediction_label);
+                match cell {
+                    Cell::Number { value, .. } => {
+                        profile_score(score, value);
+                        label.add_missing();
+                    }
+                    Cell::Text(text) => {
+                        score.add_missing();
+                        label.add_string(text);
+                    }
+                    Cell::Missing => {
+                        score.add_missing();
+                        label.add_missing();
+                    }
+                }
+            }
+        }
     }
 
     fn end_row(&mut self) {

@@ -125,6 +125,34 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// `count` lines edited from `lines` the ways a scanner could go wrong (quotes, braces, commas, colons, blanks,
+/// backslashes and literal letters inserted; bytes deleted; lines cut short or a piece repeated), for the readers'
+/// tests that the fast path agrees with serde_json.
+#[cfg(test)]
+pub(crate) fn edited_lines(lines: &[&str], seed: u64, count: usize) -> Vec<Vec<u8>> {
+    use rand::{Rng, SeedableRng};
+    let alphabet = br#""{}:, nul1\[]a"#;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let mut bytes = lines[rng.random_range(0..lines.len())].as_bytes().to_vec();
+            for _ in 0..rng.random_range(0..4) {
+                let at = rng.random_range(0..=bytes.len());
+                match rng.random_range(0..4) {
+                    0 => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                    1 if at < bytes.len() => drop(bytes.remove(at)),
+                    2 => bytes.truncate(at),
+                    _ => {
+                        let copy = bytes[at..].to_vec();
+                        bytes.extend_from_slice(&copy[..copy.len().min(12)]);
+                    }
+                }
+            }
+            bytes
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -365,7 +365,8 @@ impl DatasetProfile {
     }
 }
 
-fn profile_score(profile: &mut FeatureProfile, score: f64) {
+/// Adds a prediction's score to the profile of scores.
+pub(crate) fn profile_score(profile: &mut FeatureProfile, score: f64) {
     profile.add_number(score, score.fract() == 0.0);
 }
 

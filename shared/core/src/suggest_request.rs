@@ -50,6 +50,9 @@ pub struct BaselineRequest {
     /// The model's score column (profiled as the prediction baseline; the scores of a quality baseline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction_column: Option<String>,
+    /// More columns left out of the features (ids, timestamps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_columns: Vec<String>,
     /// The predicted-label column of a quality baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted_label_column: Option<String>,
@@ -158,6 +161,7 @@ impl BaselineRequest {
             has_header: self.header,
             label_column: self.label_column.clone(),
             prediction_column: self.prediction_column.clone(),
+            exclude_columns: self.exclude_columns.clone(),
         }
     }
 
@@ -203,6 +207,14 @@ mod tests {
         .unwrap();
         assert_eq!(q.problem_type, Some(ProblemType::BinaryClassification));
         assert_eq!((q.threshold, q.tolerance, q.quality_only), (Some(0.7), None, true));
+        assert!(q.exclude_columns.is_empty());
+        let e = read(json!({
+            "dataset": "s3://b/t.csv", "baseline": "s3://b/x", "exclude_columns": ["id", "ts"]
+        }))
+        .unwrap();
+        #[cfg(feature = "datasets")]
+        assert_eq!(e.options().exclude_columns, ["id", "ts"]);
+        assert_eq!(e.exclude_columns, ["id", "ts"]);
     }
 
     #[test]

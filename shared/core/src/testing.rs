@@ -132,7 +132,7 @@ impl DemoCase {
             let options = DatasetOptions {
                 has_header: true,
                 label_column: Some(demo::LABEL.to_owned()),
-                prediction_column: None,
+                ..Default::default()
             };
             let profile = profile_dataset(&path, &options);
             let _ = std::fs::remove_file(&path);

@@ -629,6 +629,41 @@ pub fn evaluate_window(
     }
     Ok(evaluator.finish(scope, sources.quality_constraints))
 }
+
+/// Evaluates a data set as the window (a day's feature table, a batch scoring output; see
+/// [`crate::dataset::profile_as_window`]) against `baseline`: the reports of a window of captures (statistics,
+/// drift, violations, metrics), its rows counted as one file's records. Also returns the data set's columns that
+/// the baseline does not know (left out). Model quality and the prediction history's outputs come from captures
+/// and ground truth only.
+///
+/// # Errors
+///
+/// A [`crate::dataset::DatasetError`] when the data set cannot be read or lacks a feature of the baseline.
+#[cfg(feature = "datasets")]
+pub fn evaluate_dataset(
+    path: &std::path::Path,
+    options: &crate::dataset::DatasetOptions,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    scope: &MetricScope,
+) -> Result<(Evaluation, Vec<String>), crate::dataset::DatasetError> {
+    let schema = baseline.schema();
+    let (profile, unknown) = crate::dataset::profile_as_window(path, options, &schema.features)?;
+    let mut evaluator = Evaluator::new(baseline, config);
+    evaluator.add_profile(&profile);
+    let rows = profile.item_count;
+    evaluator.files.push(FileResult {
+        name: path.display().to_string(),
+        summary: FileSummary {
+            lines: rows,
+            records: rows,
+            rows,
+        },
+        error: None,
+    });
+    Ok((evaluator.finish(scope, None), unknown))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,6 +723,88 @@ mod tests {
             crate::window::parse_time("2024-05-01T14").unwrap(),
         )
         .unwrap()
+    }
+
+    /// A data set evaluated as the window gives the reports its rows give as captures: columns matched by name (in
+    /// another order, the label, an excluded id and an unknown column left out), values typed alike.
+    #[cfg(feature = "datasets")]
+    #[test]
+    fn a_data_set_as_the_window_reports_what_its_rows_report_as_captures() {
+        use crate::dataset::{DatasetError, DatasetOptions, profile_dataset};
+        let dir = tempfile::tempdir().unwrap();
+        let rows = |shift: f64| -> Vec<(f64, i64, &str)> {
+            (0..500)
+                .map(|i| {
+                    (
+                        f64::from(i) / 7.0 + shift,
+                        i64::from(i % 13),
+                        ["a", "b", "c"][i as usize % 3],
+                    )
+                })
+                .collect()
+        };
+        let train = dir.path().join("train.csv");
+        let mut text = String::from("x,n,s,label\n");
+        for (x, n, c) in rows(0.0) {
+            text.push_str(&format!("{x},{n},{c},1\n"));
+        }
+        std::fs::write(&train, text).unwrap();
+        let options = DatasetOptions {
+            has_header: true,
+            label_column: Some("label".into()),
+            ..Default::default()
+        };
+        let baseline = Baseline::from_profile(&profile_dataset(&train, &options).unwrap());
+        let config = EvaluationConfig::default();
+
+        let current = dir.path().join("current.csv");
+        let (mut table, mut captures) = (String::from("id,s,label,x,extra,n\n"), String::new());
+        for (i, (x, n, c)) in rows(30.0).into_iter().enumerate() {
+            table.push_str(&format!("r{i},{c},0,{x},z,{n}\n"));
+            captures.push_str(&line(&format!("r{i}"), &format!("{x},{n},{c}"), None));
+            captures.push('\n');
+        }
+        std::fs::write(&current, table).unwrap();
+        let options = DatasetOptions {
+            exclude_columns: vec!["id".into()],
+            ..options
+        };
+        let (from_table, unknown) = evaluate_dataset(&current, &options, &baseline, &config, &scope()).unwrap();
+        assert_eq!(unknown, ["extra"]);
+        assert_eq!(from_table.summary.rows, 500);
+        assert_eq!(from_table.files[0].summary.records, 500);
+
+        let mut evaluator = Evaluator::new(&baseline, &config);
+        evaluator.add_file("h.jsonl", captures.as_bytes());
+        let from_captures = evaluator.finish(&scope(), None);
+        fn json(v: &impl Serialize) -> serde_json::Value {
+            serde_json::to_value(v).unwrap()
+        }
+        assert_eq!(json(&from_table.statistics), json(&from_captures.statistics));
+        assert_eq!(json(&from_table.drift), json(&from_captures.drift));
+        assert_eq!(json(&from_table.violations), json(&from_captures.violations));
+        assert!(
+            from_table.drift.features.iter().any(|f| f.feature == "x" && f.drifted),
+            "x moved by 30"
+        );
+
+        // A feature of the baseline without a column is an error naming it.
+        std::fs::write(&current, "s,n\na,1\n").unwrap();
+        let err = evaluate_dataset(&current, &options, &baseline, &config, &scope()).unwrap_err();
+        assert!(
+            matches!(&err, DatasetError::NoColumn { column, .. } if column == "label"),
+            "{err}"
+        );
+        let options = DatasetOptions {
+            label_column: None,
+            exclude_columns: Vec::new(),
+            ..options
+        };
+        let err = evaluate_dataset(&current, &options, &baseline, &config, &scope()).unwrap_err();
+        assert!(
+            matches!(&err, DatasetError::MissingFeatures { features, .. } if features == "x"),
+            "{err}"
+        );
     }
 
     #[test]
