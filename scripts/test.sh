@@ -6,6 +6,8 @@
 # .local/ on first use (~90 s, package registries only), started on 127.0.0.1 before the tests and stopped by
 # process id afterwards, on success and on failure. cfn-lint and aws-sam-cli install beside them (.local/venv-infra,
 # scripts/infra-check.sh) for the template's checks; its deploy and metric-name checks are tests/tests/e2e/infra.rs.
+# A Prometheus Pushgateway (Debian's package, unpacked into .local/pushgateway by scripts/pushgateway.sh) serves the
+# CLI's `--pushgateway` test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase is announced with the seconds since the start, so that a slow run shows where its time went.
@@ -22,6 +24,9 @@ install_pid=$!
 infra_log=.local/logs/infra-install.log
 bash scripts/infra-check.sh install >"$infra_log" 2>&1 &
 infra_pid=$!
+pushgateway_log=.local/logs/pushgateway-install.log
+bash scripts/pushgateway.sh install >"$pushgateway_log" 2>&1 &
+pushgateway_pid=$!
 # Feature modelwatch/aws: the CLI's `history` from S3 and `rollback` (off by default so that `modelwatch demo` does
 # not compile the SageMaker SDK), tested against the emulators.
 features=(--features modelwatch/aws)
@@ -44,16 +49,24 @@ if ! wait "$infra_pid"; then
   echo "installing cfn-lint and aws-sam-cli failed (log above)" >&2
   exit 1
 fi
+if ! wait "$pushgateway_pid"; then
+  cat "$pushgateway_log" >&2
+  echo "installing the Prometheus Pushgateway failed (log above)" >&2
+  exit 1
+fi
 
 phase "SAM template: cfn-lint, sam validate --lint"
 bash scripts/infra-check.sh lint
 
-phase "start the emulators"
-trap 'bash scripts/teststack/stack.sh stop || true' EXIT
+phase "start the emulators and the Pushgateway"
+trap 'bash scripts/teststack/stack.sh stop || true; bash scripts/pushgateway.sh stop || true' EXIT
 bash scripts/teststack/stack.sh start
+bash scripts/pushgateway.sh start
 set -a
 # shellcheck disable=SC1091
 . .local/teststack.env
+# shellcheck disable=SC1091
+. .local/pushgateway.env
 set +a
 
 phase "unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"

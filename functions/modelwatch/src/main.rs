@@ -130,6 +130,14 @@ struct EvaluateArgs {
     /// With --dataset: the CSV has no header line (columns are named _c0, _c1, ... as in the baseline).
     #[arg(long, requires = "dataset")]
     no_header: bool,
+    /// Also write the run's metrics to this file in Prometheus' text exposition format (for node_exporter's
+    /// textfile collector: name it `*.prom` in the collector's folder; it is replaced whole, never half-written).
+    #[arg(long, value_name = "FILE")]
+    prometheus: Option<PathBuf>,
+    /// Also push the run's metrics to this Prometheus Pushgateway (http://host:9091), replacing the group
+    /// job="modelwatch", endpoint=<endpoint>.
+    #[arg(long, value_name = "URL")]
+    pushgateway: Option<String>,
     /// The folder with statistics.json and constraints.json.
     #[arg(long)]
     baseline: PathBuf,
@@ -264,6 +272,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 prediction_column,
                 exclude_columns,
                 no_header,
+                prometheus,
+                pushgateway,
                 baseline: baseline_dir,
                 out,
                 from,
@@ -349,6 +359,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
                 report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
+                publish_prometheus(
+                    &evaluation,
+                    &scope.endpoint,
+                    prometheus.as_deref(),
+                    pushgateway.as_deref(),
+                )?;
                 output::print_evaluation(&evaluation, None, &out);
                 return finish_code(&evaluation);
             }
@@ -379,6 +395,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     (evaluation, None)
                 }
             };
+            publish_prometheus(
+                &evaluation,
+                &target.endpoint,
+                prometheus.as_deref(),
+                pushgateway.as_deref(),
+            )?;
             output::print_evaluation(&evaluation, history.as_ref(), &out);
             finish_code(&evaluation)
         }
@@ -395,6 +417,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes the run's metrics in Prometheus' text exposition format to `file` (through a temporary file beside it,
+/// renamed over it, so that a collector never reads half a file) and pushes them to the Pushgateway at `url`.
+fn publish_prometheus(evaluation: &Evaluation, endpoint: &str, file: Option<&Path>, url: Option<&str>) -> Result<()> {
+    use modelwatch_core::metrics::prometheus;
+    if file.is_none() && url.is_none() {
+        return Ok(());
+    }
+    let text = prometheus::exposition(&evaluation.metrics);
+    if let Some(file) = file {
+        let mut temporary = file.as_os_str().to_owned();
+        temporary.push(".tmp");
+        std::fs::write(&temporary, &text).with_context(|| format!("writing {}", Path::new(&temporary).display()))?;
+        std::fs::rename(&temporary, file).with_context(|| format!("replacing {}", file.display()))?;
+    }
+    if let Some(url) = url {
+        let target = format!(
+            "{}{}",
+            url.trim_end_matches('/'),
+            prometheus::pushgateway_path("modelwatch", &[("endpoint", endpoint)])
+        );
+        let mut response = ureq::put(&target)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .send(&text)
+            .with_context(|| format!("pushing the metrics to {target}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            bail!("the Pushgateway at {target} answered {status}: {}", body.trim());
+        }
+    }
+    Ok(())
 }
 
 /// The exit status of an evaluation that compared nothing (no row read, no feature comparable): distinct from

@@ -1185,3 +1185,98 @@ fn a_data_set_is_evaluated_as_the_window() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+/// The Pushgateway the test command starts (`scripts/pushgateway.sh`): from the environment, else from
+/// `.local/pushgateway.env`.
+fn pushgateway_url() -> String {
+    if let Ok(url) = std::env::var("PUSHGATEWAY_URL") {
+        return url;
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/pushgateway.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        panic!(
+            "no Pushgateway is running ({} is missing): run `bash scripts/test.sh`, or `bash scripts/pushgateway.sh \
+             install && bash scripts/pushgateway.sh start`",
+            file.display()
+        )
+    });
+    text.trim()
+        .strip_prefix("PUSHGATEWAY_URL=")
+        .expect("PUSHGATEWAY_URL=...")
+        .to_owned()
+}
+
+/// The value of the sample of `family` whose labels include all of `labels`, in an exposition text.
+fn sample(text: &str, family: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+}
+
+/// `--prometheus` writes the run's metrics for node_exporter's textfile collector and `--pushgateway` pushes the
+/// same to a real Pushgateway, which accepts them (it refuses malformed text) and serves them under the job's
+/// group; a Pushgateway that refuses the push makes the run fail with its answer.
+#[test]
+fn metrics_go_to_a_prometheus_file_and_a_pushgateway() {
+    let url = pushgateway_url();
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let (baseline, out) = (dir.path().join("baseline"), dir.path().join("after"));
+    let prom = dir.path().join("modelwatch.prom");
+    let endpoint = format!("cli-test-{}", std::process::id());
+    evaluate_demo(
+        dir.path(),
+        &baseline,
+        "2026-11-26T11",
+        "2026-11-26T14",
+        &out,
+        &[
+            "--ground-truth",
+            &p(&dir.path().join("ground-truth")),
+            "--endpoint",
+            &endpoint,
+            "--prometheus",
+            &p(&prom),
+            "--pushgateway",
+            &url,
+        ],
+    );
+    let file = std::fs::read_to_string(&prom).unwrap();
+    assert!(!dir.path().join("modelwatch.prom.tmp").exists());
+    let metrics = metric_lines(&out.join("metrics.jsonl"));
+    let income = ["feature=\"income\"", &format!("endpoint=\"{endpoint}\"")];
+    let drift = sample(&file, "modelwatch_feature_baseline_drift", &income).expect("income's drift");
+    assert_eq!(Some(drift), metric(&metrics, "feature_baseline_drift_income"));
+    let accuracy = sample(&file, "modelwatch_accuracy", &[]).expect("model quality");
+    assert_eq!(Some(accuracy), metric(&metrics, "accuracy"));
+
+    let pushed = ureq::get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let grouped = [income[0], income[1], "job=\"modelwatch\""];
+    assert_eq!(
+        sample(&pushed, "modelwatch_feature_baseline_drift", &grouped),
+        Some(drift)
+    );
+    assert_eq!(sample(&pushed, "modelwatch_accuracy", &grouped[1..]), Some(accuracy));
+    assert!(sample(&pushed, "modelwatch_run_timestamp_seconds", &grouped[1..]).is_some());
+
+    let refused = modelwatch(&[
+        "evaluate",
+        "--captures",
+        &p(&dir.path().join("captures")),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&dir.path().join("refused")),
+        "--pushgateway",
+        &format!("{url}/not-a-pushgateway"),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("answered 404"), "{stderr}");
+}

@@ -1864,3 +1864,62 @@ fn failed_asynchronous_invocations_are_kept_and_the_scaler_is_not_retried() {
         "arn:aws:test:us-east-1:000000000000:FailedInvocationsQueue/QueueName"
     );
 }
+
+/// The Prometheus variant of the Grafana dashboard queries only series that the exposition of what the code
+/// publishes (`modelwatch evaluate --prometheus`/`--pushgateway`) holds, with its variables set to the demo's
+/// endpoint and schedule, and shows each modelwatch metric the CloudWatch variant shows.
+#[test]
+fn the_prometheus_dashboard_queries_only_what_the_exposition_holds() {
+    let schedule = "check-hourly";
+    let text = modelwatch_core::metrics::prometheus::exposition(&evaluation_published(schedule));
+    let read = |name: &str| -> Json {
+        serde_json::from_str(&std::fs::read_to_string(infra(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
+            .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+    };
+    let dashboard = read("grafana-dashboard-prometheus.json");
+    let mut shown = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            assert_eq!(target["datasource"]["type"], "prometheus", "{}", panel["title"]);
+            let expr = target["expr"].as_str().expect("a PromQL expression");
+            let selector = format!(
+                "{{endpoint=\"{}\", monitoring_schedule=\"{schedule}\"}}",
+                demo::ENDPOINT
+            );
+            let filled = expr.replace("$endpoint", demo::ENDPOINT).replace("$schedule", schedule);
+            let family = filled
+                .strip_suffix(&selector)
+                .unwrap_or_else(|| panic!("{expr}: one selector"));
+            let series = format!("{family}{{endpoint=\"{}\",", demo::ENDPOINT);
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&series) && l.contains(&format!("monitoring_schedule=\"{schedule}\""))),
+                "{expr} ({}) matches no published series",
+                panel["title"]
+            );
+            shown.insert(family.trim_start_matches("modelwatch_").to_owned());
+        }
+    }
+    // What the CloudWatch variant shows of modelwatch's own namespaces (not the endpoint's SageMaker metrics).
+    let cloudwatch = read("grafana-dashboard.json");
+    for panel in cloudwatch["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let name = match target["metricName"].as_str() {
+                Some(name)
+                    if target["namespace"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("$data") || n.starts_with("$model")) =>
+                {
+                    name.to_owned()
+                }
+                Some(_) => continue,
+                None => "feature_baseline_drift".to_owned(),
+            };
+            assert!(
+                shown.contains(&name),
+                "the Prometheus dashboard lacks {name} ({})",
+                panel["title"]
+            );
+        }
+    }
+}

@@ -5,6 +5,11 @@ use crate::baseline::Baseline;
 use crate::drift::{DriftReport, Verdict};
 use crate::profile::DatasetProfile;
 
+/// The per-feature metrics' names: the prefix, then the feature's name (Model Monitor's names).
+pub(crate) const FEATURE_DATA_PREFIX: &str = "feature_data_";
+pub(crate) const FEATURE_NON_NULL_PREFIX: &str = "feature_non_null_";
+pub(crate) const FEATURE_BASELINE_DRIFT_PREFIX: &str = "feature_baseline_drift_";
+
 /// Model Monitor's per-feature data-quality metrics (`feature_data_*` as a statistic set, `feature_non_null_*`,
 /// `feature_baseline_drift_*`), for features whose `emit_metrics` is not disabled, plus modelwatch's data-set
 /// metrics: `dataset_item_count`, `dataset_drift_share`, `dataset_max_feature_drift` (the largest
@@ -44,7 +49,7 @@ pub fn data_metrics(
             if m.count > 0 {
                 let mut datum = scope.datum(
                     DATA_METRICS_NAMESPACE,
-                    format!("feature_data_{}", feature.name),
+                    format!("{FEATURE_DATA_PREFIX}{}", feature.name),
                     m.mean,
                     Unit::None,
                 );
@@ -59,7 +64,7 @@ pub fn data_metrics(
             if feature.total() > 0 {
                 out.push(scope.datum(
                     DATA_METRICS_NAMESPACE,
-                    format!("feature_non_null_{}", feature.name),
+                    format!("{FEATURE_NON_NULL_PREFIX}{}", feature.name),
                     feature.completeness(),
                     Unit::None,
                 ));
@@ -70,7 +75,7 @@ pub fn data_metrics(
             {
                 out.push(scope.datum(
                     DATA_METRICS_NAMESPACE,
-                    format!("feature_baseline_drift_{}", feature.name),
+                    format!("{FEATURE_BASELINE_DRIFT_PREFIX}{}", feature.name),
                     d.model_monitor_distance,
                     Unit::None,
                 ));

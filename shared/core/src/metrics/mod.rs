@@ -4,6 +4,8 @@
 //! writes them to `metrics.jsonl`, one datum a line. Namespaces and metric names are Model Monitor's, so that alarms
 //! and dashboards built for Model Monitor keep working.
 //!
+//! [`prometheus`] writes the same data in Prometheus' text exposition format.
+//!
 //! The data-quality encoding of an evaluated window ([`data_metrics`]) lives here too; the model-quality,
 //! label-free-estimate and prediction-history encodings live beside their own data
 //! ([`crate::quality::quality_metric_data`], [`crate::quality::estimate_metric_data`],
@@ -13,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod data;
+pub mod prometheus;
 pub use data::data_metrics;
 
 /// Model Monitor's namespace for data-quality metrics of real-time endpoints.
