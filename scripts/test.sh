@@ -7,7 +7,8 @@
 # process id afterwards, on success and on failure. cfn-lint and aws-sam-cli install beside them (.local/venv-infra,
 # scripts/infra-check.sh) for the template's checks; its deploy and metric-name checks are tests/tests/e2e/infra.rs.
 # A Prometheus Pushgateway (Debian's package, unpacked into .local/pushgateway by scripts/pushgateway.sh) serves the
-# CLI's `--pushgateway` test.
+# CLI's `--pushgateway` test; headless Chromium (Debian's, unpacked into .local/chromium by scripts/chromium.sh)
+# renders the demo's report.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase is announced with the seconds since the start, so that a slow run shows where its time went.
@@ -27,6 +28,9 @@ infra_pid=$!
 pushgateway_log=.local/logs/pushgateway-install.log
 bash scripts/pushgateway.sh install >"$pushgateway_log" 2>&1 &
 pushgateway_pid=$!
+chromium_log=.local/logs/chromium-install.log
+bash scripts/chromium.sh install >"$chromium_log" 2>&1 &
+chromium_pid=$!
 # Feature modelwatch/aws: the CLI's `history` from S3 and `rollback` (off by default so that `modelwatch demo` does
 # not compile the SageMaker SDK), tested against the emulators.
 features=(--features modelwatch/aws)
@@ -54,6 +58,11 @@ if ! wait "$pushgateway_pid"; then
   echo "installing the Prometheus Pushgateway failed (log above)" >&2
   exit 1
 fi
+if ! wait "$chromium_pid"; then
+  cat "$chromium_log" >&2
+  echo "installing headless Chromium failed (log above)" >&2
+  exit 1
+fi
 
 phase "SAM template: cfn-lint, sam validate --lint"
 bash scripts/infra-check.sh lint
@@ -67,6 +76,8 @@ set -a
 . .local/teststack.env
 # shellcheck disable=SC1091
 . .local/pushgateway.env
+# shellcheck disable=SC1091
+. .local/chromium.env
 set +a
 
 phase "unit, property, use-case, CLI and end-to-end tests (cargo test --workspace)"

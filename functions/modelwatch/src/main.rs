@@ -778,6 +778,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         )
         .context("demo window")
     };
+    let mut windows = Vec::new();
     for (label, from_hour, to_hour) in [
         ("before drift", 0, modelwatch_core::demo::DRIFT_FROM_HOUR),
         (
@@ -793,6 +794,7 @@ fn demo(out: &Path) -> Result<ExitCode> {
         outln!("== Window {} .. {} ({label}) ==", window.start, window.end);
         output::print_evaluation(&evaluation, None, &folder);
         outln!();
+        windows.push((window, evaluation, folder));
     }
 
     // Hour by hour, as an hourly schedule runs: each hour is assessed against the history of the hours before it
@@ -816,10 +818,15 @@ fn demo(out: &Path) -> Result<ExitCode> {
         "(each hour's reports, with prediction_history.json: {}/reports/hourly/)\n",
         out.display()
     );
+    if let [(_, before, _), (after_window, after, folder)] = &windows[..] {
+        outln!("{}", output::demo_conclusion(before, after, after_window, folder));
+    }
     let last = hour_window(modelwatch_core::demo::HOURS - 1, modelwatch_core::demo::HOURS)?;
+    // The program that is running, so that the commands work as printed after `cargo run` too.
+    let program = std::env::current_exe().map_or_else(|_| "modelwatch".to_owned(), |p| p.display().to_string());
     outln!(
-        "Try it yourself:\n  modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all\n  \
-         modelwatch evaluate --captures {0}/captures --baseline {0}/baseline --from {1} --to {2} --state {0}/state --out {0}/reports/again",
+        "Try it yourself:\n  {program} evaluate --captures {0}/captures --baseline {0}/baseline --ground-truth {0}/ground-truth --out {0}/reports/all\n  \
+         {program} evaluate --captures {0}/captures --baseline {0}/baseline --from {1} --to {2} --state {0}/state --out {0}/reports/again",
         out.display(),
         last.start.format("%Y-%m-%dT%H"),
         last.end.format("%Y-%m-%dT%H"),

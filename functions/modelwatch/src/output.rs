@@ -8,6 +8,7 @@ use modelwatch_core::evaluate::{EstimateOutcome, Evaluation, QualityOutcome};
 use modelwatch_core::history::{Assessment, HistoryUpdate, Series, Verdict};
 use modelwatch_core::quality::{CBPE_CALIBRATION_FILE, CbpeCalibration, ModelQualityStatistics};
 use modelwatch_core::report::{HISTORY_FILE, QUALITY_DIR, realised_block};
+use modelwatch_core::window::Window;
 
 /// The metrics shown in the quality table, in order, when present.
 const QUALITY_SHOWN: [&str; 12] = [
@@ -361,9 +362,77 @@ pub fn render_evaluation(evaluation: &Evaluation, history: Option<&HistoryUpdate
         files.push(HISTORY_FILE);
     }
     let _ = writeln!(s, "Reports: {}/{{{}}}", out.display(), files.join(", "));
+    let _ = writeln!(
+        s,
+        "Open in a browser: {}",
+        out.join(modelwatch_core::report_html::REPORT_FILE).display()
+    );
     if evaluation.quality.is_some() || evaluation.estimate.is_some() {
         let _ = writeln!(s, "Model quality: {}/{QUALITY_DIR}/", out.display());
     }
+    s
+}
+
+/// The demo's last words: what happened between the window `before` and the window `after`, in plain words.
+pub fn demo_conclusion(before: &Evaluation, after: &Evaluation, window: &Window, folder: &Path) -> String {
+    let drifted: Vec<String> = after
+        .drift
+        .features
+        .iter()
+        .filter(|f| f.drifted)
+        .map(|f| {
+            let method = serde_json::to_value(f.method)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!(
+                "{} ({method} {:.2}, threshold {:.2})",
+                f.feature, f.statistic, f.threshold
+            )
+        })
+        .collect();
+    let mut s = String::from("What happened:\n");
+    let _ = writeln!(
+        s,
+        "  From {}, {} of {} input features drifted from the training data: {}.",
+        window.start.format("%Y-%m-%d %H:%M UTC"),
+        after.drift.drifted,
+        after.drift.compared,
+        if drifted.is_empty() {
+            "none".to_owned()
+        } else {
+            drifted.join(", ")
+        }
+    );
+    let accuracy = |e: &Evaluation| {
+        e.quality
+            .as_ref()
+            .and_then(realised_block)
+            .and_then(|b| b.value("accuracy"))
+    };
+    let estimated = |e: &Evaluation| e.estimate.as_ref().map(|x| x.estimate.accuracy);
+    if let (Some(a), Some(b)) = (accuracy(before), accuracy(after)) {
+        let _ = write!(s, "  Accuracy measured against the labels went from {a:.2} to {b:.2}");
+        match (estimated(before), estimated(after)) {
+            (Some(x), Some(y)) => {
+                let _ = writeln!(
+                    s,
+                    "; the label-free estimate (CBPE, from the scores alone) said {x:.2} and then {y:.2}{}.",
+                    if (y - x).abs() < 0.05 && (b - a).abs() >= 0.05 {
+                        ": the scores did not show the fall, only the labels did"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            _ => s.push_str(".\n"),
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  To look at it: {}",
+        folder.join(modelwatch_core::report_html::REPORT_FILE).display()
+    );
     s
 }
 

@@ -90,6 +90,37 @@ fn demo_finds_the_injected_drift_and_the_quality_drop_only_after_it() {
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("DRIFT") && stdout.contains("Model quality"), "{stdout}");
+
+    // It ends in plain words, and the commands it prints work as printed.
+    let conclusion = stdout.split("What happened:").nth(1).expect("a conclusion");
+    assert!(conclusion.contains("2 of 7 input features drifted"), "{conclusion}");
+    assert!(conclusion.contains("income (wasserstein_normed") && conclusion.contains("region (jensen_shannon"));
+    assert!(conclusion.contains("went from 0.72 to 0.44"), "{conclusion}");
+    assert!(
+        conclusion.contains(&format!("{}", after.join("report.html").display())),
+        "{conclusion}"
+    );
+    let commands: Vec<&str> = stdout
+        .split("Try it yourself:")
+        .nth(1)
+        .expect("commands")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands.len(), 2);
+    for command in commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let run = Command::new(words[0])
+            .args(&words[1..])
+            .output()
+            .expect("the printed program runs");
+        assert!(
+            run.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
 }
 
 #[test]
@@ -1279,4 +1310,98 @@ fn metrics_go_to_a_prometheus_file_and_a_pushgateway() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("answered 404"), "{stderr}");
+}
+
+/// Headless Chromium, unpacked by `scripts/chromium.sh` (which `scripts/test.sh` runs): from the environment, else
+/// from `.local/chromium.env`.
+fn chromium() -> String {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return path;
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/chromium.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        panic!(
+            "no headless Chromium ({} is missing): run `bash scripts/test.sh`, or `bash scripts/chromium.sh install`",
+            file.display()
+        )
+    });
+    text.trim().strip_prefix("CHROMIUM=").expect("CHROMIUM=...").to_owned()
+}
+
+/// The share of a PNG's pixels that are not the page's white, and whether any is `color` (within a small distance).
+fn drawn(png_path: &Path, color: [u8; 3]) -> (f64, bool) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let inked = pixels.iter().filter(|p| p[..3].iter().any(|c| *c < 245)).count();
+    let close = |p: &&&[u8]| p[..3].iter().zip(color).all(|(a, b)| a.abs_diff(b) < 12);
+    (inked as f64 / pixels.len() as f64, pixels.iter().any(|p| close(&p)))
+}
+
+/// The demo's report as a person sees it: rendered by a real browser, the drifted features come first and open,
+/// with their charts drawn; an empty page fails the same screenshot check.
+#[test]
+fn the_demo_report_renders_in_a_browser_with_the_drifted_features_first() {
+    let browser = chromium();
+    let dir = tempfile::tempdir().unwrap();
+    run_demo(dir.path());
+    let report = dir.path().join("reports/20261126T11-20261126T14/report.html");
+    let url = format!("file://{}", report.display());
+    let dom = Command::new(&browser)
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("chromium runs");
+    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let features: Vec<(&str, &str)> = dom
+        .split("data-feature=\"")
+        .skip(1)
+        .map(|rest| {
+            let name = rest.split('"').next().unwrap();
+            let verdict = rest.split("data-verdict=\"").nth(1).unwrap().split('"').next().unwrap();
+            (name, verdict)
+        })
+        .collect();
+    assert_eq!(features.len(), 7, "{features:?}");
+    let drifted: Vec<&str> = features
+        .iter()
+        .take_while(|(_, v)| *v == "drifted")
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(
+        drifted,
+        ["income", "region"],
+        "drifted first, the farthest past its threshold first"
+    );
+    assert!(features[2..].iter().all(|(_, v)| *v == "ok"));
+    assert!(dom.contains("2 of 7 features drifted"), "the title says it");
+
+    let shot = dir.path().join("report.png");
+    let run = |url: &str, png: &Path| {
+        let out = Command::new(&browser)
+            .args([
+                &format!("--screenshot={}", png.display()),
+                "--window-size=1100,1400",
+                url,
+            ])
+            .output()
+            .expect("chromium runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&url, &shot);
+    let (inked, window_bars) = drawn(&shot, [0x15, 0x65, 0xc0]);
+    assert!(
+        inked > 0.03 && window_bars,
+        "a blank or chartless page: {inked:.3} of the pixels drawn"
+    );
+    // The check fails on an empty page.
+    let empty = dir.path().join("empty.html");
+    std::fs::write(&empty, "<!doctype html><html><body></body></html>").unwrap();
+    let empty_shot = dir.path().join("empty.png");
+    run(&format!("file://{}", empty.display()), &empty_shot);
+    let (inked, bars) = drawn(&empty_shot, [0x15, 0x65, 0xc0]);
+    assert!(inked < 0.001 && !bars, "{inked}");
 }

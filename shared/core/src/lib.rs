@@ -37,6 +37,8 @@
 //! - [`suggest_quality`]: the model-quality baseline of a labelled validation set (tolerance-loosened constraints,
 //!   the CBPE calibration), without the data set readers; the baseline use case calls it.
 //! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
+//! - [`report_html`]: `report.html`, the evaluation drawn for a person (distributions, drift, violations, quality,
+//!   prediction history), self-contained.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
 //! - [`state`]: small JSON state objects: one typed read, one compare-and-set update with jittered backoff.
@@ -64,6 +66,7 @@ pub mod ports;
 pub mod profile;
 pub mod quality;
 pub mod report;
+pub mod report_html;
 pub mod retrain;
 pub mod scaling;
 pub mod sketch;

@@ -60,8 +60,13 @@ pub fn report_files(
         "nothing_compared": evaluation.drift.nothing_compared,
         "skipped": evaluation.skips,
         "files": evaluation.files,
+        "report": crate::report_html::REPORT_FILE,
     });
     files.push((SUMMARY_FILE.to_owned(), serde_json::to_vec_pretty(&summary)?));
+    files.push((
+        crate::report_html::REPORT_FILE.to_owned(),
+        crate::report_html::render(evaluation, history).into_bytes(),
+    ));
     if let Some(q) = &evaluation.quality {
         // Realised metrics that were not measured (too few labels) are not written: a reader of statistics.json (the
         // retraining loop, Model Monitor's tools) would take them for a measurement.

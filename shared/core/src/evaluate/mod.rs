@@ -150,6 +150,8 @@ pub struct Evaluation {
     pub predictions: WindowSummary,
     /// The label-free performance estimate, when a CBPE calibration was given.
     pub estimate: Option<EstimateOutcome>,
+    /// Each feature's distribution in the baseline and in the window, for `report.html`'s charts.
+    pub distributions: Vec<crate::report_html::FeatureDistribution>,
 }
 
 /// The number of labelled predictions a window's model quality was evaluated on (model-metrics namespace,
@@ -460,7 +462,9 @@ impl<'a> Evaluator<'a> {
                 reference_samples: calibration.reference_samples,
             }
         });
+        let distributions = crate::report_html::distributions(&baseline.statistics, &statistics);
         Evaluation {
+            distributions,
             statistics,
             violations,
             drift,

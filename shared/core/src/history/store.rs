@@ -99,7 +99,14 @@ pub struct HistoryUpdate {
     /// The version of the state written.
     #[serde(skip)]
     pub version: StateVersion,
+    /// The last [`RECENT_WINDOWS`] windows of the history after recording this one, oldest first (the HTML
+    /// report's chart).
+    #[serde(skip)]
+    pub recent: Vec<WindowSummary>,
 }
+
+/// Windows of the history the HTML report draws.
+pub const RECENT_WINDOWS: usize = 48;
 
 /// Assesses `current` against the history stored under `key` and records it there: reads the state (an empty
 /// history when there is none yet), assesses the window against the windows before it, records it (replacing a
@@ -149,10 +156,11 @@ pub fn update_history(
             let assessments = assess(history, current, &config.detector);
             let replaced = history.at(current.start).is_some();
             history.record(current.clone());
-            Ok(Step::Write((assessments, replaced, history.windows.len())))
+            let recent = history.windows[history.windows.len().saturating_sub(RECENT_WINDOWS)..].to_vec();
+            Ok(Step::Write((assessments, replaced, history.windows.len(), recent)))
         },
     )?;
-    let (assessments, replaced, windows_kept) = updated.result;
+    let (assessments, replaced, windows_kept, recent) = updated.result;
     Ok(HistoryUpdate {
         key: key.to_owned(),
         window: current.clone(),
@@ -162,6 +170,7 @@ pub fn update_history(
         replaced,
         attempts: updated.attempts,
         version: updated.written.expect("every update writes"),
+        recent,
     })
 }
 
