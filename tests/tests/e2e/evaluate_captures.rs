@@ -152,6 +152,18 @@ async fn evaluates_windows_once_and_folds_new_files_into_live_drift_that_alarms(
     for feature in demo::DRIFTED_FEATURES {
         assert!(drifted.contains(&feature), "{feature} not in {drifted:?}");
     }
+    // The page for a person, beside them and named by the run's summary, drifted features first.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{}/summary.json", folder(4))).await).unwrap();
+    let page = get(
+        &s3,
+        &demo.bucket,
+        &format!("{}/{}", folder(4), summary["report"].as_str().unwrap()),
+    )
+    .await;
+    let page = String::from_utf8(page).unwrap();
+    let first = page.split("data-feature=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(demo::DRIFTED_FEATURES.contains(&first), "{first} first");
     let violations: serde_json::Value =
         serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{}/constraint_violations.json", folder(4))).await)
             .unwrap();
