@@ -33,6 +33,74 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `s3://bucket/key` objects in a local copy of the buckets: `{root}/bucket/key` (what `aws s3 sync s3://bucket
+/// {root}/bucket` writes), for a Batch Transform job's capture and the objects its manifests name.
+pub struct FsObjects {
+    root: PathBuf,
+}
+
+impl FsObjects {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn path(&self, uri: &str) -> Result<PathBuf, PortError> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| PortError::new("resolving", uri.to_owned(), PortErrorKind::Other, "not an s3:// URI"))?;
+        let relative = Path::new(rest);
+        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(PortError::new(
+                "resolving",
+                uri.to_owned(),
+                PortErrorKind::Other,
+                "not a plain key",
+            ));
+        }
+        Ok(self.root.join(relative))
+    }
+}
+
+impl modelwatch_core::transform::ObjectStore for FsObjects {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        let dir = self.path(prefix.trim_end_matches('/'))?;
+        let mut paths = Vec::new();
+        match walk(&dir, &mut paths) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(PortError::new(
+                    "listing",
+                    dir.display().to_string(),
+                    PortErrorKind::Other,
+                    e,
+                ));
+            }
+        }
+        let base = prefix.trim_end_matches('/');
+        let mut uris: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.strip_prefix(&dir).ok())
+            .map(|rel| format!("{base}/{}", rel.display()))
+            .collect();
+        uris.sort();
+        Ok(uris)
+    }
+
+    fn open(&self, uri: &str) -> Result<Box<dyn Read + Send + '_>, PortError> {
+        let path = self.path(uri)?;
+        let file = std::fs::File::open(&path).map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                PortErrorKind::NotFound
+            } else {
+                PortErrorKind::Other
+            };
+            PortError::new("opening", format!("{uri} ({})", path.display()), kind, e)
+        })?;
+        Ok(Box::new(file))
+    }
+}
+
 impl CaptureSource for FsCaptureSource {
     fn list(&self, window: Option<&Window>) -> Result<Vec<CaptureObject>, PortError> {
         let list_err = |e: std::io::Error| {

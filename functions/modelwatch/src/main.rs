@@ -112,8 +112,16 @@ enum Command {
 #[derive(clap::Args)]
 struct EvaluateArgs {
     /// A capture file, or a folder of them in S3's layout (.../yyyy/mm/dd/hh/*.jsonl[.gz]).
-    #[arg(long, required_unless_present = "dataset")]
+    #[arg(long, required_unless_present_any = ["dataset", "transform_capture"])]
     captures: Option<PathBuf>,
+    /// A Batch Transform job's capture instead: its DataCaptureConfig DestinationS3Uri (s3://bucket/prefix), read
+    /// from the local copy of the buckets given by --s3-root. With --from/--to, the manifests of those hours.
+    #[arg(long, value_name = "S3_URI", requires = "s3_root", conflicts_with_all = ["captures", "dataset", "ground_truth", "state"])]
+    transform_capture: Option<String>,
+    /// With --transform-capture: a local copy of the buckets, s3://bucket/key being ROOT/bucket/key (as
+    /// `aws s3 sync s3://bucket ROOT/bucket` writes it): the capture's manifests and the objects they name.
+    #[arg(long, value_name = "ROOT", requires = "transform_capture")]
+    s3_root: Option<PathBuf>,
     /// A data set as the window instead of captures (a day's feature table, a batch scoring output): CSV or
     /// Parquet, its columns matched to the baseline's features by name.
     #[arg(long, conflicts_with_all = ["captures", "ground_truth", "state", "from"])]
@@ -267,6 +275,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate(args) => {
             let EvaluateArgs {
                 captures,
+                transform_capture,
+                s3_root,
                 dataset,
                 label_column,
                 prediction_column,
@@ -368,7 +378,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output::print_evaluation(&evaluation, None, &out);
                 return finish_code(&evaluation);
             }
-            let captures = captures.expect("clap requires --captures without --dataset");
+            if let (Some(destination), Some(root)) = (transform_capture, s3_root) {
+                let objects = local::FsObjects::new(root);
+                let capture =
+                    modelwatch_core::transform::TransformCapture::discover(&objects, &destination, window.as_ref())?;
+                config.quality = None;
+                let sources = modelwatch_core::evaluate::Sources {
+                    captures: &capture,
+                    ground_truth: None,
+                    quality_constraints: None,
+                    estimate: files.calibration.as_ref(),
+                };
+                let job = destination
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("transform")
+                    .to_owned();
+                let scope = MetricScope {
+                    endpoint: endpoint.unwrap_or(job),
+                    schedule,
+                    timestamp: window.as_ref().map_or_else(chrono::Utc::now, |w| w.end),
+                };
+                let evaluation = modelwatch_core::evaluate::evaluate_window(
+                    &sources,
+                    window.as_ref(),
+                    &files.baseline,
+                    &config,
+                    &scope,
+                    &mut |_, _, _| {},
+                )?;
+                let counts = capture.counts();
+                if counts != modelwatch_core::transform::JoinCounts::default() {
+                    eprintln!(
+                        "modelwatch: the job's input and output did not meet line for line: {} input object(s) \
+                         without output, {} input line(s) without an output line, {} output line(s) beyond their \
+                         input",
+                        counts.inputs_without_output, counts.lines_without_output, counts.extra_output_lines
+                    );
+                }
+                report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
+                publish_prometheus(
+                    &evaluation,
+                    &scope.endpoint,
+                    prometheus.as_deref(),
+                    pushgateway.as_deref(),
+                )?;
+                output::print_evaluation(&evaluation, None, &out);
+                return finish_code(&evaluation);
+            }
+            let captures = captures.expect("clap requires --captures without --dataset or --transform-capture");
             refuse_mixed_targets(&captures, window.as_ref())?;
             let constraints = files.quality_constraints;
             let (baseline, calibration) = (files.baseline, files.calibration);

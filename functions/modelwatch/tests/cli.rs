@@ -1405,3 +1405,82 @@ fn the_demo_report_renders_in_a_browser_with_the_drifted_features_first() {
     let (inked, bars) = drawn(&empty_shot, [0x15, 0x65, 0xc0]);
     assert!(inked < 0.001 && !bars, "{inked}");
 }
+
+/// A Batch Transform job's capture in AWS's layout (input and output manifests in the hour folder, naming the
+/// job's own objects), read from a local copy of the buckets: one job evaluated as one window, each input line
+/// joined with its output line, and the lines that did not meet said.
+#[test]
+fn a_batch_transform_jobs_capture_is_evaluated_as_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("buckets");
+    let put = |uri: &str, text: &str| {
+        let path = root.join(uri.strip_prefix("s3://").unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let mut train = String::from("x,s,label\n");
+    for i in 0..3000 {
+        train.push_str(&format!("{},{},{}\n", i % 100, ["a", "b"][i % 2], i % 2));
+    }
+    let train_path = dir.path().join("train.csv");
+    std::fs::write(&train_path, train).unwrap();
+    let baseline = dir.path().join("baseline");
+    let out = modelwatch(&[
+        "baseline",
+        "--dataset",
+        &p(&train_path),
+        "--out",
+        &p(&baseline),
+        "--label-column",
+        "label",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Two input files of 1,500 lines, shifted by 60; the second's output is one line short.
+    for part in 0..2 {
+        let (mut input, mut output) = (String::new(), String::new());
+        for i in 0..1500 {
+            input.push_str(&format!("{},{}\n", i % 100 + 60, ["a", "b"][i % 2]));
+            if !(part == 1 && i == 1499) {
+                output.push_str(&format!("0.{}\n", i % 10));
+            }
+        }
+        put(&format!("s3://in/batch/part-{part}.csv"), &input);
+        put(&format!("s3://out/scored/part-{part}.csv.out"), &output);
+    }
+    put(
+        "s3://cap/jobs/score-2026-11-26/input/2026/11/26/13/manifest.jsonl",
+        r#"[{"prefix": "s3://in/batch/"}, "part-0.csv", "part-1.csv"]"#,
+    );
+    put(
+        "s3://cap/jobs/score-2026-11-26/output/2026/11/26/13/manifest.jsonl",
+        r#"[{"prefix": "s3://out/scored/"}, "part-0.csv.out", "part-1.csv.out"]"#,
+    );
+    let reports = dir.path().join("reports");
+    let (code, stdout, stderr) = run(&[
+        "evaluate",
+        "--transform-capture",
+        "s3://cap/jobs/score-2026-11-26/",
+        "--s3-root",
+        &p(&root),
+        "--baseline",
+        &p(&baseline),
+        "--out",
+        &p(&reports),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("1 input line(s) without an output line"), "{stderr}");
+    let summary = json(&reports.join("summary.json"));
+    assert_eq!(summary["summary"]["rows"], 3000);
+    assert_eq!(summary["summary"]["files"], 2);
+    let drift = json(&reports.join("drift.json"));
+    assert_eq!(drift_of(&drift, "x")["drifted"], true);
+    assert_eq!(drift_of(&drift, "s")["drifted"], false);
+    let metrics = metric_lines(&reports.join("metrics.jsonl"));
+    assert_eq!(
+        metrics[0]["dimensions"][0],
+        serde_json::json!(["Endpoint", "score-2026-11-26"]),
+        "the job's name"
+    );
+    assert!(stdout.contains("1/2 features drifted"), "{stdout}");
+}

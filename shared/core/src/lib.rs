@@ -37,6 +37,8 @@
 //! - [`suggest_quality`]: the model-quality baseline of a labelled validation set (tolerance-loosened constraints,
 //!   the CBPE calibration), without the data set readers; the baseline use case calls it.
 //! - [`report`]: an evaluation's report files, the same names in a folder or under an S3 prefix.
+//! - [`transform`]: SageMaker Batch Transform's data capture (manifests of the job's input and output objects) read
+//!   as capture records, one input line joined with its output line.
 //! - [`report_html`]: `report.html`, the evaluation drawn for a person (distributions, drift, violations, quality,
 //!   prediction history), self-contained.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
@@ -78,5 +80,6 @@ pub mod suggest_quality;
 pub mod suggest_request;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod transform;
 pub mod violations;
 pub mod window;
