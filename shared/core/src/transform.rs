@@ -12,7 +12,8 @@
 //!
 //! A manifest lists the job's own input and output objects (not copies), in `ManifestFile` format: a JSON array
 //! whose first element names a prefix and whose others are keys below it (one array per line is read too).
-//! Batch Transform names each output object after its input with `.out` appended, and with `SplitType=Line` and
+//! Batch Transform names each output object after its input with `.out` appended (the input's key below the input
+//! prefix is the output's below the output path, and that is how they are paired), and with `SplitType=Line` and
 //! `AssembleWith=Line` writes one output line per input line.
 //!
 //! # As captures
@@ -181,17 +182,17 @@ impl<'s> TransformCapture<'s> {
         if inputs.is_empty() {
             return Err(TransformError::NoInput { destination });
         }
-        let outputs: Vec<String> = manifests("output")?.iter().flat_map(|(_, m)| m.uris()).collect();
+        // An output object is its input's key below the input prefix, `.out` appended, below the output prefix.
+        let outputs: std::collections::HashMap<String, String> = manifests("output")?
+            .iter()
+            .flat_map(|(_, m)| m.keys.iter().map(move |k| (k.clone(), format!("{}{k}", m.prefix))))
+            .collect();
         let mut counts = JoinCounts::default();
         let mut pairs = Vec::new();
         for (hour, manifest) in &inputs {
             for key in &manifest.keys {
                 let input = format!("{}{key}", manifest.prefix);
-                let name = format!("{}{OUTPUT_SUFFIX}", key.rsplit('/').next().unwrap_or(key));
-                let output = outputs
-                    .iter()
-                    .find(|o| o.ends_with(&format!("/{name}")) || **o == name)
-                    .cloned();
+                let output = outputs.get(&format!("{key}{OUTPUT_SUFFIX}")).cloned();
                 counts.inputs_without_output += u64::from(output.is_none());
                 pairs.push(Pair {
                     input,
@@ -378,6 +379,16 @@ mod tests {
                 ("s3://in/batch/b.jsonl", "{\"f\":1}\n"),
                 ("s3://out/scored/b.jsonl.out", "{\"score\":0.5}\n{\"score\":0.6}\n"),
                 ("s3://in/batch/c.csv", "4,w\n"),
+                (
+                    "s3://cap/job/input/2026/11/26/13/m2",
+                    "[{\"prefix\":\"s3://in/batch/\"},\"d/a.csv\"]",
+                ),
+                (
+                    "s3://cap/job/output/2026/11/26/13/m2",
+                    "[{\"prefix\":\"s3://out/scored/\"},\"d/a.csv.out\"]",
+                ),
+                ("s3://in/batch/d/a.csv", "5,v\n"),
+                ("s3://out/scored/d/a.csv.out", "0.3\n"),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -404,7 +415,12 @@ mod tests {
         let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(
             names,
-            ["s3://in/batch/a.csv", "s3://in/batch/b.jsonl", "s3://in/batch/c.csv"]
+            [
+                "s3://in/batch/a.csv",
+                "s3://in/batch/b.jsonl",
+                "s3://in/batch/c.csv",
+                "s3://in/batch/d/a.csv"
+            ]
         );
         assert_eq!(objects[0].hour, crate::window::parse_time("2026-11-26T13").ok());
         let read = |o: &CaptureObject| {
@@ -430,6 +446,9 @@ mod tests {
         assert_eq!(b[0]["captureData"]["endpointOutput"]["data"], "{\"score\":0.5}");
         let c = read(&objects[2]);
         assert!(c[0]["captureData"].get("endpointOutput").is_none());
+        // Paired by key, not by file name: d/a.csv has its own output.
+        let d = read(&objects[3]);
+        assert_eq!(d[0]["captureData"]["endpointOutput"]["data"], "0.3");
         assert_eq!(
             capture.counts(),
             JoinCounts {
