@@ -4,6 +4,8 @@
 //! - An S3 event notification (`Records[].s3`), or S3's EventBridge event (`detail-type` "Object Created"): fold
 //!   each new capture object into the profile of its hour.
 //! - A manual request `{"window": {"start": .., "end": ..}}`: evaluate the hours of that window (backfill).
+//! - SageMaker's "SageMaker Transform Job State Change" (EventBridge): a completed Batch Transform job's data
+//!   capture, evaluated as one window.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
@@ -20,7 +22,34 @@ pub enum Invocation {
     Objects(Vec<(String, String)>),
     /// Evaluate every hour of this window.
     Backfill(Window),
+    /// A Batch Transform job changed state: its name, its status, and its `DataCaptureConfig.DestinationS3Uri`
+    /// when it captured data.
+    TransformJob {
+        name: String,
+        status: String,
+        destination: Option<String>,
+    },
 }
+
+/// `detail` of "SageMaker Transform Job State Change": the job's description, as DescribeTransformJob gives it.
+#[derive(Deserialize)]
+struct TransformJobDetail {
+    #[serde(rename = "TransformJobName")]
+    name: String,
+    #[serde(rename = "TransformJobStatus")]
+    status: String,
+    #[serde(rename = "DataCaptureConfig")]
+    capture: Option<TransformCapture>,
+}
+
+#[derive(Deserialize)]
+struct TransformCapture {
+    #[serde(rename = "DestinationS3Uri")]
+    destination: String,
+}
+
+/// The detail-type of SageMaker's transform-job events.
+pub const TRANSFORM_JOB_STATE_CHANGE: &str = "SageMaker Transform Job State Change";
 
 /// An event the function does not handle.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +107,14 @@ pub fn classify(event: serde_json::Value) -> Result<Invocation, EventError> {
                 let d: ObjectCreatedDetail = serde_json::from_value(eb.detail).map_err(bad)?;
                 // EventBridge's S3 events carry the key as written, not URL-encoded.
                 Ok(Invocation::Objects(vec![(d.bucket.name, d.object.key)]))
+            }
+            TRANSFORM_JOB_STATE_CHANGE => {
+                let d: TransformJobDetail = serde_json::from_value(eb.detail).map_err(bad)?;
+                Ok(Invocation::TransformJob {
+                    name: d.name,
+                    status: d.status,
+                    destination: d.capture.map(|c| c.destination),
+                })
             }
             _ => Ok(Invocation::Schedule { time: eb.time }),
         };
@@ -174,5 +211,42 @@ mod tests {
         let backwards = serde_json::json!({"window": {"start": "2024-05-01T12", "end": "2024-05-01T10"}});
         assert!(classify(backwards).unwrap_err().to_string().contains("not after"));
         assert!(classify(serde_json::json!({"hello": 1})).is_err());
+    }
+
+    /// SageMaker's event carries the job's description (DescribeTransformJob's fields), `DataCaptureConfig` when the
+    /// job captured data.
+    #[test]
+    fn classifies_a_transform_jobs_state_change() {
+        let event = |detail: serde_json::Value| {
+            serde_json::json!({
+                "version": "0", "id": "3", "detail-type": "SageMaker Transform Job State Change",
+                "source": "aws.sagemaker", "account": "123456789012", "time": "2026-11-26T14:02:00Z",
+                "region": "us-east-1", "resources": ["arn:aws:sagemaker:us-east-1:123456789012:transform-job/score-1"],
+                "detail": detail
+            })
+        };
+        let completed = event(serde_json::json!({
+            "TransformJobName": "score-1", "TransformJobStatus": "Completed", "ModelName": "m",
+            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://in/batch/"}}},
+            "DataCaptureConfig": {"DestinationS3Uri": "s3://cap/jobs/score-1", "GenerateInferenceId": true}
+        }));
+        assert_eq!(
+            classify(completed).unwrap(),
+            Invocation::TransformJob {
+                name: "score-1".into(),
+                status: "Completed".into(),
+                destination: Some("s3://cap/jobs/score-1".into()),
+            }
+        );
+        let without = event(serde_json::json!({"TransformJobName": "j", "TransformJobStatus": "Failed"}));
+        assert_eq!(
+            classify(without).unwrap(),
+            Invocation::TransformJob {
+                name: "j".into(),
+                status: "Failed".into(),
+                destination: None,
+            }
+        );
+        assert!(classify(event(serde_json::json!({"TransformJobStatus": "Completed"}))).is_err());
     }
 }

@@ -9,13 +9,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::lambda::{self, Classify, Panicked, for_each_target};
-use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3ReportStore, S3StateStore};
+use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3Objects, S3ReportStore, S3StateStore};
 use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
 use modelwatch_core::evaluate::{EvaluationConfig, Sources};
+use modelwatch_core::metric_limits::{Withheld, publishable_at};
+use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
-use modelwatch_core::ports::CaptureObject;
+use modelwatch_core::ports::{CaptureObject, MetricSink, error_chain};
+use modelwatch_core::transform::{self, JoinCounts, TransformCapture, TransformError};
 use modelwatch_core::window::{Window, hour_of_key};
 use serde::Serialize;
 use tokio::runtime::Handle;
@@ -49,8 +52,25 @@ pub struct Response {
     pub windows: Vec<TargetWindow>,
     /// Capture objects folded into their hours.
     pub folded: Vec<FoldOutcome>,
-    /// Objects in the event that belong to no configured endpoint.
+    /// Objects in the event that belong to no configured endpoint, and transform-job events not acted on.
     pub ignored: Vec<String>,
+    /// Batch Transform jobs evaluated.
+    pub transform_jobs: Vec<TransformOutcome>,
+}
+
+/// What evaluating a completed Batch Transform job did.
+#[derive(Debug, Serialize)]
+pub struct TransformOutcome {
+    pub job: String,
+    /// Where its reports are (`report.html` among them).
+    pub reports: String,
+    pub summary: modelwatch_core::evaluate::RunSummary,
+    /// How the job's input and output lines met.
+    pub lines: JoinCounts,
+    /// Metric data published.
+    pub published: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
 }
 
 /// One window's outcome for one endpoint variant.
@@ -107,6 +127,12 @@ pub enum HandlerError {
         #[source]
         source: Box<MonitorError>,
     },
+    #[error("transform job {job}: {reason}")]
+    Transform {
+        job: String,
+        reason: String,
+        retryable: bool,
+    },
     #[error(transparent)]
     Panicked(#[from] Panicked),
 }
@@ -139,6 +165,7 @@ impl Classify for HandlerError {
             Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
             // Recorded and retried by the next scheduled runs; an immediate retry may succeed too.
             Self::WindowsFailed { .. } => true,
+            Self::Transform { retryable, .. } => *retryable,
             Self::Panicked(e) => e.retryable(),
         }
     }
@@ -246,6 +273,33 @@ impl App {
                 response.folded = folds.done.into_iter().map(|(_, outcome)| outcome).collect();
                 baselines.failed.into_iter().chain(folds.failed).collect()
             }
+            Invocation::TransformJob {
+                name,
+                status,
+                destination,
+            } => match (status.as_str(), destination, self.config.endpoints.first()) {
+                ("Completed", Some(destination), Some(ev)) => {
+                    let job = name.clone();
+                    let runs = for_each_target(std::iter::once(ev.clone()), |ev| {
+                        let (job, destination) = (job.clone(), destination.clone());
+                        async move { Ok(spawn_blocking(self.transform_job(ev, job, destination, now))) }
+                    })
+                    .await;
+                    response.transform_jobs = runs.done.into_iter().map(|(_, outcome)| outcome).collect();
+                    runs.failed
+                }
+                ("Completed", None, _) => vec![HandlerError::Transform {
+                    job: name,
+                    reason: "its event has no DataCaptureConfig.DestinationS3Uri: the job was created without data \
+                             capture"
+                        .into(),
+                    retryable: false,
+                }],
+                _ => {
+                    response.ignored.push(format!("transform job {name}: {status}"));
+                    Vec::new()
+                }
+            },
         };
         match failed.into_iter().next() {
             Some(e) => Err(e),
@@ -287,6 +341,81 @@ impl App {
         move || {
             let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
             run_windows(&adapters, &config, &ev, &files, backfill, now, &run_id)
+        }
+    }
+
+    /// The job that evaluates a completed Batch Transform job's capture as one window against `ev`'s baseline (the
+    /// stack's model, served in batch): the core's [`transform::evaluate_job`], the reports below
+    /// `{endpoint}/{variant}/transform/{job}/`, the metrics published with the job's dimension.
+    fn transform_job(
+        &self,
+        ev: EndpointVariant,
+        job: String,
+        destination: String,
+        now: DateTime<Utc>,
+    ) -> impl FnOnce() -> Result<TransformOutcome, HandlerError> + Send + 'static {
+        let (folder, store) = self.baseline_store(&ev);
+        let handle = Handle::current();
+        let objects = S3Objects::new(self.clients.s3.clone(), handle.clone());
+        let folder_of_job = transform::report_folder(&ev.endpoint, &ev.variant, &job);
+        let reports_at = self.config.reports.join(&folder_of_job);
+        let reports = S3ReportStore::new(self.clients.s3.clone(), handle.clone(), reports_at.clone());
+        let metrics = CloudWatchSink::new(self.clients.cloudwatch.clone(), handle, self.config.namespace.clone());
+        let config = self.config.clone();
+        move || {
+            let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
+            let fail = |reason: String, retryable: bool| HandlerError::Transform {
+                job: job.clone(),
+                reason,
+                retryable,
+            };
+            config
+                .evaluation
+                .validate(&files.baseline)
+                .map_err(|e| fail(e.to_string(), false))?;
+            let capture = TransformCapture::discover(&objects, &destination, None).map_err(|e| {
+                let retryable = matches!(&e, TransformError::Port(p) if p.retryable());
+                fail(error_chain(&e), retryable)
+            })?;
+            let target = config.target(&ev);
+            let scope = MetricScope {
+                endpoint: target.endpoint.clone(),
+                schedule: target.schedule.clone(),
+                timestamp: now,
+            };
+            let (evaluation, lines) = transform::evaluate_job(
+                &capture,
+                &job,
+                &files.baseline,
+                &config.evaluation,
+                files.calibration.as_ref(),
+                &scope,
+            )
+            .map_err(|e| fail(error_chain(&e), e.retryable()))?;
+            modelwatch_core::report::write_reports(&reports, &evaluation, None)
+                .map_err(|e| fail(error_chain(&e), e.retryable()))?;
+            let (publishable, withheld) = publishable_at(evaluation.metrics.clone(), now);
+            metrics
+                .publish(&publishable)
+                .map_err(|e| fail(error_chain(&e), e.retryable()))?;
+            let outcome = TransformOutcome {
+                job: job.clone(),
+                reports: reports_at.to_string(),
+                summary: evaluation.summary.clone(),
+                lines,
+                published: publishable.len(),
+                withheld,
+            };
+            tracing::info!(
+                endpoint = %ev.endpoint,
+                variant = %ev.variant,
+                job = %outcome.job,
+                reports = %outcome.reports,
+                summary = ?outcome.summary,
+                lines = ?outcome.lines,
+                "Transform job evaluated."
+            );
+            Ok(outcome)
         }
     }
 

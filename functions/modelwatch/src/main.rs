@@ -382,13 +382,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let objects = local::FsObjects::new(root);
                 let capture =
                     modelwatch_core::transform::TransformCapture::discover(&objects, &destination, window.as_ref())?;
-                config.quality = None;
-                let sources = modelwatch_core::evaluate::Sources {
-                    captures: &capture,
-                    ground_truth: None,
-                    quality_constraints: None,
-                    estimate: files.calibration.as_ref(),
-                };
                 let job = destination
                     .trim_end_matches('/')
                     .rsplit('/')
@@ -396,19 +389,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or("transform")
                     .to_owned();
                 let scope = MetricScope {
-                    endpoint: endpoint.unwrap_or(job),
+                    endpoint: endpoint.unwrap_or_else(|| job.clone()),
                     schedule,
                     timestamp: window.as_ref().map_or_else(chrono::Utc::now, |w| w.end),
                 };
-                let evaluation = modelwatch_core::evaluate::evaluate_window(
-                    &sources,
-                    window.as_ref(),
+                let (evaluation, counts) = modelwatch_core::transform::evaluate_job(
+                    &capture,
+                    &job,
                     &files.baseline,
                     &config,
+                    files.calibration.as_ref(),
                     &scope,
-                    &mut |_, _, _| {},
                 )?;
-                let counts = capture.counts();
                 if counts != modelwatch_core::transform::JoinCounts::default() {
                     eprintln!(
                         "modelwatch: the job's input and output did not meet line for line: {} input object(s) \

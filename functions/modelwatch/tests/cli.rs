@@ -1200,6 +1200,8 @@ fn a_data_set_is_evaluated_as_the_window() {
     assert_eq!(drift_of(&drift, "x")["drifted"], true);
     assert_eq!(drift_of(&drift, "s")["drifted"], false);
     assert!(stdout.contains("1/2 features drifted"), "{stdout}");
+    let page = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(page.contains("No captured outputs in this run") && !page.contains("0 invocations"));
 
     // Captures and a data set are one or the other.
     let (code, _, stderr) = run(&[
@@ -1481,6 +1483,13 @@ fn a_batch_transform_jobs_capture_is_evaluated_as_one_window() {
         metrics[0]["dimensions"][0],
         serde_json::json!(["Endpoint", "score-2026-11-26"]),
         "the job's name"
+    );
+    let job = serde_json::json!(["TransformJobName", "score-2026-11-26"]);
+    assert!(
+        metrics
+            .iter()
+            .all(|m| m["dimensions"].as_array().unwrap().contains(&job)),
+        "every datum names the job"
     );
     assert!(stdout.contains("1/2 features drifted"), "{stdout}");
 }

@@ -284,6 +284,49 @@ impl CaptureSource for S3CaptureSource {
     }
 }
 
+/// Objects named by `s3://` URIs in any bucket the role may read: a Batch Transform job's capture manifests and
+/// the input and output objects they name.
+pub struct S3Objects {
+    client: Client,
+    handle: Handle,
+}
+
+impl S3Objects {
+    pub fn new(client: Client, handle: Handle) -> Self {
+        Self { client, handle }
+    }
+}
+
+impl modelwatch_core::transform::ObjectStore for S3Objects {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        let rest = prefix.strip_prefix("s3://").ok_or_else(|| {
+            PortError::new(
+                "listing",
+                prefix.to_owned(),
+                PortErrorKind::Other,
+                "not an s3:// prefix",
+            )
+        })?;
+        let (bucket, key_prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let keys = self.handle.block_on(list_keys(&self.client, bucket, key_prefix))?;
+        Ok(keys
+            .into_iter()
+            .map(|(key, _)| format!("s3://{bucket}/{key}"))
+            .collect())
+    }
+
+    fn open(&self, uri: &str) -> Result<Box<dyn Read + Send + '_>, PortError> {
+        let (bucket, key) = S3Location::split_uri(uri)
+            .ok_or_else(|| PortError::new("opening", uri.to_owned(), PortErrorKind::Other, "not an s3:// object"))?;
+        let output = self
+            .handle
+            .block_on(self.client.get_object().bucket(bucket).key(key).send())
+            .map_err(|e| port_error("opening", uri.to_owned(), e))?;
+        let body = output.body.into_async_read();
+        Ok(Box::new(SyncIoBridge::new_with_handle(body, self.handle.clone())))
+    }
+}
+
 /// Reports written below a location, replacing what was there.
 pub struct S3ReportStore {
     client: Client,

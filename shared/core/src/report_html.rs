@@ -410,6 +410,12 @@ fn quality(page: &mut String, evaluation: &Evaluation) {
 fn predictions(page: &mut String, evaluation: &Evaluation, history: Option<&HistoryUpdate>) {
     let p = &evaluation.predictions;
     page.push_str("<h2>Predictions</h2>");
+    if p.invocations == 0 {
+        // A data set or an empty window: nothing captured to summarise (a data set's prediction column is
+        // profiled as `prediction_score` above).
+        page.push_str("<p class=\"muted\">No captured outputs in this run.</p>");
+        return;
+    }
     let _ = write!(
         page,
         "<p>{} invocations, {} invalid outputs; mean score {}{}.</p>",

@@ -30,8 +30,56 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+use crate::baseline::Baseline;
+use crate::evaluate::{Evaluation, EvaluationConfig, Sources, evaluate_window};
+use crate::metrics::MetricScope;
 use crate::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind};
+use crate::quality::CbpeCalibration;
 use crate::window::{Window, hour_of_key};
+
+/// The CloudWatch dimension naming the Batch Transform job of a datum, added to the `Endpoint` and
+/// `MonitoringSchedule` dimensions, so that a job's metrics are series of their own.
+pub const DIMENSION_TRANSFORM_JOB: &str = "TransformJobName";
+
+/// The reports folder of job `job` below an endpoint variant's folder (`{endpoint}/{variant}/`).
+pub fn report_folder(endpoint: &str, variant: &str, job: &str) -> String {
+    format!("{endpoint}/{variant}/transform/{job}")
+}
+
+/// Evaluates a Batch Transform job's capture as one window against `baseline` (the use case of the CLI's
+/// `--transform-capture` and of evaluate-captures on the job's completion): the reports of a window of captures,
+/// every metric with the [`DIMENSION_TRANSFORM_JOB`] dimension, and how the job's input and output lines met.
+/// Model quality is left out: the job's records have no ids that ground truth could name.
+///
+/// # Errors
+///
+/// A [`PortError`] when an object cannot be listed or opened.
+pub fn evaluate_job(
+    capture: &TransformCapture<'_>,
+    job: &str,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    estimate: Option<&CbpeCalibration>,
+    scope: &MetricScope,
+) -> Result<(Evaluation, JoinCounts), PortError> {
+    let sources = Sources {
+        captures: capture,
+        ground_truth: None,
+        quality_constraints: None,
+        estimate,
+    };
+    let config = EvaluationConfig {
+        quality: None,
+        ..config.clone()
+    };
+    let mut evaluation = evaluate_window(&sources, None, baseline, &config, scope, &mut |_, _, _| {})?;
+    for datum in &mut evaluation.metrics {
+        datum
+            .dimensions
+            .push((DIMENSION_TRANSFORM_JOB.to_owned(), job.to_owned()));
+    }
+    Ok((evaluation, capture.counts()))
+}
 
 /// The suffix Batch Transform gives an input object's output object.
 pub const OUTPUT_SUFFIX: &str = ".out";

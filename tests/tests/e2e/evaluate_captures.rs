@@ -790,3 +790,127 @@ async fn a_capture_file_deleted_after_the_listing_is_reported_and_the_window_com
     );
     deployment.check();
 }
+
+/// A completed Batch Transform job (SageMaker's state-change event, with its DataCaptureConfig) of the configured
+/// name prefix: its capture manifests and the objects they name, in the job's layout in the bucket, are evaluated
+/// as one window against the variant's baseline, as the template deploys the function (its role allows every
+/// call); the reports land below the variant's `transform/{job}/` folder and the metrics carry the job's name as
+/// a dimension. An event of another status is not acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
+    let sdk = sdk_config().await;
+    let s3 = modelwatch_aws::config::s3_client(&sdk);
+    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
+    let demo = DemoBucket::create(&s3).await;
+    let deployment = Deployment::new(
+        Function::EvaluateCaptures,
+        &[
+            ("DataBucketName", &demo.bucket),
+            ("EndpointName", demo::ENDPOINT),
+            ("VariantName", demo::VARIANT),
+            ("ScheduleName", &demo.schedule),
+            ("TransformJobNamePrefix", "score-"),
+        ],
+    );
+    let function = deployment.sdk_config().await;
+    let app = App {
+        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
+        clients: Clients {
+            s3: modelwatch_aws::config::s3_client(&function),
+            cloudwatch: modelwatch_aws::config::cloudwatch_client(&function),
+        },
+    };
+
+    // The job scored the demo's drifted last hour: its inputs are those captures' bodies, one line each.
+    let (_, body) = demo.data.captures.last().expect("captures");
+    let (mut input, mut output) = (String::new(), String::new());
+    for line in body.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        input.push_str(record["captureData"]["endpointInput"]["data"].as_str().unwrap());
+        input.push('\n');
+        output.push_str(
+            record["captureData"]["endpointOutput"]["data"]
+                .as_str()
+                .unwrap_or("0.5"),
+        );
+        output.push('\n');
+    }
+    let rows = body.lines().count() as u64;
+    let job = unique("score-job");
+    let b = &demo.bucket;
+    put(&s3, b, &format!("batch/in/{job}/part-0.csv"), input.as_bytes()).await;
+    put(&s3, b, &format!("batch/out/{job}/part-0.csv.out"), output.as_bytes()).await;
+    let capture = format!("batch/capture/{job}");
+    let hour = Utc::now().format("%Y/%m/%d/%H");
+    let manifest = |prefix: &str, key: &str| format!(r#"[{{"prefix": "s3://{b}/{prefix}/"}}, "{key}"]"#);
+    put(
+        &s3,
+        b,
+        &format!("{capture}/input/{hour}/m.json"),
+        manifest(&format!("batch/in/{job}"), "part-0.csv").as_bytes(),
+    )
+    .await;
+    put(
+        &s3,
+        b,
+        &format!("{capture}/output/{hour}/m.json"),
+        manifest(&format!("batch/out/{job}"), "part-0.csv.out").as_bytes(),
+    )
+    .await;
+
+    let event = |status: &str| {
+        serde_json::json!({
+            "version": "0", "id": unique("ev"), "detail-type": "SageMaker Transform Job State Change",
+            "source": "aws.sagemaker", "account": "000000000000", "time": Utc::now().to_rfc3339(),
+            "region": "us-east-1", "resources": [],
+            "detail": {"TransformJobName": job, "TransformJobStatus": status, "ModelName": "m",
+                       "DataCaptureConfig": {"DestinationS3Uri": format!("s3://{b}/{capture}")}}
+        })
+    };
+    let ignored = app
+        .handle(event("Stopped"), Utc::now(), "run-t0")
+        .await
+        .expect("not acted on");
+    assert!(
+        ignored.transform_jobs.is_empty() && ignored.ignored.len() == 1,
+        "{ignored:?}"
+    );
+
+    let response = app
+        .handle(event("Completed"), Utc::now(), "run-t1")
+        .await
+        .expect("the job evaluated");
+    let outcome = &response.transform_jobs[0];
+    assert_eq!(outcome.job, job);
+    assert_eq!(outcome.summary.rows, rows);
+    assert!(
+        outcome.summary.drifted_features > 0,
+        "the last hour drifted: {outcome:?}"
+    );
+    assert_eq!(
+        outcome.lines,
+        Default::default(),
+        "every input line had its output line"
+    );
+    let folder = format!("reports/{}/{}/transform/{job}", demo::ENDPOINT, demo::VARIANT);
+    let drift: serde_json::Value = serde_json::from_slice(&get(&s3, b, &format!("{folder}/drift.json")).await).unwrap();
+    assert!(drift["drifted"].as_u64().unwrap() > 0);
+    let page = String::from_utf8(get(&s3, b, &format!("{folder}/report.html")).await).unwrap();
+    assert!(page.contains("data-verdict=\"drifted\""));
+
+    let listed = cw
+        .list_metrics()
+        .namespace(DATA_METRICS_NAMESPACE)
+        .metric_name("dataset_drift_share")
+        .dimensions(
+            aws_sdk_cloudwatch::types::DimensionFilter::builder()
+                .name("TransformJobName")
+                .value(&job)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("ListMetrics");
+    assert_eq!(listed.metrics().len(), 1, "the job's series");
+    deployment.check();
+}
