@@ -587,6 +587,62 @@ mod tests {
         assert!(shares.iter().any(|(v, b, _)| *v == "red" && (*b - 0.5).abs() < 1e-9));
     }
 
+    /// Hundreds of features: the page stays small (no per-record data), the drifted ones come first and open, the
+    /// others folded.
+    #[test]
+    fn hundreds_of_features_stay_small_with_the_drifted_first() {
+        use crate::evaluate::{EvaluationConfig, Evaluator};
+        let n = 300;
+        let names: Vec<(String, Option<InferredType>)> =
+            (0..n).map(|i| (format!("f{i:03}"), Some(InferredType::Fractional))).collect();
+        let mut profile = DatasetProfile::new(names.clone());
+        for r in 0..2000 {
+            for f in &mut profile.features {
+                f.add_number(f64::from(r % 100), false);
+            }
+            profile.item_count += 1;
+        }
+        let baseline = Baseline::from_profile(&profile);
+        // The window: features f007 and f123 shifted far, the rest as in the baseline; 2,000 records.
+        let mut captures = String::new();
+        for r in 0..2000 {
+            let values: Vec<String> = (0..n)
+                .map(|i| {
+                    let shift = if i == 7 || i == 123 { 500 } else { 0 };
+                    format!("{}.5", r % 100 + shift)
+                })
+                .collect();
+            captures.push_str(
+                &serde_json::json!({"captureData": {"endpointInput": {"observedContentType": "text/csv",
+                    "mode": "INPUT", "data": values.join(","), "encoding": "CSV"}},
+                    "eventMetadata": {"eventId": format!("e{r}")}, "eventVersion": "0"})
+                .to_string(),
+            );
+            captures.push('\n');
+        }
+        let config = EvaluationConfig::default();
+        let mut evaluator = Evaluator::new(&baseline, &config);
+        evaluator.add_file("h.jsonl", captures.as_bytes());
+        let scope = crate::metrics::MetricScope {
+            endpoint: "ep".into(),
+            schedule: "s".into(),
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        let page = render(&evaluator.finish(&scope, None), None);
+        let order: Vec<&str> = page
+            .split("data-feature=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert_eq!(order.len(), n);
+        let mut first_two = order[..2].to_vec();
+        first_two.sort_unstable();
+        assert_eq!(first_two, ["f007", "f123"]);
+        assert_eq!(page.matches(" open>").count(), 2, "only the drifted are unfolded");
+        assert!(page.len() < 4 * 1024 * 1024, "{} bytes for {n} features", page.len());
+        assert!(page.len() / n < 12 * 1024, "{} bytes a feature", page.len() / n);
+    }
+
     #[test]
     fn text_is_escaped_and_numbers_read_as_a_person_reads_them() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
