@@ -593,8 +593,9 @@ mod tests {
     fn hundreds_of_features_stay_small_with_the_drifted_first() {
         use crate::evaluate::{EvaluationConfig, Evaluator};
         let n = 300;
-        let names: Vec<(String, Option<InferredType>)> =
-            (0..n).map(|i| (format!("f{i:03}"), Some(InferredType::Fractional))).collect();
+        let names: Vec<(String, Option<InferredType>)> = (0..n)
+            .map(|i| (format!("f{i:03}"), Some(InferredType::Fractional)))
+            .collect();
         let mut profile = DatasetProfile::new(names.clone());
         for r in 0..2000 {
             for f in &mut profile.features {
