@@ -32,6 +32,9 @@ pub struct Config {
     pub max_windows: usize,
     /// How long a window's claim lasts; longer than the function's timeout.
     pub lease: Duration,
+    /// The `DataCaptureConfig.DestinationS3Uri` of the Batch Transform jobs to evaluate, `{job}` replaced by the
+    /// job's name: SageMaker's state-change event describes the job without it.
+    pub transform_capture: Option<String>,
 }
 
 /// Default `SCHEDULE_NAME`: the core's, which the CLI uses too.
@@ -96,7 +99,21 @@ impl Config {
             settle: schedule.settle,
             max_windows: schedule.max_windows,
             lease: schedule.lease,
+            transform_capture: match vars.get("TRANSFORM_CAPTURE_S3_URI") {
+                None => None,
+                Some(t) => {
+                    t.replace("{job}", "job")
+                        .parse::<S3Location>()
+                        .map_err(|e| unparsable("TRANSFORM_CAPTURE_S3_URI", e))?;
+                    Some(t.to_owned())
+                }
+            },
         })
+    }
+
+    /// Where Batch Transform job `job` captured its data, from [`Config::transform_capture`].
+    pub fn transform_capture_of(&self, job: &str) -> Option<String> {
+        self.transform_capture.as_ref().map(|t| t.replace("{job}", job))
     }
 
     /// The baseline folder of `ev`.
@@ -184,6 +201,29 @@ mod tests {
         assert!(
             c.owner_of("other", "datacapture/churn/Canary/2024/05/01/13/x.jsonl")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_transform_jobs_capture_destination_names_the_job() {
+        let c = Config::from_vars(&vars(&BASE)).unwrap();
+        assert_eq!(c.transform_capture_of("score-1"), None);
+        let mut v = vars(&BASE);
+        v.insert(
+            "TRANSFORM_CAPTURE_S3_URI".into(),
+            "s3://bucket/batch-capture/{job}".into(),
+        );
+        let c = Config::from_vars(&v).unwrap();
+        assert_eq!(
+            c.transform_capture_of("score-1").as_deref(),
+            Some("s3://bucket/batch-capture/score-1")
+        );
+        v.insert("TRANSFORM_CAPTURE_S3_URI".into(), "bucket/batch-capture/{job}".into());
+        assert!(
+            Config::from_vars(&v)
+                .unwrap_err()
+                .to_string()
+                .contains("TRANSFORM_CAPTURE_S3_URI")
         );
     }
 

@@ -277,7 +277,12 @@ impl App {
                 name,
                 status,
                 destination,
-            } => match (status.as_str(), destination, self.config.endpoints.first()) {
+            } => match (
+                status.as_str(),
+                // The event's own DataCaptureConfig when it carries one, else the configured destination.
+                destination.or_else(|| self.config.transform_capture_of(&name)),
+                self.config.endpoints.first(),
+            ) {
                 ("Completed", Some(destination), Some(ev)) => {
                     let job = name.clone();
                     let runs = for_each_target(std::iter::once(ev.clone()), |ev| {
@@ -290,8 +295,8 @@ impl App {
                 }
                 ("Completed", None, _) => vec![HandlerError::Transform {
                     job: name,
-                    reason: "its event has no DataCaptureConfig.DestinationS3Uri: the job was created without data \
-                             capture"
+                    reason: "no capture destination: the event carries no DataCaptureConfig.DestinationS3Uri and \
+                             TRANSFORM_CAPTURE_S3_URI (the stack's TransformCaptureS3Uri) is not set"
                         .into(),
                     retryable: false,
                 }],

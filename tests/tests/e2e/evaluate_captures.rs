@@ -791,8 +791,9 @@ async fn a_capture_file_deleted_after_the_listing_is_reported_and_the_window_com
     deployment.check();
 }
 
-/// A completed Batch Transform job (SageMaker's state-change event, with its DataCaptureConfig) of the configured
-/// name prefix: its capture manifests and the objects they name, in the job's layout in the bucket, are evaluated
+/// A completed Batch Transform job of the configured name prefix (SageMaker's state-change event, which describes
+/// the job without its DataCaptureConfig: the stack's TransformCaptureS3Uri names the destination): its capture
+/// manifests and the objects they name, in the job's layout in the bucket, are evaluated
 /// as one window against the variant's baseline, as the template deploys the function (its role allows every
 /// call); the reports land below the variant's `transform/{job}/` folder and the metrics carry the job's name as
 /// a dimension. An event of another status is not acted on.
@@ -802,6 +803,7 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
     let s3 = modelwatch_aws::config::s3_client(&sdk);
     let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
     let demo = DemoBucket::create(&s3).await;
+    let destinations = format!("s3://{}/batch/capture/{{job}}", demo.bucket);
     let deployment = Deployment::new(
         Function::EvaluateCaptures,
         &[
@@ -810,6 +812,7 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
             ("VariantName", demo::VARIANT),
             ("ScheduleName", &demo.schedule),
             ("TransformJobNamePrefix", "score-"),
+            ("TransformCaptureS3Uri", &destinations),
         ],
     );
     let function = deployment.sdk_config().await;
@@ -864,7 +867,7 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
             "source": "aws.sagemaker", "account": "000000000000", "time": Utc::now().to_rfc3339(),
             "region": "us-east-1", "resources": [],
             "detail": {"TransformJobName": job, "TransformJobStatus": status, "ModelName": "m",
-                       "DataCaptureConfig": {"DestinationS3Uri": format!("s3://{b}/{capture}")}}
+                       "TransformOutput": {"S3OutputPath": format!("s3://{b}/batch/out/{job}")}}
         })
     };
     let ignored = app
