@@ -14,10 +14,9 @@ use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
 use modelwatch_core::evaluate::{EvaluationConfig, Sources};
-use modelwatch_core::metric_limits::{Withheld, publishable_at};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
-use modelwatch_core::ports::{CaptureObject, MetricSink, error_chain};
+use modelwatch_core::ports::{CaptureObject, error_chain};
 use modelwatch_core::transform::{self, JoinCounts, TransformCapture, TransformError};
 use modelwatch_core::window::{Window, hour_of_key};
 use serde::Serialize;
@@ -67,10 +66,9 @@ pub struct TransformOutcome {
     pub summary: modelwatch_core::evaluate::RunSummary,
     /// How the job's input and output lines met.
     pub lines: JoinCounts,
-    /// Metric data published.
-    pub published: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub withheld: Option<Withheld>,
+    /// Metric data published, and whether they had been by an earlier delivery of the event.
+    #[serde(flatten)]
+    pub published: transform::Published,
 }
 
 /// One window's outcome for one endpoint variant.
@@ -365,7 +363,12 @@ impl App {
         let folder_of_job = transform::report_folder(&ev.endpoint, &ev.variant, &job);
         let reports_at = self.config.reports.join(&folder_of_job);
         let reports = S3ReportStore::new(self.clients.s3.clone(), handle.clone(), reports_at.clone());
-        let metrics = CloudWatchSink::new(self.clients.cloudwatch.clone(), handle, self.config.namespace.clone());
+        let metrics = CloudWatchSink::new(
+            self.clients.cloudwatch.clone(),
+            handle.clone(),
+            self.config.namespace.clone(),
+        );
+        let state = S3StateStore::new(self.clients.s3.clone(), handle, self.config.state.clone());
         let config = self.config.clone();
         move || {
             let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
@@ -399,17 +402,15 @@ impl App {
             .map_err(|e| fail(error_chain(&e), e.retryable()))?;
             modelwatch_core::report::write_reports(&reports, &evaluation, None)
                 .map_err(|e| fail(error_chain(&e), e.retryable()))?;
-            let (publishable, withheld) = publishable_at(evaluation.metrics.clone(), now);
-            metrics
-                .publish(&publishable)
+            let marker = transform::marker_key(&ev.endpoint, &ev.variant, &job);
+            let published = transform::publish_once(&state, &marker, &metrics, evaluation.metrics.clone(), now)
                 .map_err(|e| fail(error_chain(&e), e.retryable()))?;
             let outcome = TransformOutcome {
                 job: job.clone(),
                 reports: reports_at.to_string(),
                 summary: evaluation.summary.clone(),
                 lines,
-                published: publishable.len(),
-                withheld,
+                published,
             };
             tracing::info!(
                 endpoint = %ev.endpoint,
@@ -418,6 +419,8 @@ impl App {
                 reports = %outcome.reports,
                 summary = ?outcome.summary,
                 lines = ?outcome.lines,
+                published = outcome.published.published,
+                already = outcome.published.already,
                 "Transform job evaluated."
             );
             Ok(outcome)

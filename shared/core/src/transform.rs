@@ -32,8 +32,9 @@ use chrono::{DateTime, Utc};
 
 use crate::baseline::Baseline;
 use crate::evaluate::{Evaluation, EvaluationConfig, Sources, evaluate_window};
-use crate::metrics::MetricScope;
-use crate::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind};
+use crate::metric_limits::{Withheld, publishable_at};
+use crate::metrics::{MetricDatum, MetricScope};
+use crate::ports::{CaptureObject, CaptureSource, MetricSink, PortError, PortErrorKind, StateStore};
 use crate::quality::CbpeCalibration;
 use crate::window::{Window, hour_of_key};
 
@@ -44,6 +45,59 @@ pub const DIMENSION_TRANSFORM_JOB: &str = "TransformJobName";
 /// The reports folder of job `job` below an endpoint variant's folder (`{endpoint}/{variant}/`).
 pub fn report_folder(endpoint: &str, variant: &str, job: &str) -> String {
     format!("{endpoint}/{variant}/transform/{job}")
+}
+
+/// The state key that marks job `job`'s metrics as published, below an endpoint variant's state.
+pub fn marker_key(endpoint: &str, variant: &str, job: &str) -> String {
+    format!("{endpoint}/{variant}/transform/{job}.json")
+}
+
+/// What [`publish_once`] did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Published {
+    /// Data published now (0 when they had been).
+    pub published: usize,
+    /// Data CloudWatch would refuse (too old or too far ahead), kept out.
+    pub withheld: Option<Withheld>,
+    /// The marker at `key` said the job's metrics were published already (a repeated or retried event).
+    pub already: bool,
+}
+
+/// Publishes a job's metrics once per job: not when its marker at `key` exists (an event delivered again:
+/// EventBridge delivers at least once), else publishes and then writes the marker, create-only (a run that wrote it
+/// first meanwhile is no error). A failure before the marker leaves it absent, so a retry publishes; only two
+/// deliveries running at once can both publish.
+///
+/// # Errors
+///
+/// A [`PortError`] of the state or the metric sink.
+pub fn publish_once(
+    state: &dyn StateStore,
+    key: &str,
+    metrics: &dyn MetricSink,
+    data: Vec<MetricDatum>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Published, PortError> {
+    if state.get(key)?.is_some() {
+        return Ok(Published {
+            published: 0,
+            withheld: None,
+            already: true,
+        });
+    }
+    let (publishable, withheld) = publishable_at(data, now);
+    metrics.publish(&publishable)?;
+    let marker = serde_json::json!({"published": publishable.len(), "at": now.to_rfc3339()}).to_string();
+    match state.put_if(key, marker.as_bytes(), None) {
+        Ok(_) => {}
+        Err(e) if e.kind == PortErrorKind::Conflict => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Published {
+        published: publishable.len(),
+        withheld,
+        already: false,
+    })
 }
 
 /// Evaluates a Batch Transform job's capture as one window against `baseline` (the use case of the CLI's
@@ -505,6 +559,28 @@ mod tests {
                 extra_output_lines: 1,
             }
         );
+    }
+
+    #[test]
+    fn a_jobs_metrics_are_published_once() {
+        use crate::memory::{MemoryMetrics, MemoryState};
+        let (state, metrics) = (MemoryState::default(), MemoryMetrics::default());
+        let now = chrono::Utc::now();
+        let datum = MetricDatum {
+            namespace: "n".into(),
+            metric_name: "m".into(),
+            dimensions: vec![],
+            value: 1.0,
+            statistics: None,
+            unit: crate::metrics::Unit::None,
+            timestamp: now,
+        };
+        let key = marker_key("ep", "AllTraffic", "score-1");
+        let first = publish_once(&state, &key, &metrics, vec![datum.clone()], now).unwrap();
+        assert_eq!((first.published, first.already), (1, false));
+        let again = publish_once(&state, &key, &metrics, vec![datum], now).unwrap();
+        assert_eq!((again.published, again.already), (0, true));
+        assert_eq!(metrics.data.lock().unwrap().len(), 1, "published once");
     }
 
     #[test]

@@ -915,5 +915,13 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
         .await
         .expect("ListMetrics");
     assert_eq!(listed.metrics().len(), 1, "the job's series");
+    assert!(outcome.published.published > 0 && !outcome.published.already);
+    // EventBridge delivers at least once: the same event again writes the reports again but publishes nothing.
+    let again = app
+        .handle(event("Completed"), Utc::now(), "run-t2")
+        .await
+        .expect("again");
+    let repeat = &again.transform_jobs[0].published;
+    assert_eq!((repeat.published, repeat.already), (0, true));
     deployment.check();
 }
