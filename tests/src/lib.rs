@@ -39,21 +39,28 @@ pub fn endpoint() -> String {
 /// A variable of the running stack's environment: from the process's environment (`scripts/test.sh` exports
 /// them), else from `.local/teststack.env`; fails with a message saying how to start the stack when neither has it.
 pub fn teststack_env(name: &str) -> String {
+    local_env(
+        "teststack.env",
+        name,
+        "the AWS emulator stack is not running: run `bash scripts/test.sh`, or `bash scripts/teststack/stack.sh \
+         install && bash scripts/teststack/stack.sh start`",
+    )
+}
+
+/// A variable that a script of the test command wrote into `.local/{file}` (`NAME=value` lines) for the tests: from
+/// the process's environment (`scripts/test.sh` exports them), else from the file; fails saying `how_to_start`
+/// when neither has it.
+pub fn local_env(file: &str, name: &str, how_to_start: &str) -> String {
     if let Ok(value) = std::env::var(name) {
         return value;
     }
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/teststack.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-        panic!(
-            "the AWS emulator stack is not running ({} is missing): run `bash scripts/test.sh`, or \
-             `bash scripts/teststack/stack.sh install && bash scripts/teststack/stack.sh start`",
-            file.display()
-        )
-    });
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local").join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing: {how_to_start}", path.display()));
     text.lines()
         .find_map(|l| l.trim().trim_start_matches("export ").strip_prefix(&format!("{name}=")))
         .map(|v| v.trim_matches('"').to_owned())
-        .unwrap_or_else(|| panic!("teststack.env names no {name}: restart the stack"))
+        .unwrap_or_else(|| panic!("{} names no {name}: {how_to_start}", path.display()))
 }
 
 /// An SDK configuration for the emulator, with the test credentials and the SDK's retry configuration.

@@ -369,14 +369,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
                 report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
-                publish_prometheus(
-                    &evaluation,
-                    &scope.endpoint,
-                    prometheus.as_deref(),
-                    pushgateway.as_deref(),
-                )?;
-                output::print_evaluation(&evaluation, None, &out);
-                return finish_code(&evaluation);
+                let exporters = (prometheus.as_deref(), pushgateway.as_deref());
+                return conclude(&evaluation, None, &out, &scope.endpoint, exporters);
             }
             if let (Some(destination), Some(root)) = (transform_capture, s3_root) {
                 let objects = local::FsObjects::new(root);
@@ -410,14 +404,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
                 report::write_reports(&FsReportStore::new(&out), &evaluation, None)?;
-                publish_prometheus(
-                    &evaluation,
-                    &scope.endpoint,
-                    prometheus.as_deref(),
-                    pushgateway.as_deref(),
-                )?;
-                output::print_evaluation(&evaluation, None, &out);
-                return finish_code(&evaluation);
+                let exporters = (prometheus.as_deref(), pushgateway.as_deref());
+                return conclude(&evaluation, None, &out, &scope.endpoint, exporters);
             }
             let captures = captures.expect("clap requires --captures without --dataset or --transform-capture");
             refuse_mixed_targets(&captures, window.as_ref())?;
@@ -446,14 +434,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     (evaluation, None)
                 }
             };
-            publish_prometheus(
-                &evaluation,
-                &target.endpoint,
-                prometheus.as_deref(),
-                pushgateway.as_deref(),
-            )?;
-            output::print_evaluation(&evaluation, history.as_ref(), &out);
-            finish_code(&evaluation)
+            let exporters = (prometheus.as_deref(), pushgateway.as_deref());
+            conclude(&evaluation, history.as_ref(), &out, &target.endpoint, exporters)
         }
         Command::Simulate(args) => {
             simulate::run(args)?;
@@ -468,6 +450,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The end of every evaluation, once its reports are written: its metrics to the Prometheus file and Pushgateway
+/// (`exporters`, when given), the evaluation printed, and the exit status.
+fn conclude(
+    evaluation: &Evaluation,
+    history: Option<&modelwatch_core::history::HistoryUpdate>,
+    out: &Path,
+    endpoint: &str,
+    exporters: (Option<&Path>, Option<&str>),
+) -> Result<ExitCode> {
+    publish_prometheus(evaluation, endpoint, exporters.0, exporters.1)?;
+    output::print_evaluation(evaluation, history, out);
+    finish_code(evaluation)
 }
 
 /// Writes the run's metrics in Prometheus' text exposition format to `file` (through a temporary file beside it,

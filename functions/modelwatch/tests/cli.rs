@@ -1219,24 +1219,13 @@ fn a_data_set_is_evaluated_as_the_window() {
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
-/// The Pushgateway the test command starts (`scripts/pushgateway.sh`): from the environment, else from
-/// `.local/pushgateway.env`.
+/// The Pushgateway the test command starts (`scripts/pushgateway.sh`).
 fn pushgateway_url() -> String {
-    if let Ok(url) = std::env::var("PUSHGATEWAY_URL") {
-        return url;
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/pushgateway.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-        panic!(
-            "no Pushgateway is running ({} is missing): run `bash scripts/test.sh`, or `bash scripts/pushgateway.sh \
-             install && bash scripts/pushgateway.sh start`",
-            file.display()
-        )
-    });
-    text.trim()
-        .strip_prefix("PUSHGATEWAY_URL=")
-        .expect("PUSHGATEWAY_URL=...")
-        .to_owned()
+    modelwatch_e2e::local_env(
+        "pushgateway.env",
+        "PUSHGATEWAY_URL",
+        "run `bash scripts/test.sh`, or `bash scripts/pushgateway.sh install && bash scripts/pushgateway.sh start`",
+    )
 }
 
 /// The value of the sample of `family` whose labels include all of `labels`, in an exposition text.
@@ -1314,20 +1303,13 @@ fn metrics_go_to_a_prometheus_file_and_a_pushgateway() {
     assert!(stderr.contains("answered 404"), "{stderr}");
 }
 
-/// Headless Chromium, unpacked by `scripts/chromium.sh` (which `scripts/test.sh` runs): from the environment, else
-/// from `.local/chromium.env`.
+/// Headless Chromium, unpacked by `scripts/chromium.sh` (which `scripts/test.sh` runs).
 fn chromium() -> String {
-    if let Ok(path) = std::env::var("CHROMIUM") {
-        return path;
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/chromium.env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-        panic!(
-            "no headless Chromium ({} is missing): run `bash scripts/test.sh`, or `bash scripts/chromium.sh install`",
-            file.display()
-        )
-    });
-    text.trim().strip_prefix("CHROMIUM=").expect("CHROMIUM=...").to_owned()
+    modelwatch_e2e::local_env(
+        "chromium.env",
+        "CHROMIUM",
+        "run `bash scripts/test.sh`, or `bash scripts/chromium.sh install`",
+    )
 }
 
 /// The share of a PNG's pixels that are not the page's white, and whether any is `color` (within a small distance).
