@@ -376,12 +376,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let objects = local::FsObjects::new(root);
                 let capture =
                     modelwatch_core::transform::TransformCapture::discover(&objects, &destination, window.as_ref())?;
-                let job = destination
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("transform")
-                    .to_owned();
+                let job = modelwatch_core::transform::job_of_destination(&destination).to_owned();
                 let scope = MetricScope {
                     endpoint: endpoint.unwrap_or_else(|| job.clone()),
                     schedule,

@@ -42,6 +42,16 @@ use crate::window::{Window, hour_of_key};
 /// `MonitoringSchedule` dimensions, so that a job's metrics are series of their own.
 pub const DIMENSION_TRANSFORM_JOB: &str = "TransformJobName";
 
+/// A job's name as its capture destination says it when nothing else does: the destination's last folder
+/// (`s3://bucket/batch-capture/score-1/` is `score-1`), as `TransformCaptureS3Uri`'s `{job}` places it.
+pub fn job_of_destination(destination: &str) -> &str {
+    destination
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(destination)
+}
+
 /// The reports folder of job `job` below an endpoint variant's folder (`{endpoint}/{variant}/`).
 pub fn report_folder(endpoint: &str, variant: &str, job: &str) -> String {
     format!("{endpoint}/{variant}/transform/{job}")
@@ -160,13 +170,6 @@ pub trait ObjectStore: Sync {
 pub struct Manifest {
     pub prefix: String,
     pub keys: Vec<String>,
-}
-
-impl Manifest {
-    /// The objects' URIs.
-    pub fn uris(&self) -> impl Iterator<Item = String> + '_ {
-        self.keys.iter().map(|k| format!("{}{k}", self.prefix))
-    }
 }
 
 /// Why a job's capture could not be read.
@@ -501,7 +504,10 @@ mod tests {
     #[test]
     fn manifests_are_read_as_aws_writes_them() {
         let one = parse_manifest("[{\"prefix\":\"s3://b/p\"},\"k1\",\"d/k2\"]").unwrap();
-        assert_eq!(one[0].uris().collect::<Vec<_>>(), ["s3://b/p/k1", "s3://b/p/d/k2"]);
+        assert_eq!(
+            (one[0].prefix.as_str(), one[0].keys.as_slice()),
+            ("s3://b/p/", &["k1".to_owned(), "d/k2".to_owned()][..])
+        );
         let lines = parse_manifest("[{\"prefix\":\"s3://b/\"},\"k\"]\n[{\"prefix\":\"s3://c/\"}]\n").unwrap();
         assert_eq!(lines.len(), 2);
         for bad in ["{}", "[\"k\"]", "[{\"prefix\":\"s3://b/\"}, 1]", "not json"] {
@@ -559,6 +565,12 @@ mod tests {
                 extra_output_lines: 1,
             }
         );
+    }
+
+    #[test]
+    fn a_destination_names_its_job() {
+        assert_eq!(job_of_destination("s3://b/batch-capture/score-1/"), "score-1");
+        assert_eq!(job_of_destination("s3://b/score-2"), "score-2");
     }
 
     #[test]
