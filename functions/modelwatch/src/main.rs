@@ -161,6 +161,10 @@ struct EvaluateArgs {
     /// A JSON configuration file (reader limits, JSON selectors, drift methods and thresholds).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Threads that read the captures (default: the configuration's `reader.threads`, else one a core). The
+    /// reports are the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// The endpoint name in the metrics' dimensions and the state's keys (default: taken from the capture path,
     /// `{endpoint}/{variant}/yyyy/mm/dd/hh`).
     #[arg(long)]
@@ -289,6 +293,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 from,
                 to,
                 config,
+                threads,
                 endpoint,
                 variant,
                 schedule,
@@ -310,6 +315,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let config_path = config;
             let mut config = read_config(config_path.as_deref())?;
+            if let Some(n) = threads {
+                config.reader.threads = usize::from(n);
+            }
             let mut files = read_baseline(&baseline_dir)?;
             if let Some(path) = quality_constraints {
                 files.quality_constraints = Some(read_quality_constraints(&path)?);

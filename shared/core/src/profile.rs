@@ -314,6 +314,20 @@ impl DatasetProfile {
         }
     }
 
+    /// Restarts every quantile sketch's generator from `salt` (see [`KllSketch::reseed`]): each chunk of a file read
+    /// in parallel has its own.
+    pub fn reseed(&mut self, salt: u64) {
+        let features = self
+            .features
+            .iter_mut()
+            .chain([&mut self.prediction_score, &mut self.prediction_label]);
+        for (i, feature) in features.enumerate() {
+            if let Some(sketch) = &mut feature.sketch {
+                sketch.reseed(salt.wrapping_mul(0x1_0000_0001).wrapping_add(i as u64));
+            }
+        }
+    }
+
     /// Adds one capture row: its feature values in schema order and its prediction.
     pub fn add_row(&mut self, row: &CaptureRow<'_>) {
         self.item_count += 1;

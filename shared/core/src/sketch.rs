@@ -136,6 +136,17 @@ impl KllSketch {
         sketch
     }
 
+    /// Restarts the generator that picks the halves kept at compaction from a state derived from `salt`: sketches
+    /// of parts of one input that are merged later (chunks of a file read on several cores) should not all flip
+    /// the same coins. Deterministic: the same salt gives the same sketch.
+    pub fn reseed(&mut self, salt: u64) {
+        // splitmix64's finaliser spreads consecutive salts over the whole state; xorshift needs a non-zero one.
+        let mut z = salt.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.seed = (z ^ (z >> 31)).max(1);
+    }
+
     /// The sketch size parameter.
     pub fn k(&self) -> u32 {
         self.k

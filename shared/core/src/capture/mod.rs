@@ -37,7 +37,8 @@ mod types;
 
 pub use number::classify;
 pub use reader::{
-    CaptureError, CaptureReader, DEFAULT_MAX_LINE_BYTES, ReaderConfig, is_capture_file, open_decompressed,
+    CaptureError, CaptureReader, DEFAULT_MAX_LINE_BYTES, ReaderConfig, ReaderCounts, is_capture_file,
+    open_decompressed, records_read,
 };
 pub use types::{CaptureRow, CaptureSink, EventMeta, FeatureSpec, FileSummary, InferredType, Schema, Value};
 

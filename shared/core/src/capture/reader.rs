@@ -31,6 +31,10 @@ pub struct ReaderConfig {
     /// Where to find features and predictions in JSON bodies.
     #[serde(default)]
     pub json: JsonSelectors,
+    /// Threads that read captures (0, the default: one a core). The reports do not depend on it: files are cut
+    /// into the same chunks and merged in the same order whatever the number (see [`crate::evaluate`]).
+    #[serde(default)]
+    pub threads: usize,
 }
 
 fn default_max_line_bytes() -> usize {
@@ -47,6 +51,7 @@ impl Default for ReaderConfig {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_locations: DEFAULT_MAX_LOCATIONS,
             json: Default::default(),
+            threads: 0,
         }
     }
 }
@@ -285,6 +290,38 @@ impl CaptureReader {
         self.output_first_rows
     }
 
+    /// A reader of the same configuration and schema with nothing counted yet: one per worker when a run reads on
+    /// several cores. Its counts go back with [`CaptureReader::take_counts`] and [`CaptureReader::add_counts`].
+    pub fn fork(&self) -> CaptureReader {
+        let mut reader = CaptureReader::new(self.config.clone(), self.schema.clone());
+        reader.schema_inferred = self.schema_inferred;
+        reader
+    }
+
+    /// What this reader counted so far (skips, row widths, unknown names, output-first rows), taken out: the
+    /// reader's counts start again from zero.
+    pub fn take_counts(&mut self) -> ReaderCounts {
+        ReaderCounts {
+            skips: std::mem::replace(&mut self.skips, SkipReport::new(self.config.max_locations)),
+            field_count_mismatches: std::mem::take(&mut self.field_count_mismatches),
+            extra_names: std::mem::take(&mut self.extra_names),
+            output_first_rows: std::mem::take(&mut self.output_first_rows),
+        }
+    }
+
+    /// Adds counts another reader took (of input that comes after what this one read: skip locations are kept in
+    /// the order they are added).
+    pub fn add_counts(&mut self, counts: &ReaderCounts) {
+        self.skips.merge(&counts.skips);
+        for (width, n) in &counts.field_count_mismatches {
+            *self.field_count_mismatches.entry(*width).or_default() += n;
+        }
+        for (name, n) in &counts.extra_names {
+            *self.extra_names.entry(name.clone()).or_default() += n;
+        }
+        self.output_first_rows += counts.output_first_rows;
+    }
+
     /// Reads one capture stream to its end, handing every row to `sink`.
     ///
     /// # Errors
@@ -297,23 +334,45 @@ impl CaptureReader {
     pub fn read<R: BufRead>(
         &mut self,
         source_name: &str,
-        mut input: R,
+        input: R,
         sink: &mut impl CaptureSink,
     ) -> Result<FileSummary, CaptureError> {
         let mut summary = FileSummary::default();
-        let mut line_no = 0u64;
-        let mut line = std::mem::take(&mut self.line);
-        loop {
-            line.clear();
-            let read = read_line_limited(&mut input, &mut line, self.config.max_line_bytes);
-            let status = read.map_err(|source| CaptureError::Io {
+        if let Err((source, line)) = self.read_lines(source_name, input, 0, &mut summary, sink) {
+            return Err(CaptureError::Io {
                 source_name: source_name.to_owned(),
-                line: line_no,
+                line,
                 summary,
                 source,
-            })?;
+            });
+        }
+        records_read(source_name, summary)
+    }
+
+    /// Reads the lines of a stream that starts after line `first_line` of its file (a chunk of it, or the whole
+    /// file from 0), counting into `summary` and handing every row to `sink`; returns the number of lines read.
+    ///
+    /// # Errors
+    ///
+    /// The stream's error, with the number of the last line read before it.
+    pub fn read_lines<R: BufRead>(
+        &mut self,
+        source_name: &str,
+        mut input: R,
+        first_line: u64,
+        summary: &mut FileSummary,
+        sink: &mut impl CaptureSink,
+    ) -> Result<u64, (io::Error, u64)> {
+        let mut line_no = first_line;
+        let mut line = std::mem::take(&mut self.line);
+        let result = loop {
+            line.clear();
+            let status = match read_line_limited(&mut input, &mut line, self.config.max_line_bytes) {
+                Ok(status) => status,
+                Err(e) => break Err((e, line_no)),
+            };
             let too_long = match status {
-                LineStatus::End => break,
+                LineStatus::End => break Ok(line_no - first_line),
                 LineStatus::Line => false,
                 LineStatus::TooLong => true,
             };
@@ -344,16 +403,35 @@ impl CaptureReader {
                     self.skips.record(reason, source_name, line_no)
                 }
             }
-        }
+        };
         self.line = line;
-        if summary.records == 0 && summary.lines > 0 {
-            return Err(CaptureError::NoRecords {
-                source_name: source_name.to_owned(),
-                lines: summary.lines,
-            });
-        }
-        Ok(summary)
+        result
     }
+}
+
+/// A file's summary once all of it was read: [`CaptureError::NoRecords`] when it has lines but no capture record.
+///
+/// # Errors
+///
+/// As said.
+pub fn records_read(source_name: &str, summary: FileSummary) -> Result<FileSummary, CaptureError> {
+    if summary.records == 0 && summary.lines > 0 {
+        return Err(CaptureError::NoRecords {
+            source_name: source_name.to_owned(),
+            lines: summary.lines,
+        });
+    }
+    Ok(summary)
+}
+
+/// What a [`CaptureReader`] counts besides rows, taken out of one reader and added to another
+/// ([`CaptureReader::take_counts`]).
+#[derive(Debug, Clone, Default)]
+pub struct ReaderCounts {
+    pub skips: SkipReport,
+    pub field_count_mismatches: BTreeMap<usize, u64>,
+    pub extra_names: BTreeMap<String, u64>,
+    pub output_first_rows: u64,
 }
 
 impl CaptureReader {

@@ -17,6 +17,7 @@
 //! ([`Evaluation`] and its outcomes). The CloudWatch encoding of a window's data metrics is
 //! [`crate::metrics::data_metrics`]; the model-quality baseline helpers are [`crate::suggest_quality`]'s.
 
+mod chunks;
 pub mod config;
 
 use std::io::Read;
@@ -27,16 +28,17 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, Statistics};
 use crate::capture::{CaptureReader, FileSummary, SkipReport, open_decompressed};
 use crate::drift::{self, DriftReport, ModelMonitorComparison};
-use crate::history::{WindowBuilder, WindowSummary};
+use crate::history::WindowSummary;
 use crate::metrics::{MODEL_METRICS_NAMESPACE, MetricDatum, MetricScope, Unit, data_metrics};
 use crate::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind, error_chain};
 use crate::profile::DatasetProfile;
 use crate::quality::{
-    self, CbpeAccumulator, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints,
-    ModelQualityStatistics, ProblemSpec, ProblemType, QualityJoin, QualityViolation,
+    self, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints, ModelQualityStatistics,
+    ProblemSpec, ProblemType, QualityViolation,
 };
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
+use chunks::{Feed, Merge, RowRules, Tally};
 
 pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig, SettingsError};
 
@@ -163,97 +165,62 @@ pub const LABELS_EVALUATED_METRIC: &str = "quality_labels_evaluated";
 pub struct Evaluator<'a> {
     baseline: &'a Baseline,
     config: &'a EvaluationConfig,
+    /// The run's reader: its schema and configuration, and the counts of every chunk read.
     reader: CaptureReader,
-    profile: DatasetProfile,
+    rules: RowRules<'a>,
+    /// What the rows added up to.
+    tally: Tally,
     files: Vec<FileResult>,
     quality: Option<QualityState>,
-    outputs: OutputState,
-    estimate: Option<(&'a CbpeCalibration, CbpeAccumulator)>,
     window_start: Option<DateTime<Utc>>,
-    rows_outside_window: u64,
 }
 
-/// How outputs are read for the prediction summary, and the summary so far.
-struct OutputState {
-    spec: Option<ProblemSpec>,
-    summary: WindowBuilder,
-}
-
-impl OutputState {
-    /// Counts one row's output: missing, or neither a finite score nor a label, is invalid.
-    fn add(&mut self, prediction: Option<&crate::payload::Prediction<'_>>) {
-        let Some(p) = prediction else {
-            self.summary.add_invalid();
-            return;
-        };
-        let score = p.score.filter(|s| s.is_finite());
-        let label = p.label.as_deref();
-        if score.is_none() && label.is_none() {
-            self.summary.add_invalid();
-            return;
-        }
-        let positive = match &self.spec {
-            Some(ProblemSpec::Binary(o)) => o.predicted_positive(score, label),
-            _ => None,
-        };
-        let class = match &self.spec {
-            Some(ProblemSpec::Regression) => None,
-            _ => label.map(quality::normalize_class),
-        };
-        self.summary.add(score, positive, class.as_deref());
-    }
-}
-
+/// The model-quality state besides the join (which is the tally's).
 struct QualityState {
-    join: QualityJoin,
     problem: ProblemType,
     skips: SkipReport,
     files: Vec<FileResult>,
-    /// The first error the join reported (too many classes), kept for the summary.
-    error: Option<String>,
 }
 
 impl<'a> Evaluator<'a> {
     /// An evaluator against `baseline`.
     pub fn new(baseline: &'a Baseline, config: &'a EvaluationConfig) -> Self {
         let schema = baseline.schema();
-        let profile = DatasetProfile::new(schema.features.iter().map(|f| (f.name.clone(), f.kind)));
+        let rules = RowRules {
+            features: schema.features.iter().map(|f| (f.name.clone(), f.kind)).collect(),
+            outputs: config
+                .quality
+                .as_ref()
+                .map(QualityConfig::spec)
+                .or_else(|| config.predictions.as_ref().map(PredictionConfig::spec)),
+            quality: config.quality.as_ref().map(QualityConfig::spec),
+            calibration: None,
+        };
         let quality = config.quality.as_ref().map(|q| QualityState {
-            join: QualityJoin::new(q.spec()),
             problem: q.problem_type,
             skips: SkipReport::default(),
             files: Vec::new(),
-            error: None,
         });
-        let spec = config
-            .quality
-            .as_ref()
-            .map(QualityConfig::spec)
-            .or_else(|| config.predictions.as_ref().map(PredictionConfig::spec));
         Self {
             baseline,
             config,
             reader: CaptureReader::new(config.reader.clone(), schema),
-            profile,
+            tally: rules.tally(0),
+            rules,
             files: Vec::new(),
             quality,
-            outputs: OutputState {
-                spec,
-                summary: WindowBuilder::default(),
-            },
-            estimate: None,
             window_start: None,
-            rows_outside_window: 0,
         }
     }
 
     /// Also estimates binary performance without labels (CBPE) under `calibration`. Without a problem type in the
     /// configuration, outputs are then read as the calibration's binary problem.
     pub fn with_estimate(mut self, calibration: &'a CbpeCalibration) -> Self {
-        self.outputs
-            .spec
+        self.rules
+            .outputs
             .get_or_insert_with(|| ProblemSpec::Binary(calibration.options.clone()));
-        self.estimate = Some((calibration, calibration.accumulator()));
+        self.rules.calibration = Some(calibration);
+        self.tally.estimate = Some(calibration.accumulator());
         self
     }
 
@@ -266,66 +233,55 @@ impl<'a> Evaluator<'a> {
     /// Reads one capture file (gzip when `name` ends in `.gz`). A file that cannot be read is recorded with its
     /// error and the run goes on; what was read before the failure is kept.
     pub fn add_file(&mut self, name: &str, input: impl Read) -> &FileResult {
-        self.read_file(name, input, None)
+        self.add_one(name, input, None)
     }
 
     /// Reads one capture file outside the hourly layout, keeping only the rows whose `inferenceTime` falls inside
     /// `window`; the others (and rows without a time) are counted in [`RunSummary::rows_outside_window`].
     pub fn add_file_within(&mut self, name: &str, input: impl Read, window: &Window) -> &FileResult {
-        self.read_file(name, input, Some(window))
+        self.add_one(name, input, Some(*window))
     }
 
-    fn read_file(&mut self, name: &str, input: impl Read, within: Option<&Window>) -> &FileResult {
-        let profile = &mut self.profile;
-        let quality = &mut self.quality;
-        let outputs = &mut self.outputs;
-        let estimate = &mut self.estimate;
-        let outside = &mut self.rows_outside_window;
-        let mut sink = |row: &crate::capture::CaptureRow<'_>| {
-            if let Some(w) = within
-                && !row.meta.inference_time.is_some_and(|t| w.contains(t))
-            {
-                *outside += 1;
-                return;
-            }
-            profile.add_row(row);
-            outputs.add(row.prediction);
-            if let (Some((calibration, acc)), Some(p)) = (estimate.as_mut(), row.prediction) {
-                calibration.add(acc, p.score, p.label.as_deref());
-            }
-            if let (Some(q), Some(id), Some(p)) = (quality.as_mut(), row.meta.join_id(), row.prediction) {
-                let index = (row.rows_in_record > 1).then_some(row.index);
-                if let Err(e) = q
-                    .join
-                    .add_capture(id, index, p.score, p.label.as_deref(), row.meta.inference_time)
-                {
-                    q.error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        };
-        let result = match self.reader.read(name, open_decompressed(name, input), &mut sink) {
-            Ok(summary) => FileResult {
-                name: name.to_owned(),
-                summary,
-                error: None,
-            },
-            Err(e) => FileResult {
-                name: name.to_owned(),
-                summary: e.read_before(),
-                error: Some(error_chain(&e)),
-            },
-        };
-        self.files.push(result);
-        self.files.last().expect("just pushed")
+    fn add_one(&mut self, name: &str, input: impl Read, within: Option<Window>) -> &FileResult {
+        let read: Result<(), std::convert::Infallible> = self.read_files(|feed| {
+            feed.file(name, input, within);
+            Ok(())
+        });
+        let Ok(()) = read;
+        self.files.last().expect("a file read leaves its result")
+    }
+
+    /// The threads that read captures: the configured number, else one a core; one when the schema is learnt from
+    /// the first row (every chunk must be read with the same).
+    fn threads(&self) -> usize {
+        if self.reader.schema().is_empty() {
+            return 1;
+        }
+        match self.config.reader.threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        }
+    }
+
+    /// Reads the capture files `feed` hands on, on [`Evaluator::threads`] threads (see [`chunks`]).
+    ///
+    /// # Errors
+    ///
+    /// `feed`'s error; the files it handed on before are read all the same.
+    fn read_files<E>(&mut self, feed: impl FnOnce(&mut Feed<'_>) -> Result<(), E>) -> Result<(), E> {
+        let threads = self.threads();
+        let merge = Merge::new(&mut self.tally, &mut self.reader, &mut self.files);
+        chunks::read_files(merge, &self.rules, threads, self.config.reader.max_line_bytes, feed)
     }
 
     /// Reads one ground-truth file (gzip when `name` ends in `.gz`) into the quality join; a no-op without
     /// quality configured. A file that cannot be read is recorded with its error and the run goes on; what was read
     /// before the failure is kept and counted.
     pub fn add_ground_truth(&mut self, name: &str, input: impl Read) {
-        let Some(q) = self.quality.as_mut() else { return };
-        let join = &mut q.join;
-        let error = &mut q.error;
+        let (Some(q), Some(join)) = (self.quality.as_mut(), self.tally.join.as_mut()) else {
+            return;
+        };
+        let error = &mut self.tally.join_error;
         let result = quality::read_ground_truth(
             open_decompressed(name, input),
             name,
@@ -353,12 +309,12 @@ impl<'a> Evaluator<'a> {
 
     /// Adds a stored partial profile (an hour folded in earlier) instead of re-reading its files.
     pub fn add_profile(&mut self, partial: &DatasetProfile) {
-        self.profile.merge(partial);
+        self.tally.profile.merge(partial);
     }
 
     /// The profile so far.
     pub fn profile(&self) -> &DatasetProfile {
-        &self.profile
+        &self.tally.profile
     }
 
     /// Compares, checks and computes the metrics; `quality_constraints` are checked when quality is configured.
@@ -367,14 +323,20 @@ impl<'a> Evaluator<'a> {
             baseline,
             config,
             reader,
-            profile,
+            rules,
+            tally,
             files,
             quality,
-            outputs,
-            estimate,
             window_start,
-            rows_outside_window,
         } = self;
+        let Tally {
+            profile,
+            join,
+            join_error,
+            predictions,
+            estimate,
+            rows_outside_window,
+        } = tally;
         let comparison = ModelMonitorComparison::from_constraints(&baseline.constraints);
         let mut drift = drift::compare(&baseline.statistics, &comparison, &profile, &config.drift);
         drift.add_not_comparable(baseline);
@@ -408,8 +370,8 @@ impl<'a> Evaluator<'a> {
             history_not_recorded: None,
         };
         let mut metrics = data_metrics(baseline, &profile, &drift, (summary.skipped, summary.violations), scope);
-        let quality = quality.map(|q| {
-            let evaluated = q.join.evaluate();
+        let quality = quality.zip(join).map(|(q, join)| {
+            let evaluated = join.evaluate();
             let minimum = config.quality.as_ref().map_or(1, |c| c.min_labels.max(1));
             let pairs = evaluated.report.evaluated;
             metrics.push(scope.datum(
@@ -433,7 +395,7 @@ impl<'a> Evaluator<'a> {
                 metrics.extend(quality::quality_metric_data(&evaluated.statistics, scope));
             }
             let mut files = q.files;
-            if let Some(e) = q.error {
+            if let Some(e) = join_error {
                 files.push(FileResult {
                     name: "(join)".into(),
                     summary: FileSummary::default(),
@@ -451,7 +413,7 @@ impl<'a> Evaluator<'a> {
                 not_measured,
             }
         });
-        let estimate = estimate.map(|(calibration, acc)| {
+        let estimate = rules.calibration.zip(estimate).map(|(calibration, acc)| {
             let estimate = acc.estimate();
             metrics.extend(quality::estimate_metric_data(&estimate, scope));
             EstimateOutcome {
@@ -474,7 +436,7 @@ impl<'a> Evaluator<'a> {
             profile,
             summary,
             quality,
-            predictions: outputs.summary.finish(window_start.unwrap_or(scope.timestamp)),
+            predictions: predictions.finish(window_start.unwrap_or(scope.timestamp)),
             estimate,
         }
     }
@@ -607,30 +569,26 @@ pub fn evaluate_window(
             }
         }
     }
-    for (i, object) in objects.iter().enumerate() {
-        on_object(i, objects.len(), object);
-        match source.open(object) {
-            // A file outside the hourly layout has no folder that selected it for the window: its records are.
-            Ok(body) => match (window, object.hour) {
-                (Some(w), None) => {
-                    evaluator.add_file_within(&object.name, body, w);
-                }
-                _ => {
-                    evaluator.add_file(&object.name, body);
-                }
-            },
-            // Gone since the listing (a lifecycle rule, a deletion): reported with the window, which is complete
-            // without it.
-            Err(e) if e.kind == PortErrorKind::NotFound => evaluator.files.push(FileResult {
-                name: object.name.clone(),
-                summary: FileSummary::default(),
-                error: Some(error_chain(&e)),
-            }),
-            // There but not readable now (throttled past the retries, a 5xx, no network): the window is not
-            // evaluated on part of its data; it fails, and the scheduled runs retry it.
-            Err(e) => return Err(e),
+    evaluator.read_files(|feed| {
+        for (i, object) in objects.iter().enumerate() {
+            on_object(i, objects.len(), object);
+            match source.open(object) {
+                // A file outside the hourly layout has no folder that selected it for the window: its records are.
+                Ok(body) => feed.file(&object.name, body, window.filter(|_| object.hour.is_none()).copied()),
+                // Gone since the listing (a lifecycle rule, a deletion): reported with the window, which is complete
+                // without it.
+                Err(e) if e.kind == PortErrorKind::NotFound => feed.failed(FileResult {
+                    name: object.name.clone(),
+                    summary: FileSummary::default(),
+                    error: Some(error_chain(&e)),
+                }),
+                // There but not readable now (throttled past the retries, a 5xx, no network): the window is not
+                // evaluated on part of its data; it fails, and the scheduled runs retry it.
+                Err(e) => return Err(e),
+            }
         }
-    }
+        Ok(())
+    })?;
     Ok(evaluator.finish(scope, sources.quality_constraints))
 }
 
@@ -847,6 +805,103 @@ mod tests {
         assert_eq!(accuracy.namespace, crate::metrics::MODEL_METRICS_NAMESPACE);
         assert!((accuracy.value - 0.875).abs() < 1e-12);
         assert!(metric("accuracy").is_none(), "no realised metric without labels");
+    }
+
+    /// Files of several chunks (bad lines in each, a gzip file cut short) give the same reports, skip locations and
+    /// file results on one thread as on several; the cut file's result is the plain reader's.
+    #[test]
+    fn a_run_reports_the_same_on_one_thread_as_on_several() {
+        use std::io::Write as _;
+        let baseline = baseline();
+        let mut big = String::new();
+        let mut bad_lines = Vec::new();
+        let mut line_no = 0u64;
+        for i in 0..30_000u32 {
+            let x = format!("{}", f64::from(i % 1000) / 97.0 + f64::from(i / 10_000));
+            let score = f64::from((i * 7919) % 1000) / 1000.0;
+            big.push_str(&line(&format!("r{i}"), &x, Some(csv(&score.to_string()))));
+            big.push('\n');
+            line_no += 1;
+            if i % 9_001 == 17 {
+                big.push_str("{not json\n");
+                line_no += 1;
+                bad_lines.push(line_no);
+            }
+        }
+        assert!(
+            big.len() > chunks::CHUNK_BYTES,
+            "{} bytes: more than one chunk",
+            big.len()
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(big.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let cut = &gz[..gz.len() * 3 / 5];
+        let labels: String = (0..30_000)
+            .step_by(2)
+            .map(|i| {
+                let y = u8::from((i * 7919) % 1000 >= 400);
+                format!(
+                    "{{\"groundTruthData\": {{\"data\": \"{y}\", \"encoding\": \"CSV\"}}, \
+                     \"eventMetadata\": {{\"eventId\": \"r{i}\"}}, \"eventVersion\": \"0\"}}\n"
+                )
+            })
+            .collect();
+        let calibration = CbpeCalibration::fit(BinaryOptions::default(), [("0", Some(0.1)), ("1", Some(0.9))]).unwrap();
+        let run = |threads: usize| {
+            let config = EvaluationConfig {
+                quality: Some(QualityConfig::new(ProblemType::BinaryClassification)),
+                reader: crate::capture::ReaderConfig {
+                    threads,
+                    ..Default::default()
+                },
+                ..EvaluationConfig::default()
+            };
+            let mut evaluator = Evaluator::new(&baseline, &config).with_estimate(&calibration);
+            evaluator.add_ground_truth("labels.jsonl", labels.as_bytes());
+            evaluator.add_file("big.jsonl", big.as_bytes());
+            evaluator.add_file("small.jsonl", captures().as_bytes());
+            evaluator.add_file("cut.jsonl.gz", cut);
+            evaluator.finish(&scope(), None)
+        };
+        let one = run(1);
+        assert_eq!(one.files[0].summary.lines, line_no);
+        assert_eq!(one.files[0].summary.records, 30_000);
+        let locations: Vec<u64> = one.skips.locations[&crate::capture::SkipReason::NotJson]
+            .iter()
+            .filter(|l| l.source == "big.jsonl")
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(locations, bad_lines, "lines are numbered across chunks");
+        let plain = CaptureReader::new(Default::default(), baseline.schema())
+            .read(
+                "cut.jsonl.gz",
+                open_decompressed("cut.jsonl.gz", cut),
+                &mut |_: &crate::capture::CaptureRow<'_>| {},
+            )
+            .unwrap_err();
+        assert_eq!(one.files[2].summary, plain.read_before());
+        assert_eq!(one.files[2].error.as_deref(), Some(error_chain(&plain).as_str()));
+        assert!(plain.read_before().records > 10_000, "the cut file spans chunks");
+        let quality = one.quality.as_ref().unwrap();
+        assert!(quality.measured() && quality.join.matched == 15_000);
+        let many = run(3);
+        assert_eq!(json(&one.statistics), json(&many.statistics), "3 threads");
+        assert_eq!(json(&one.drift), json(&many.drift));
+        assert_eq!(json(&one.violations), json(&many.violations));
+        assert_eq!(
+            (&one.skips, &one.files, &one.summary),
+            (&many.skips, &many.files, &many.summary)
+        );
+        assert_eq!(json(&one.quality), json(&many.quality));
+        assert_eq!(json(&one.predictions), json(&many.predictions));
+        assert_eq!(one.estimate, many.estimate);
+        assert_eq!(json(&one.metrics), json(&many.metrics));
+    }
+
+    /// Anything serialised, for comparison (`NaN` and all).
+    fn json(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap()
     }
 
     #[test]

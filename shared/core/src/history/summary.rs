@@ -93,6 +93,36 @@ impl WindowBuilder {
         }
     }
 
+    /// Adds another builder's predictions (a later part of the window). The classes tracked stay the first
+    /// [`MAX_TRACKED_CLASSES`] met: this builder's, then the other's new ones in name order; the rest count as other.
+    pub fn merge(&mut self, other: &WindowBuilder) {
+        self.invocations += other.invocations;
+        self.invalid += other.invalid;
+        if other.scores > 0 {
+            // Chan et al.'s combination of two means and sums of squared deviations.
+            let n = self.scores + other.scores;
+            let delta = other.score_mean - self.score_mean;
+            self.score_m2 += other.score_m2 + delta * delta * (self.scores as f64 * other.scores as f64 / n as f64);
+            self.score_mean += delta * (other.scores as f64 / n as f64);
+            self.scores = n;
+        }
+        self.positives += other.positives;
+        self.decided += other.decided;
+        self.labelled += other.labelled;
+        self.other += other.other;
+        let mut classes: Vec<(&String, &u64)> = other.classes.iter().collect();
+        classes.sort_unstable();
+        for (class, &n) in classes {
+            if let Some(mine) = self.classes.get_mut(class) {
+                *mine += n;
+            } else if self.classes.len() < MAX_TRACKED_CLASSES {
+                self.classes.insert(class.clone(), n);
+            } else {
+                self.other += n;
+            }
+        }
+    }
+
     /// Counts one invocation whose output was missing or invalid.
     pub fn add_invalid(&mut self) {
         self.invocations += 1;
@@ -235,6 +265,45 @@ impl PredictionHistory {
 mod tests {
     use super::*;
     use crate::history::fixtures::t0;
+
+    #[test]
+    fn builders_of_parts_merge_into_the_summary_of_the_whole() {
+        let outputs: Vec<(Option<f64>, Option<bool>, Option<String>)> = (0..200)
+            .map(|i| {
+                let score = (i % 7 != 0).then(|| f64::from(i).sin().abs());
+                (
+                    score,
+                    score.map(|s| s >= 0.5),
+                    (i % 5 != 0).then(|| format!("c{}", i % 3)),
+                )
+            })
+            .collect();
+        let mut whole = WindowBuilder::default();
+        let mut parts = [
+            WindowBuilder::default(),
+            WindowBuilder::default(),
+            WindowBuilder::default(),
+        ];
+        for (i, (score, positive, class)) in outputs.iter().enumerate() {
+            whole.add(*score, *positive, class.as_deref());
+            parts[i * 3 / outputs.len()].add(*score, *positive, class.as_deref());
+        }
+        whole.add_invalid();
+        parts[2].add_invalid();
+        let [mut merged, b, c] = parts;
+        merged.merge(&b);
+        merged.merge(&c);
+        let (w, m) = (whole.finish(t0()), merged.finish(t0()));
+        assert_eq!(
+            (m.invocations, m.invalid_outputs, m.scored_outputs),
+            (201, 1, w.scored_outputs)
+        );
+        assert_eq!((m.positive_rate, &m.class_shares), (w.positive_rate, &w.class_shares));
+        let (wm, mm) = (w.prediction_mean.unwrap(), m.prediction_mean.unwrap());
+        assert!((wm - mm).abs() < 1e-12, "{wm} vs {mm}");
+        let (ws, ms) = (w.prediction_sd.unwrap(), m.prediction_sd.unwrap());
+        assert!((ws - ms).abs() < 1e-12 && ws > 0.1, "{ws} vs {ms}");
+    }
 
     #[test]
     fn window_builder_summarises_and_bounds_classes() {

@@ -193,6 +193,14 @@ impl CbpeAccumulator {
         self.n += 1;
     }
 
+    /// Adds another accumulator's predictions, estimated under the same calibration (another chunk or part of the
+    /// window): the expected counts and score histogram of both.
+    pub fn merge(&mut self, other: &CbpeAccumulator) {
+        self.expected.merge(&other.expected);
+        self.scores.merge(&other.scores);
+        self.n += other.n;
+    }
+
     /// The estimate so far.
     pub fn estimate(&self) -> EstimatedMetrics {
         let r = self.expected.rates();

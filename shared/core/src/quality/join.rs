@@ -310,6 +310,57 @@ impl QualityJoin {
         Ok(())
     }
 
+    /// Adds everything another join of the same problem holds (a chunk's captures, another part's labels), as if
+    /// they had been added here after this join's own: the other join's classes are numbered here in the order it
+    /// first saw them, which is the order they would have had.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::TooManyClasses`] when its classes take the table past [`MAX_CLASSES`]; for multiclass, its
+    /// captures and labels of the classes left out are not added (the rest are).
+    pub fn merge(&mut self, other: QualityJoin) -> Result<(), JoinError> {
+        let mut error = Ok(());
+        let index: Vec<Option<u16>> = other
+            .class_names
+            .iter()
+            .map(|name| self.class(name).map_err(|e| error = Err(e)).ok())
+            .collect();
+        // Only multiclass stores class indices in the value; binary keeps classes in the key's bits, relative to
+        // the positive class, which is index 0 in every join.
+        let renumber = matches!(self.spec, ProblemSpec::Multiclass);
+        let renumbered = |e: &Entry| -> Option<Entry> {
+            if !renumber || e.value.is_nan() {
+                return Some(*e);
+            }
+            let class = index.get(e.value as usize).copied().flatten()?;
+            Some(Entry {
+                key: e.key,
+                value: f64::from(class),
+            })
+        };
+        let before = self.captures.len();
+        self.captures.extend(other.captures.iter().filter_map(renumbered));
+        self.report.captures += (self.captures.len() - before) as u64;
+        let added_labels = match (&mut self.labels, other.labels) {
+            (Labels::Binary(mine), Labels::Binary(theirs)) => {
+                mine.extend_from_slice(&theirs);
+                theirs.len()
+            }
+            (Labels::Valued(mine), Labels::Valued(theirs)) => {
+                let before = mine.len();
+                mine.extend(theirs.iter().filter_map(renumbered));
+                mine.len() - before
+            }
+            // Both joins are of one problem (the caller's): the label shapes match.
+            _ => 0,
+        };
+        self.report.labels += added_labels as u64;
+        let (mine, theirs) = (&mut self.report, &other.report);
+        mine.first_inference = mine.first_inference.into_iter().chain(theirs.first_inference).min();
+        mine.last_inference = mine.last_inference.into_iter().chain(theirs.last_inference).max();
+        error
+    }
+
     /// The class names by index (the binary positive class is index 0).
     pub fn class_names(&self) -> &[String] {
         &self.class_names
@@ -552,6 +603,81 @@ mod tests {
             Err(JoinError::TooManyClasses)
         );
         assert_eq!(j.add_label(&class("x", "another")), Err(JoinError::TooManyClasses));
+    }
+
+    /// One capture or label: (is a label, id, class or target, score).
+    type Step = (bool, u8, u8, u8);
+
+    fn add(j: &mut QualityJoin, (label, id, class_or_target, score): Step, problem: &ProblemSpec) {
+        let id = format!("id{id}");
+        let class = format!("c{class_or_target}");
+        let score = f64::from(score) / 255.0;
+        match (label, problem) {
+            (true, ProblemSpec::Regression) => j.add_label(&GroundTruth {
+                id: id.into(),
+                label: LabelValue::Number(f64::from(class_or_target)),
+            }),
+            (true, _) => j.add_label(&self::class(&id, &class)),
+            (false, ProblemSpec::Regression) => j.add_capture(&id, None, Some(score * 10.0), None, None),
+            (false, _) => j.add_capture(&id, None, Some(score), Some(&class), None),
+        }
+        .unwrap();
+    }
+
+    proptest! {
+        /// Captures and labels read in parts (chunks of a file, batches of a backfill) and merged in order give the
+        /// join one pass gives: the same report and statistics, classes numbered alike.
+        #[test]
+        fn joins_of_parts_merged_in_order_evaluate_as_one(
+            steps in proptest::collection::vec((any::<bool>(), 0u8..40, 0u8..5, any::<u8>()), 0..120),
+            cuts in proptest::collection::vec(0usize..120, 0..4),
+            problem in 0..3,
+        ) {
+            let spec = match problem {
+                0 => ProblemSpec::Binary(BinaryOptions { positive_label: "c1".into(), ..BinaryOptions::default() }),
+                1 => ProblemSpec::Multiclass,
+                _ => ProblemSpec::Regression,
+            };
+            let mut whole = QualityJoin::new(spec.clone());
+            steps.iter().for_each(|s| add(&mut whole, *s, &spec));
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(steps.len())).collect();
+            cuts.sort_unstable();
+            let mut merged = QualityJoin::new(spec.clone());
+            let mut start = 0;
+            for end in cuts.into_iter().chain([steps.len()]) {
+                let mut part = QualityJoin::new(spec.clone());
+                steps[start..end].iter().for_each(|s| add(&mut part, *s, &spec));
+                merged.merge(part).unwrap();
+                start = end;
+            }
+            prop_assert_eq!(merged.class_names(), whole.class_names());
+            let (merged, whole) = (merged.evaluate(), whole.evaluate());
+            prop_assert_eq!(&merged.report, &whole.report);
+            prop_assert_eq!(
+                serde_json::to_string(&merged.statistics).unwrap(),
+                serde_json::to_string(&whole.statistics).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_merge_past_the_class_limit_is_an_error_and_keeps_the_classes_it_could_number() {
+        let mut j = QualityJoin::new(ProblemSpec::Multiclass);
+        for i in 0..MAX_CLASSES - 1 {
+            j.add_capture(&i.to_string(), None, None, Some(&format!("c{i}")), None)
+                .unwrap();
+        }
+        let mut part = QualityJoin::new(ProblemSpec::Multiclass);
+        part.add_capture("x", None, None, Some("c0"), None).unwrap();
+        part.add_capture("y", None, None, Some("new 1"), None).unwrap();
+        part.add_capture("z", None, None, Some("new 2"), None).unwrap();
+        assert_eq!(j.merge(part), Err(JoinError::TooManyClasses));
+        assert_eq!(j.class_names().len(), MAX_CLASSES);
+        assert_eq!(
+            j.report.captures as usize,
+            MAX_CLASSES - 1 + 2,
+            "x and y were numbered, z was not"
+        );
     }
 
     #[test]

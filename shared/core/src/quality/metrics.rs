@@ -186,6 +186,14 @@ impl BinaryConfusion {
         }
     }
 
+    /// Adds another matrix's counts.
+    pub fn merge(&mut self, other: &BinaryConfusion) {
+        self.true_positives += other.true_positives;
+        self.false_positives += other.false_positives;
+        self.true_negatives += other.true_negatives;
+        self.false_negatives += other.false_negatives;
+    }
+
     /// The confusion matrix of the classifier that always predicts positive on the same labels.
     pub fn always_positive(&self) -> BinaryConfusion {
         BinaryConfusion {
@@ -266,6 +274,25 @@ impl ScoreHistogram {
             self.positive[b] += weight;
         } else {
             self.negative[b] += weight;
+        }
+    }
+
+    /// Adds another histogram's weights: the histogram of both samples.
+    pub fn merge(&mut self, other: &ScoreHistogram) {
+        self.outside_unit_interval += other.outside_unit_interval;
+        if other.positive.is_empty() {
+            return;
+        }
+        if self.positive.is_empty() {
+            self.positive.clone_from(&other.positive);
+            self.negative.clone_from(&other.negative);
+            return;
+        }
+        for (mine, theirs) in self.positive.iter_mut().zip(&other.positive) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.negative.iter_mut().zip(&other.negative) {
+            *mine += theirs;
         }
     }
 
@@ -381,6 +408,12 @@ impl BinaryPart {
         }
     }
 
+    fn merge(&mut self, other: &BinaryPart) {
+        self.confusion.merge(&other.confusion);
+        self.scores.merge(&other.scores);
+        self.has_scores |= other.has_scores;
+    }
+
     fn metrics(&self, auc_bound: &mut f64) -> BTreeMap<&'static str, f64> {
         let r = self.confusion.rates();
         let c = self.confusion.always_positive().rates();
@@ -436,6 +469,22 @@ impl BinaryAccumulator {
         }
     }
 
+    /// Adds another accumulator's predictions (another part of the data: a batch of a backfill): the result is the
+    /// one a single accumulator of both parts gives, replicates included (they are picked by the samples' keys).
+    pub fn merge(&mut self, other: &BinaryAccumulator) {
+        if other.n == 0 {
+            return;
+        }
+        if self.reps.is_empty() {
+            self.reps = vec![BinaryPart::default(); REPLICATES];
+        }
+        self.n += other.n;
+        self.full.merge(&other.full);
+        for (mine, theirs) in self.reps.iter_mut().zip(&other.reps) {
+            mine.merge(theirs);
+        }
+    }
+
     /// The confusion matrix so far.
     pub fn confusion(&self) -> BinaryConfusion {
         self.full.confusion
@@ -488,8 +537,8 @@ struct SquareCounts {
 }
 
 impl SquareCounts {
-    fn add(&mut self, actual: usize, predicted: usize) {
-        let need = actual.max(predicted) + 1;
+    /// Makes room for classes `0..need`.
+    fn grow(&mut self, need: usize) {
         if need > self.k {
             let mut grown = vec![0u64; need * need];
             for a in 0..self.k {
@@ -498,7 +547,20 @@ impl SquareCounts {
             self.k = need;
             self.counts = grown;
         }
+    }
+
+    fn add(&mut self, actual: usize, predicted: usize) {
+        self.grow(actual.max(predicted) + 1);
         self.counts[actual * self.k + predicted] += 1;
+    }
+
+    fn merge(&mut self, other: &SquareCounts) {
+        self.grow(other.k);
+        for a in 0..other.k {
+            for p in 0..other.k {
+                self.counts[a * self.k + p] += other.counts[a * other.k + p];
+            }
+        }
     }
 
     fn get(&self, actual: usize, predicted: usize) -> u64 {
@@ -605,6 +667,22 @@ impl MulticlassAccumulator {
         }
     }
 
+    /// Adds another accumulator's predictions, of the same class numbering (a [`crate::quality::QualityJoin`] merge
+    /// renumbers its captures' classes to the join's).
+    pub fn merge(&mut self, other: &MulticlassAccumulator) {
+        if other.n == 0 {
+            return;
+        }
+        if self.reps.is_empty() {
+            self.reps = vec![SquareCounts::default(); REPLICATES];
+        }
+        self.n += other.n;
+        self.full.merge(&other.full);
+        for (mine, theirs) in self.reps.iter_mut().zip(&other.reps) {
+            mine.merge(theirs);
+        }
+    }
+
     /// Model Monitor's `multiclass_classification_metrics` block; `names[i]` is class `i`'s label.
     pub fn block(&self, names: &[String]) -> MetricsBlock {
         let reps: Vec<_> = self.reps.iter().map(|p| p.metrics(names)).collect();
@@ -652,6 +730,22 @@ impl RegressionPart {
         self.m2_y += d * (actual - self.mean_y);
     }
 
+    /// Adds another part's sums; the target's mean and squared deviations combine as Chan et al. (1979) combine
+    /// them.
+    fn merge(&mut self, other: &RegressionPart) {
+        if other.n == 0 {
+            return;
+        }
+        let n = self.n + other.n;
+        let delta = other.mean_y - self.mean_y;
+        self.m2_y += other.m2_y + delta * delta * (self.n as f64 * other.n as f64 / n as f64);
+        self.mean_y += delta * (other.n as f64 / n as f64);
+        self.n = n;
+        self.sum_abs += other.sum_abs;
+        self.sum_sq += other.sum_sq;
+        self.sum_ape += other.sum_ape;
+    }
+
     fn metrics(&self) -> BTreeMap<&'static str, f64> {
         let n = self.n as f64;
         let nan_if_empty = |v: f64| if self.n == 0 { f64::NAN } else { v };
@@ -688,6 +782,14 @@ impl RegressionAccumulator {
             if in_replicate(key, r) {
                 part.add(predicted, actual);
             }
+        }
+    }
+
+    /// Adds another accumulator's predictions (see [`BinaryAccumulator::merge`]).
+    pub fn merge(&mut self, other: &RegressionAccumulator) {
+        self.full.merge(&other.full);
+        for (mine, theirs) in self.reps.iter_mut().zip(&other.reps) {
+            mine.merge(theirs);
         }
     }
 
@@ -997,6 +1099,48 @@ mod tests {
             let exact = exact_auc(&y, &s);
             prop_assert!((auc - exact).abs() <= bound + 1e-12, "auc {} exact {} bound {}", auc, exact, bound);
             prop_assert!((0.0..=1.0).contains(&auc));
+        }
+
+        /// The accumulators of parts of a sample, merged, give the metrics (and replicate deviations) of the whole:
+        /// what the distributed evaluation relies on.
+        #[test]
+        fn accumulators_of_parts_merge_into_the_whole(
+            samples in prop::collection::vec((any::<bool>(), -0.5f64..1.5, any::<bool>(), 0usize..5, 0usize..3), 1..300),
+            cut in 0usize..300,
+        ) {
+            let cut = cut.min(samples.len());
+            let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+            let (mut binary, mut multiclass, mut regression) =
+                ([BinaryAccumulator::default(), BinaryAccumulator::default(), BinaryAccumulator::default()],
+                 [MulticlassAccumulator::default(), MulticlassAccumulator::default(), MulticlassAccumulator::default()],
+                 [RegressionAccumulator::default(), RegressionAccumulator::default(), RegressionAccumulator::default()]);
+            for (i, (y, score, predicted, class, actual)) in samples.iter().enumerate() {
+                let key = i as u64 * 0x9E37_79B9;
+                for part in [0, 1 + usize::from(i >= cut)] {
+                    binary[part].add(key, Some(*score), *predicted, *y);
+                    // Part 2 sees classes its sibling never saw: the merge grows the matrix.
+                    multiclass[part].add(key, *class, *actual + usize::from(i >= cut));
+                    regression[part].add(key, *score, *score + *actual as f64);
+                }
+            }
+            let [whole, mut first, second] = binary;
+            first.merge(&second);
+            let blocks = [
+                (whole.block("1", "0"), first.block("1", "0")),
+                (multiclass[0].block(&names), { let [_, mut a, b] = multiclass; a.merge(&b); a.block(&names) }),
+                (regression[0].block(), { let [_, mut a, b] = regression; a.merge(&b); a.block() }),
+            ];
+            for (whole, merged) in blocks {
+                prop_assert_eq!(&whole.confusion_matrix, &merged.confusion_matrix);
+                for (name, w) in &whole.metrics {
+                    let m = &merged.metrics[name];
+                    prop_assert!(close(w.value, m.value, 1e-9 * w.value.abs().max(1.0)), "{} {} vs {}", name, w.value, m.value);
+                    prop_assert!(
+                        close(w.standard_deviation, m.standard_deviation, 1e-9),
+                        "{} sd {} vs {}", name, w.standard_deviation, m.standard_deviation
+                    );
+                }
+            }
         }
 
         #[test]
