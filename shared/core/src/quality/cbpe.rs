@@ -447,6 +447,30 @@ mod tests {
     }
 
     #[test]
+    fn estimates_of_parts_merge_into_the_estimate_of_the_whole() {
+        let calibration = CbpeCalibration::fit(
+            BinaryOptions::default(),
+            [("0", Some(0.1)), ("0", Some(0.4)), ("1", Some(0.35)), ("1", Some(0.9))],
+        )
+        .unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let scores: Vec<f64> = (0..1000).map(|_| rng.random::<f64>()).collect();
+        let mut whole = calibration.accumulator();
+        let mut parts = [calibration.accumulator(), calibration.accumulator()];
+        for (i, s) in scores.iter().enumerate() {
+            whole.add(*s, None);
+            parts[usize::from(i >= 300)].add(*s, None);
+        }
+        let [mut merged, second] = parts;
+        merged.merge(&second);
+        let (w, m) = (whole.estimate(), merged.estimate());
+        assert_eq!(m.n, 1000);
+        for (a, b) in [(w.accuracy, m.accuracy), (w.f1, m.f1), (w.auc, m.auc), (w.precision, m.precision)] {
+            assert!((a - b).abs() < 1e-12 && a.is_finite(), "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn estimate_metrics_are_named_and_skip_what_is_not_a_number() {
         let scope = MetricScope {
             endpoint: "ep".into(),
