@@ -611,6 +611,7 @@ impl Adapters {
                     .map(|g| g as &dyn modelwatch_core::ports::CaptureSource),
                 quality_constraints: files.quality_constraints.as_ref(),
                 estimate: files.calibration.as_ref(),
+                partials: None,
             },
             reports: &self.reports,
             metrics: &self.metrics,

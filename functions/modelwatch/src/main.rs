@@ -687,6 +687,7 @@ impl Inputs<'_> {
             ground_truth: labels.map(|l| l as &dyn CaptureSource),
             quality_constraints: self.constraints,
             estimate: self.estimate,
+            partials: None,
         }
     }
 }

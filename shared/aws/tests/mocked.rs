@@ -172,6 +172,7 @@ fn listing_follows_pages_throttling_is_retried_and_a_vanished_object_is_reported
         ground_truth: None,
         quality_constraints: None,
         estimate: None,
+        partials: None,
     };
     let scope = MetricScope {
         endpoint: "ep".into(),

@@ -870,6 +870,7 @@ mod tests {
                 ground_truth: None,
                 quality_constraints: None,
                 estimate: None,
+                partials: None,
             },
             reports,
             metrics,

@@ -68,7 +68,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// One capture file or object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaptureObject {
     /// The key or path.
     pub name: String,

@@ -81,6 +81,7 @@ impl DemoCase {
                 ground_truth: None,
                 quality_constraints: None,
                 estimate: None,
+                partials: None,
             };
             let scope = MetricScope {
                 endpoint: "e".into(),

@@ -131,6 +131,7 @@ pub fn evaluate_job(
         ground_truth: None,
         quality_constraints: None,
         estimate,
+        partials: None,
     };
     let config = EvaluationConfig {
         quality: None,

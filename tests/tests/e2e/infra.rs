@@ -194,6 +194,7 @@ fn evaluation_published(schedule: &str) -> Vec<MetricDatum> {
             ground_truth: Some(ground_truth),
             quality_constraints: None,
             estimate: Some(&calibration),
+            partials: None,
         },
         reports: &reports,
         metrics: &metrics,

@@ -426,7 +426,7 @@ pub fn records_read(source_name: &str, summary: FileSummary) -> Result<FileSumma
 
 /// What a [`CaptureReader`] counts besides rows, taken out of one reader and added to another
 /// ([`CaptureReader::take_counts`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReaderCounts {
     pub skips: SkipReport,
     pub field_count_mismatches: BTreeMap<usize, u64>,

@@ -19,6 +19,7 @@
 
 mod chunks;
 pub mod config;
+pub mod partial;
 
 use std::io::Read;
 
@@ -34,13 +35,14 @@ use crate::ports::{CaptureObject, CaptureSource, PortError, PortErrorKind, error
 use crate::profile::DatasetProfile;
 use crate::quality::{
     self, CbpeCalibration, EstimatedMetrics, GroundTruth, JoinReport, ModelQualityConstraints, ModelQualityStatistics,
-    ProblemSpec, ProblemType, QualityViolation,
+    ProblemSpec, ProblemType, QualityJoin, QualityViolation,
 };
 use crate::violations::{self, ShapeObservations, Violations};
 use crate::window::Window;
 use chunks::{Feed, Merge, RowRules, Tally};
 
 pub use config::{DEFAULT_MIN_LABELS, EvaluationConfig, PredictionConfig, QualityConfig, SettingsError};
+pub use partial::{Batch, PartialError, WindowPartial, plan_batches, read_batch};
 
 /// Model quality of a window.
 #[derive(Debug, Clone, Serialize)]
@@ -307,6 +309,103 @@ impl<'a> Evaluator<'a> {
         });
     }
 
+    /// Reads `objects` from `source` on every core, each in its place (`on_object` is told before each is opened);
+    /// with `window`, the rows of objects outside the hourly layout count only inside it.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] when an object is there but cannot be opened (the window is not evaluated on part of its
+    /// data); one gone since the listing is recorded in the files and the run goes on.
+    fn read_objects(
+        &mut self,
+        source: &dyn CaptureSource,
+        objects: &[CaptureObject],
+        window: Option<&Window>,
+        on_object: &mut dyn FnMut(usize, usize, &CaptureObject),
+    ) -> Result<(), PortError> {
+        self.read_files(|feed| {
+            for (i, object) in objects.iter().enumerate() {
+                on_object(i, objects.len(), object);
+                match source.open(object) {
+                    // A file outside the hourly layout has no folder that selected it for the window: its records
+                    // are.
+                    Ok(body) => feed.file(&object.name, body, window.filter(|_| object.hour.is_none()).copied()),
+                    // Gone since the listing (a lifecycle rule, a deletion): reported with the window, which is
+                    // complete without it.
+                    Err(e) if e.kind == PortErrorKind::NotFound => feed.failed(FileResult {
+                        name: object.name.clone(),
+                        summary: FileSummary::default(),
+                        error: Some(error_chain(&e)),
+                    }),
+                    // There but not readable now (throttled past the retries, a 5xx, no network): the window is
+                    // not evaluated on part of its data; it fails, and the scheduled runs retry it.
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// What the captures read so far add up to, for the window's evaluation elsewhere
+    /// ([`partial`](self::partial)).
+    pub fn into_partial(self) -> WindowPartial {
+        let Tally {
+            profile,
+            join,
+            join_error,
+            predictions,
+            estimate,
+            rows_outside_window,
+        } = self.tally;
+        let mut reader = self.reader;
+        WindowPartial {
+            version: partial::PARTIAL_VERSION,
+            profile,
+            join: join.as_ref().map(QualityJoin::to_part),
+            join_error,
+            predictions,
+            estimate,
+            rows_outside_window,
+            counts: reader.take_counts(),
+            files: self.files,
+        }
+    }
+
+    /// Adds a partial of the window read elsewhere ([`partial::read_batch`]), after what was read here.
+    ///
+    /// # Errors
+    ///
+    /// A [`PartialError`] when the partial is of another format, or was read with or without model quality or the
+    /// estimate where this evaluation is not.
+    pub fn add_partial(&mut self, partial: WindowPartial) -> Result<(), PartialError> {
+        if partial.version != partial::PARTIAL_VERSION {
+            return Err(PartialError::Version { found: partial.version });
+        }
+        let join = match (&self.rules.quality, &partial.join) {
+            (Some(spec), Some(part)) => {
+                Some(QualityJoin::from_part(spec.clone(), part).map_err(PartialError::Configuration)?)
+            }
+            (Some(_), None) => return Err(PartialError::Configuration("it was read without model quality".into())),
+            (None, _) => None,
+        };
+        let estimate = match (self.tally.estimate.is_some(), partial.estimate) {
+            (true, Some(estimate)) => Some(estimate),
+            (true, None) => return Err(PartialError::Configuration("it was read without the estimate".into())),
+            (false, _) => None,
+        };
+        self.tally.merge(Tally {
+            profile: partial.profile,
+            join,
+            join_error: partial.join_error,
+            predictions: partial.predictions,
+            estimate,
+            rows_outside_window: partial.rows_outside_window,
+        });
+        self.reader.add_counts(&partial.counts);
+        self.files.extend(partial.files);
+        Ok(())
+    }
+
     /// Adds a stored partial profile (an hour folded in earlier) instead of re-reading its files.
     pub fn add_profile(&mut self, partial: &DatasetProfile) {
         self.tally.profile.merge(partial);
@@ -521,10 +620,14 @@ pub struct Sources<'s> {
     pub quality_constraints: Option<&'s ModelQualityConstraints>,
     /// The baseline's CBPE calibration: estimates binary performance without labels.
     pub estimate: Option<&'s CbpeCalibration>,
+    /// The window's captures read elsewhere, in their planned order ([`partial`]): then evaluated instead of the
+    /// capture source's objects.
+    pub partials: Option<&'s [WindowPartial]>,
 }
 
 /// Evaluates the captures of `window` (all of the source's captures without one) against `baseline`, and with
-/// quality configured, joins them with the ground truth of the window and its lookback.
+/// quality configured, joins them with the ground truth of the window and its lookback. With
+/// [`Sources::partials`], the window's captures are those partials, merged in order, instead of the source's objects.
 /// `on_object` is told about each capture object before it is read (for progress bars and logs).
 ///
 /// # Errors
@@ -542,7 +645,6 @@ pub fn evaluate_window(
     on_object: &mut dyn FnMut(usize, usize, &CaptureObject),
 ) -> Result<Evaluation, PortError> {
     let source = sources.captures;
-    let objects = source.list(window)?;
     let mut evaluator = Evaluator::new(baseline, config);
     if let Some(w) = window {
         evaluator = evaluator.for_window(w);
@@ -569,26 +671,16 @@ pub fn evaluate_window(
             }
         }
     }
-    evaluator.read_files(|feed| {
-        for (i, object) in objects.iter().enumerate() {
-            on_object(i, objects.len(), object);
-            match source.open(object) {
-                // A file outside the hourly layout has no folder that selected it for the window: its records are.
-                Ok(body) => feed.file(&object.name, body, window.filter(|_| object.hour.is_none()).copied()),
-                // Gone since the listing (a lifecycle rule, a deletion): reported with the window, which is complete
-                // without it.
-                Err(e) if e.kind == PortErrorKind::NotFound => feed.failed(FileResult {
-                    name: object.name.clone(),
-                    summary: FileSummary::default(),
-                    error: Some(error_chain(&e)),
-                }),
-                // There but not readable now (throttled past the retries, a 5xx, no network): the window is not
-                // evaluated on part of its data; it fails, and the scheduled runs retry it.
-                Err(e) => return Err(e),
+    match sources.partials {
+        Some(partials) => {
+            for (i, partial) in partials.iter().enumerate() {
+                evaluator.add_partial(partial.clone()).map_err(|e| {
+                    PortError::new("merging", format!("partial {i} of the window"), PortErrorKind::Other, e)
+                })?;
             }
         }
-        Ok(())
-    })?;
+        None => evaluator.read_objects(source, &source.list(window)?, window, on_object)?,
+    }
     Ok(evaluator.finish(scope, sources.quality_constraints))
 }
 
@@ -1223,6 +1315,7 @@ mod open_failures {
             ground_truth: None,
             quality_constraints: None,
             estimate: None,
+            partials: None,
         };
         let window = case.hour(0);
         let scope = MetricScope {

@@ -51,8 +51,9 @@ impl WindowSummary {
     }
 }
 
-/// Builds a [`WindowSummary`] from a stream of predictions, in bounded memory.
-#[derive(Debug, Clone, Default)]
+/// Builds a [`WindowSummary`] from a stream of predictions, in bounded memory. Serialisable: a partial of a window
+/// read elsewhere ([`crate::evaluate::WindowPartial`]) carries one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowBuilder {
     invocations: u64,
     invalid: u64,

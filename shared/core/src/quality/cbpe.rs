@@ -158,7 +158,7 @@ pub struct EstimatedMetrics {
 }
 
 /// Streams unlabelled predictions into a CBPE estimate. Memory: one score histogram (2 MiB).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CbpeAccumulator {
     calibrator: IsotonicCalibrator,
     threshold: f64,
@@ -465,7 +465,12 @@ mod tests {
         merged.merge(&second);
         let (w, m) = (whole.estimate(), merged.estimate());
         assert_eq!(m.n, 1000);
-        for (a, b) in [(w.accuracy, m.accuracy), (w.f1, m.f1), (w.auc, m.auc), (w.precision, m.precision)] {
+        for (a, b) in [
+            (w.accuracy, m.accuracy),
+            (w.f1, m.f1),
+            (w.auc, m.auc),
+            (w.precision, m.precision),
+        ] {
             assert!((a - b).abs() < 1e-12 && a.is_finite(), "{a} vs {b}");
         }
     }

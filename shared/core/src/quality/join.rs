@@ -32,6 +32,8 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +176,16 @@ impl Label for Entry {
     fn value(&self) -> f64 {
         self.value
     }
+}
+
+/// A join's captures and labels as stored ([`QualityJoin::to_part`]): the class table, and the entries as the
+/// base64 of their little-endian bytes (16 a capture, 16 a label, 8 a binary label), exact NaNs included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinPart {
+    pub class_names: Vec<String>,
+    pub captures: String,
+    pub labels: String,
+    pub report: JoinReport,
 }
 
 /// The result of [`QualityJoin::evaluate`].
@@ -359,6 +371,88 @@ impl QualityJoin {
         mine.first_inference = mine.first_inference.into_iter().chain(theirs.first_inference).min();
         mine.last_inference = mine.last_inference.into_iter().chain(theirs.last_inference).max();
         error
+    }
+
+    /// What the join holds, to store and merge elsewhere ([`QualityJoin::from_part`]).
+    pub fn to_part(&self) -> JoinPart {
+        let entries = |entries: &[Entry]| -> String {
+            let bytes: Vec<u8> = entries
+                .iter()
+                .flat_map(|e| e.key.to_le_bytes().into_iter().chain(e.value.to_bits().to_le_bytes()))
+                .collect();
+            BASE64.encode(bytes)
+        };
+        JoinPart {
+            class_names: self.class_names.clone(),
+            captures: entries(&self.captures),
+            labels: match &self.labels {
+                Labels::Binary(keys) => BASE64.encode(keys.iter().flat_map(|k| k.to_le_bytes()).collect::<Vec<u8>>()),
+                Labels::Valued(entries_) => entries(entries_),
+            },
+            report: self.report.clone(),
+        }
+    }
+
+    /// A join for `spec` holding what [`QualityJoin::to_part`] stored (of a join of the same problem).
+    ///
+    /// # Errors
+    ///
+    /// A message when the part is not one of this problem's joins (its entries are not whole, a class index is out
+    /// of its table).
+    pub fn from_part(spec: ProblemSpec, part: &JoinPart) -> Result<QualityJoin, String> {
+        let bytes = |text: &str, width: usize| -> Result<Vec<u8>, String> {
+            let bytes = BASE64
+                .decode(text)
+                .map_err(|e| format!("join entries are not base64: {e}"))?;
+            if bytes.len() % width != 0 {
+                return Err(format!(
+                    "join entries of {} bytes are not whole {width}-byte entries",
+                    bytes.len()
+                ));
+            }
+            Ok(bytes)
+        };
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let entries = |text: &str| -> Result<Vec<Entry>, String> {
+            Ok(bytes(text, 16)?
+                .chunks_exact(16)
+                .map(|e| Entry {
+                    key: word(&e[..8]),
+                    value: f64::from_bits(word(&e[8..])),
+                })
+                .collect())
+        };
+        let mut join = QualityJoin::new(spec);
+        join.class_names = part.class_names.clone();
+        join.class_index = part
+            .class_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u16))
+            .collect();
+        if join.class_names.len() > MAX_CLASSES || join.class_index.len() != join.class_names.len() {
+            return Err("the join's class table is too long or names a class twice".into());
+        }
+        if let ProblemSpec::Binary(o) = &join.spec
+            && join.class_names.first().map(String::as_str) != Some(normalize_class(&o.positive_label).as_ref())
+        {
+            return Err("the join's positive class is not this problem's".into());
+        }
+        join.captures = entries(&part.captures)?;
+        join.labels = match join.labels {
+            Labels::Binary(_) => Labels::Binary(bytes(&part.labels, 8)?.chunks_exact(8).map(word).collect()),
+            Labels::Valued(_) => Labels::Valued(entries(&part.labels)?),
+        };
+        let classes = join.class_names.len() as f64;
+        let out_of_table = |e: &Entry| !e.value.is_nan() && e.value >= classes;
+        if matches!(join.spec, ProblemSpec::Multiclass)
+            && (join.captures.iter().any(out_of_table)
+                || matches!(&join.labels, Labels::Valued(l) if l.iter().any(out_of_table)))
+        {
+            return Err("a join entry's class is not in its table".into());
+        }
+        join.report = part.report.clone();
+        Ok(join)
     }
 
     /// The class names by index (the binary positive class is index 0).

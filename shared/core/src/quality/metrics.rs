@@ -228,14 +228,65 @@ impl BinaryConfusion {
     }
 }
 
-/// Weighted score counts per class in [`SCORE_BINS`] bins over [0, 1], for AUC and average precision.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Weighted score counts per class in [`SCORE_BINS`] bins over [0, 1], for AUC and average precision. Serialised
+/// sparse: the bins with weight, as `[bin, weight]` pairs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "SparseHistogram", try_from = "SparseHistogram")]
 pub struct ScoreHistogram {
     /// Allocated on the first sample, so an unused histogram costs nothing.
     positive: Vec<f64>,
     negative: Vec<f64>,
     /// Samples whose score was outside [0, 1] (logits, margins), still ranked in order ([`score_axis`]).
     pub outside_unit_interval: u64,
+}
+
+/// [`ScoreHistogram`] as stored: its bins with weight.
+#[derive(Serialize, Deserialize)]
+struct SparseHistogram {
+    bins: usize,
+    positive: Vec<(usize, f64)>,
+    negative: Vec<(usize, f64)>,
+    outside_unit_interval: u64,
+}
+
+impl From<ScoreHistogram> for SparseHistogram {
+    fn from(h: ScoreHistogram) -> Self {
+        let sparse = |v: &[f64]| v.iter().copied().enumerate().filter(|(_, w)| *w != 0.0).collect();
+        SparseHistogram {
+            bins: SCORE_BINS,
+            positive: sparse(&h.positive),
+            negative: sparse(&h.negative),
+            outside_unit_interval: h.outside_unit_interval,
+        }
+    }
+}
+
+impl TryFrom<SparseHistogram> for ScoreHistogram {
+    type Error = String;
+
+    fn try_from(s: SparseHistogram) -> Result<Self, String> {
+        if s.bins != SCORE_BINS {
+            return Err(format!(
+                "a score histogram of {} bins; this build has {SCORE_BINS}",
+                s.bins
+            ));
+        }
+        let mut h = ScoreHistogram {
+            outside_unit_interval: s.outside_unit_interval,
+            ..ScoreHistogram::default()
+        };
+        if s.positive.is_empty() && s.negative.is_empty() {
+            return Ok(h);
+        }
+        h.positive = vec![0.0; SCORE_BINS];
+        h.negative = vec![0.0; SCORE_BINS];
+        for (dense, sparse) in [(&mut h.positive, s.positive), (&mut h.negative, s.negative)] {
+            for (bin, weight) in sparse {
+                *dense.get_mut(bin).ok_or_else(|| format!("bin {bin} of {SCORE_BINS}"))? = weight;
+            }
+        }
+        Ok(h)
+    }
 }
 
 /// Where a score falls on the histogram's [0, 1] axis, keeping the order of all scores: [0, 1] maps linearly onto

@@ -44,7 +44,7 @@ pub use cbpe::{
     estimate_metric_data,
 };
 pub use ground_truth::{GroundTruth, GroundTruthError, LabelValue, read_ground_truth};
-pub use join::{JoinError, JoinReport, QualityEvaluation, QualityJoin, row_id};
+pub use join::{JoinError, JoinPart, JoinReport, QualityEvaluation, QualityJoin, row_id};
 pub use metrics::{BinaryOptions, Decision, ProblemSpec};
 pub use report::{
     ComparisonOperator, ConstraintCheck, MetricValue, MetricsBlock, ModelQualityConstraints, ModelQualityStatistics,
