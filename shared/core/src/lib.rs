@@ -42,6 +42,8 @@
 //! - [`report_html`]: `report.html`, the evaluation drawn for a person (distributions, drift, violations, quality,
 //!   prediction history), self-contained.
 //! - [`monitor`]: the scheduled and S3-event runs: windows due, committed once, new files folded into their hour.
+//! - [`distributed`]: windows too large for one invocation: a run's plan of batches, each read into a stored
+//!   partial, each window reduced from all its partials and committed once.
 //! - [`demo`]: the embedded synthetic endpoint that `modelwatch demo` writes and evaluates.
 //! - [`state`]: small JSON state objects: one typed read, one compare-and-set update with jittered backoff.
 //! - [`window`]: time windows and S3's hourly capture layout.
@@ -55,6 +57,7 @@ pub mod capture;
 #[cfg(feature = "datasets")]
 pub mod dataset;
 pub mod demo;
+pub mod distributed;
 pub mod drift;
 pub mod evaluate;
 pub mod history;

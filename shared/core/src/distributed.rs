@@ -1,0 +1,378 @@
+//! Windows too large for one invocation, evaluated by many: a run's plan, each batch read by its own invocation
+//! into a partial stored under the run, and each window reduced from all its partials and committed once.
+//!
+//! The engine that runs the steps and retries them (AWS Step Functions' Distributed Map) is an adapter's; what is
+//! decided is decided here, over the ports:
+//!
+//! - [`plan_run`] lists each window's capture objects (the source's listing, every page of it) and cuts them into
+//!   batches of at most `max_batch_bytes` ([`DEFAULT_BATCH_BYTES`]); the plan is stored under the run, and the
+//!   engine's items are its `(window, batch)` pairs ([`RunPlan::items`]).
+//! - [`read_planned_batch`] reads one batch into its [`WindowPartial`] (on every core) and stores it at
+//!   [`partial_key`]; a batch read again finds its partial there and keeps it (reading is deterministic).
+//! - [`reduce_window`] checks that every planned partial of a window is there (one missing: nothing is committed,
+//!   the error says which, and the engine retries), merges them in the planned order with the window's ground truth
+//!   and commits the window once with the scheduled run's protocol ([`monitor::commit_window_once`]: claim,
+//!   reports, metrics, marker, last window), recording its predictions in the history. The engine reduces the
+//!   windows in order, so the history takes them hour by hour.
+//!
+//! The reports equal one invocation's (see [`crate::evaluate::partial`] for what is exact and what agrees within
+//! the sketches' error).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::Baseline;
+use crate::evaluate::{Batch, EvaluationConfig, Sources, WindowPartial, plan_batches, read_batch};
+use crate::monitor::{self, MonitorError, RunPorts, Target, WindowOutcome};
+use crate::ports::{PortError, PortErrorKind};
+use crate::state::{StateError, read_json, to_json};
+use crate::window::Window;
+
+/// The bytes of captures one invocation reads at most: at S3's 75-100 MB/s for one stream, about a minute; still
+/// under ten minutes at 10 MB/s, within Lambda's 15-minute limit.
+pub const DEFAULT_BATCH_BYTES: u64 = 4 << 30;
+
+/// A run's windows and their batches, stored under the run ([`plan_key`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPlan {
+    pub run_id: String,
+    /// Each window (in order) with its batches; a window without captures has none, and is evaluated as one
+    /// invocation evaluates an empty window.
+    pub windows: Vec<WindowPlan>,
+}
+
+/// One window's batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowPlan {
+    pub window: Window,
+    pub batches: Vec<Batch>,
+}
+
+/// One item of the engine's map: batch `batch` of window `window` (indices into the plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub window: usize,
+    pub batch: usize,
+}
+
+impl RunPlan {
+    /// The batches to read, window by window.
+    pub fn items(&self) -> Vec<Item> {
+        self.windows
+            .iter()
+            .enumerate()
+            .flat_map(|(window, w)| (0..w.batches.len()).map(move |batch| Item { window, batch }))
+            .collect()
+    }
+
+    /// The bytes planned.
+    pub fn bytes(&self) -> u64 {
+        self.windows.iter().flat_map(|w| &w.batches).map(|b| b.bytes).sum()
+    }
+}
+
+/// The key of a run's plan in the state store.
+pub fn plan_key(target: &Target, run_id: &str) -> String {
+    format!("{}/{}/runs/{run_id}/plan.json", target.endpoint, target.variant)
+}
+
+/// The key of a batch's partial in the state store.
+pub fn partial_key(target: &Target, run_id: &str, window: &Window, batch: usize) -> String {
+    format!(
+        "{}/{}/runs/{run_id}/{}/{batch:05}.json",
+        target.endpoint,
+        target.variant,
+        window.start.format("%Y/%m/%d/%H")
+    )
+}
+
+/// Lists `windows`' captures, plans their batches and stores the plan (a plan already stored for the run, by an
+/// earlier attempt, is the one used: its items may be running).
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the source cannot be listed or the state cannot be read or written.
+pub fn plan_run(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    run_id: &str,
+    windows: &[Window],
+    max_batch_bytes: u64,
+) -> Result<RunPlan, MonitorError> {
+    let key = plan_key(target, run_id);
+    if let Some((plan, _)) = read_json::<RunPlan>(ports.state, &key)? {
+        return Ok(plan);
+    }
+    let mut plan = RunPlan {
+        run_id: run_id.to_owned(),
+        windows: Vec::with_capacity(windows.len()),
+    };
+    for window in windows {
+        let objects = ports.sources.captures.list(Some(window))?;
+        plan.windows.push(WindowPlan {
+            window: *window,
+            batches: plan_batches(window, &objects, max_batch_bytes),
+        });
+    }
+    match ports.state.put_if(&key, &to_json(&plan), None) {
+        Ok(_) => Ok(plan),
+        // Another attempt stored its plan first: that one is the run's.
+        Err(e) if e.kind == PortErrorKind::Conflict => Ok(read_json::<RunPlan>(ports.state, &key)?
+            .map(|(p, _)| p)
+            .ok_or(StateError::Contended { key, attempts: 1 })?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads the batch `item` of `plan` into its partial and stores it; returns the partial's key.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the item is not in the plan, an object is there but cannot be read, or the partial
+/// cannot be stored.
+pub fn read_planned_batch(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    plan: &RunPlan,
+    item: Item,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+) -> Result<String, MonitorError> {
+    let window = plan.windows.get(item.window);
+    let batch = window.and_then(|w| w.batches.get(item.batch)).ok_or_else(|| {
+        PortError::new(
+            "planning",
+            format!("run {} item {item:?}", plan.run_id),
+            PortErrorKind::Other,
+            "the item is not in the run's plan",
+        )
+    })?;
+    let key = partial_key(target, &plan.run_id, &batch.window, batch.index);
+    if ports.state.get(&key)?.is_some() {
+        return Ok(key);
+    }
+    let partial = read_batch(ports.sources.captures, batch, baseline, config, ports.sources.estimate)?;
+    let body = serde_json::to_vec(&partial).expect("a partial is plain data");
+    match ports.state.put_if(&key, &body, None) {
+        // Written by an earlier attempt of the same batch in the meantime: the same partial.
+        Ok(_) => Ok(key),
+        Err(e) if e.kind == PortErrorKind::Conflict => Ok(key),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Evaluates window `window` of `plan` from its partials and commits it once (see the module docs).
+///
+/// # Errors
+///
+/// A [`MonitorError`] naming the first planned partial that is missing or unreadable (nothing is committed), or
+/// the first port that failed in the commit.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_window(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    plan: &RunPlan,
+    window: usize,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<WindowOutcome, MonitorError> {
+    let Some(planned) = plan.windows.get(window) else {
+        return Err(PortError::new(
+            "reducing",
+            format!("run {} window {window}", plan.run_id),
+            PortErrorKind::Other,
+            "the window is not in the run's plan",
+        )
+        .into());
+    };
+    let mut partials = Vec::with_capacity(planned.batches.len());
+    for batch in &planned.batches {
+        let key = partial_key(target, &plan.run_id, &planned.window, batch.index);
+        let partial = read_json::<WindowPartial>(ports.state, &key)?.ok_or_else(|| {
+            PortError::new(
+                "reducing",
+                key.clone(),
+                PortErrorKind::NotFound,
+                format!(
+                    "batch {} of {} was not read: the window is not committed",
+                    batch.index,
+                    planned.batches.len()
+                ),
+            )
+        })?;
+        partials.push(partial.0);
+    }
+    let ports = RunPorts {
+        sources: Sources {
+            partials: Some(&partials),
+            ..ports.sources
+        },
+        ..*ports
+    };
+    monitor::commit_window_once(
+        &ports,
+        target,
+        &planned.window,
+        baseline,
+        config,
+        &plan.run_id,
+        now,
+        lease,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::QualityConfig;
+    use crate::memory::{MemoryMetrics, MemoryReports, MemorySource, MemoryState};
+    use crate::monitor::WindowDecision;
+    use crate::ports::{CaptureSource, StateStore};
+    use crate::quality::ProblemType;
+    use crate::report::SUMMARY_FILE;
+    use crate::testing::DemoCase;
+
+    /// The demo's hours, each in four files.
+    fn split(case: &DemoCase) -> MemorySource {
+        let mut files = Vec::new();
+        for (path, body) in &case.data.captures {
+            let lines: Vec<&str> = body.lines().collect();
+            for (part, chunk) in lines.chunks(lines.len().div_ceil(4)).enumerate() {
+                files.push((path.replace(".jsonl", &format!("-{part}.jsonl")), chunk.join("\n")));
+            }
+        }
+        MemorySource::new(files)
+    }
+
+    /// Three hours planned in batches, every batch read (one twice, as a retried item), each window reduced in
+    /// order: committed once, with the reports and summary one invocation writes; a window with a batch not read is
+    /// not committed, and is once the batch is read.
+    #[test]
+    fn a_run_planned_read_and_reduced_commits_what_one_invocation_commits() {
+        let case = DemoCase::first_hour();
+        let captures = split(&case);
+        let config = EvaluationConfig {
+            quality: Some(QualityConfig::new(ProblemType::BinaryClassification)),
+            ..EvaluationConfig::default()
+        };
+        let target = Target {
+            endpoint: crate::demo::ENDPOINT.into(),
+            variant: crate::demo::VARIANT.into(),
+            schedule: "hourly".into(),
+        };
+        let windows: Vec<Window> = (1..4).map(|h| case.hour(h)).collect();
+        let now = windows[2].end + chrono::Duration::hours(1);
+        let lease = chrono::Duration::minutes(20);
+        let ports = |reports, metrics, state| RunPorts {
+            sources: Sources {
+                captures: &captures,
+                ground_truth: Some(&case.ground_truth),
+                quality_constraints: None,
+                estimate: None,
+                partials: None,
+            },
+            reports,
+            metrics,
+            state,
+        };
+
+        // One invocation, window by window.
+        let (one_reports, one_metrics, one_state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let single = ports(&one_reports, &one_metrics, &one_state);
+        for w in &windows {
+            let outcome =
+                monitor::commit_window_once(&single, &target, w, &case.baseline, &config, "single", now, lease)
+                    .unwrap();
+            assert_eq!(outcome.decision, WindowDecision::Evaluated);
+        }
+
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let many = ports(&reports, &metrics, &state);
+        let hour_bytes: u64 = captures
+            .list(Some(&windows[0]))
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.size)
+            .sum();
+        let plan = plan_run(&many, &target, "run-1", &windows, hour_bytes / 2).unwrap();
+        assert_eq!(
+            plan_run(&many, &target, "run-1", &windows[..1], 1).unwrap(),
+            plan,
+            "a stored plan is the run's"
+        );
+        let items = plan.items();
+        assert_eq!(plan.windows.len(), 3);
+        assert!(plan.windows.iter().all(|w| w.batches.len() >= 2), "{:?}", plan.items());
+        let listed: u64 = windows
+            .iter()
+            .flat_map(|w| captures.list(Some(w)).unwrap())
+            .filter_map(|o| o.size)
+            .sum();
+        assert_eq!(plan.bytes(), listed);
+        // Window 0's last batch is not read yet: the window is not committed.
+        let (last_of_first, rest): (Vec<Item>, Vec<Item>) = items
+            .iter()
+            .partition(|i| i.window == 0 && i.batch + 1 == plan.windows[0].batches.len());
+        for item in rest.iter().chain(&rest[..1]) {
+            read_planned_batch(&many, &target, &plan, *item, &case.baseline, &config).unwrap();
+        }
+        let missing = reduce_window(&many, &target, &plan, 0, &case.baseline, &config, now, lease).unwrap_err();
+        assert!(missing.to_string().contains("runs/run-1/"), "{missing}");
+        assert!(
+            crate::ports::error_chain(&missing).contains("was not read"),
+            "{}",
+            crate::ports::error_chain(&missing)
+        );
+        assert!(
+            state.get(&target.marker_key(&windows[0])).unwrap().is_none(),
+            "nothing committed"
+        );
+        assert!(metrics.data.lock().unwrap().is_empty(), "nothing published");
+
+        read_planned_batch(&many, &target, &plan, last_of_first[0], &case.baseline, &config).unwrap();
+        for window in 0..3 {
+            let outcome = reduce_window(&many, &target, &plan, window, &case.baseline, &config, now, lease).unwrap();
+            assert_eq!(outcome.decision, WindowDecision::Evaluated);
+            let again = reduce_window(&many, &target, &plan, window, &case.baseline, &config, now, lease).unwrap();
+            assert_eq!(
+                again.decision,
+                WindowDecision::AlreadyCommitted,
+                "a retried reduce publishes nothing"
+            );
+        }
+        let (one_files, many_files) = (one_reports.files.lock().unwrap(), reports.files.lock().unwrap());
+        assert_eq!(
+            one_files.keys().collect::<Vec<_>>(),
+            many_files.keys().collect::<Vec<_>>()
+        );
+        for w in &windows {
+            let summary = format!("{}/{SUMMARY_FILE}", target.report_folder(w));
+            assert_eq!(
+                String::from_utf8_lossy(&one_files[&summary]),
+                String::from_utf8_lossy(&many_files[&summary])
+            );
+            let quality = format!("{}/model-quality/statistics.json", target.report_folder(w));
+            assert_eq!(one_files[&quality], many_files[&quality], "{quality}");
+        }
+        assert_eq!(
+            one_metrics.data.lock().unwrap().len(),
+            metrics.data.lock().unwrap().len()
+        );
+        let history = |s: &MemoryState| s.get(&target.history_key()).unwrap().expect("a history").0;
+        assert_eq!(
+            history(&one_state),
+            history(&state),
+            "the history took the windows alike, in order"
+        );
+    }
+}
