@@ -6,10 +6,13 @@
 //! - A manual request `{"window": {"start": .., "end": ..}}`: evaluate the hours of that window (backfill).
 //! - SageMaker's "SageMaker Transform Job State Change" (EventBridge): a completed Batch Transform job's data
 //!   capture, evaluated as one window.
+//! - A step of a distributed run, from the stack's state machine: `{"distributed": {"step": "plan" | "read" |
+//!   "reduce", "run_id", "endpoint", "variant", ...}}` ([`DistributedStep`]).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
+use modelwatch_core::distributed::Item;
 use modelwatch_core::window::{Window, parse_time};
 use serde::Deserialize;
 
@@ -29,6 +32,46 @@ pub enum Invocation {
         status: String,
         destination: Option<String>,
     },
+    /// A step of a distributed run of one endpoint variant (the state machine's execution name is its `run_id`).
+    Distributed {
+        run_id: String,
+        endpoint: String,
+        variant: String,
+        step: DistributedStep,
+    },
+}
+
+/// A step of a distributed run ([`modelwatch_core::distributed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DistributedStep {
+    /// Plan the batches of every hour of `window` (at most `max_batch_bytes` each, default
+    /// [`modelwatch_core::distributed::DEFAULT_BATCH_BYTES`]).
+    Plan {
+        window: Window,
+        max_batch_bytes: Option<u64>,
+    },
+    /// Read one planned batch into its partial.
+    Read(Item),
+    /// Reduce the planned windows from `next`, in order, while time allows.
+    Reduce { next: usize },
+}
+
+#[derive(Deserialize)]
+struct DistributedRequest {
+    distributed: DistributedFields,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistributedFields {
+    step: String,
+    run_id: String,
+    endpoint: String,
+    variant: String,
+    window: Option<ManualWindow>,
+    max_batch_bytes: Option<u64>,
+    item: Option<Item>,
+    next: Option<usize>,
 }
 
 /// `detail` of "SageMaker Transform Job State Change": the job's description, as DescribeTransformJob gives it.
@@ -121,15 +164,47 @@ pub fn classify(event: serde_json::Value) -> Result<Invocation, EventError> {
     }
     if event.get("window").is_some() {
         let m: ManualRequest = serde_json::from_value(event).map_err(bad)?;
-        let time = |t: &str| parse_time(t).map_err(|e| EventError(e.to_string()));
-        let (start, end) = (time(&m.window.start)?, time(&m.window.end)?);
-        return Window::new(start, end)
-            .map(Invocation::Backfill)
-            .ok_or_else(|| EventError(format!("window end {end} is not after its start {start}")));
+        return window_of(&m.window).map(Invocation::Backfill);
+    }
+    if event.get("distributed").is_some() {
+        let d = serde_json::from_value::<DistributedRequest>(event)
+            .map_err(bad)?
+            .distributed;
+        let missing = |field: &str| EventError(format!("a distributed \"{}\" step needs \"{field}\"", d.step));
+        let step = match d.step.as_str() {
+            "plan" => DistributedStep::Plan {
+                window: window_of(d.window.as_ref().ok_or_else(|| missing("window"))?)?,
+                max_batch_bytes: d.max_batch_bytes,
+            },
+            "read" => DistributedStep::Read(d.item.ok_or_else(|| missing("item"))?),
+            "reduce" => DistributedStep::Reduce {
+                next: d.next.unwrap_or(0),
+            },
+            other => {
+                return Err(EventError(format!(
+                    "unknown distributed step {other:?}: plan, read or reduce"
+                )));
+            }
+        };
+        return Ok(Invocation::Distributed {
+            run_id: d.run_id,
+            endpoint: d.endpoint,
+            variant: d.variant,
+            step,
+        });
     }
     Err(EventError(
-        "expected an EventBridge event, an S3 notification (Records) or {\"window\": {\"start\", \"end\"}}".into(),
+        "expected an EventBridge event, an S3 notification (Records), {\"window\": {\"start\", \"end\"}} or \
+         {\"distributed\": {\"step\", ...}}"
+            .into(),
     ))
+}
+
+/// A window from its written start and end.
+fn window_of(w: &ManualWindow) -> Result<Window, EventError> {
+    let time = |t: &str| parse_time(t).map_err(|e| EventError(e.to_string()));
+    let (start, end) = (time(&w.start)?, time(&w.end)?);
+    Window::new(start, end).ok_or_else(|| EventError(format!("window end {end} is not after its start {start}")))
 }
 
 /// S3 notifications URL-encode object keys (`+` for a space, `%XX` for other bytes); this undoes it. Invalid
@@ -211,6 +286,62 @@ mod tests {
         let backwards = serde_json::json!({"window": {"start": "2024-05-01T12", "end": "2024-05-01T10"}});
         assert!(classify(backwards).unwrap_err().to_string().contains("not after"));
         assert!(classify(serde_json::json!({"hello": 1})).is_err());
+    }
+
+    #[test]
+    fn classifies_the_steps_of_a_distributed_run() {
+        let step = |fields: serde_json::Value| {
+            let mut d = serde_json::json!({"run_id": "r1", "endpoint": "ep", "variant": "AllTraffic"});
+            d.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+            classify(serde_json::json!({ "distributed": d }))
+        };
+        let plan =
+            step(serde_json::json!({"step": "plan", "window": {"start": "2024-05-01T10", "end": "2024-05-01T12"}}));
+        let Invocation::Distributed {
+            run_id,
+            endpoint,
+            variant,
+            step: DistributedStep::Plan {
+                window,
+                max_batch_bytes,
+            },
+        } = plan.unwrap()
+        else {
+            panic!("a plan")
+        };
+        assert_eq!(
+            (run_id.as_str(), endpoint.as_str(), variant.as_str()),
+            ("r1", "ep", "AllTraffic")
+        );
+        assert_eq!((window.hourly().len(), max_batch_bytes), (2, None));
+        let read = step(serde_json::json!({"step": "read", "item": {"window": 3, "batch": 1}})).unwrap();
+        assert!(matches!(
+            read,
+            Invocation::Distributed {
+                step: DistributedStep::Read(Item { window: 3, batch: 1 }),
+                ..
+            }
+        ));
+        let reduce = step(serde_json::json!({"step": "reduce", "next": 7})).unwrap();
+        assert!(matches!(
+            reduce,
+            Invocation::Distributed {
+                step: DistributedStep::Reduce { next: 7 },
+                ..
+            }
+        ));
+        let no_item = step(serde_json::json!({"step": "read"})).unwrap_err().to_string();
+        assert!(no_item.contains("needs \"item\""), "{no_item}");
+        assert!(
+            step(serde_json::json!({"step": "merge"}))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown")
+        );
+        assert!(
+            step(serde_json::json!({"step": "plan", "windw": {}})).is_err(),
+            "unknown fields are refused"
+        );
     }
 
     /// SageMaker's event carries the job's description (DescribeTransformJob's fields), `DataCaptureConfig` when the

@@ -13,6 +13,7 @@ use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3Objects, S3ReportStore, 
 use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
+use modelwatch_core::distributed::{self, Item, Reduced};
 use modelwatch_core::evaluate::{EvaluationConfig, Sources};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
@@ -24,7 +25,7 @@ use tokio::runtime::Handle;
 use tokio::task::spawn_blocking;
 
 use crate::config::{Config, EndpointVariant};
-use crate::event::{Invocation, classify};
+use crate::event::{DistributedStep, Invocation, classify};
 
 /// The SDK clients, built once per process.
 #[derive(Clone, Debug)]
@@ -55,7 +56,31 @@ pub struct Response {
     pub ignored: Vec<String>,
     /// Batch Transform jobs evaluated.
     pub transform_jobs: Vec<TransformOutcome>,
+    /// What a step of a distributed run did (the state machine reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedOutcome>,
 }
+
+/// What a step of a distributed run did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistributedOutcome {
+    /// The run's batches to read (the map's items), its windows, its bytes, and where reducing starts (0).
+    Plan {
+        items: Vec<Item>,
+        windows: usize,
+        bytes: u64,
+        next: usize,
+    },
+    /// Where the batch's partial is stored.
+    Read { partial: String },
+    /// Where reducing stopped, and what each window reduced did.
+    Reduce(Reduced),
+}
+
+/// How long one invocation reduces windows before it hands on to the next (the function's timeout is 15 minutes;
+/// a window reduces in seconds).
+const REDUCE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// What evaluating a completed Batch Transform job did.
 #[derive(Debug, Serialize)]
@@ -125,6 +150,16 @@ pub enum HandlerError {
         #[source]
         source: Box<MonitorError>,
     },
+    #[error("{endpoint}/{variant}: distributed run {run_id}")]
+    Distributed {
+        endpoint: String,
+        variant: String,
+        run_id: String,
+        #[source]
+        source: Box<MonitorError>,
+    },
+    #[error("{endpoint}/{variant} is not an endpoint variant of this stack (ENDPOINTS)")]
+    UnknownTarget { endpoint: String, variant: String },
     #[error("transform job {job}: {reason}")]
     Transform {
         job: String,
@@ -158,7 +193,8 @@ impl HandlerError {
 impl Classify for HandlerError {
     fn retryable(&self) -> bool {
         match self {
-            Self::Event(_) | Self::Settings { .. } => false,
+            Self::Event(_) | Self::Settings { .. } | Self::UnknownTarget { .. } => false,
+            Self::Distributed { source, .. } => source.retryable(),
             Self::Baseline { source, .. } => source.retryable(),
             Self::Windows { source, .. } | Self::Fold { source, .. } => source.retryable(),
             // Recorded and retried by the next scheduled runs; an immediate retry may succeed too.
@@ -303,6 +339,28 @@ impl App {
                     Vec::new()
                 }
             },
+            Invocation::Distributed {
+                run_id,
+                endpoint,
+                variant,
+                step,
+            } => {
+                let ev = EndpointVariant { endpoint, variant };
+                if self.config.endpoints.contains(&ev) {
+                    let runs = for_each_target(std::iter::once(ev), |ev| {
+                        let (run_id, step) = (run_id.clone(), step.clone());
+                        async move { Ok(spawn_blocking(self.distributed_job(ev, run_id, step, now))) }
+                    })
+                    .await;
+                    response.distributed = runs.done.into_iter().next().map(|(_, outcome)| outcome);
+                    runs.failed
+                } else {
+                    vec![HandlerError::UnknownTarget {
+                        endpoint: ev.endpoint,
+                        variant: ev.variant,
+                    }]
+                }
+            }
         };
         match failed.into_iter().next() {
             Some(e) => Err(e),
@@ -422,6 +480,83 @@ impl App {
                 published = outcome.published.published,
                 already = outcome.published.already,
                 "Transform job evaluated."
+            );
+            Ok(outcome)
+        }
+    }
+
+    /// The job that runs one step of a distributed run of `ev` ([`distributed`]): plan the batches, read one into
+    /// its partial, or reduce the windows in order and commit them.
+    fn distributed_job(
+        &self,
+        ev: EndpointVariant,
+        run_id: String,
+        step: DistributedStep,
+        now: DateTime<Utc>,
+    ) -> impl FnOnce() -> Result<DistributedOutcome, HandlerError> + Send + 'static {
+        let (folder, store) = self.baseline_store(&ev);
+        let adapters = Adapters::new(self, &ev);
+        let config = self.config.clone();
+        move || {
+            let started = std::time::Instant::now();
+            let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
+            let evaluation = evaluation_of(&config, &files).map_err(|reason| HandlerError::Settings {
+                endpoint: ev.endpoint.clone(),
+                variant: ev.variant.clone(),
+                reason,
+            })?;
+            let target = config.target(&ev);
+            let ports = adapters.ports(&files);
+            let fail = |source: MonitorError| HandlerError::Distributed {
+                endpoint: ev.endpoint.clone(),
+                variant: ev.variant.clone(),
+                run_id: run_id.clone(),
+                source: Box::new(source),
+            };
+            let outcome = match step {
+                DistributedStep::Plan {
+                    window,
+                    max_batch_bytes,
+                } => {
+                    let max = max_batch_bytes.unwrap_or(distributed::DEFAULT_BATCH_BYTES);
+                    let plan = distributed::plan_run(&ports, &target, &run_id, &window.hourly(), max).map_err(fail)?;
+                    DistributedOutcome::Plan {
+                        items: plan.items(),
+                        windows: plan.windows.len(),
+                        bytes: plan.bytes(),
+                        next: 0,
+                    }
+                }
+                DistributedStep::Read(item) => {
+                    let plan = distributed::stored_plan(&ports, &target, &run_id).map_err(fail)?;
+                    let partial =
+                        distributed::read_planned_batch(&ports, &target, &plan, item, &files.baseline, &evaluation)
+                            .map_err(fail)?;
+                    DistributedOutcome::Read { partial }
+                }
+                DistributedStep::Reduce { next } => {
+                    let plan = distributed::stored_plan(&ports, &target, &run_id).map_err(fail)?;
+                    let reduced = distributed::reduce_windows(
+                        &ports,
+                        &target,
+                        &plan,
+                        next,
+                        &files.baseline,
+                        &evaluation,
+                        now,
+                        config.lease,
+                        &mut || started.elapsed() < REDUCE_BUDGET,
+                    )
+                    .map_err(fail)?;
+                    DistributedOutcome::Reduce(reduced)
+                }
+            };
+            tracing::info!(
+                endpoint = %ev.endpoint,
+                variant = %ev.variant,
+                run_id = %run_id,
+                outcome = ?outcome,
+                "Distributed step done."
             );
             Ok(outcome)
         }

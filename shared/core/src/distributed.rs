@@ -114,6 +114,16 @@ pub fn plan_run(
             batches: plan_batches(window, &objects, max_batch_bytes),
         });
     }
+    let items = plan.items().len();
+    if items > MAX_ITEMS {
+        return Err(PortError::new(
+            "planning",
+            key,
+            PortErrorKind::Other,
+            format!("{items} batches, more than the {MAX_ITEMS} a run carries: cut the backfill into shorter runs"),
+        )
+        .into());
+    }
     match ports.state.put_if(&key, &to_json(&plan), None) {
         Ok(_) => Ok(plan),
         // Another attempt stored its plan first: that one is the run's.
@@ -121,6 +131,19 @@ pub fn plan_run(
             .map(|(p, _)| p)
             .ok_or(StateError::Contended { key, attempts: 1 })?),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The plan stored for `run_id`.
+///
+/// # Errors
+///
+/// A [`MonitorError`] when there is none (the run was not planned) or the state cannot be read.
+pub fn stored_plan(ports: &RunPorts<'_>, target: &Target, run_id: &str) -> Result<RunPlan, MonitorError> {
+    let key = plan_key(target, run_id);
+    match read_json::<RunPlan>(ports.state, &key)? {
+        Some((plan, _)) => Ok(plan),
+        None => Err(PortError::new("reading", key, PortErrorKind::NotFound, "the run has no plan").into()),
     }
 }
 
@@ -194,7 +217,8 @@ pub fn reduce_window(
             PortError::new(
                 "reducing",
                 key.clone(),
-                PortErrorKind::NotFound,
+                // Retryable: the run's batches are read again (each keeps its partial once stored).
+                PortErrorKind::Other,
                 format!(
                     "batch {} of {} was not read: the window is not committed",
                     batch.index,
@@ -221,6 +245,52 @@ pub fn reduce_window(
         now,
         lease,
     )
+}
+
+/// The batches a run may plan at most: the engine's items travel in the state's input, which Step Functions
+/// limits to 256 KiB (an item is about 25 bytes of JSON). A longer backfill is cut into several runs.
+pub const MAX_ITEMS: usize = 5_000;
+
+/// Where reducing a run's windows stopped: the next window to reduce, and whether none is left.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reduced {
+    pub next: usize,
+    pub done: bool,
+    /// What each window reduced in this call did.
+    pub outcomes: Vec<WindowOutcome>,
+}
+
+/// Reduces the windows of `plan` in order from `next` while `more_time` says there is time for another (at least
+/// one is reduced): the engine calls again from [`Reduced::next`] until [`Reduced::done`].
+///
+/// # Errors
+///
+/// The first window's [`MonitorError`] (see [`reduce_window`]); the windows before it stay committed, and a call
+/// from the same `next` takes up from the failed one.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_windows(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    plan: &RunPlan,
+    next: usize,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    more_time: &mut dyn FnMut() -> bool,
+) -> Result<Reduced, MonitorError> {
+    let mut reduced = Reduced {
+        next,
+        done: next >= plan.windows.len(),
+        outcomes: Vec::new(),
+    };
+    while !reduced.done && (reduced.outcomes.is_empty() || more_time()) {
+        let outcome = reduce_window(ports, target, plan, reduced.next, baseline, config, now, lease)?;
+        reduced.outcomes.push(outcome);
+        reduced.next += 1;
+        reduced.done = reduced.next >= plan.windows.len();
+    }
+    Ok(reduced)
 }
 
 #[cfg(test)]
@@ -340,16 +410,37 @@ mod tests {
         assert!(metrics.data.lock().unwrap().is_empty(), "nothing published");
 
         read_planned_batch(&many, &target, &plan, last_of_first[0], &case.baseline, &config).unwrap();
-        for window in 0..3 {
-            let outcome = reduce_window(&many, &target, &plan, window, &case.baseline, &config, now, lease).unwrap();
-            assert_eq!(outcome.decision, WindowDecision::Evaluated);
-            let again = reduce_window(&many, &target, &plan, window, &case.baseline, &config, now, lease).unwrap();
-            assert_eq!(
-                again.decision,
-                WindowDecision::AlreadyCommitted,
-                "a retried reduce publishes nothing"
-            );
-        }
+        // Time for two windows in the first call, then the rest.
+        let mut calls = 0;
+        let mut two = || {
+            calls += 1;
+            calls < 2
+        };
+        let first = reduce_windows(&many, &target, &plan, 0, &case.baseline, &config, now, lease, &mut two).unwrap();
+        assert_eq!((first.next, first.done, first.outcomes.len()), (2, false, 2));
+        assert!(first.outcomes.iter().all(|o| o.decision == WindowDecision::Evaluated));
+        let rest = reduce_windows(
+            &many,
+            &target,
+            &plan,
+            2,
+            &case.baseline,
+            &config,
+            now,
+            lease,
+            &mut || false,
+        )
+        .unwrap();
+        assert_eq!(
+            (rest.next, rest.done, rest.outcomes[0].decision),
+            (3, true, WindowDecision::Evaluated)
+        );
+        let again = reduce_window(&many, &target, &plan, 1, &case.baseline, &config, now, lease).unwrap();
+        assert_eq!(
+            again.decision,
+            WindowDecision::AlreadyCommitted,
+            "a retried reduce publishes nothing"
+        );
         let (one_files, many_files) = (one_reports.files.lock().unwrap(), reports.files.lock().unwrap());
         assert_eq!(
             one_files.keys().collect::<Vec<_>>(),

@@ -925,3 +925,105 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
     assert_eq!((repeat.published, repeat.already), (0, true));
     deployment.check();
 }
+
+/// A distributed run through the function's three steps, as the stack's state machine drives them, against S3 and
+/// CloudWatch through the template's role: the plan of every demo hour (one batch an object), a reduce before the
+/// batches are read fails retryably and commits nothing, every batch read (one twice), then the reduce commits every
+/// hour in order with its reports, and a repeated reduce publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_run_plans_reads_and_reduces_every_hour_once() {
+    use evaluate_captures::handler::DistributedOutcome;
+    use modelwatch_aws::lambda::{RETRYABLE, diagnostic};
+    use modelwatch_core::distributed::Item;
+
+    let (demo, app, deployment, s3, _cw) = demo_app().await;
+    let start = demo.data.start;
+    let end = start + Duration::hours(demo::HOURS as i64);
+    let now = end + Duration::minutes(10);
+    let step = |fields: serde_json::Value| {
+        let mut d = serde_json::json!({"run_id": "exec-1", "endpoint": demo::ENDPOINT, "variant": demo::VARIANT});
+        d.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        serde_json::json!({ "distributed": d })
+    };
+    let window = serde_json::json!({"start": start.to_rfc3339(), "end": end.to_rfc3339()});
+    let plan = app
+        .handle(
+            step(serde_json::json!({"step": "plan", "window": window, "max_batch_bytes": 1})),
+            now,
+            "req-1",
+        )
+        .await
+        .expect("plan");
+    let Some(DistributedOutcome::Plan {
+        items,
+        windows,
+        bytes,
+        next,
+    }) = plan.distributed
+    else {
+        panic!("a plan: {plan:?}")
+    };
+    assert_eq!((windows, items.len(), next), (demo::HOURS, demo::HOURS, 0));
+    assert!(bytes > 0);
+
+    let reduce = serde_json::json!({"step": "reduce", "next": 0});
+    let early = app.handle(step(reduce.clone()), now, "req-2").await.unwrap_err();
+    let d = diagnostic(&early);
+    assert_eq!(d.error_type, RETRYABLE, "{}", d.error_message);
+    assert!(d.error_message.contains("was not read"), "{}", d.error_message);
+    let target = Target {
+        endpoint: demo::ENDPOINT.into(),
+        variant: demo::VARIANT.into(),
+        schedule: demo.schedule.clone(),
+    };
+    let hour = |h: i64| Window::new(start + Duration::hours(h), start + Duration::hours(h + 1)).unwrap();
+    let marker_key = |h: i64| app.config.state.key(&target.marker_key(&hour(h)));
+    let absent = s3.get_object().bucket(&demo.bucket).key(marker_key(0)).send().await;
+    assert!(absent.is_err(), "nothing committed before the batches are read");
+
+    for item in items.iter().chain(&items[..1]) {
+        let Item { window, batch } = *item;
+        let read = app
+            .handle(
+                step(serde_json::json!({"step": "read", "item": {"window": window, "batch": batch}})),
+                now,
+                "req-r",
+            )
+            .await
+            .expect("read");
+        assert!(
+            matches!(read.distributed, Some(DistributedOutcome::Read { .. })),
+            "{read:?}"
+        );
+    }
+    let reduced = app.handle(step(reduce.clone()), now, "req-3").await.expect("reduce");
+    let Some(DistributedOutcome::Reduce(reduced)) = reduced.distributed else {
+        panic!("a reduce: {reduced:?}")
+    };
+    assert!(reduced.done && reduced.next == demo::HOURS, "{reduced:?}");
+    for (h, outcome) in reduced.outcomes.iter().enumerate() {
+        assert_eq!(outcome.decision, WindowDecision::Evaluated, "hour {h}");
+        assert_eq!(outcome.summary.as_ref().unwrap().rows, demo::RECORDS_PER_HOUR as u64);
+        let marker: WindowMarker =
+            serde_json::from_slice(&get(&s3, &demo.bucket, &marker_key(h as i64)).await).unwrap();
+        assert_eq!(marker.status, MarkerStatus::Committed);
+        let folder = format!("reports/{}", target.report_folder(&hour(h as i64)));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&get(&s3, &demo.bucket, &format!("{folder}/summary.json")).await).unwrap();
+        assert_eq!(
+            summary["summary"]["drifted_features"].as_u64().unwrap() > 0,
+            h >= demo::DRIFT_FROM_HOUR
+        );
+    }
+    let again = app.handle(step(reduce), now, "req-4").await.expect("reduce again");
+    let Some(DistributedOutcome::Reduce(again)) = again.distributed else {
+        panic!()
+    };
+    assert!(
+        again
+            .outcomes
+            .iter()
+            .all(|o| o.decision == WindowDecision::AlreadyCommitted)
+    );
+    deployment.check();
+}
