@@ -1924,3 +1924,213 @@ fn the_prometheus_dashboard_queries_only_what_the_exposition_holds() {
         }
     }
 }
+
+/// A JSONPath of the state machine (`$.a.b`, `$$.Execution.Name`) read from the state's input and context.
+fn path_value(path: &str, input: &Json, context: &Json) -> Json {
+    let (root, rest) = match path.strip_prefix("$$") {
+        Some(rest) => (context, rest),
+        None => (input, path.strip_prefix('$').expect("a path")),
+    };
+    rest.split('.').filter(|p| !p.is_empty()).fold(root.clone(), |v, part| {
+        v.get(part)
+            .cloned()
+            .unwrap_or_else(|| panic!("{path}: no {part} in {v}"))
+    })
+}
+
+/// A state's `Parameters`, `ItemSelector` or `ResultSelector`, filled as Step Functions fills it: a key ending in
+/// `.$` takes the value of its path.
+fn fill(template: &Json, input: &Json, context: &Json) -> Json {
+    match template {
+        Json::Object(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| match k.strip_suffix(".$") {
+                    Some(key) => (key.to_owned(), path_value(v.as_str().expect("a path"), input, context)),
+                    None => (k.clone(), fill(v, input, context)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The distributed state machine sends the three steps the function classifies (with the execution's name as the
+/// run and the map's item as the batch), reads the fields the function returns, and loops the reduce until done;
+/// its role may invoke the function and run its own map's child executions, and evaluate-captures' role may write
+/// the run's plan and partials of its own variant only.
+#[test]
+fn the_distributed_state_machine_sends_the_steps_the_function_handles() {
+    use evaluate_captures::event::{DistributedStep, Invocation, classify};
+    use evaluate_captures::handler::{DistributedOutcome, Response};
+    use modelwatch_core::distributed::{Item, Reduced, partial_key, plan_key};
+
+    let stack = Stack::new(&[("EndpointName", "churn-prod"), ("VariantName", "blue")]);
+    let machine = stack.properties("DistributedEvaluationStateMachine");
+    let states = &machine["Definition"]["States"];
+    let function = machine["DefinitionSubstitutions"]["Function"].clone();
+    let input = json!({"endpoint": "churn-prod", "variant": "blue",
+        "window": {"start": "2024-05-01T00:00:00Z", "end": "2024-05-02T00:00:00Z"}});
+    let context =
+        json!({"Execution": {"Name": "backfill-may-1"}, "Map": {"Item": {"Value": {"window": 3, "batch": 1}}}});
+    let invoke = |state: &Json, input: &Json| {
+        assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke");
+        assert_eq!(state["Parameters"]["FunctionName"], "${Function}");
+        let payload = match state["Parameters"].get("Payload") {
+            Some(p) => fill(p, input, &context),
+            None => path_value(state["Parameters"]["Payload.$"].as_str().unwrap(), input, &context),
+        };
+        let retried: Vec<&Json> = state["Retry"][0]["ErrorEquals"].as_array().unwrap().iter().collect();
+        assert!(
+            retried.contains(&&json!(modelwatch_aws::lambda::RETRYABLE)),
+            "{retried:?}"
+        );
+        assert!(!retried.contains(&&json!(modelwatch_aws::lambda::BAD_INPUT)));
+        classify(payload).expect("the function classifies the payload")
+    };
+    let returned = |outcome: DistributedOutcome| json!({"Payload": serde_json::to_value(Response { distributed: Some(outcome), ..Response::default() }).unwrap()});
+    assert!(
+        function
+            .as_str()
+            .is_some_and(|f| f.contains("EvaluateCapturesFunction")),
+        "{function}"
+    );
+
+    // Plan.
+    assert_eq!(machine["Definition"]["StartAt"], "Plan");
+    let plan = &states["Plan"];
+    let Invocation::Distributed {
+        run_id,
+        endpoint,
+        variant,
+        step: DistributedStep::Plan { window, .. },
+    } = invoke(plan, &input)
+    else {
+        panic!("a plan step")
+    };
+    assert_eq!(
+        (run_id.as_str(), endpoint.as_str(), variant.as_str()),
+        ("backfill-may-1", "churn-prod", "blue")
+    );
+    assert_eq!(window.hourly().len(), 24);
+    let items = vec![Item { window: 0, batch: 0 }, Item { window: 3, batch: 1 }];
+    let planned = fill(
+        &plan["ResultSelector"],
+        &returned(DistributedOutcome::Plan {
+            items: items.clone(),
+            windows: 24,
+            bytes: 9,
+            next: 0,
+        }),
+        &context,
+    );
+    let mut state = input.clone();
+    state["plan"] = planned;
+    assert_eq!(state["plan"]["items"], serde_json::to_value(&items).unwrap());
+
+    // Read: a distributed map over the plan's items, each item one invocation.
+    assert_eq!(plan["Next"], "Read");
+    let read = &states["Read"];
+    assert_eq!(read["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(
+        path_value(read["ItemsPath"].as_str().unwrap(), &state, &context),
+        json!(items)
+    );
+    let item_input = fill(&read["ItemSelector"], &state, &context);
+    let processor = &read["ItemProcessor"]["States"][read["ItemProcessor"]["StartAt"].as_str().unwrap()];
+    let Invocation::Distributed {
+        run_id,
+        step: DistributedStep::Read(item),
+        ..
+    } = invoke(processor, &item_input)
+    else {
+        panic!("a read step")
+    };
+    assert_eq!(
+        (run_id.as_str(), item),
+        ("backfill-may-1", Item { window: 3, batch: 1 })
+    );
+    let one = fill(
+        &processor["ResultSelector"],
+        &returned(DistributedOutcome::Read { partial: "k".into() }),
+        &context,
+    );
+    assert!(one.to_string().len() < 20, "an item's output stays small: {one}");
+    assert_eq!(
+        read["ResultSelector"]["batches.$"], "States.ArrayLength($)",
+        "the map's results are counted"
+    );
+    assert_eq!(read["ResultPath"], "$.read");
+
+    // Reduce, again until done.
+    let reduce = &states[read["Next"].as_str().unwrap()];
+    let Invocation::Distributed {
+        step: DistributedStep::Reduce { next },
+        ..
+    } = invoke(reduce, &state)
+    else {
+        panic!("a reduce step")
+    };
+    assert_eq!(next, 0);
+    let choice = &states[reduce["Next"].as_str().unwrap()];
+    for (done, then) in [(false, "Reduce"), (true, "Done")] {
+        let reduced = Reduced {
+            next: 5,
+            done,
+            outcomes: Vec::new(),
+        };
+        state["plan"] = fill(
+            &reduce["ResultSelector"],
+            &returned(DistributedOutcome::Reduce(reduced)),
+            &context,
+        );
+        let chosen = match choice["Choices"][0]["BooleanEquals"].as_bool() == Some(state["plan"]["done"] == json!(true))
+        {
+            true => choice["Choices"][0]["Next"].clone(),
+            false => choice["Default"].clone(),
+        };
+        assert_eq!(chosen, then);
+    }
+    let Invocation::Distributed {
+        step: DistributedStep::Reduce { next },
+        ..
+    } = invoke(reduce, &state)
+    else {
+        panic!("a reduce step")
+    };
+    assert_eq!(next, 5, "the next reduce takes up where the last stopped");
+    assert_eq!(states["Done"]["Type"], "Succeed");
+
+    // The roles.
+    let policies = machine["Policies"].as_array().unwrap();
+    assert!(
+        policies.iter().any(|p| p["LambdaInvokePolicy"].is_object()),
+        "{policies:?}"
+    );
+    let own_children = policies
+        .iter()
+        .filter_map(|p| p["Statement"].as_array())
+        .flatten()
+        .find(|s| s["Action"] == "states:StartExecution")
+        .expect("its map's child executions");
+    assert!(text(&own_children["Resource"]).ends_with(&format!("stateMachine:{}", text(&machine["Name"]))));
+    let statements = statements(&stack, "EvaluateCapturesRole");
+    let config = evaluate_captures::config::Config::from_vars(&environment(&stack, "EvaluateCapturesFunction"))
+        .expect("the template's environment parses");
+    let state_arn = |key: &str| object_arn(&config.state.bucket, &config.state.key(key));
+    let own = Target {
+        endpoint: "churn-prod".into(),
+        variant: "blue".into(),
+        schedule: String::new(),
+    };
+    let day = Window::new(Utc::now() - Duration::hours(1), Utc::now()).unwrap();
+    for key in [plan_key(&own, "r"), partial_key(&own, "r", &day, 7)] {
+        assert!(allows(&statements, "s3:PutObject", &state_arn(&key)), "write {key}");
+        assert!(allows(&statements, "s3:GetObject", &state_arn(&key)), "read {key}");
+    }
+    let other = Target {
+        variant: "green".into(),
+        ..own
+    };
+    assert!(!allows(&statements, "s3:PutObject", &state_arn(&plan_key(&other, "r"))));
+}
