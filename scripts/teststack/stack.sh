@@ -28,9 +28,9 @@ PORT="${TESTSTACK_PORT:-4566}"                     # a number, or "auto" for any
 START_TIMEOUT="${TESTSTACK_START_TIMEOUT:-90}"     # seconds
 STOP_TIMEOUT="${TESTSTACK_STOP_TIMEOUT:-20}"       # seconds before SIGKILL
 REGION="${TESTSTACK_REGION:-us-east-1}"
-SERVICES="s3,cloudwatch,sns,sqs,events,cloudformation,logs,iam,sts,sagemaker,sagemaker-runtime,application-autoscaling${TESTSTACK_EXTRA_SERVICES:+,$TESTSTACK_EXTRA_SERVICES}"
+SERVICES="s3,cloudwatch,sns,sqs,events,cloudformation,logs,iam,sts,sagemaker,sagemaker-runtime,application-autoscaling,stepfunctions,lambda${TESTSTACK_EXTRA_SERVICES:+,$TESTSTACK_EXTRA_SERVICES}"
 # services whose health must be ok before start returns
-REQUIRED_SERVICES="s3 cloudwatch sns sqs events cloudformation logs iam sts sagemaker sagemaker-runtime application-autoscaling"
+REQUIRED_SERVICES="s3 cloudwatch sns sqs events cloudformation logs iam sts sagemaker sagemaker-runtime application-autoscaling stepfunctions lambda"
 
 LOCALSTACK_REQS=(
   "localstack-core[runtime]==2026.3.0"   # last release that runs without an account token

@@ -41,6 +41,14 @@ def modelwatch_conditional_conflicts():
     s3_conditional.install()
 
 
+@hooks.on_infra_start(priority=1000)  # before the Lambda provider builds its dispatch table
+def modelwatch_forward_lambda():
+    """Invoke of mw-forward-<port> answered by a binary under cargo lambda watch (lambda_forward.py)."""
+    from modelwatch_teststack import lambda_forward
+
+    lambda_forward.install()
+
+
 @hooks.on_infra_start()
 def modelwatch_record_calls():
     """The IAM check's calls, recorded (recorder.py)."""
