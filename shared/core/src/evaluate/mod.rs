@@ -1,8 +1,9 @@
 //! The monitoring use case: read a window's captures, profile them, compare with the baseline, check the
 //! constraints and compute the metrics to publish.
 //!
-//! [`Evaluator`] is the streaming engine (files go in one at a time, in constant memory); [`evaluate_window`] drives
-//! it from a [`CaptureSource`]. Both the CLI and the Lambda function call these; neither decides anything itself.
+//! [`Evaluator`] is the streaming engine (files go in one at a time, read on every core, in constant memory);
+//! [`evaluate_window`] drives it from a [`CaptureSource`], or from the partials of a window read elsewhere. Both the
+//! CLI and the Lambda function call these; neither decides anything itself.
 //!
 //! In the same single pass over the rows the evaluator also summarises the window's predictions for the prediction
 //! history ([`Evaluation::predictions`], which [`crate::history::update_history`] assesses and records) and, when the
@@ -12,6 +13,10 @@
 //!
 //! - [`config`]: the evaluation's configuration ([`EvaluationConfig`], [`PredictionConfig`], [`QualityConfig`])
 //!   and its defaults.
+//! - `chunks`: reading on every core: files cut into chunks of whole lines, each read into its own tally by a free
+//!   worker, the tallies merged in input order (the reports do not depend on the number of threads).
+//! - [`partial`]: a window read in parts by other invocations: the plan of its batches ([`plan_batches`]), a batch
+//!   read into its [`WindowPartial`] ([`read_batch`]), merged by [`Sources::partials`].
 //!
 //! This module holds the evaluator itself: [`Evaluator`], [`evaluate_window`] over the ports, and what they produce
 //! ([`Evaluation`] and its outcomes). The CloudWatch encoding of a window's data metrics is
