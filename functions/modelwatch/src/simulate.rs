@@ -227,6 +227,11 @@ fn print_table<'a>(rows: impl Iterator<Item = (&'a str, f64, &'a Summary)>) {
 }
 
 fn print_frontier(f: &Frontier) {
+    print_points(f);
+    print_equal_cost(f);
+}
+
+fn print_points(f: &Frontier) {
     outln!(
         "{:<26} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>8} {:>6}",
         "controller",
@@ -243,7 +248,7 @@ fn print_frontier(f: &Frontier) {
         for p in points {
             let cost = p.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
             outln!(
-                "{:<26} {:>7.1} {:>9.2} {:>8.1} {:>10.0} {:>10.2} {:>10} {:>8} {:>6}",
+                "{:<26} {:>7.2} {:>9.2} {:>8.1} {:>10.0} {:>10.2} {:>10} {:>8} {:>6}",
                 name,
                 p.target,
                 100.0 * p.delayed_share,
@@ -255,5 +260,30 @@ fn print_frontier(f: &Frontier) {
                 p.flaps
             );
         }
+    }
+}
+
+fn print_equal_cost(f: &Frontier) {
+    outln!("at equal cost (the policy's curve read at each baseline point's cost):");
+    outln!(
+        "{:<26} {:>7} {:>10} {:>13} {:>13}",
+        "baseline",
+        "target",
+        "cost",
+        "its delayed%",
+        "policy's%"
+    );
+    for e in &f.policy_at_equal_cost {
+        let policy = e
+            .policy_delayed_share
+            .map_or_else(|| "out of range".to_owned(), |d| format!("{:.2}", 100.0 * d));
+        outln!(
+            "{:<26} {:>7.2} {:>10.2} {:>13.2} {:>13}",
+            e.baseline,
+            e.target,
+            e.cost,
+            100.0 * e.baseline_delayed_share,
+            policy
+        );
     }
 }

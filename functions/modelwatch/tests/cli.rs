@@ -1568,6 +1568,11 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
             "{name}"
         );
     }
+    // Both baselines' points with the policy's delay at their cost.
+    let cmp = frontier["policy_at_equal_cost"].as_array().unwrap();
+    assert_eq!(cmp.len(), 4);
+    assert!(cmp.iter().all(|e| e["baseline"] != "policy" && e["cost"].is_number()));
+    assert!(stdout.contains("at equal cost"), "{stdout}");
     assert!(
         std::fs::read_to_string(out.join("plot.svg"))
             .unwrap()

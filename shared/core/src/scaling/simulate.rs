@@ -869,11 +869,80 @@ pub struct Frontier {
     pub latency_objective_s: f64,
     /// Points by controller name ([`Controller::name`]), in the order of the targets.
     pub controllers: BTreeMap<String, Vec<FrontierPoint>>,
+    /// The policy's curve read at each baseline point's cost ([`policy_at_equal_cost`]).
+    pub policy_at_equal_cost: Vec<EqualCost>,
+}
+
+/// A baseline's point beside the policy's delay at the same cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EqualCost {
+    /// The baseline controller's name.
+    pub baseline: String,
+    /// The baseline's target at this point.
+    pub target: f64,
+    /// The cost both are compared at: USD when every point has a price, else instance-hours.
+    pub cost: f64,
+    /// The baseline's delayed share.
+    pub baseline_delayed_share: f64,
+    /// The policy's delayed share at that cost, interpolated linearly between its two points of nearest cost;
+    /// `None` when the cost is outside the policy's range.
+    pub policy_delayed_share: Option<f64>,
+}
+
+/// The cost a point is compared at: USD when priced, else instance-hours.
+fn cost_of(p: &FrontierPoint, priced: bool) -> f64 {
+    if priced {
+        p.cost_usd.unwrap_or(f64::NAN)
+    } else {
+        p.instance_hours
+    }
+}
+
+/// The delayed share of `curve` at `cost`, interpolated linearly between the points of nearest cost below and
+/// above it; `None` outside the curve's cost range.
+pub fn delayed_share_at_cost(curve: &[FrontierPoint], cost: f64, priced: bool) -> Option<f64> {
+    let mut pts: Vec<(f64, f64)> = curve.iter().map(|p| (cost_of(p, priced), p.delayed_share)).collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let lo = pts.iter().rev().find(|p| p.0 <= cost)?;
+    let hi = pts.iter().find(|p| p.0 >= cost)?;
+    if hi.0 - lo.0 <= f64::EPSILON * cost.abs().max(1.0) {
+        return Some(lo.1.min(hi.1));
+    }
+    Some(lo.1 + (hi.1 - lo.1) * (cost - lo.0) / (hi.0 - lo.0))
+}
+
+/// Every baseline point beside the policy's delayed share at the same cost: the comparison the issue of cost
+/// against delay asks for ("at equal cost, which delays fewer requests").
+pub fn policy_at_equal_cost(controllers: &BTreeMap<String, Vec<FrontierPoint>>) -> Vec<EqualCost> {
+    let priced = controllers.values().flatten().all(|p| p.cost_usd.is_some());
+    let Some(policy) = controllers.get(Controller::Policy.name()) else {
+        return Vec::new();
+    };
+    controllers
+        .iter()
+        .filter(|(name, _)| name.as_str() != Controller::Policy.name())
+        .flat_map(|(name, points)| {
+            points.iter().map(move |b| {
+                let cost = cost_of(b, priced);
+                EqualCost {
+                    baseline: name.clone(),
+                    target: b.target,
+                    cost,
+                    baseline_delayed_share: b.delayed_share,
+                    policy_delayed_share: delayed_share_at_cost(policy, cost, priced),
+                }
+            })
+        })
+        .collect()
 }
 
 /// The targets of a sweep when none are given: [`SWEEP_FRACTIONS`] of the capacity per instance.
 pub fn default_sweep_targets(capacity_per_instance: f64) -> Vec<f64> {
-    SWEEP_FRACTIONS.iter().map(|f| f * capacity_per_instance).collect()
+    // Rounded to a millionth so that 0.3 x 6 prints as 1.8.
+    SWEEP_FRACTIONS
+        .iter()
+        .map(|f| (f * capacity_per_instance * 1e6).round() / 1e6)
+        .collect()
 }
 
 /// `policy` with its target set to `target`, and each ladder rung's target scaled by the same ratio (never above
@@ -915,6 +984,7 @@ pub fn sweep(trace: &Trace, policy: &Policy, fleet: &FleetModel, targets: &[f64]
     }
     Ok(Frontier {
         latency_objective_s: fleet.latency_objective_s,
+        policy_at_equal_cost: policy_at_equal_cost(&controllers),
         controllers,
     })
 }
@@ -1471,10 +1541,48 @@ mod tests {
                     .all(|p| p.cost_usd.is_some() && (0.0..=1.0).contains(&p.delayed_share))
             );
         }
+        // Each baseline point has the policy's delay at its cost beside it, when the policy's curve reaches it.
+        assert_eq!(f.policy_at_equal_cost.len(), 6);
+        for e in &f.policy_at_equal_cost {
+            let base = &f.controllers[&e.baseline];
+            assert!(base.iter().any(|p| p.cost_usd == Some(e.cost)));
+        }
         assert!(matches!(
             sweep(&trace, &policy, &fleet, &[130.0]),
             Err(SimulateError::Target { target, .. }) if target == 130.0
         ));
+    }
+
+    fn point(cost: f64, delayed_share: f64) -> FrontierPoint {
+        FrontierPoint {
+            target: 1.0,
+            cost_usd: Some(cost),
+            instance_hours: cost,
+            delayed_share,
+            dropped_requests: 0.0,
+            p99_wait_s: 0.0,
+            scaling_actions: 0,
+            flaps: 0,
+        }
+    }
+
+    #[test]
+    fn equal_cost_reads_the_policy_curve_between_its_nearest_points() {
+        let policy = vec![point(30.0, 0.01), point(10.0, 0.2), point(20.0, 0.05)];
+        assert_eq!(delayed_share_at_cost(&policy, 20.0, true), Some(0.05));
+        assert!((delayed_share_at_cost(&policy, 15.0, true).unwrap() - 0.125).abs() < 1e-12);
+        assert!((delayed_share_at_cost(&policy, 27.5, true).unwrap() - 0.02).abs() < 1e-12);
+        assert_eq!(delayed_share_at_cost(&policy, 9.0, true), None);
+        assert_eq!(delayed_share_at_cost(&policy, 31.0, true), None);
+        let mut controllers = BTreeMap::new();
+        controllers.insert("policy".to_owned(), policy);
+        controllers.insert("target-tracking".to_owned(), vec![point(15.0, 0.3), point(40.0, 0.0)]);
+        let cmp = policy_at_equal_cost(&controllers);
+        assert_eq!(cmp.len(), 2);
+        assert_eq!((cmp[0].baseline.as_str(), cmp[0].cost), ("target-tracking", 15.0));
+        assert!((cmp[0].policy_delayed_share.unwrap() - 0.125).abs() < 1e-12);
+        assert_eq!(cmp[0].baseline_delayed_share, 0.3);
+        assert_eq!(cmp[1].policy_delayed_share, None);
     }
 
     #[test]
