@@ -1,20 +1,24 @@
-//! `modelwatch simulate`: replays a request-rate trace through the scaling policy (and optionally through an
-//! emulation of target tracking) and writes a summary, a timeline and a plot. The engine lives in
-//! `modelwatch_core::scaling::simulate`; this file only reads, writes and prints.
+//! `modelwatch simulate`: replays a request-rate trace through the scaling policy (and optionally through
+//! emulations of target tracking, with or without learned scheduled minimums) and writes a summary, a timeline
+//! and a plot; with `--sweep`, every controller over a range of targets and their cost-against-delay curves. The
+//! engine lives in `modelwatch_core::scaling::simulate`; this file only reads, writes and prints.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use modelwatch_core::scaling::Policy;
 use modelwatch_core::scaling::simulate::{
-    Controller, FleetModel, SimulationRun, Summary, TraceFormat, parse_trace_csv, render_svg, simulate,
+    Controller, DEFAULT_LATENCY_OBJECTIVE_S, FleetModel, Frontier, SimulationRun, Summary, TraceFormat,
+    default_sweep_targets, parse_trace_csv, render_svg, simulate, sweep,
 };
 
-/// The controller to compare the policy with.
+/// A controller to compare the policy with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Compare {
     /// Application Auto Scaling target tracking on `SageMakerVariantInvocationsPerInstance`.
     TargetTracking,
+    /// Target tracking plus scheduled minimums per UTC hour learned from the trace's previous days.
+    TargetTrackingScheduled,
 }
 
 /// Arguments of `modelwatch simulate`.
@@ -27,10 +31,11 @@ pub struct SimulateArgs {
     /// Scaling policy JSON file of the endpoint variant.
     #[arg(long)]
     pub policy: PathBuf,
-    /// Also run this controller with the policy's target, limits and instance type, and print both.
+    /// Also run this controller with the policy's target, limits and instance type (repeatable).
     #[arg(long, value_enum)]
-    pub compare: Option<Compare>,
-    /// Directory for summary.json, timeline.json and plot.svg (created if missing).
+    pub compare: Vec<Compare>,
+    /// Directory for summary.json, timeline.json and plot.svg (and frontier.json with --sweep; created if
+    /// missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Read the trace as one row per request even if it has a count-like column.
@@ -51,13 +56,31 @@ pub struct SimulateArgs {
     /// Price per instance-hour in USD (default: the built-in us-east-1 catalogue, approximate).
     #[arg(long)]
     pub hourly_usd: Option<f64>,
+    /// Requests per minute one instance of the policy's type serves at most (default: the policy's
+    /// `capacity_invocations_per_instance`; one of the two is required).
+    #[arg(long)]
+    pub capacity_per_instance: Option<f64>,
+    /// Minutes both fleets stay billed after a type change's new fleet serves (default: the scaling function's
+    /// baking period, 10).
+    #[arg(long)]
+    pub bake_minutes: Option<u32>,
+    /// A request waiting longer than this many seconds for capacity is delayed.
+    #[arg(long, default_value_t = DEFAULT_LATENCY_OBJECTIVE_S)]
+    pub latency_objective_s: f64,
+    /// Run every controller over a range of targets and write frontier.json (with --out).
+    #[arg(long)]
+    pub sweep: bool,
+    /// The sweep's targets, comma-separated (default: 0.3, 0.4, ..., 1.0 times the capacity per instance).
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    pub sweep_targets: Vec<f64>,
 }
 
 /// Runs the subcommand.
 ///
 /// # Errors
 ///
-/// Unreadable or invalid trace or policy files, and output files that cannot be written.
+/// Unreadable or invalid trace or policy files, an unknown capacity per instance, an invalid latency objective
+/// or sweep target, and output files that cannot be written.
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let policy_text =
         std::fs::read_to_string(&args.policy).with_context(|| format!("reading policy {}", args.policy.display()))?;
@@ -70,6 +93,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         TraceFormat::Auto
     };
     let trace = parse_trace_csv(&trace_text, format).with_context(|| format!("trace {}", args.trace.display()))?;
+    anyhow::ensure!(
+        args.latency_objective_s.is_finite() && args.latency_objective_s >= 0.0,
+        "--latency-objective-s {} must be a number of seconds >= 0",
+        args.latency_objective_s
+    );
 
     let mut fleet = FleetModel::from_policy(&policy);
     fleet.startup_minutes = args.startup_minutes.unwrap_or(policy.startup_minutes);
@@ -77,24 +105,63 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     fleet.metric_lag_minutes = args.metric_lag_minutes.max(1);
     fleet.initial_instances = args.initial_instances;
     fleet.hourly_usd = args.hourly_usd;
+    fleet.capacity_per_instance = args.capacity_per_instance;
+    fleet.bake_minutes = args.bake_minutes.unwrap_or(fleet.bake_minutes);
+    fleet.latency_objective_s = args.latency_objective_s;
+    let capacity = fleet.capacity_for(&policy, &policy.instance_type)?;
 
-    let mut runs: Vec<SimulationRun> = vec![simulate(&trace, &policy, &fleet, Controller::Policy)];
-    if let Some(Compare::TargetTracking) = args.compare {
-        runs.push(simulate(&trace, &policy, &fleet, Controller::TargetTracking));
+    let mut controllers = vec![Controller::Policy];
+    for c in &args.compare {
+        let c = match c {
+            Compare::TargetTracking => Controller::TargetTracking,
+            Compare::TargetTrackingScheduled => Controller::TargetTrackingScheduled,
+        };
+        if !controllers.contains(&c) {
+            controllers.push(c);
+        }
     }
+    let runs: Vec<SimulationRun> = controllers
+        .iter()
+        .map(|&c| simulate(&trace, &policy, &fleet, c))
+        .collect::<Result<_, _>>()?;
 
     outln!(
-        "{} minutes from {} ({} requests), {} on {} to {} x {}, start-up {} min",
+        "{} minutes from {} ({:.0} requests, {} minutes missing, rows every {} s), {} on {} to {} x {}, {} requests a \
+         minute each at most, start-up {} min, latency objective {} s",
         trace.per_minute.len(),
         trace.start.format("%Y-%m-%d %H:%M UTC"),
-        trace.per_minute.iter().sum::<f64>(),
+        trace.total_requests(),
+        trace.missing_minutes(),
+        trace.interval_seconds,
         policy.endpoint,
         policy.min_instances,
         policy.max_instances,
         policy.instance_type,
-        fleet.startup_minutes
+        capacity,
+        fleet.startup_minutes,
+        fleet.latency_objective_s
     );
-    print_table(runs.iter().map(|r| &r.summary));
+    print_table(runs.iter().map(|r| {
+        (
+            r.summary.controller.name(),
+            policy.target_invocations_per_instance,
+            &r.summary,
+        )
+    }));
+
+    let frontier = if args.sweep {
+        let targets = if args.sweep_targets.is_empty() {
+            default_sweep_targets(capacity)
+        } else {
+            args.sweep_targets.clone()
+        };
+        let f = sweep(&trace, &policy, &fleet, &targets)?;
+        outln!("sweep over targets {targets:?}:");
+        print_frontier(&f);
+        Some(f)
+    } else {
+        None
+    };
 
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -110,7 +177,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         let refs: Vec<&SimulationRun> = runs.iter().collect();
         let title = format!("{}: demand and serving capacity", args.trace.display());
         write(dir.join("plot.svg"), &render_svg(&trace, &refs, &title))?;
-        outln!("wrote summary.json, timeline.json and plot.svg to {}", dir.display());
+        let mut written = "summary.json, timeline.json and plot.svg";
+        if let Some(f) = &frontier {
+            write(dir.join("frontier.json"), &serde_json::to_string_pretty(f)?)?;
+            written = "summary.json, timeline.json, plot.svg and frontier.json";
+        }
+        outln!("wrote {written} to {}", dir.display());
     }
     Ok(())
 }
@@ -119,34 +191,99 @@ fn write(path: PathBuf, text: &str) -> anyhow::Result<()> {
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-fn print_table<'a>(rows: impl Iterator<Item = &'a Summary>) {
+/// One row per summary, with the target it ran at.
+fn print_table<'a>(rows: impl Iterator<Item = (&'a str, f64, &'a Summary)>) {
     outln!(
-        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>5}",
+        "{:<26} {:>7} {:>9} {:>8} {:>10} {:>9} {:>10} {:>10} {:>8} {:>6} {:>5}",
         "controller",
+        "target",
+        "delayed%",
+        "p99-wait",
+        "dropped",
         "under-min",
-        "over-cap%",
         "inst-hours",
         "cost-usd",
         "actions",
-        "reversals",
+        "flaps",
         "peak"
     );
-    for s in rows {
-        let name = match s.controller {
-            Controller::Policy => "policy",
-            Controller::TargetTracking => "target-tracking",
-        };
+    for (name, target, s) in rows {
         let cost = s.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
         outln!(
-            "{:<16} {:>10} {:>10.2} {:>10.2} {:>10} {:>8} {:>10} {:>5}",
+            "{:<26} {:>7.1} {:>9.2} {:>8.1} {:>10.0} {:>9} {:>10.2} {:>10} {:>8} {:>6} {:>5}",
             name,
+            target,
+            100.0 * s.delayed_share,
+            s.p99_wait_s,
+            s.dropped_requests,
             s.under_provisioned_minutes,
-            100.0 * s.share_over_capacity,
             s.instance_hours,
             cost,
             s.scaling_actions,
-            s.reversals,
+            s.flaps,
             s.peak_billed
+        );
+    }
+}
+
+fn print_frontier(f: &Frontier) {
+    print_points(f);
+    print_equal_cost(f);
+}
+
+fn print_points(f: &Frontier) {
+    outln!(
+        "{:<26} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>8} {:>6}",
+        "controller",
+        "target",
+        "delayed%",
+        "p99-wait",
+        "dropped",
+        "inst-hours",
+        "cost-usd",
+        "actions",
+        "flaps"
+    );
+    for (name, points) in &f.controllers {
+        for p in points {
+            let cost = p.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
+            outln!(
+                "{:<26} {:>7.2} {:>9.2} {:>8.1} {:>10.0} {:>10.2} {:>10} {:>8} {:>6}",
+                name,
+                p.target,
+                100.0 * p.delayed_share,
+                p.p99_wait_s,
+                p.dropped_requests,
+                p.instance_hours,
+                cost,
+                p.scaling_actions,
+                p.flaps
+            );
+        }
+    }
+}
+
+fn print_equal_cost(f: &Frontier) {
+    outln!("at equal cost (the policy's curve read at each baseline point's cost):");
+    outln!(
+        "{:<26} {:>7} {:>10} {:>13} {:>13}",
+        "baseline",
+        "target",
+        "cost",
+        "its delayed%",
+        "policy's%"
+    );
+    for e in &f.policy_at_equal_cost {
+        let policy = e
+            .policy_delayed_share
+            .map_or_else(|| "out of range".to_owned(), |d| format!("{:.2}", 100.0 * d));
+        outln!(
+            "{:<26} {:>7.2} {:>10.2} {:>13.2} {:>13}",
+            e.baseline,
+            e.target,
+            e.cost,
+            100.0 * e.baseline_delayed_share,
+            policy
         );
     }
 }

@@ -1475,3 +1475,107 @@ fn a_batch_transform_jobs_capture_is_evaluated_as_one_window() {
     );
     assert!(stdout.contains("1/2 features drifted"), "{stdout}");
 }
+
+/// Three days of a daily cycle at one row every 5 minutes, with one row missing and one stray row.
+fn daily_trace_csv() -> String {
+    let mut csv = "timestamp,value\n".to_owned();
+    for k in 0..(3 * 288) {
+        if k == 100 {
+            continue;
+        }
+        let minute = 5 * k;
+        let hour = (minute / 60) % 24;
+        let count = if (8..20).contains(&hour) { 2500 } else { 150 };
+        csv += &format!("{},{count}\n", 1_700_006_400 + 60 * minute);
+        if k == 50 {
+            csv += &format!("{},7\n", 1_700_006_400 + 60 * minute + 120);
+        }
+    }
+    csv
+}
+
+#[test]
+fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.csv");
+    std::fs::write(&trace, daily_trace_csv()).unwrap();
+    let policy = dir.path().join("policy.json");
+    let body = r#"{"endpoint":"llm","variant":"AllTraffic","instance_type":"ml.g5.xlarge",
+        "min_instances":1,"max_instances":20,"target_invocations_per_instance":60}"#;
+    std::fs::write(&policy, body).unwrap();
+    let out = dir.path().join("sim");
+    let args = [
+        "simulate",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--compare",
+        "target-tracking",
+        "--compare",
+        "target-tracking-scheduled",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // No capacity per instance: refused, not taken from the target.
+    let (code, _, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("capacity per instance of ml.g5.xlarge is unknown"),
+        "{err}"
+    );
+
+    let mut args = args.to_vec();
+    args.extend(["--capacity-per-instance", "120", "--sweep", "--sweep-targets", "60,120"]);
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("5 minutes missing, rows every 300 s"), "{stdout}");
+    for name in ["policy", "target-tracking", "target-tracking-scheduled"] {
+        assert!(stdout.lines().any(|l| l.starts_with(name)), "{stdout}");
+    }
+    let summary = json(&out.join("summary.json"));
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        for key in ["delayed_share", "p99_wait_s", "dropped_requests", "cost_usd", "flaps"] {
+            assert!(r[key].is_number(), "{key}: {r}");
+        }
+        assert_eq!(r["missing_minutes"], 5);
+        assert!(r["cost_by_type_usd"]["ml.g5.xlarge"].is_number());
+    }
+    let frontier = json(&out.join("frontier.json"));
+    let controllers = frontier["controllers"].as_object().unwrap();
+    assert_eq!(controllers.len(), 3);
+    for (name, points) in controllers {
+        let points = points.as_array().unwrap();
+        assert_eq!(points.len(), 2, "{name}");
+        assert_eq!(points[0]["target"], 60.0);
+        for p in points {
+            for key in [
+                "target",
+                "cost_usd",
+                "instance_hours",
+                "delayed_share",
+                "dropped_requests",
+                "p99_wait_s",
+            ] {
+                assert!(p[key].is_number(), "{name} {key}: {p}");
+            }
+        }
+        // The looser target costs less.
+        assert!(
+            points[1]["instance_hours"].as_f64() < points[0]["instance_hours"].as_f64(),
+            "{name}"
+        );
+    }
+    // Both baselines' points with the policy's delay at their cost.
+    let cmp = frontier["policy_at_equal_cost"].as_array().unwrap();
+    assert_eq!(cmp.len(), 4);
+    assert!(cmp.iter().all(|e| e["baseline"] != "policy" && e["cost"].is_number()));
+    assert!(stdout.contains("at equal cost"), "{stdout}");
+    assert!(
+        std::fs::read_to_string(out.join("plot.svg"))
+            .unwrap()
+            .contains("target-tracking-scheduled")
+    );
+}

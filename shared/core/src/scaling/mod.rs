@@ -12,7 +12,9 @@
 //! - [`cron`]: the 5-field cron subset and fixed UTC offsets for scheduled minimums.
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
-//! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the SVG plot.
+//! - [`queue`]: the simulated endpoint's request queue: waits, the 60-second invocation timeout, drops.
+//! - [`simulate`]: traces, the fleet model, the replay loop, the summary, the cost-against-delay sweep and the SVG
+//!   plot.
 //! - [`endpoint`]: the one SageMaker endpoint port, shared with the retraining loop, and its views (the endpoint
 //!   and configuration as described), and the one metric query per run.
 //! - [`autoscaling`]: an Application Auto Scaling registration, whether it controls the count, and whether it
@@ -30,6 +32,7 @@ pub mod endpoint;
 pub mod history;
 pub mod observed;
 pub mod policy;
+pub mod queue;
 pub mod simulate;
 pub mod target_tracking;
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The README's cost-against-delay comparison on multi-day real traces, reproducible in one command.
+
+Runs `modelwatch simulate --sweep` on the NAB Twitter volumes (5-minute counts, about 55 days each) and on the UCI
+bike-sharing hourly counts of 2011 (`dteday` and `hr` joined into a timestamp, `cnt` the count; 2011 alone because
+the simulator takes a year at most), with the policy a user writes from the README (the required fields plus the
+capacity per instance), each field of POLICY_JSON (a JSON object, optional) overriding it. Prints, for each trace
+and baseline, the policy's delayed share over the baseline's at equal cost (below 1: the policy delays fewer
+requests for the same money), read from frontier.json's `policy_at_equal_cost`, and the policy's flaps.
+
+Usage: python3 benches/frontier.py [MODELWATCH] [REALDATA] [OUT] [POLICY_JSON]
+  defaults: target/release/modelwatch, ../shared/realdata, a temporary directory, {}
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+# (trace, capacity per instance in requests a minute): AAPL's median is 9.4 a minute, the others' 2 to 3.
+TRACES = {
+    "aapl": ("traces/nab/Twitter_volume_AAPL.csv", 6),
+    "fb": ("traces/nab/Twitter_volume_FB.csv", 2),
+    "goog": ("traces/nab/Twitter_volume_GOOG.csv", 2),
+    "bikes-2011": (None, 2),
+}
+
+
+def bikes_2011(realdata, out):
+    path = os.path.join(out, "bikes_2011.csv")
+    with open(os.path.join(realdata, "datasets/bike_sharing/hour.csv")) as f, open(path, "w") as w:
+        w.write("timestamp,value\n")
+        for r in csv.DictReader(f):
+            if r["dteday"].startswith("2011"):
+                w.write(f"{r['dteday']} {int(r['hr']):02d}:00:00,{r['cnt']}\n")
+    return path
+
+
+def main():
+    args = sys.argv[1:]
+    binary = args[0] if len(args) > 0 else "target/release/modelwatch"
+    realdata = args[1] if len(args) > 1 else "../shared/realdata"
+    out = args[2] if len(args) > 2 else tempfile.mkdtemp()
+    overrides = json.loads(args[3]) if len(args) > 3 else {}
+    for name, (trace, capacity) in TRACES.items():
+        path = bikes_2011(realdata, out) if trace is None else os.path.join(realdata, trace)
+        policy = {
+            "endpoint": "e",
+            "variant": "AllTraffic",
+            "instance_type": "ml.g5.xlarge",
+            "min_instances": 1,
+            "max_instances": 100,
+            "target_invocations_per_instance": capacity / 2,
+            "capacity_invocations_per_instance": capacity,
+        }
+        policy.update(overrides)
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "policy.json"), "w") as f:
+            json.dump(policy, f)
+        cmd = [binary, "simulate", "--trace", path, "--policy", os.path.join(d, "policy.json"), "--sweep", "--out", d]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "frontier.json")) as f:
+            frontier = json.load(f)
+        for base in ("target-tracking", "target-tracking-scheduled"):
+            ratios = [
+                e["policy_delayed_share"] / e["baseline_delayed_share"]
+                for e in frontier["policy_at_equal_cost"]
+                if e["baseline"] == base and e["policy_delayed_share"] is not None and e["baseline_delayed_share"] > 0
+            ]
+            shown = " ".join(f"{r:.2f}" for r in ratios) or "none comparable"
+            print(f"{name:11} policy / {base:26} at equal cost: {shown}")
+        flaps = [p["flaps"] for p in frontier["controllers"]["policy"]]
+        print(f"{name:11} policy flaps over the targets: {flaps}")
+    print(f"frontier.json files under {out}")
+
+
+if __name__ == "__main__":
+    main()
