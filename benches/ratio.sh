@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# evaluate against the physical limit of its work, on one core: `modelwatch evaluate` (parse, profile, drift,
+# evaluate against the physical limit of its work, on one core: `modelwatch evaluate --threads 1` (parse, profile, drift,
 # violations, metrics, reports) on generated captures, and the reference program (`src/bin/reference.rs`: a
 # simd-json parse of each line and a per-feature histogram) on the same file. Prints each one's CPU seconds (user +
 # system; wall clock besides) and the ratio reference / evaluate (1 would be evaluate at the reference's speed).
@@ -29,9 +29,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 : >"$dir/rounds"
 for ((run = 1; run <= ${RUNS:-5}; run++)); do
   read -r ref_cpu _ ref_kib < <(cpu target/release/reference "$dir/captures.jsonl")
-  read -r eval_cpu _ eval_kib < <(cpu target/release/modelwatch evaluate --captures "$dir/captures.jsonl" \
+  read -r eval_cpu _ eval_kib < <(cpu target/release/modelwatch evaluate --threads 1 --captures "$dir/captures.jsonl" \
     --baseline "$dir/baseline" --out "$dir/reports")
-  read -r q_cpu _ q_kib < <(cpu target/release/modelwatch evaluate --captures "$dir/captures.jsonl" \
+  read -r q_cpu _ q_kib < <(cpu target/release/modelwatch evaluate --threads 1 --captures "$dir/captures.jsonl" \
     --baseline "$dir/baseline" --out "$dir/reports-quality" --ground-truth "$dir/labels.jsonl" --problem-type binary)
   echo "$ref_cpu $eval_cpu $q_cpu $eval_kib $q_kib" | tee -a "$dir/rounds" |
     awk '{ printf "round: reference %.2f s, evaluate %.2f s, with model quality %.2f s CPU\n", $1, $2, $3 }'

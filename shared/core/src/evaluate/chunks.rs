@@ -169,8 +169,36 @@ enum Done {
     Failed(FileResult),
 }
 
-/// Reads one chunk into a new tally with a worker's reader.
-fn read_chunk(reader: &mut CaptureReader, rules: &RowRules<'_>, chunk: Chunk, seq: u64) -> Done {
+/// Chunk buffers read and given back, for the next chunks: a run allocates a few, not one a chunk. (Freeing a
+/// buffer of megabytes a chunk also made glibc raise its mmap threshold, after which the join's growing vector came
+/// from the heap and was copied when it grew: 31 bytes a labelled record instead of 24.)
+#[derive(Default)]
+struct Buffers(Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    /// Buffers kept at most; more are freed.
+    const KEPT: usize = 16;
+
+    /// An empty buffer, with room for a chunk when one was given back.
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() < Self::KEPT {
+            kept.push(buffer);
+        }
+    }
+}
+
+/// Reads one chunk into a new tally with a worker's reader; its buffer goes back to `buffers`.
+fn read_chunk(reader: &mut CaptureReader, rules: &RowRules<'_>, chunk: Chunk, seq: u64, buffers: &Buffers) -> Done {
     let mut tally = rules.tally(seq);
     let mut summary = FileSummary::default();
     let within = chunk.within.as_ref();
@@ -182,6 +210,7 @@ fn read_chunk(reader: &mut CaptureReader, rules: &RowRules<'_>, chunk: Chunk, se
         &mut summary,
         &mut |row: &CaptureRow<'_>| rules.add(&mut tally, row, within),
     );
+    buffers.give(chunk.bytes);
     Done::Chunk {
         tally: Box::new(tally),
         counts: reader.take_counts(),
@@ -264,6 +293,7 @@ impl<'e> Merge<'e> {
 pub(super) struct Feed<'f> {
     dispatch: &'f mut dyn FnMut(Piece),
     max_line_bytes: usize,
+    buffers: &'f Buffers,
 }
 
 impl Feed<'_> {
@@ -273,14 +303,20 @@ impl Feed<'_> {
         let name: Arc<str> = name.into();
         let mut input = open_decompressed(&name, input);
         let dispatch = &mut *self.dispatch;
-        let cut = cut_lines(&mut input, self.max_line_bytes, &mut |bytes, first_line| {
-            dispatch(Piece::Chunk(Chunk {
-                name: Arc::clone(&name),
-                first_line,
-                bytes,
-                within,
-            }));
-        });
+        let buffers = self.buffers;
+        let cut = cut_lines(
+            &mut input,
+            self.max_line_bytes,
+            &mut || buffers.take(),
+            &mut |bytes, first_line| {
+                dispatch(Piece::Chunk(Chunk {
+                    name: Arc::clone(&name),
+                    first_line,
+                    bytes,
+                    within,
+                }));
+            },
+        );
         let (lines, error) = match cut {
             Ok(lines) => (lines, None),
             Err((e, lines)) => (lines, Some(e)),
@@ -306,13 +342,14 @@ pub(super) fn read_files<E>(
     max_line_bytes: usize,
     feed: impl FnOnce(&mut Feed<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let buffers = Buffers::default();
     if threads <= 1 {
         let mut merge = merge;
         let mut reader = merge.reader.fork();
         let mut seq = 0;
         let mut dispatch = |piece: Piece| {
             let done = match piece {
-                Piece::Chunk(chunk) => read_chunk(&mut reader, rules, chunk, seq),
+                Piece::Chunk(chunk) => read_chunk(&mut reader, rules, chunk, seq, &buffers),
                 Piece::End(end) => Done::End(end),
                 Piece::Failed(result) => Done::Failed(result),
             };
@@ -322,22 +359,26 @@ pub(super) fn read_files<E>(
         return feed(&mut Feed {
             dispatch: &mut dispatch,
             max_line_bytes,
+            buffers: &buffers,
         });
     }
     let forks: Vec<CaptureReader> = (0..threads).map(|_| merge.reader.fork()).collect();
     std::thread::scope(|scope| {
-        // Two chunks a worker queued: enough to keep every worker busy while this thread cuts the next.
-        let (chunks, queue) = mpsc::sync_channel::<(u64, Chunk)>(threads * 2);
+        // A chunk a worker queued: cutting is much faster than reading, so every worker finds the next one ready.
+        let (chunks, queue) = mpsc::sync_channel::<(u64, Chunk)>(threads);
         // Only the workers hold the queue: if every one of them stopped (a panic), sending fails instead of blocking.
         let queue = Arc::new(Mutex::new(queue));
         let (read, results) = mpsc::channel::<(u64, Done)>();
         for mut reader in forks {
-            let (queue, read) = (Arc::clone(&queue), read.clone());
+            let (queue, read, buffers) = (Arc::clone(&queue), read.clone(), &buffers);
             scope.spawn(move || {
                 loop {
                     let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
                     let Ok((seq, chunk)) = next else { break };
-                    if read.send((seq, read_chunk(&mut reader, rules, chunk, seq))).is_err() {
+                    if read
+                        .send((seq, read_chunk(&mut reader, rules, chunk, seq, buffers)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -364,6 +405,7 @@ pub(super) fn read_files<E>(
         let result = feed(&mut Feed {
             dispatch: &mut dispatch,
             max_line_bytes,
+            buffers: &buffers,
         });
         drop(chunks);
         drop(read);
@@ -385,9 +427,10 @@ pub(super) fn read_files<E>(
 fn cut_lines(
     input: &mut dyn BufRead,
     max_line_bytes: usize,
+    buffer: &mut dyn FnMut() -> Vec<u8>,
     emit: &mut dyn FnMut(Vec<u8>, u64),
 ) -> Result<u64, (io::Error, u64)> {
-    let mut chunk: Vec<u8> = Vec::new();
+    let mut chunk = buffer();
     // Where the unfinished last line of `chunk` starts.
     let mut line_start = 0;
     // Discarding the rest of a line already cut to its limit.
@@ -436,8 +479,9 @@ fn cut_lines(
             skipping = true;
         }
         if line_start >= CHUNK_BYTES {
+            let mut next = buffer();
             // A file this large has more chunks: the next one's room is taken at once.
-            let mut next = Vec::with_capacity(CHUNK_BYTES + 2 * taken);
+            next.reserve(CHUNK_BYTES + 2 * taken);
             next.extend_from_slice(&chunk[line_start..]);
             chunk.truncate(line_start);
             hand_on(std::mem::replace(&mut chunk, next), &mut lines);
@@ -458,7 +502,10 @@ mod tests {
     fn cut(text: &[u8], step: usize, max_line: usize) -> (Vec<(Vec<u8>, u64)>, u64) {
         let mut input = io::BufReader::with_capacity(step, text);
         let mut chunks = Vec::new();
-        let lines = cut_lines(&mut input, max_line, &mut |bytes, first| chunks.push((bytes, first))).unwrap();
+        let lines = cut_lines(&mut input, max_line, &mut Vec::new, &mut |bytes, first| {
+            chunks.push((bytes, first))
+        })
+        .unwrap();
         (chunks, lines)
     }
 
@@ -517,7 +564,10 @@ mod tests {
         let text = b"one\ntwo\nthr";
         let mut input = io::BufReader::with_capacity(4, Failing { data: text, ok: 11 });
         let mut chunks = Vec::new();
-        let (e, lines) = cut_lines(&mut input, 100, &mut |bytes, first| chunks.push((bytes, first))).unwrap_err();
+        let (e, lines) = cut_lines(&mut input, 100, &mut Vec::new, &mut |bytes, first| {
+            chunks.push((bytes, first))
+        })
+        .unwrap_err();
         assert_eq!(e.to_string(), "connection reset");
         assert_eq!(lines, 2);
         assert_eq!(chunks, vec![(b"one\ntwo\n".to_vec(), 0)]);
