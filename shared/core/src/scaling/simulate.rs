@@ -1118,6 +1118,35 @@ mod tests {
     use super::super::queue::INVOKE_ENDPOINT_TIMEOUT_S;
     use super::*;
 
+    /// The repository's example policies (`examples/policies`, the README's) are policies the scaler and the
+    /// simulator take: the asynchronous one scales to zero on its backlog, and the real-time one moves up its
+    /// ladder when twenty of its small instances are not enough.
+    #[test]
+    fn the_example_policies_are_valid_and_the_ladder_moves_up_under_load() {
+        let realtime = Policy::from_json(include_str!("../../../../examples/policies/realtime-ladder.json")).unwrap();
+        let asynchronous = Policy::from_json(include_str!("../../../../examples/policies/async.json")).unwrap();
+        assert!(asynchronous.asynchronous.is_some() && asynchronous.min_instances == 0);
+        assert_eq!(realtime.vertical.as_ref().map(|v| v.ladder.len()), Some(2));
+        // Two hours at 600 requests a minute, then three at 3,000 (20 ml.g5.xlarge serve 2,400 at most).
+        let per_minute = (0..300).map(|m| Some(if m < 120 { 600.0 } else { 3000.0 })).collect();
+        let trace = Trace {
+            start: DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            per_minute,
+            interval_seconds: 60,
+        };
+        let run = simulate(
+            &trace,
+            &realtime,
+            &FleetModel::from_policy(&realtime),
+            Controller::Policy,
+        )
+        .unwrap();
+        let hours = &run.summary.instance_hours_by_type;
+        assert!(hours.get("ml.g5.2xlarge").is_some_and(|h| *h > 1.0), "{hours:?}");
+    }
+
     /// The policy used on the real traces: an LLM on ml.g5.xlarge load-tested at 120 requests per minute per
     /// instance, with the target at half of that, the safety factor SageMaker's documentation recommends for
     /// `SageMakerVariantInvocationsPerInstance` ("Load testing your auto scaling configuration").
