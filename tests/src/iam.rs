@@ -334,6 +334,10 @@ pub fn needs(call: &Call) -> Vec<Need> {
             other => panic!("the IAM check has no mapping for cloudwatch:{other}"),
         },
         "sagemaker" => sagemaker_needs(call),
+        "stepfunctions" => match op {
+            "StartExecution" => vec![Need::new("states:StartExecution", param(call, "stateMachineArn"))],
+            other => panic!("the IAM check has no mapping for stepfunctions:{other}"),
+        },
         "application-autoscaling" => autoscaling_needs(call),
         "events" => match op {
             "PutEvents" => call.params["Entries"]

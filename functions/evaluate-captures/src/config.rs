@@ -35,6 +35,11 @@ pub struct Config {
     /// The `DataCaptureConfig.DestinationS3Uri` of the Batch Transform jobs to evaluate, `{job}` replaced by the
     /// job's name: SageMaker's state-change event describes the job without it.
     pub transform_capture: Option<String>,
+    /// The distributed evaluation's state machine: backfill requests, and scheduled windows of more than
+    /// `distribute_above_bytes` of captures, are run there.
+    pub distributed: Option<String>,
+    /// Bytes of captures one invocation reads at most itself.
+    pub distribute_above_bytes: u64,
 }
 
 /// Default `SCHEDULE_NAME`: the core's, which the CLI uses too.
@@ -99,6 +104,22 @@ impl Config {
             settle: schedule.settle,
             max_windows: schedule.max_windows,
             lease: schedule.lease,
+            distributed: match vars.get("DISTRIBUTED_STATE_MACHINE_ARN") {
+                Some(arn) if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") => {
+                    return Err(invalid(
+                        "DISTRIBUTED_STATE_MACHINE_ARN",
+                        format!("{arn} is not a state machine's ARN"),
+                    ));
+                }
+                arn => arn.map(str::to_owned),
+            },
+            // `number` refuses negative values.
+            distribute_above_bytes: vars
+                .number(
+                    "DISTRIBUTE_ABOVE_BYTES",
+                    modelwatch_core::distributed::DEFAULT_BATCH_BYTES as i64,
+                )?
+                .unsigned_abs(),
             transform_capture: match vars.get("TRANSFORM_CAPTURE_S3_URI") {
                 None => None,
                 Some(t) => {

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use modelwatch_aws::cloudwatch::CloudWatchSink;
 use modelwatch_aws::lambda::{self, Classify, Panicked, for_each_target};
 use modelwatch_aws::s3::{S3CaptureSource, S3Location, S3Objects, S3ReportStore, S3StateStore};
+use modelwatch_aws::stepfunctions::StepFunctionsRuns;
 use modelwatch_core::baseline::BaselineError;
 pub use modelwatch_core::baseline_files::BaselineFiles;
 use modelwatch_core::baseline_files::{self};
-use modelwatch_core::distributed::{self, Item, Reduced};
+use modelwatch_core::distributed::{self, Item, Reduced, RunInput, RunStarter, Started};
 use modelwatch_core::evaluate::{EvaluationConfig, Sources};
 use modelwatch_core::metrics::MetricScope;
 use modelwatch_core::monitor::{self, FoldOutcome, MonitorError, RunPorts, ScheduleSettings, WindowOutcome};
@@ -32,15 +33,22 @@ use crate::event::{DistributedStep, Invocation, classify};
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Starts the distributed evaluation's runs.
+    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl Clients {
     /// Clients from the environment's SDK configuration.
     pub async fn from_env() -> Self {
-        let sdk = modelwatch_aws::config::load().await;
+        Self::from_sdk(&modelwatch_aws::config::load().await)
+    }
+
+    /// Clients of one SDK configuration.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            s3: modelwatch_aws::config::s3_client(&sdk),
-            cloudwatch: modelwatch_aws::config::cloudwatch_client(&sdk),
+            s3: modelwatch_aws::config::s3_client(sdk),
+            cloudwatch: modelwatch_aws::config::cloudwatch_client(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
         }
     }
 }
@@ -59,6 +67,21 @@ pub struct Response {
     /// What a step of a distributed run did (the state machine reads it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distributed: Option<DistributedOutcome>,
+    /// Runs of the distributed evaluation a backfill request started (or found ended).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<StartedRun>,
+}
+
+/// A run of the distributed evaluation a backfill request asked for.
+#[derive(Debug, Serialize)]
+pub struct StartedRun {
+    pub endpoint: String,
+    pub variant: String,
+    /// The execution's name (the window's [`distributed::run_name`]).
+    pub run: String,
+    /// False when a run of this name has ended: a backfill of the same window is not run twice (start the state
+    /// machine by hand under another name to run it again).
+    pub started: bool,
 }
 
 /// What a step of a distributed run did.
@@ -250,6 +273,14 @@ impl App {
         let invocation = classify(event)?;
         let mut response = Response::default();
         let failed = match invocation {
+            Invocation::Backfill(window) if self.config.distributed.is_some() => {
+                let runs = for_each_target(self.config.endpoints.iter().cloned(), |ev| async move {
+                    Ok(spawn_blocking(self.backfill_run_job(ev, window)))
+                })
+                .await;
+                response.runs = runs.done.into_iter().map(|(_, run)| run).collect();
+                runs.failed
+            }
             Invocation::Schedule { .. } | Invocation::Backfill(_) => {
                 let backfill = match &invocation {
                     Invocation::Backfill(w) => Some(*w),
@@ -399,9 +430,10 @@ impl App {
         let adapters = Adapters::new(self, &ev);
         let config = self.config.clone();
         let run_id = run_id.to_owned();
+        let runs = self.runs();
         move || {
             let files = baseline_files::load(&folder, &store).map_err(|e| HandlerError::baseline(&ev, e))?;
-            run_windows(&adapters, &config, &ev, &files, backfill, now, &run_id)
+            run_windows(&adapters, &config, &ev, &files, backfill, now, &run_id, runs.as_ref())
         }
     }
 
@@ -483,6 +515,38 @@ impl App {
             );
             Ok(outcome)
         }
+    }
+
+    /// The job that starts the distributed evaluation's run of `window` for `ev` (a backfill request).
+    fn backfill_run_job(
+        &self,
+        ev: EndpointVariant,
+        window: Window,
+    ) -> impl FnOnce() -> Result<StartedRun, HandlerError> + Send + 'static {
+        let runs = self.runs();
+        let target = self.config.target(&ev);
+        move || {
+            let runs = runs.expect("a backfill is distributed only with a state machine");
+            let run = distributed::run_name(&target, &window, 0);
+            let started = runs
+                .start(&run, &RunInput::new(&target, &window))
+                .map_err(|e| HandlerError::windows(&ev, MonitorError::Port(e)))?;
+            tracing::info!(endpoint = %ev.endpoint, variant = %ev.variant, run = %run, ?started, "Backfill run.");
+            Ok(StartedRun {
+                endpoint: ev.endpoint,
+                variant: ev.variant,
+                run,
+                started: started == Started::Running,
+            })
+        }
+    }
+
+    /// The distributed evaluation's runs, when the function has a state machine.
+    fn runs(&self) -> Option<StepFunctionsRuns> {
+        self.config
+            .distributed
+            .clone()
+            .map(|arn| StepFunctionsRuns::new(self.clients.sfn.clone(), Handle::current(), arn))
     }
 
     /// The job that runs one step of a distributed run of `ev` ([`distributed`]): plan the batches, read one into
@@ -616,6 +680,9 @@ impl App {
 }
 
 /// Evaluates the windows due for `ev` (or every hour of `backfill`), each committed once; one event per window.
+/// With `runs`, a window of more captures than one invocation reads ([`Config::distribute_above_bytes`]) is handed
+/// to the distributed evaluation ([`distributed::route`]).
+#[allow(clippy::too_many_arguments)]
 fn run_windows(
     adapters: &Adapters,
     config: &Config,
@@ -624,6 +691,7 @@ fn run_windows(
     backfill: Option<Window>,
     now: DateTime<Utc>,
     run_id: &str,
+    runs: Option<&StepFunctionsRuns>,
 ) -> Result<Vec<WindowOutcome>, HandlerError> {
     let target = config.target(ev);
     let evaluation = evaluation_of(config, files).map_err(|reason| HandlerError::Settings {
@@ -637,7 +705,7 @@ fn run_windows(
         lease: config.lease,
     };
     let ports = adapters.ports(files);
-    let outcomes = monitor::run_windows(
+    let outcomes = monitor::run_windows_with(
         &ports,
         &target,
         &files.baseline,
@@ -646,6 +714,10 @@ fn run_windows(
         backfill,
         run_id,
         now,
+        &mut |window, attempt| match runs {
+            Some(runs) => distributed::route(&ports, &target, window, attempt, runs, config.distribute_above_bytes),
+            None => Ok(None),
+        },
     )
     .map_err(|e| HandlerError::windows(ev, e))?;
     for outcome in &outcomes {

@@ -51,7 +51,6 @@ fn cli_hour(dir: &Path, window: &Window, state: &Path, schedule: &str) -> serde_
 async fn a_cli_state_folder_is_continued_by_the_function_and_back() {
     let sdk = sdk_config().await;
     let s3 = modelwatch_aws::config::s3_client(&sdk);
-    let cw = modelwatch_aws::config::cloudwatch_client(&sdk);
     let demo_bucket = DemoBucket::create(&s3).await;
     let data = &demo_bucket.data;
     let dir = tempfile::tempdir().unwrap();
@@ -112,10 +111,7 @@ async fn a_cli_state_folder_is_continued_by_the_function_and_back() {
     }
     let app = App {
         config: Config::from_vars(&demo_bucket.env()).expect("config"),
-        clients: Clients {
-            s3: s3.clone(),
-            cloudwatch: cw,
-        },
+        clients: Clients::from_sdk(&sdk),
     };
     let schedule = serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
         "source": "aws.events", "time": "2024-05-01T14:07:00Z", "detail": {}});

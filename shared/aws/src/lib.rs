@@ -31,6 +31,10 @@
 //! - `sagemaker` (also compiled here: the retraining loop describes, copies and updates the endpoint through the
 //!   scaler's adapter).
 //!
+//! With feature `distributed` (only evaluate-captures needs it):
+//!
+//! - `stepfunctions`: the distributed evaluation's runs, started as executions of the stack's state machine.
+//!
 //! With feature `test-util` (and in this crate's tests):
 //!
 //! - `testing`: the SDK objects the tests build, written once: endpoint and configuration descriptions of the
@@ -51,5 +55,7 @@ pub mod retrain;
 pub mod s3;
 #[cfg(any(feature = "scaling", feature = "retrain"))]
 pub mod sagemaker;
+#[cfg(feature = "distributed")]
+pub mod stepfunctions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -15,6 +15,10 @@
 //!   reports, metrics, marker, last window), recording its predictions in the history. The engine reduces the
 //!   windows in order, so the history takes them hour by hour.
 //!
+//! Who starts a run: evaluate-captures, for a backfill request and for a scheduled window of more bytes than one
+//! invocation should read ([`route`]), under a name made of the window and its attempt ([`run_name`]), so that
+//! starting it again is answered with the same run; or a person, with the state machine's input ([`RunInput`]).
+//!
 //! The reports equal one invocation's (see [`crate::evaluate::partial`] for what is exact and what agrees within
 //! the sketches' error).
 
@@ -23,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::Baseline;
 use crate::evaluate::{Batch, EvaluationConfig, Sources, WindowPartial, plan_batches, read_batch};
-use crate::monitor::{self, MonitorError, RunPorts, Target, WindowOutcome};
+use crate::monitor::{
+    self, MarkerStatus, MonitorError, Routed, RunPorts, Target, WindowDecision, WindowMarker, WindowOutcome,
+};
 use crate::ports::{PortError, PortErrorKind};
 use crate::state::{StateError, read_json, to_json};
 use crate::window::Window;
@@ -293,6 +299,135 @@ pub fn reduce_windows(
     Ok(reduced)
 }
 
+/// The state machine's input: the endpoint variant and the window, as a person starts it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInput {
+    pub endpoint: String,
+    pub variant: String,
+    pub window: RunWindow,
+}
+
+/// A window's bounds, RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunWindow {
+    pub start: String,
+    pub end: String,
+}
+
+impl RunInput {
+    /// The input of a run of `target`'s `window`.
+    pub fn new(target: &Target, window: &Window) -> Self {
+        RunInput {
+            endpoint: target.endpoint.clone(),
+            variant: target.variant.clone(),
+            window: RunWindow {
+                start: window.start.to_rfc3339(),
+                end: window.end.to_rfc3339(),
+            },
+        }
+    }
+}
+
+/// Longest execution name Step Functions takes (StartExecution, `name`: 1-80 characters).
+pub const MAX_RUN_NAME: usize = 80;
+
+/// The name of the run of `target`'s `window` at `attempt` (0 for the first): the same for the same window and
+/// attempt, so that a repeated start is answered with the run already there; at most [`MAX_RUN_NAME`] characters
+/// of letters, digits, `-` and `_` (an execution name may not hold spaces, brackets, wildcards or `"#%\^|~`$&,;:/`).
+/// Endpoint and variant names are letters, digits and `-`; longer ones are cut, the hash keeps names apart.
+pub fn run_name(target: &Target, window: &Window, attempt: u32) -> String {
+    use std::hash::BuildHasher;
+    let whole = format!(
+        "{}/{}/{}/{}",
+        target.endpoint,
+        target.variant,
+        window.start.timestamp(),
+        window.end.timestamp()
+    );
+    let hash = foldhash::quality::FixedState::with_seed(0x6d77_7275_6e73).hash_one(&whole);
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(20)
+            .collect()
+    };
+    let hours = (window.end - window.start).num_hours();
+    format!(
+        "{}-{}-{}-{hours}h-{:08x}-{attempt}",
+        clean(&target.endpoint),
+        clean(&target.variant),
+        window.start.format("%Y%m%dT%H%M"),
+        hash as u32
+    )
+}
+
+/// Starts runs of the distributed evaluation (the stack's state machine).
+pub trait RunStarter {
+    /// Starts the run `name` with `input`.
+    ///
+    /// # Errors
+    ///
+    /// A [`PortError`] when the engine cannot be reached or refuses.
+    fn start(&self, name: &str, input: &RunInput) -> Result<Started, PortError>;
+}
+
+/// What starting a run found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// Started now, or already running with the same input.
+    Running,
+    /// A run of this name has ended.
+    Ended,
+}
+
+/// The scheduled run's choice for `window` (attempt `attempt`): `None` to evaluate it in this invocation (committed
+/// already, or at most `above_bytes` of captures); else handed to the distributed evaluation's run [`run_name`]
+/// ([`WindowDecision::Distributed`]), or failed when that run has ended without committing it (the next attempt
+/// starts a run of a new name).
+///
+/// # Errors
+///
+/// A [`MonitorError`] when the window's marker or objects cannot be read, or the run cannot be started.
+pub fn route(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    window: &Window,
+    attempt: u32,
+    runs: &dyn RunStarter,
+    above_bytes: u64,
+) -> Result<Option<Routed>, MonitorError> {
+    let marker = read_json::<WindowMarker>(ports.state, &target.marker_key(window))?;
+    if marker.is_some_and(|(m, _)| m.status == MarkerStatus::Committed) {
+        return Ok(None);
+    }
+    let bytes: u64 = ports
+        .sources
+        .captures
+        .list(Some(window))?
+        .iter()
+        .filter_map(|o| o.size)
+        .sum();
+    if bytes <= above_bytes {
+        return Ok(None);
+    }
+    let run = run_name(target, window, attempt);
+    Ok(Some(match runs.start(&run, &RunInput::new(target, window))? {
+        Started::Running => Routed {
+            decision: WindowDecision::Distributed,
+            run,
+            error: None,
+        },
+        Started::Ended => Routed {
+            decision: WindowDecision::Failed,
+            error: Some(format!(
+                "the distributed run {run} ended without committing the window ({bytes} bytes of captures): the next \
+                 attempt starts a new run"
+            )),
+            run,
+        },
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +599,167 @@ mod tests {
             history(&one_state),
             history(&state),
             "the history took the windows alike, in order"
+        );
+    }
+}
+
+#[cfg(test)]
+mod routing {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::memory::{MemoryMetrics, MemoryReports, MemoryState};
+    use crate::monitor::{LastWindow, ScheduleSettings, run_windows_with};
+    use crate::testing::DemoCase;
+
+    /// A starter that answers `Running` until told the runs ended, and remembers what it was asked.
+    #[derive(Default)]
+    struct Engine {
+        started: Mutex<Vec<(String, RunInput)>>,
+        ended: Mutex<Vec<String>>,
+    }
+
+    impl RunStarter for Engine {
+        fn start(&self, name: &str, input: &RunInput) -> Result<Started, PortError> {
+            self.started.lock().unwrap().push((name.to_owned(), input.clone()));
+            Ok(match self.ended.lock().unwrap().iter().any(|n| n == name) {
+                true => Started::Ended,
+                false => Started::Running,
+            })
+        }
+    }
+
+    #[test]
+    fn run_names_are_stable_short_and_apart() {
+        let target = Target {
+            endpoint: "a-very-long-endpoint-name-of-sixty-three-characters-in-all-xxxxx".into(),
+            variant: "a-variant-name-that-is-also-very-long-indeed".into(),
+            schedule: String::new(),
+        };
+        let case = DemoCase::first_hour();
+        let (w, v) = (
+            case.hour(0),
+            Window::new(case.hour(0).start, case.hour(100).end).unwrap(),
+        );
+        let name = run_name(&target, &w, 0);
+        assert_eq!(name, run_name(&target, &w, 0));
+        assert!(
+            name.len() <= MAX_RUN_NAME && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{name}"
+        );
+        assert!(run_name(&target, &v, 12).len() <= MAX_RUN_NAME);
+        let others = [run_name(&target, &w, 1), run_name(&target, &v, 0)];
+        assert!(others.iter().all(|o| *o != name), "{others:?}");
+        let other_variant = Target {
+            variant: "a-variant-name-that-is-also-very-long-indeed-2".into(),
+            ..target.clone()
+        };
+        assert_ne!(
+            run_name(&other_variant, &w, 0),
+            name,
+            "cut names stay apart by the hash"
+        );
+    }
+
+    /// A scheduled window above the threshold is handed to a run (recorded as deferred, looked at again), a run
+    /// that ended without committing it is a failed attempt whose next try starts a run of a new name, a window at
+    /// most the threshold is evaluated here, and a committed one is left alone.
+    #[test]
+    fn large_windows_go_to_a_run_and_a_run_that_ended_is_retried_under_a_new_name() {
+        let case = DemoCase::first_hour();
+        let (reports, metrics, state) = (
+            MemoryReports::default(),
+            MemoryMetrics::default(),
+            MemoryState::default(),
+        );
+        let ports = RunPorts {
+            sources: crate::evaluate::Sources {
+                captures: &case.captures,
+                ground_truth: None,
+                quality_constraints: None,
+                estimate: None,
+                partials: None,
+            },
+            reports: &reports,
+            metrics: &metrics,
+            state: &state,
+        };
+        let target = Target {
+            endpoint: crate::demo::ENDPOINT.into(),
+            variant: crate::demo::VARIANT.into(),
+            schedule: "hourly".into(),
+        };
+        let config = EvaluationConfig::default();
+        let settings = ScheduleSettings {
+            settle: chrono::Duration::minutes(5),
+            max_windows: 1,
+            lease: chrono::Duration::minutes(20),
+        };
+        let engine = Engine::default();
+        let window = case.hour(2);
+        let now = window.end + chrono::Duration::minutes(10);
+        let run = |above: u64| {
+            run_windows_with(
+                &ports,
+                &target,
+                &case.baseline,
+                &config,
+                &settings,
+                None,
+                "r",
+                now,
+                &mut |w, attempt| route(&ports, &target, w, attempt, &engine, above),
+            )
+            .unwrap()
+        };
+
+        let first = run(1);
+        assert_eq!(
+            (first.len(), first[0].window, first[0].decision),
+            (1, window, WindowDecision::Distributed)
+        );
+        let name = run_name(&target, &window, 0);
+        assert_eq!(first[0].run.as_deref(), Some(name.as_str()));
+        assert_eq!(
+            engine.started.lock().unwrap()[0],
+            (name.clone(), RunInput::new(&target, &window))
+        );
+        let last = |s: &MemoryState| {
+            read_json::<LastWindow>(s, &target.last_window_key())
+                .unwrap()
+                .unwrap()
+                .0
+        };
+        assert_eq!(last(&state).deferred, vec![window], "looked at again by the next runs");
+        assert!(metrics.data.lock().unwrap().is_empty(), "nothing evaluated here");
+
+        // Still running: the same run, asked again by name.
+        assert_eq!(run(1)[0].decision, WindowDecision::Distributed);
+        assert_eq!(engine.started.lock().unwrap().last().unwrap().0, name);
+
+        // Ended without committing: a failed attempt, then a run of a new name.
+        engine.ended.lock().unwrap().push(name.clone());
+        let failed = run(1);
+        assert_eq!(failed[0].decision, WindowDecision::Failed);
+        assert!(
+            failed[0].error.as_deref().unwrap().contains("ended without committing"),
+            "{failed:?}"
+        );
+        assert_eq!(last(&state).failed[0].attempts, 1);
+        let retried = run(1);
+        assert_eq!(retried[0].decision, WindowDecision::Distributed);
+        assert_eq!(retried[0].run, Some(run_name(&target, &window, 1)));
+
+        // Small enough for one invocation: evaluated here, committed, and left alone after.
+        let here = run(u64::MAX);
+        assert_eq!((here[0].window, here[0].decision), (window, WindowDecision::Evaluated));
+        assert!(last(&state).failed.is_empty() && last(&state).deferred.is_empty());
+        let asked = engine.started.lock().unwrap().len();
+        let committed = route(&ports, &target, &window, 0, &engine, 1).unwrap();
+        assert_eq!(
+            (committed, engine.started.lock().unwrap().len()),
+            (None, asked),
+            "a committed window is not routed"
         );
     }
 }

@@ -196,6 +196,9 @@ pub enum WindowDecision {
     LostClaim,
     /// Its run failed: recorded, and retried by later runs.
     Failed,
+    /// Too large for one invocation: handed to a run of the distributed evaluation ([`WindowOutcome::run`]), which
+    /// commits it; recorded as deferred meanwhile, so that later runs look at it again.
+    Distributed,
 }
 
 impl std::fmt::Display for WindowDecision {
@@ -206,6 +209,7 @@ impl std::fmt::Display for WindowDecision {
             Self::InProgress => "in_progress",
             Self::LostClaim => "lost_claim",
             Self::Failed => "failed",
+            Self::Distributed => "distributed",
         })
     }
 }
@@ -224,6 +228,23 @@ pub struct WindowOutcome {
     pub withheld: Option<Withheld>,
     /// Why the window's run failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The distributed evaluation's run the window was handed to, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+/// The choice [`run_windows_with`] asks for each window and the attempts it failed before: `None` to evaluate it
+/// in this run.
+pub type Route<'a> = dyn FnMut(&Window, u32) -> Result<Option<Routed>, MonitorError> + 'a;
+
+/// A window the scheduled run did not evaluate itself: handed to a run of the distributed evaluation
+/// ([`WindowDecision::Distributed`]), or failed because that run ended without committing it
+/// ([`WindowDecision::Failed`], with the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub decision: WindowDecision,
+    pub run: String,
     pub error: Option<String>,
 }
 
@@ -360,6 +381,7 @@ pub fn commit_window_once(
         summary,
         withheld: None,
         error: None,
+        run: None,
     };
     let expected = match decision {
         ClaimDecision::AlreadyCommitted => {
@@ -414,6 +436,7 @@ pub fn commit_window_once(
         summary: Some(evaluation.summary),
         withheld,
         error: None,
+        run: None,
     })
 }
 
@@ -506,16 +529,77 @@ pub fn run_windows(
     run_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<WindowOutcome>, MonitorError> {
+    run_windows_with(
+        ports,
+        target,
+        baseline,
+        config,
+        settings,
+        backfill,
+        run_id,
+        now,
+        &mut |_, _| Ok(None),
+    )
+}
+
+/// [`run_windows`], each window first offered to `route` with the attempts it failed before: a window it takes
+/// ([`Routed`], the distributed evaluation's [`crate::distributed::route`]) is recorded as deferred, or as failed
+/// with its error, instead of being evaluated here.
+///
+/// # Errors
+///
+/// As [`run_windows`]; an error of `route` is the window's failure, recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn run_windows_with(
+    ports: &RunPorts<'_>,
+    target: &Target,
+    baseline: &Baseline,
+    config: &EvaluationConfig,
+    settings: &ScheduleSettings,
+    backfill: Option<Window>,
+    run_id: &str,
+    now: DateTime<Utc>,
+    route: &mut Route<'_>,
+) -> Result<Vec<WindowOutcome>, MonitorError> {
+    let last = match backfill {
+        Some(_) => None,
+        None => read_json::<LastWindow>(ports.state, &target.last_window_key())?.map(|(l, _)| l),
+    };
     let windows = match backfill {
         Some(w) => w.hourly(),
-        None => {
-            let last = read_json::<LastWindow>(ports.state, &target.last_window_key())?.map(|(l, _)| l);
-            due_windows(now, last.as_ref(), settings)
-        }
+        None => due_windows(now, last.as_ref(), settings),
+    };
+    let attempts = |window: &Window| {
+        last.iter()
+            .flat_map(|l| &l.failed)
+            .find(|f| f.window == *window)
+            .map_or(0, |f| f.attempts)
     };
     let mut outcomes = Vec::with_capacity(windows.len());
     for window in windows {
-        match commit_window_once(ports, target, &window, baseline, config, run_id, now, settings.lease) {
+        let attempt = match route(&window, attempts(&window)) {
+            Ok(Some(Routed { decision, run, error })) => {
+                let change = match &error {
+                    Some(error) => Advance::Failed(error),
+                    None => Advance::Deferred,
+                };
+                advance_last_window(ports.state, &target.last_window_key(), &window, change, now)?;
+                outcomes.push(WindowOutcome {
+                    window,
+                    decision,
+                    published: 0,
+                    summary: None,
+                    withheld: None,
+                    error,
+                    run: Some(run),
+                });
+                continue;
+            }
+            Ok(None) => commit_window_once(ports, target, &window, baseline, config, run_id, now, settings.lease)
+                .map_err(|e| crate::ports::error_chain(&e)),
+            Err(e) => Err(crate::ports::error_chain(&e)),
+        };
+        match attempt {
             Ok(outcome) => {
                 let change = match outcome.decision {
                     WindowDecision::InProgress | WindowDecision::LostClaim => Some(Advance::Deferred),
@@ -528,8 +612,7 @@ pub fn run_windows(
                 }
                 outcomes.push(outcome);
             }
-            Err(e) => {
-                let error = crate::ports::error_chain(&e);
+            Err(error) => {
                 advance_last_window(
                     ports.state,
                     &target.last_window_key(),
@@ -544,6 +627,7 @@ pub fn run_windows(
                     summary: None,
                     withheld: None,
                     error: Some(error),
+                    run: None,
                 });
             }
         }

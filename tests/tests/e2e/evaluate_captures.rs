@@ -102,11 +102,8 @@ async fn demo_app_from(
     );
     let function = deployment.sdk_config().await;
     let app = App {
-        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
-        clients: Clients {
-            s3: modelwatch_aws::config::s3_client(&function),
-            cloudwatch: modelwatch_aws::config::cloudwatch_client(&function),
-        },
+        config: inline_config(&deployment),
+        clients: Clients::from_sdk(&function),
     };
     (demo, app, deployment, s3, cw)
 }
@@ -640,15 +637,22 @@ async fn hours_evaluated_after_two_weeks_are_committed_with_their_metrics_withhe
     deployment.check();
 }
 
+/// The template's environment of the function, with backfill requests evaluated in the invocation rather than
+/// handed to the distributed evaluation (that hand-off has its own test,
+/// [`backfills_and_large_windows_start_distributed_runs_named_by_their_window`]; here no state machine exists).
+fn inline_config(deployment: &Deployment) -> Config {
+    let mut config = Config::from_vars(&deployment.env()).expect("the template's environment");
+    assert!(config.distributed.is_some(), "the template names the state machine");
+    config.distributed = None;
+    config
+}
+
 /// The function as `deployment` deploys it, its clients going through `url` (a [`Proxy`] in front of the stack).
 async fn app_through(deployment: &Deployment, url: &str) -> App {
     let through = deployment.sdk_config_at(url).await;
     App {
-        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
-        clients: Clients {
-            s3: modelwatch_aws::config::s3_client(&through),
-            cloudwatch: modelwatch_aws::config::cloudwatch_client(&through),
-        },
+        config: inline_config(deployment),
+        clients: Clients::from_sdk(&through),
     }
 }
 
@@ -817,11 +821,8 @@ async fn a_completed_transform_jobs_capture_is_evaluated_as_one_window() {
     );
     let function = deployment.sdk_config().await;
     let app = App {
-        config: Config::from_vars(&deployment.env()).expect("the template's environment"),
-        clients: Clients {
-            s3: modelwatch_aws::config::s3_client(&function),
-            cloudwatch: modelwatch_aws::config::cloudwatch_client(&function),
-        },
+        config: inline_config(&deployment),
+        clients: Clients::from_sdk(&function),
     };
 
     // The job scored the demo's drifted last hour: its inputs are those captures' bodies, one line each.
@@ -1025,5 +1026,122 @@ async fn a_distributed_run_plans_reads_and_reduces_every_hour_once() {
             .iter()
             .all(|o| o.decision == WindowDecision::AlreadyCommitted)
     );
+    deployment.check();
+}
+
+/// Through the template's role, with the template's state machine name (a one-step machine standing in for it):
+/// a backfill request starts the distributed evaluation's run named by its window and evaluates nothing itself, and
+/// asked again after that run ended it does not run the window twice; a scheduled hour of more captures than
+/// `DISTRIBUTE_ABOVE_BYTES` is handed to a run (deferred), the run having ended without committing it is a failed
+/// attempt, and the next attempt starts a run of a new name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfills_and_large_windows_start_distributed_runs_named_by_their_window() {
+    use evaluate_captures::handler::TargetWindow;
+    use modelwatch_core::distributed::{RunInput, run_name};
+
+    // Hours of their own (nothing is published), so that the runs' names, made of the window, are this test's
+    // even on a stack kept from an earlier run of the tests.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let start = modelwatch_core::window::truncate_to_hour(Utc::now()) - Duration::hours(48 + (nanos % 50_000) as i64);
+    let (demo, mut app, deployment, s3, _cw) = demo_app_from(Some(start)).await;
+    let arn = Config::from_vars(&deployment.env())
+        .unwrap()
+        .distributed
+        .expect("the template's state machine");
+    let name = arn.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(
+        name,
+        format!("{}-distributed-evaluation", modelwatch_e2e::template::STACK)
+    );
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config().await);
+    let created = sfn
+        .create_state_machine()
+        .name(&name)
+        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}}"#)
+        .role_arn("arn:aws:iam::000000000000:role/stand-in")
+        .send()
+        .await;
+    if let Err(e) = created {
+        // A stack kept from an earlier run of the tests has it already.
+        assert!(
+            sfn.describe_state_machine()
+                .state_machine_arn(&arn)
+                .send()
+                .await
+                .is_ok(),
+            "{e:?}"
+        );
+    }
+    app.config.distributed = Some(arn.clone());
+    app.config.distribute_above_bytes = 1;
+    let target = Target {
+        endpoint: demo::ENDPOINT.into(),
+        variant: demo::VARIANT.into(),
+        schedule: demo.schedule.clone(),
+    };
+    let start = demo.data.start;
+    let all = Window::new(start, start + Duration::hours(demo::HOURS as i64)).unwrap();
+    let execution = |run: &str| format!("{}:{run}", arn.replace(":stateMachine:", ":execution:"));
+    let ended = async |run: &str| {
+        for _ in 0..100 {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(execution(run))
+                .send()
+                .await
+                .expect("the run");
+            if d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+                return d;
+            }
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        panic!("{run} still runs");
+    };
+
+    let backfill = serde_json::json!({"window": {"start": all.start.to_rfc3339(), "end": all.end.to_rfc3339()}});
+    let now = all.end + Duration::minutes(10);
+    let first = app.handle(backfill.clone(), now, "req-1").await.expect("backfill");
+    assert!(
+        first.windows.is_empty(),
+        "nothing evaluated in the invocation: {first:?}"
+    );
+    let run = run_name(&target, &all, 0);
+    assert_eq!(
+        (first.runs.len(), first.runs[0].run.as_str(), first.runs[0].started),
+        (1, run.as_str(), true)
+    );
+    let described = ended(&run).await;
+    let input: RunInput = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input, RunInput::new(&target, &all));
+    let again = app.handle(backfill, now, "req-2").await.expect("backfill again");
+    assert!(
+        !again.runs[0].started,
+        "a window's backfill is not run twice: {again:?}"
+    );
+    let marker = s3
+        .get_object()
+        .bucket(&demo.bucket)
+        .key(app.config.state.key(&target.marker_key(&all)))
+        .send();
+    assert!(marker.await.is_err(), "no window committed by the function");
+
+    // The schedule's last closed hour, above the threshold.
+    let schedule = serde_json::json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+        "source": "aws.events", "time": now.to_rfc3339(), "detail": {}});
+    let last_hour = Window::new(all.end - Duration::hours(1), all.end).unwrap();
+    let window_of = |windows: &[TargetWindow]| (windows[0].outcome.window, windows[0].outcome.decision);
+    let handed = app.handle(schedule.clone(), now, "run-1").await.expect("schedule");
+    assert_eq!(window_of(&handed.windows), (last_hour, WindowDecision::Distributed));
+    let hour_run = run_name(&target, &last_hour, 0);
+    assert_eq!(handed.windows[0].outcome.run.as_deref(), Some(hour_run.as_str()));
+    ended(&hour_run).await;
+    let failed = app.handle(schedule.clone(), now, "run-2").await.unwrap_err();
+    assert!(format!("{failed}").contains("ended without committing"), "{failed}");
+    let retried = app.handle(schedule, now, "run-3").await.expect("schedule");
+    assert_eq!(window_of(&retried.windows), (last_hour, WindowDecision::Distributed));
+    assert_eq!(retried.windows[0].outcome.run, Some(run_name(&target, &last_hour, 1)));
     deployment.check();
 }

@@ -627,9 +627,15 @@ fn template_and_dashboards_reference_only_what_the_code_publishes() {
         "SETTLE_MINUTES",
         "MAX_WINDOWS_PER_RUN",
         "LEASE_MINUTES",
+        "DISTRIBUTED_STATE_MACHINE_ARN",
     ]
     .into();
     assert_eq!(keys, expected);
+    assert_eq!(
+        config.distributed.as_deref(),
+        Some(format!("arn:aws:states:us-east-1:000000000000:stateMachine:{STACK}-distributed-evaluation").as_str()),
+        "the state machine of the template, by name"
+    );
     let full = format!("{config:?}");
     for key in env.keys() {
         let mut less = env.clone();
