@@ -594,10 +594,14 @@ mod tests {
             one_metrics.data.lock().unwrap().len(),
             metrics.data.lock().unwrap().len()
         );
-        let history = |s: &MemoryState| s.get(&target.history_key()).unwrap().expect("a history").0;
+        let history = |s: &MemoryState| -> serde_json::Value {
+            serde_json::from_slice(&s.get(&target.history_key()).unwrap().expect("a history").0).unwrap()
+        };
+        // The windows' prediction means and deviations are merged in another grouping: equal to rounding.
+        crate::testing::assert_json_close(&history(&one_state), &history(&state), 1e-12);
         assert_eq!(
-            history(&one_state),
-            history(&state),
+            history(&one_state)["windows"].as_array().map(Vec::len),
+            history(&state)["windows"].as_array().map(Vec::len),
             "the history took the windows alike, in order"
         );
     }

@@ -54,6 +54,24 @@ impl Default for Moments {
     }
 }
 
+/// The mean and sum of squared deviations of two samples together, from each one's count, mean and sum of squared
+/// deviations (Chan, Golub and LeVeque, 1979): no precision lost to cancellation. Every merge of running moments
+/// (profiles, prediction summaries, regression targets) combines with it.
+pub fn combine_moments((n_a, mean_a, m2_a): (u64, f64, f64), (n_b, mean_b, m2_b): (u64, f64, f64)) -> (f64, f64) {
+    if n_b == 0 {
+        return (mean_a, m2_a);
+    }
+    if n_a == 0 {
+        return (mean_b, m2_b);
+    }
+    let n = (n_a + n_b) as f64;
+    let delta = mean_b - mean_a;
+    (
+        mean_a + delta * n_b as f64 / n,
+        m2_a + m2_b + delta * delta * n_a as f64 * n_b as f64 / n,
+    )
+}
+
 impl Moments {
     /// Adds one value (Welford's update).
     #[inline]
@@ -76,10 +94,7 @@ impl Moments {
             *self = *other;
             return;
         }
-        let n = (self.count + other.count) as f64;
-        let delta = other.mean - self.mean;
-        self.mean += delta * other.count as f64 / n;
-        self.m2 += other.m2 + delta * delta * self.count as f64 * other.count as f64 / n;
+        (self.mean, self.m2) = combine_moments((self.count, self.mean, self.m2), (other.count, other.mean, other.m2));
         self.count += other.count;
         self.sum += other.sum;
         self.min = self.min.min(other.min);

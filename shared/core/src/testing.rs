@@ -40,6 +40,42 @@ pub fn realdata() -> Option<PathBuf> {
     realdata_in(Path::new(REALDATA), ci, &mut std::io::stderr())
 }
 
+/// Asserts that two JSON documents are the same but for numbers, which may differ by `relative` of their size:
+/// sums and means merged in another grouping (a window read in parts) agree to rounding, not to the bit.
+///
+/// # Panics
+///
+/// At the first difference, naming its path.
+pub fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, relative: f64) {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, relative: f64, path: &str) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                assert!((x - y).abs() <= relative * x.abs().max(y.abs()), "{path}: {x} vs {y}");
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{path}: lengths");
+                for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                    walk(x, y, relative, &format!("{path}[{i}]"));
+                }
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                assert_eq!(
+                    x.keys().collect::<Vec<_>>(),
+                    y.keys().collect::<Vec<_>>(),
+                    "{path}: keys"
+                );
+                for (k, x) in x {
+                    walk(x, &y[k], relative, &format!("{path}.{k}"));
+                }
+            }
+            _ => assert_eq!(a, b, "{path}"),
+        }
+    }
+    walk(a, b, relative, "$");
+}
+
 /// The project's own small fixtures (`shared/core/tests/fixtures`), written in the shapes of the real files so that
 /// the paths the real-data tests cover are tested on every checkout.
 pub fn fixtures() -> PathBuf {

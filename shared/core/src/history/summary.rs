@@ -99,14 +99,11 @@ impl WindowBuilder {
     pub fn merge(&mut self, other: &WindowBuilder) {
         self.invocations += other.invocations;
         self.invalid += other.invalid;
-        if other.scores > 0 {
-            // Chan et al.'s combination of two means and sums of squared deviations.
-            let n = self.scores + other.scores;
-            let delta = other.score_mean - self.score_mean;
-            self.score_m2 += other.score_m2 + delta * delta * (self.scores as f64 * other.scores as f64 / n as f64);
-            self.score_mean += delta * (other.scores as f64 / n as f64);
-            self.scores = n;
-        }
+        (self.score_mean, self.score_m2) = crate::profile::combine_moments(
+            (self.scores, self.score_mean, self.score_m2),
+            (other.scores, other.score_mean, other.score_m2),
+        );
+        self.scores += other.scores;
         self.positives += other.positives;
         self.decided += other.decided;
         self.labelled += other.labelled;

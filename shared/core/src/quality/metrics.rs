@@ -784,14 +784,9 @@ impl RegressionPart {
     /// Adds another part's sums; the target's mean and squared deviations combine as Chan et al. (1979) combine
     /// them.
     fn merge(&mut self, other: &RegressionPart) {
-        if other.n == 0 {
-            return;
-        }
-        let n = self.n + other.n;
-        let delta = other.mean_y - self.mean_y;
-        self.m2_y += other.m2_y + delta * delta * (self.n as f64 * other.n as f64 / n as f64);
-        self.mean_y += delta * (other.n as f64 / n as f64);
-        self.n = n;
+        (self.mean_y, self.m2_y) =
+            crate::profile::combine_moments((self.n, self.mean_y, self.m2_y), (other.n, other.mean_y, other.m2_y));
+        self.n += other.n;
         self.sum_abs += other.sum_abs;
         self.sum_sq += other.sum_sq;
         self.sum_ape += other.sum_ape;
