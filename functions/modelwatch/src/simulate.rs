@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use modelwatch_core::scaling::Policy;
+use modelwatch_core::scaling::plot;
 use modelwatch_core::scaling::simulate::{
     Controller, DEFAULT_LATENCY_OBJECTIVE_S, FleetModel, Frontier, SimulationRun, Summary, TraceFormat,
-    default_sweep_targets, parse_trace_csv, render_svg, simulate, sweep,
+    default_sweep_targets, parse_trace_csv, simulate, sweep,
 };
 
 /// A controller to compare the policy with.
@@ -175,12 +176,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         write(dir.join("summary.json"), &serde_json::to_string_pretty(&summary)?)?;
         write(dir.join("timeline.json"), &serde_json::to_string(&runs)?)?;
         let refs: Vec<&SimulationRun> = runs.iter().collect();
-        let title = format!("{}: demand and serving capacity", args.trace.display());
-        write(dir.join("plot.svg"), &render_svg(&trace, &refs, &title))?;
+        let title = format!("{}: demand and capacity", args.trace.display());
+        let target = policy.target_invocations_per_instance;
+        write(dir.join("plot.svg"), &plot::timeline_svg(&trace, &refs, target, &title))?;
         let mut written = "summary.json, timeline.json and plot.svg";
         if let Some(f) = &frontier {
             write(dir.join("frontier.json"), &serde_json::to_string_pretty(f)?)?;
-            written = "summary.json, timeline.json, plot.svg and frontier.json";
+            let title = format!(
+                "{}: cost against delay, each controller over its targets",
+                args.trace.display()
+            );
+            write(dir.join("frontier.svg"), &plot::frontier_svg(f, &title))?;
+            written = "summary.json, timeline.json, plot.svg, frontier.json and frontier.svg";
         }
         outln!("wrote {written} to {}", dir.display());
     }

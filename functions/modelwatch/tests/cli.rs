@@ -1578,4 +1578,75 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
             .unwrap()
             .contains("target-tracking-scheduled")
     );
+    assert!(
+        std::fs::read_to_string(out.join("frontier.svg"))
+            .unwrap()
+            .contains("class=\"curve\"")
+    );
+    plots_render_unclipped_in_a_browser(&out);
+}
+
+/// The simulator's two plots as a person sees them, in headless Chromium: every text (titles, ticks, legends) is
+/// inside the drawing and no legend line lies over the plot area, and the screenshot shows the policy's line.
+fn plots_render_unclipped_in_a_browser(out: &Path) {
+    let browser = chromium();
+    for plot in ["plot.svg", "frontier.svg"] {
+        let svg = std::fs::read_to_string(out.join(plot)).unwrap();
+        let page = out.join(format!("{plot}.html"));
+        std::fs::write(
+            &page,
+            format!(
+                "<!doctype html><html><body style=\"margin:0\">{svg}<script>
+                const svg = document.querySelector('svg'), box = svg.getBoundingClientRect();
+                const axis = svg.querySelector('line').getBoundingClientRect().bottom;
+                let clipped = 0, over = 0, texts = 0;
+                for (const t of svg.querySelectorAll('text')) {{
+                  texts++;
+                  const b = t.getBoundingClientRect();
+                  if (b.left < box.left || b.right > box.right || b.top < box.top || b.bottom > box.bottom) clipped++;
+                  if (t.classList.contains('legend') && b.top < axis) over++;
+                }}
+                document.body.dataset.texts = texts;
+                document.body.dataset.clipped = clipped;
+                document.body.dataset.over = over;
+                </script></body></html>"
+            ),
+        )
+        .unwrap();
+        let url = format!("file://{}", page.display());
+        let dom = Command::new(&browser)
+            .args(["--dump-dom", &url])
+            .output()
+            .expect("chromium runs");
+        assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        let attribute = |name: &str| -> usize {
+            let rest = dom
+                .split(&format!("data-{name}=\""))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no data-{name}: {dom:.300}"));
+            rest.split('"').next().unwrap().parse().unwrap()
+        };
+        assert!(attribute("texts") >= 10, "{plot}: the script ran over the texts");
+        assert_eq!(
+            (attribute("clipped"), attribute("over")),
+            (0, 0),
+            "{plot}: texts cut off or over the plot"
+        );
+        let shot = out.join(format!("{plot}.png"));
+        let run = Command::new(&browser)
+            .args([
+                &format!("--screenshot={}", shot.display()),
+                "--window-size=1000,600",
+                &url,
+            ])
+            .output()
+            .expect("chromium runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let (inked, policy_line) = drawn(&shot, [0xd6, 0x27, 0x28]);
+        assert!(
+            inked > 0.02 && policy_line,
+            "{plot}: {inked:.3} of the pixels drawn, the policy's line: {policy_line}"
+        );
+    }
 }

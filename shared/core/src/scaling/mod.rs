@@ -13,8 +13,8 @@
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
 //! - [`queue`]: the simulated endpoint's request queue: waits, the 60-second invocation timeout, drops.
-//! - [`simulate`]: traces, the fleet model, the replay loop, the summary, the cost-against-delay sweep and the SVG
-//!   plot.
+//! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the cost-against-delay sweep.
+//! - [`plot`]: the simulator's SVG plots: the timeline (downsampled, readable over weeks) and the frontier.
 //! - [`endpoint`]: the one SageMaker endpoint port, shared with the retraining loop, and its views (the endpoint
 //!   and configuration as described), and the one metric query per run.
 //! - [`autoscaling`]: an Application Auto Scaling registration, whether it controls the count, and whether it
@@ -31,6 +31,7 @@ pub mod decision;
 pub mod endpoint;
 pub mod history;
 pub mod observed;
+pub mod plot;
 pub mod policy;
 pub mod queue;
 pub mod simulate;
