@@ -406,13 +406,15 @@ fn usable_minutes<'a>(cx: &mut Ctx<'a>) -> Option<&'a [MinuteMetrics]> {
             if cx.policy.asynchronous.is_some() && cx.observed.variant.current_count == 0 {
                 return Some(minutes);
             }
-            let newest = minutes.iter().rev().find(|m| m.has_any()).map(|m| m.minute);
+            let newest = minutes.iter().rposition(MinuteMetrics::has_any);
             let max_age = Duration::minutes(i64::from(policy.missing_metrics.max_age_minutes));
-            match newest {
-                Some(t) if cx.observed.now - t <= max_age => Some(minutes),
+            match newest.map(|i| (i, minutes[i].minute)) {
+                // The minutes after the newest published one are not published yet (CloudWatch's delay): not zero
+                // demand, but not known; they are left out.
+                Some((i, t)) if cx.observed.now - t <= max_age => Some(&minutes[..=i]),
                 _ => {
                     cx.reasons.push(Reason::MetricsStale {
-                        newest_minute: newest,
+                        newest_minute: newest.map(|i| minutes[i].minute),
                         max_age_minutes: policy.missing_metrics.max_age_minutes,
                         consecutive_failures: failures,
                         fallback_after,

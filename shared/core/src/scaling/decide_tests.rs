@@ -120,6 +120,24 @@ fn panic_scales_out_during_the_cooldown() {
     assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Cooldown));
 }
 
+/// The newest minutes CloudWatch has not published yet (no datapoint of any metric, within the freshness limit)
+/// are not zero demand: a surge in the last published minutes still panics.
+#[test]
+fn unpublished_minutes_are_not_read_as_zero_demand() {
+    let mut o = observed(t0(), &[60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 400.0, 400.0], 2);
+    let MetricsFetch::Fetched { minutes } = &mut o.metrics else {
+        unreachable!()
+    };
+    for k in 0..2 {
+        let minute = minutes.last().unwrap().minute + Duration::minutes(1);
+        minutes.push(MinuteMetrics::empty(minute));
+        assert!(!minutes[10 + k].has_any());
+    }
+    o.now += Duration::minutes(2);
+    let d = decide(&o, &policy(), &History::default());
+    assert_eq!((d.rule, set_count(&d)), (Rule::Panic, Some((2, 4))), "{d:?}");
+}
+
 #[test]
 fn no_scale_in_while_panicking() {
     let h = History {
