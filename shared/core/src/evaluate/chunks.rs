@@ -3,11 +3,11 @@
 //! Each capture file is cut into chunks of whole lines of about [`CHUNK_BYTES`] (a smaller file is one chunk). Each
 //! chunk is read into its own [`Tally`] by whichever worker thread is free, and the tallies are merged into the
 //! run's in input order. The cut depends only on the bytes and the merge order only on the input, so a run's reports
-//! are the same on one core as on six; with one thread the chunks are read in turn on the calling thread.
+//! are the same whatever the number of threads; with one thread the chunks are read in turn on the calling thread.
 //!
 //! The calling thread opens the files and cuts them (decompressing gzip); `threads` workers read chunks; one more
-//! thread merges. Memory: the chunks queued and in reading (two a worker, [`CHUNK_BYTES`] each), and the tallies
-//! read ahead of an earlier chunk still in reading.
+//! thread merges. Memory: the chunk being cut, one queued and one in reading a worker ([`CHUNK_BYTES`] each, the
+//! buffers reused), and the tallies read ahead of an earlier chunk still in reading.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read};
