@@ -14,18 +14,14 @@ cargo build --release --locked -p modelwatch -p modelwatch-benches --features mo
   --bin modelwatch --bin dataset --bin reference
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-target/release/dataset write "$dir/train.csv" 100000
-target/release/modelwatch baseline --dataset "$dir/train.csv" --out "$dir/baseline" >/dev/null
-target/release/dataset captures "$dir/captures.jsonl" "$records"
-target/release/dataset labels "$dir/captures.jsonl" "$dir/labels.jsonl"
+. benches/captures.sh
+make_captures "$dir" "$records"
 echo "records=$records bytes=$(stat -c %s "$dir/captures.jsonl")"
 cpu() { # command... -> prints "cpu_s wall_s peak_kib" of its run
   /usr/bin/time -f "%U %S %e %M" -o "$dir/time" "$@" >/dev/null
   awk '{printf "%.2f %.2f %d\n", $1 + $2, $3, $4}' "$dir/time"
 }
-cat "$dir/captures.jsonl" >/dev/null # in the page cache for both
 # The three in turn, RUNS times (the machine's speed drifts: each ratio is taken within one round), medians printed.
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 : >"$dir/rounds"
 for ((run = 1; run <= ${RUNS:-5}; run++)); do
   read -r ref_cpu _ ref_kib < <(cpu target/release/reference "$dir/captures.jsonl")

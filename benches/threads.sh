@@ -11,12 +11,9 @@ threads=${THREADS:-$(nproc)}
 cargo build --release --locked -p modelwatch -p modelwatch-benches --bin modelwatch --bin dataset
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-target/release/dataset write "$dir/train.csv" 100000
-target/release/modelwatch baseline --dataset "$dir/train.csv" --out "$dir/baseline" >/dev/null
-target/release/dataset captures "$dir/captures.jsonl" "$records"
-target/release/dataset labels "$dir/captures.jsonl" "$dir/labels.jsonl"
+. benches/captures.sh
+make_captures "$dir" "$records"
 echo "records=$records bytes=$(stat -c %s "$dir/captures.jsonl") threads=$threads cores=$(nproc)"
-cat "$dir/captures.jsonl" "$dir/labels.jsonl" >/dev/null # in the page cache for every run
 evaluate() { # threads out [more args] -> prints "wall_s peak_kib" of its run
   local n=$1 out=$2
   shift 2
@@ -25,7 +22,6 @@ evaluate() { # threads out [more args] -> prints "wall_s peak_kib" of its run
   cat "$dir/time"
 }
 quality=(--ground-truth "$dir/labels.jsonl" --problem-type binary)
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 : >"$dir/rounds"
 for ((run = 1; run <= ${RUNS:-5}; run++)); do
   read -r one one_kib < <(evaluate 1 one)

@@ -213,7 +213,8 @@ pub struct Rung {
     pub instance_type: String,
     /// Target invocations per instance per minute on this type.
     pub target_invocations_per_instance: f64,
-    /// Invocations per instance per minute this type can serve at most (load-tested); defaults to the target.
+    /// Invocations per instance per minute this type can serve at most (load-tested); the controller takes the
+    /// target when it is not given, the simulator requires it.
     #[serde(default)]
     pub capacity_invocations_per_instance: Option<f64>,
 }
@@ -277,8 +278,8 @@ pub struct Policy {
     /// Target invocations per instance per minute on `instance_type` (the quantity target tracking on
     /// `SageMakerVariantInvocationsPerInstance` uses).
     pub target_invocations_per_instance: f64,
-    /// Invocations per instance per minute `instance_type` can serve at most; defaults to the target. The
-    /// simulator counts demand above this as under-provisioned.
+    /// Invocations per instance per minute `instance_type` can serve at most; the controller takes the target when
+    /// it is not given, the simulator refuses to run without it (or `--capacity-per-instance`).
     #[serde(default)]
     pub capacity_invocations_per_instance: Option<f64>,
     /// Minutes a new instance takes before it serves; the controller plans this far ahead.
