@@ -1,13 +1,18 @@
 //! `modelwatch simulate`: replays a request-rate trace through the scaling policy (and optionally through
 //! emulations of target tracking, with or without learned scheduled minimums) and writes a summary, a timeline
-//! and a plot; with `--sweep`, every controller over a range of targets and their cost-against-delay curves. The
-//! engine lives in `modelwatch_core::scaling::simulate`; this file only reads, writes and prints.
+//! and a plot; with `--sweep`, every controller over a range of targets and their cost-against-delay curves; with
+//! `--compare-serving`, real-time, asynchronous and batch transform serving priced for a latency tolerance. The
+//! engines live in `modelwatch_core::scaling::{simulate, serving}`; this file only reads, writes and prints.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use modelwatch_core::scaling::Policy;
 use modelwatch_core::scaling::plot;
+use modelwatch_core::scaling::serving::{
+    self, DEFAULT_ALLOWED_LATE_SHARE, DEFAULT_ASYNC_OVERHEAD_S, DEFAULT_BATCH_STARTUP_MINUTES, ServingComparison,
+    ServingOptions,
+};
 use modelwatch_core::scaling::simulate::{
     Controller, DEFAULT_LATENCY_OBJECTIVE_S, FleetModel, Frontier, SimulationRun, Summary, TraceFormat,
     default_sweep_targets, parse_trace_csv, simulate, sweep,
@@ -74,6 +79,22 @@ pub struct SimulateArgs {
     /// The sweep's targets, comma-separated (default: 0.3, 0.4, ..., 1.0 times the capacity per instance).
     #[arg(long, value_delimiter = ',', requires = "sweep")]
     pub sweep_targets: Vec<f64>,
+    /// Price real-time, asynchronous and batch transform serving of the trace for answers within this
+    /// tolerance (seconds, or 90s, 15m, 2h, 1d) and say which is cheapest; writes serving.json (with --out).
+    #[arg(long, value_name = "TOLERANCE")]
+    pub compare_serving: Option<String>,
+    /// The share of requests (0-1) a way of serving may answer later than the tolerance.
+    #[arg(long, default_value_t = DEFAULT_ALLOWED_LATE_SHARE, requires = "compare_serving")]
+    pub allowed_late_share: f64,
+    /// Minutes before a batch transform job's instances process requests (billed).
+    #[arg(long, default_value_t = DEFAULT_BATCH_STARTUP_MINUTES, requires = "compare_serving")]
+    pub batch_startup_minutes: u32,
+    /// Seconds an asynchronous answer takes beyond its processing (S3 output, notification).
+    #[arg(long, default_value_t = DEFAULT_ASYNC_OVERHEAD_S, requires = "compare_serving")]
+    pub async_overhead_s: f64,
+    /// Seconds an asynchronous request waits in the queue before it expires (`RequestTTLSeconds`).
+    #[arg(long, requires = "compare_serving")]
+    pub request_ttl_s: Option<f64>,
 }
 
 /// Runs the subcommand.
@@ -109,6 +130,25 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     fleet.capacity_per_instance = args.capacity_per_instance;
     fleet.bake_minutes = args.bake_minutes.unwrap_or(fleet.bake_minutes);
     fleet.latency_objective_s = args.latency_objective_s;
+    if let Some(ttl) = args.request_ttl_s {
+        anyhow::ensure!(
+            ttl.is_finite() && ttl > 0.0,
+            "--request-ttl-s {ttl} must be a number of seconds > 0"
+        );
+        fleet.request_ttl_s = ttl;
+    }
+    let serving_options = args
+        .compare_serving
+        .as_deref()
+        .map(|t| -> anyhow::Result<ServingOptions> {
+            Ok(ServingOptions {
+                tolerance_s: serving::parse_tolerance(t)?,
+                allowed_late_share: args.allowed_late_share,
+                batch_startup_minutes: args.batch_startup_minutes,
+                async_overhead_s: args.async_overhead_s,
+            })
+        })
+        .transpose()?;
     let capacity = fleet.capacity_for(&policy, &policy.instance_type)?;
 
     let mut controllers = vec![Controller::Policy];
@@ -164,6 +204,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         None
     };
 
+    let serving = match &serving_options {
+        Some(o) => {
+            let c = serving::compare(&trace, &policy, &fleet, o)?;
+            print_serving(&c);
+            Some(c)
+        }
+        None => None,
+    };
+
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
@@ -179,7 +228,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         let title = format!("{}: demand and capacity", args.trace.display());
         let target = policy.target_invocations_per_instance;
         write(dir.join("plot.svg"), &plot::timeline_svg(&trace, &refs, target, &title))?;
-        let mut written = "summary.json, timeline.json and plot.svg";
+        let mut written = vec!["summary.json", "timeline.json", "plot.svg"];
         if let Some(f) = &frontier {
             write(dir.join("frontier.json"), &serde_json::to_string_pretty(f)?)?;
             let title = format!(
@@ -187,9 +236,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 args.trace.display()
             );
             write(dir.join("frontier.svg"), &plot::frontier_svg(f, &title))?;
-            written = "summary.json, timeline.json, plot.svg, frontier.json and frontier.svg";
+            written.extend(["frontier.json", "frontier.svg"]);
         }
-        outln!("wrote {written} to {}", dir.display());
+        if let Some(c) = &serving {
+            write(dir.join("serving.json"), &serde_json::to_string_pretty(c)?)?;
+            written.push("serving.json");
+        }
+        outln!("wrote {} to {}", written.join(", "), dir.display());
     }
     Ok(())
 }
@@ -230,6 +283,62 @@ fn print_table<'a>(rows: impl Iterator<Item = (&'a str, f64, &'a Summary)>) {
             s.flaps,
             s.peak_billed
         );
+    }
+}
+
+/// Each way of serving: its cheapest setting that meets the tolerance (or why none does), then the verdict.
+fn print_serving(c: &ServingComparison) {
+    let o = &c.options;
+    outln!(
+        "serving for answers within {} s (at most {:.2}% later; batch jobs start in {} min; asynchronous answers \
+         take {} s more):",
+        o.tolerance_s,
+        100.0 * o.allowed_late_share,
+        o.batch_startup_minutes,
+        o.async_overhead_s
+    );
+    outln!(
+        "{:<16} {:>10} {:>10} {:>7} {:>10}  {}",
+        "way",
+        "cost-usd",
+        "inst-hours",
+        "late%",
+        "dropped",
+        "cheapest setting that meets the tolerance"
+    );
+    for (name, m) in serving::Mode::ALL
+        .iter()
+        .filter_map(|w| c.modes.get(w.name()).map(|m| (w.name(), m)))
+    {
+        match &m.cheapest {
+            Some(p) => {
+                let cost = p.cost_usd.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
+                outln!(
+                    "{:<16} {:>10} {:>10.2} {:>7.2} {:>10.0}  {}",
+                    name,
+                    cost,
+                    p.instance_hours,
+                    100.0 * p.late_share,
+                    p.dropped_requests,
+                    p.setting
+                );
+            }
+            None => {
+                let why = m.not_possible.clone().unwrap_or_else(|| {
+                    let least = m.candidates.iter().map(|p| p.late_share).fold(f64::INFINITY, f64::min);
+                    format!(
+                        "none of its {} settings meets it (fewest late: {:.2}%)",
+                        m.candidates.len(),
+                        100.0 * least
+                    )
+                });
+                outln!("{name:<16} {:>10} {:>10} {:>7} {:>10}  {why}", "-", "-", "-", "-");
+            }
+        }
+    }
+    match c.cheapest {
+        Some(mode) => outln!("cheapest: {} (compared by {})", mode.name(), c.compared_by),
+        None => outln!("cheapest: none of the three meets the tolerance; allow a longer one or a larger late share"),
     }
 }
 

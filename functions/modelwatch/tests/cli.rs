@@ -1586,6 +1586,77 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
     plots_render_unclipped_in_a_browser(&out);
 }
 
+/// `--compare-serving`: the three ways of serving priced on the trace, the cheapest named in the output and in
+/// serving.json, and a tolerance that cannot be read refused with the forms it takes.
+#[test]
+fn simulate_prices_real_time_asynchronous_and_batch_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.csv");
+    std::fs::write(&trace, daily_trace_csv()).unwrap();
+    let policy = dir.path().join("policy.json");
+    let body = r#"{"endpoint":"llm","variant":"AllTraffic","instance_type":"ml.g5.xlarge",
+        "min_instances":1,"max_instances":40,"target_invocations_per_instance":60,
+        "capacity_invocations_per_instance":120}"#;
+    std::fs::write(&policy, body).unwrap();
+    let out = dir.path().join("sim");
+    let mut args = vec![
+        "simulate",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--compare-serving",
+        "soon",
+    ];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("90s, 15m, 2h, 1d"), "{err}");
+
+    // Half a minute: only a real-time endpoint answers in time (a batch job cannot at all). Twenty minutes: an
+    // asynchronous endpoint's queue absorbs the morning ramps that a real-time one drops after 60 s.
+    for (tolerance, cheapest) in [("30s", "real-time"), ("20m", "asynchronous")] {
+        *args.last_mut().unwrap() = tolerance;
+        let (code, stdout, err) = run(&args);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            stdout.contains(&format!("cheapest: {cheapest} ")),
+            "{tolerance}: {stdout}"
+        );
+    }
+    assert!(json(&out.join("serving.json"))["modes"]["batch-transform"]["not_possible"].is_null());
+
+    *args.last_mut().unwrap() = "6h";
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("serving for answers within 21600 s"), "{stdout}");
+    assert!(stdout.contains("serving.json"), "{stdout}");
+    let serving = json(&out.join("serving.json"));
+    let modes = serving["modes"].as_object().unwrap();
+    let names: Vec<&str> = modes.keys().map(String::as_str).collect();
+    assert_eq!(names, ["asynchronous", "batch-transform", "real-time"]);
+    // Each way's cheapest setting that meets the tolerance; the verdict is the cheapest of those.
+    let mut costs = Vec::new();
+    for (name, m) in modes {
+        let candidates = m["candidates"].as_array().unwrap();
+        assert!(!candidates.is_empty(), "{name}");
+        let best = &m["cheapest"];
+        assert!(best["meets"].as_bool().unwrap(), "{name}: {m}");
+        let cost = best["cost_usd"].as_f64().unwrap();
+        for c in candidates.iter().filter(|c| c["meets"] == true) {
+            assert!(c["cost_usd"].as_f64().unwrap() >= cost, "{name}: {c}");
+        }
+        costs.push((cost, name.clone()));
+    }
+    costs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(serving["cheapest"], costs[0].1.as_str(), "{costs:?}");
+    assert!(
+        stdout.contains(&format!("cheapest: {} (compared by usd)", costs[0].1)),
+        "{stdout}"
+    );
+}
+
 /// The simulator's two plots as a person sees them, in headless Chromium: every text (titles, ticks, legends) is
 /// inside the drawing and no legend line lies over the plot area, and the screenshot shows the policy's line.
 fn plots_render_unclipped_in_a_browser(out: &Path) {

@@ -12,8 +12,10 @@
 //! - [`cron`]: the 5-field cron subset and fixed UTC offsets for scheduled minimums.
 //! - [`catalogue`]: a small built-in catalogue of `ml.*` instance types with approximate prices.
 //! - [`target_tracking`]: an emulation of Application Auto Scaling target tracking, for comparison.
-//! - [`queue`]: the simulated endpoint's request queue: waits, the 60-second invocation timeout, drops.
+//! - [`queue`]: the simulated endpoint's request queue: waits, the 60-second invocation timeout (an
+//!   asynchronous request's time to live), drops.
 //! - [`simulate`]: traces, the fleet model, the replay loop, the summary and the cost-against-delay sweep.
+//! - [`serving`]: real-time, asynchronous or batch transform: each priced on a trace for a latency tolerance.
 //! - [`plot`]: the simulator's SVG plots: the timeline (downsampled, readable over weeks) and the frontier.
 //! - [`endpoint`]: the one SageMaker endpoint port, shared with the retraining loop, and its views (the endpoint
 //!   and configuration as described), and the one metric query per run.
@@ -34,6 +36,7 @@ pub mod observed;
 pub mod plot;
 pub mod policy;
 pub mod queue;
+pub mod serving;
 pub mod simulate;
 pub mod target_tracking;
 

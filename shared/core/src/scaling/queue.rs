@@ -5,8 +5,9 @@
 //! taken to arrive at its middle) and the serving instances work through `capacity / 60` requests a second. Below
 //! capacity nobody waits (there is no randomness within a second); above it the queue grows and each request's
 //! wait is the time from its arrival to the moment the fleet reaches it, to within about half a second. A request
-//! still queued [`INVOKE_ENDPOINT_TIMEOUT_S`] after it arrived is dropped: the caller got an error and the request
-//! uses no capacity.
+//! still queued when its timeout has passed is dropped: for a real-time endpoint [`INVOKE_ENDPOINT_TIMEOUT_S`]
+//! (the caller got an error), for an asynchronous one the request's time to live ([`ASYNC_REQUEST_TTL_S`], the
+//! request expired). A dropped request uses no capacity.
 
 use std::collections::VecDeque;
 
@@ -17,12 +18,18 @@ use serde::{Deserialize, Serialize};
 /// for capacity is dropped.
 pub const INVOKE_ENDPOINT_TIMEOUT_S: f64 = 60.0;
 
-/// The width of the wait histogram's bins; p99 waits are reported to the bin's upper edge.
-pub const WAIT_BIN_S: f64 = 0.1;
+/// An asynchronous endpoint's queued request expires after its time to live: `RequestTTLSeconds` of
+/// `InvokeEndpointAsync`, "Maximum age in seconds a request can be in the queue before it is marked as expired.
+/// The default is 6 hours, or 21,600 seconds" (SageMaker Runtime API reference).
+pub const ASYNC_REQUEST_TTL_S: f64 = 21_600.0;
+
+/// Bins of the wait histogram below the timeout: a real-time queue's bins are 0.1 s wide, an asynchronous
+/// one's 36 s at the default time to live. Quantiles are reported to a bin's upper edge.
+const WAIT_BINS: usize = 600;
 
 /// Number of histogram bins: bin 0 holds the requests that did not wait, bin `k` waits in
-/// `((k - 1) x WAIT_BIN_S, k x WAIT_BIN_S]`, the last one the dropped requests.
-const BINS: usize = (INVOKE_ENDPOINT_TIMEOUT_S / WAIT_BIN_S) as usize + 1;
+/// `((k - 1) x bin, k x bin]`, the last one the dropped requests.
+const BINS: usize = WAIT_BINS + 1;
 
 #[derive(Debug, Clone, Copy)]
 struct Batch {
@@ -36,7 +43,10 @@ struct Batch {
 #[derive(Debug, Clone)]
 pub struct WaitQueue {
     objective_s: f64,
+    timeout_s: f64,
     batches: VecDeque<Batch>,
+    /// The sum of the batches' `left`, kept as they change (an asynchronous queue holds hours of batches).
+    waiting: f64,
     stats: WaitStats,
 }
 
@@ -45,26 +55,31 @@ pub struct WaitQueue {
 pub struct WaitStats {
     /// Requests served.
     pub served: f64,
-    /// Requests dropped after waiting [`INVOKE_ENDPOINT_TIMEOUT_S`].
+    /// Requests dropped after waiting the queue's timeout.
     pub dropped: f64,
     /// Served requests that waited longer than the latency objective (dropped ones not included).
     pub served_late: f64,
-    /// Requests per wait bin (see [`WAIT_BIN_S`]); the last bin holds the dropped requests.
+    /// The queue's timeout in seconds: dropped requests waited this long.
+    pub timeout_s: f64,
+    /// Requests per wait bin (`timeout_s / 600` wide); the last bin holds the dropped requests.
     histogram: Vec<f64>,
 }
 
-impl Default for WaitStats {
-    fn default() -> Self {
+impl WaitStats {
+    fn new(timeout_s: f64) -> Self {
         Self {
             served: 0.0,
             dropped: 0.0,
             served_late: 0.0,
+            timeout_s,
             histogram: vec![0.0; BINS],
         }
     }
-}
 
-impl WaitStats {
+    fn bin_s(&self) -> f64 {
+        self.timeout_s / WAIT_BINS as f64
+    }
+
     /// Requests that reached an end (served or dropped).
     pub fn requests(&self) -> f64 {
         self.served + self.dropped
@@ -98,10 +113,10 @@ impl WaitStats {
             seen += c;
             // A tolerance so that rounding in the sums does not push a quantile into the next bin.
             if seen >= q * n - 1e-9 * n {
-                return k as f64 * WAIT_BIN_S;
+                return k as f64 * self.bin_s();
             }
         }
-        INVOKE_ENDPOINT_TIMEOUT_S
+        self.timeout_s
     }
 
     fn record(&mut self, amount: f64, wait_s: f64, objective_s: f64) {
@@ -110,24 +125,36 @@ impl WaitStats {
             self.served_late += amount;
         }
         // The small offset keeps whole multiples of the bin width (49 / 0.1 = 490.000…01) in their own bin.
-        let bin = ((wait_s / WAIT_BIN_S - 1e-9).ceil().max(0.0) as usize).min(BINS - 2);
+        let bin = ((wait_s / self.bin_s() - 1e-9).ceil().max(0.0) as usize).min(BINS - 2);
         self.histogram[bin] += amount;
     }
 }
 
 impl WaitQueue {
-    /// An empty queue judging waits against `objective_s` seconds.
+    /// An empty real-time queue judging waits against `objective_s` seconds: requests are dropped after
+    /// [`INVOKE_ENDPOINT_TIMEOUT_S`].
     pub fn new(objective_s: f64) -> Self {
+        Self::with_timeout(objective_s, INVOKE_ENDPOINT_TIMEOUT_S)
+    }
+
+    /// An empty queue judging waits against `objective_s` seconds whose requests are dropped after `timeout_s`.
+    pub fn with_timeout(objective_s: f64, timeout_s: f64) -> Self {
         Self {
             objective_s,
+            timeout_s,
             batches: VecDeque::new(),
-            stats: WaitStats::default(),
+            waiting: 0.0,
+            stats: WaitStats::new(timeout_s),
         }
     }
 
     /// Requests waiting.
     pub fn backlog(&self) -> f64 {
-        self.batches.iter().fold(0.0, |n, b| n + b.left)
+        if self.batches.is_empty() {
+            0.0
+        } else {
+            self.waiting.max(0.0)
+        }
     }
 
     /// What has been seen so far.
@@ -140,14 +167,16 @@ impl WaitQueue {
     pub fn second(&mut self, now: f64, arrivals: f64, service: f64) {
         let middle = now + 0.5;
         while let Some(b) = self.batches.front() {
-            if middle - b.arrived < INVOKE_ENDPOINT_TIMEOUT_S {
+            if middle - b.arrived < self.timeout_s {
                 break;
             }
             self.stats.dropped += b.left;
             self.stats.histogram[BINS - 1] += b.left;
+            self.waiting -= b.left;
             self.batches.pop_front();
         }
         if arrivals > 0.0 {
+            self.waiting += arrivals;
             self.batches.push_back(Batch {
                 arrived: middle,
                 left: arrivals,
@@ -166,6 +195,7 @@ impl WaitQueue {
             self.stats.record(take, wait, self.objective_s);
             done += take;
             b.left -= take;
+            self.waiting -= take;
             if b.left <= 1e-12 {
                 self.batches.pop_front();
             }
@@ -252,5 +282,28 @@ mod tests {
         assert_eq!(q.stats().dropped, 5.0);
         assert_eq!(q.backlog(), 0.0);
         assert_eq!(q.stats().delayed_share(), 1.0);
+    }
+
+    #[test]
+    fn an_asynchronous_queue_waits_past_a_minute_and_expires_at_its_time_to_live() {
+        // Nothing serves for ten minutes, then one request a second: the 30 queued requests waited about ten
+        // minutes and none was dropped; with a time to live of five minutes all would have expired.
+        let run = |ttl: f64| {
+            let mut q = WaitQueue::with_timeout(60.0, ttl);
+            q.second(0.0, 30.0, 0.0);
+            for s in 1..600 {
+                q.second(f64::from(s), 0.0, 0.0);
+            }
+            q.drain(600.0, 1.0)
+        };
+        let st = run(ASYNC_REQUEST_TTL_S);
+        assert!((st.served - 30.0).abs() < 1e-9 && st.dropped == 0.0, "{st:?}");
+        assert!((st.served_late - 30.0).abs() < 1e-9, "{st:?}");
+        // Waits of 600 to 629 s, in 36 s bins: the p99 is the edge of the bin holding 629 s.
+        let p99 = st.p99_wait_s();
+        assert!((612.0..=648.0).contains(&p99), "{p99}");
+        let expired = run(300.0);
+        assert_eq!((expired.served, expired.dropped), (0.0, 30.0));
+        assert_eq!(expired.p99_wait_s(), 300.0);
     }
 }

@@ -11,7 +11,10 @@
 //!    change is blue/green: the old fleet serves until the new one is up, and both are billed until the baking
 //!    period after it ends ([`FleetModel::bake_minutes`]);
 //! 4. minute `t`'s requests join the [`queue`](super::queue) in front of the serving instances, one second at a
-//!    time: what finds no free capacity waits, and what waits [`INVOKE_ENDPOINT_TIMEOUT_S`](super::queue::INVOKE_ENDPOINT_TIMEOUT_S) is dropped.
+//!    time: what finds no free capacity waits, and what waits
+//!    [`INVOKE_ENDPOINT_TIMEOUT_S`](super::queue::INVOKE_ENDPOINT_TIMEOUT_S) is dropped (an asynchronous
+//!    endpoint's requests wait up to their time to live, [`FleetModel::request_ttl_s`], and its policy decides
+//!    on the queue's backlog, as the scaling function does on `ApproximateBacklogSize`).
 //!
 //! A minute the trace does not cover is missing, not zero: it adds no requests (its demand is unknown, so it is
 //! left out of every delay figure), the controllers see no datapoint for it (neither `Invocations` nor
@@ -29,7 +32,7 @@ use super::decision::{Action, Decision};
 use super::history::History;
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::{Policy, PolicyError};
-use super::queue::WaitQueue;
+use super::queue::{ASYNC_REQUEST_TTL_S, WaitQueue};
 use super::target_tracking::{
     Datapoint, EVALUATION_RANGE_FACTOR, LOW_ALARM_DATAPOINTS, TargetTracking, TargetTrackingConfig, TtAction,
 };
@@ -271,6 +274,14 @@ pub struct FleetModel {
     pub bake_minutes: u32,
     /// A request that waits longer than this many seconds for capacity is delayed.
     pub latency_objective_s: f64,
+    /// Seconds an asynchronous endpoint's request waits in its queue before it expires (the invocations'
+    /// `RequestTTLSeconds`); real-time requests time out after 60 s whatever this says.
+    #[serde(default = "default_request_ttl_s")]
+    pub request_ttl_s: f64,
+}
+
+fn default_request_ttl_s() -> f64 {
+    ASYNC_REQUEST_TTL_S
 }
 
 impl FleetModel {
@@ -286,6 +297,7 @@ impl FleetModel {
             capacity_per_instance: None,
             bake_minutes: ((BAKING_SECONDS + TERMINATION_WAIT_SECONDS) / 60) as u32,
             latency_objective_s: DEFAULT_LATENCY_OBJECTIVE_S,
+            request_ttl_s: ASYNC_REQUEST_TTL_S,
         }
     }
 
@@ -425,6 +437,8 @@ pub struct MinuteRecord {
     pub instance_type: String,
     /// Requests waiting at the end of the minute.
     pub backlog: f64,
+    /// Requests served in the minute.
+    pub served: f64,
     /// Requests that ended in this minute delayed beyond the objective (served late or dropped).
     pub delayed: f64,
 }
@@ -446,7 +460,8 @@ pub struct Summary {
     pub delayed_requests: f64,
     /// `delayed_requests / total_requests` (0-1).
     pub delayed_share: f64,
-    /// Requests dropped after waiting [`INVOKE_ENDPOINT_TIMEOUT_S`](super::queue::INVOKE_ENDPOINT_TIMEOUT_S).
+    /// Requests dropped after waiting [`INVOKE_ENDPOINT_TIMEOUT_S`](super::queue::INVOKE_ENDPOINT_TIMEOUT_S), or an
+    /// asynchronous endpoint's that expired after [`FleetModel::request_ttl_s`].
     pub dropped_requests: f64,
     /// 99th percentile of the wait for capacity in seconds, dropped requests counted at the timeout.
     pub p99_wait_s: f64,
@@ -566,7 +581,10 @@ pub fn simulate(
     );
     let daily = (controller == Controller::TargetTrackingScheduled).then(|| DailyMinimums::of(trace));
     let mut schedule: Option<(i64, [u32; 24])> = None;
-    let mut queue = WaitQueue::new(fleet.latency_objective_s);
+    let mut queue = match policy.asynchronous {
+        Some(_) => WaitQueue::with_timeout(fleet.latency_objective_s, fleet.request_ttl_s),
+        None => WaitQueue::new(fleet.latency_objective_s),
+    };
     let mut timeline: Vec<MinuteRecord> = Vec::with_capacity(trace.per_minute.len());
     let mut decisions = Vec::new();
     let mut actions = 0usize;
@@ -609,7 +627,7 @@ pub fn simulate(
             match controller {
                 Controller::Policy => {
                     let minutes: Vec<MinuteMetrics> = (visible_end.saturating_sub(lookback)..visible_end)
-                        .map(|i| metrics_of(trace, &timeline, i))
+                        .map(|i| metrics_of(trace, &timeline, i, policy.asynchronous.is_some()))
                         .collect();
                     let observed = Observed {
                         now,
@@ -718,7 +736,7 @@ pub fn simulate(
                 billed
             }
         };
-        let delayed_before = queue.stats().delayed();
+        let (delayed_before, served_before) = (queue.stats().delayed(), queue.stats().served);
         let arrivals = demand.unwrap_or(0.0) / 60.0;
         for s in 0..60 {
             queue.second((t * 60 + s) as f64, arrivals, capacity / 60.0);
@@ -738,6 +756,7 @@ pub fn simulate(
             billed: billed_now,
             instance_type: f.itype.clone(),
             backlog: queue.backlog(),
+            served: queue.stats().served - served_before,
             delayed: queue.stats().delayed() - delayed_before,
         });
     }
@@ -807,8 +826,12 @@ fn apply_count(f: &mut Fleet, to: u32, t: usize, fleet: &FleetModel) -> i8 {
     }
 }
 
-/// The CloudWatch datapoints minute `i` would have produced (none for a minute the trace does not cover).
-fn metrics_of(trace: &Trace, timeline: &[MinuteRecord], i: usize) -> MinuteMetrics {
+/// The CloudWatch datapoints minute `i` would have produced (none for a minute the trace does not cover); for
+/// an asynchronous endpoint, its backlog too: `ApproximateBacklogSize` counts "the items in the queue for an
+/// endpoint that are currently being processed or yet to be processed" (SageMaker's asynchronous inference
+/// metrics), so the requests queued at the end of the minute plus those in process, taken as one an instance
+/// at the minute's utilisation (served / capacity of one instance).
+fn metrics_of(trace: &Trace, timeline: &[MinuteRecord], i: usize, asynchronous: bool) -> MinuteMetrics {
     let r = &timeline[i];
     let minute = trace.start + Duration::minutes(i as i64);
     let serving = f64::from(r.serving.max(1));
@@ -821,9 +844,27 @@ fn metrics_of(trace: &Trace, timeline: &[MinuteRecord], i: usize) -> MinuteMetri
         invocations: (demand > 0.0).then_some(demand),
         invocations_per_instance: (demand > 0.0).then(|| demand / serving),
         // Instance metrics are emitted every minute while instances run; a crude load proxy is enough here.
-        cpu_utilization: Some((100.0 * demand / r.capacity.max(1.0)).min(100.0)),
+        cpu_utilization: (r.serving > 0).then(|| (100.0 * demand / r.capacity.max(1.0)).min(100.0)),
+        approximate_backlog_size: asynchronous.then(|| backlog_metric(r)),
+        approximate_backlog_size_per_instance: (asynchronous && r.serving > 0)
+            .then(|| backlog_metric(r) / f64::from(r.serving)),
         ..MinuteMetrics::empty(minute)
     }
+}
+
+/// `ApproximateBacklogSize` of a simulated minute: queued plus in process (see [`metrics_of`]).
+fn backlog_metric(r: &MinuteRecord) -> f64 {
+    let per_instance = if r.serving > 0 {
+        r.capacity / f64::from(r.serving)
+    } else {
+        0.0
+    };
+    let in_process = if per_instance > 0.0 {
+        r.served / per_instance
+    } else {
+        0.0
+    };
+    r.backlog + in_process
 }
 
 /// One point of a controller's cost-against-delay curve.
@@ -991,6 +1032,7 @@ pub fn sweep(trace: &Trace, policy: &Policy, fleet: &FleetModel, targets: &[f64]
 
 #[cfg(test)]
 mod tests {
+    use super::super::decision::Rule;
     use super::super::queue::INVOKE_ENDPOINT_TIMEOUT_S;
     use super::*;
 
@@ -1504,7 +1546,7 @@ mod tests {
         let run = run(&step_trace(), &policy, &fleet, Controller::Policy);
         // Minute 20 is visible at 21: 300 on 1 instance at target 60 is a panic; sized on the window.
         let first = &run.decisions[0];
-        assert_eq!(first.rule, super::super::decision::Rule::Panic);
+        assert_eq!(first.rule, Rule::Panic);
         assert_eq!(first.at, step_trace().start + Duration::minutes(21));
         let serving: Vec<u32> = run.timeline.iter().map(|m| m.serving).collect();
         assert_eq!(serving[26], 1, "new instances serve only after the start-up delay");
@@ -1512,5 +1554,50 @@ mod tests {
         assert!(run.summary.under_provisioned_minutes < 9);
         // ml.g5.xlarge is in the catalogue.
         assert!(run.summary.cost_usd.is_some());
+    }
+
+    /// The asynchronous path is the scaling function's: the policy decides on the backlog the queue reports,
+    /// scales to zero when it has stayed empty and back from zero when requests wait, and nothing is dropped at
+    /// the real-time timeout.
+    #[test]
+    fn an_asynchronous_endpoint_scales_to_zero_and_back_on_its_backlog() {
+        let policy = Policy::from_json(
+            r#"{"endpoint":"e","variant":"v","instance_type":"ml.m5.xlarge","min_instances":0,"max_instances":10,
+                "target_invocations_per_instance":30,"capacity_invocations_per_instance":60,
+                "async":{"target_backlog_per_instance":60}}"#,
+        )
+        .unwrap();
+        // An hour at 120 a minute, two idle hours, an hour at 120 again.
+        let mut v = vec![Some(120.0); 60];
+        v.extend(vec![Some(0.0); 120]);
+        v.extend(vec![Some(120.0); 60]);
+        let fleet = FleetModel {
+            initial_instances: Some(2),
+            ..FleetModel::from_policy(&policy)
+        };
+        let r = run(&trace_of(v), &policy, &fleet, Controller::Policy);
+        let rules: Vec<Rule> = r.decisions.iter().map(|d| d.rule).collect();
+        assert!(rules.contains(&Rule::ScaleToZero), "{rules:?}");
+        assert!(rules.contains(&Rule::ScaleFromZero), "{rules:?}");
+        assert_eq!(r.timeline[150].serving, 0, "idle at zero instances");
+        assert_eq!(r.timeline[150].billed, 0);
+        // Back from zero, the first requests wait for the start-up (several minutes): late against the 1 s
+        // objective, but none expires (a real-time endpoint would have dropped them after 60 s).
+        assert_eq!(r.summary.dropped_requests, 0.0);
+        assert!(r.summary.delayed_requests > 0.0);
+        assert!(r.timeline[180..190].iter().any(|m| m.backlog > 120.0));
+        let mut realtime = policy.clone();
+        realtime.asynchronous = None;
+        realtime.min_instances = 1;
+        let rt = run(
+            &trace_of(vec![Some(120.0); 10]),
+            &realtime,
+            &FleetModel {
+                initial_instances: Some(0),
+                ..fleet.clone()
+            },
+            Controller::Policy,
+        );
+        assert_eq!(rt.timeline[0].serving, 1, "a real-time endpoint starts at its minimum");
     }
 }
