@@ -89,6 +89,27 @@ impl Config {
             };
             invalid(name, e.why)
         })?;
+        let ground_truth = vars.template("GROUND_TRUTH_S3_URI")?;
+        let distinct = endpoints
+            .iter()
+            .map(|e| e.endpoint.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if let Some(t) = &ground_truth
+            && distinct > 1
+            && !t.contains("{endpoint}")
+        {
+            // Inference ids are the client's (AWS's own Model Monitor example numbers them 0, 1, 2, ...): labels
+            // shared by two endpoints would be joined to the other endpoint's captures.
+            return Err(invalid(
+                "GROUND_TRUTH_S3_URI",
+                format!(
+                    "{t} names no {{endpoint}} while ENDPOINTS lists {distinct} endpoints: each endpoint's labels \
+                     must have their own place, or one endpoint's would be joined to another's captures by \
+                     inference id"
+                ),
+            ));
+        }
         Ok(Self {
             endpoints,
             capture: vars.location("CAPTURE_S3_URI")?,
@@ -97,7 +118,7 @@ impl Config {
                 .ok_or(ConfigError::Missing("BASELINE_S3_URI"))?,
             reports: vars.location("REPORT_S3_URI")?,
             state: vars.location("STATE_S3_URI")?,
-            ground_truth: vars.template("GROUND_TRUTH_S3_URI")?,
+            ground_truth,
             evaluation,
             namespace: vars.get("METRICS_NAMESPACE").map(str::to_owned),
             schedule: vars.get("SCHEDULE_NAME").unwrap_or(DEFAULT_SCHEDULE).to_owned(),
@@ -193,6 +214,26 @@ mod tests {
         ("REPORT_S3_URI", "s3://bucket/reports"),
         ("STATE_S3_URI", "s3://bucket/state"),
     ];
+
+    #[test]
+    fn ground_truth_shared_by_several_endpoints_is_refused() {
+        let with = |uri: &str| {
+            let mut v = vars(&BASE);
+            v.insert("GROUND_TRUTH_S3_URI".to_owned(), uri.to_owned());
+            v
+        };
+        let err = Config::from_vars(&with("s3://bucket/labels")).unwrap_err().to_string();
+        assert!(
+            err.contains("GROUND_TRUTH_S3_URI") && err.contains("lists 2 endpoints"),
+            "{err}"
+        );
+        let c = Config::from_vars(&with("s3://bucket/labels/{endpoint}")).unwrap();
+        assert_eq!(c.ground_truth.as_deref(), Some("s3://bucket/labels/{endpoint}"));
+        // One endpoint (two variants of it share its labels): no placeholder needed.
+        let mut one = with("s3://bucket/labels");
+        one.insert("ENDPOINTS".to_owned(), "churn, churn/Canary".to_owned());
+        assert!(Config::from_vars(&one).is_ok());
+    }
 
     #[test]
     fn parses_the_environment_with_defaults() {
