@@ -615,11 +615,18 @@ impl App {
                     DistributedOutcome::Reduce(reduced)
                 }
             };
+            // A plan's items (up to 5,000) are the map's input, not a log line: the event counts them.
+            let logged = match &outcome {
+                DistributedOutcome::Plan {
+                    items, windows, bytes, ..
+                } => format!("Plan {{ items: {}, windows: {windows}, bytes: {bytes} }}", items.len()),
+                other => format!("{other:?}"),
+            };
             tracing::info!(
                 endpoint = %ev.endpoint,
                 variant = %ev.variant,
                 run_id = %run_id,
-                outcome = ?outcome,
+                outcome = %logged,
                 "Distributed step done."
             );
             Ok(outcome)
