@@ -38,12 +38,8 @@ def bikes_2011(realdata, out):
     return path
 
 
-def main():
-    args = sys.argv[1:]
-    binary = args[0] if len(args) > 0 else "target/release/modelwatch"
-    realdata = args[1] if len(args) > 1 else "../shared/realdata"
-    out = args[2] if len(args) > 2 else tempfile.mkdtemp()
-    overrides = json.loads(args[3]) if len(args) > 3 else {}
+def prepared(realdata, out, overrides):
+    """Each trace's name, CSV path, policy file (the README's, with `overrides`) and output directory."""
     for name, (trace, capacity) in TRACES.items():
         path = bikes_2011(realdata, out) if trace is None else os.path.join(realdata, trace)
         policy = {
@@ -58,9 +54,20 @@ def main():
         policy.update(overrides)
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "policy.json"), "w") as f:
+        policy_path = os.path.join(d, "policy.json")
+        with open(policy_path, "w") as f:
             json.dump(policy, f)
-        cmd = [binary, "simulate", "--trace", path, "--policy", os.path.join(d, "policy.json"), "--sweep", "--out", d]
+        yield name, path, policy_path, d
+
+
+def main():
+    args = sys.argv[1:]
+    binary = args[0] if len(args) > 0 else "target/release/modelwatch"
+    realdata = args[1] if len(args) > 1 else "../shared/realdata"
+    out = args[2] if len(args) > 2 else tempfile.mkdtemp()
+    overrides = json.loads(args[3]) if len(args) > 3 else {}
+    for name, path, policy_path, d in prepared(realdata, out, overrides):
+        cmd = [binary, "simulate", "--trace", path, "--policy", policy_path, "--sweep", "--out", d]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(d, "frontier.json")) as f:
             frontier = json.load(f)
