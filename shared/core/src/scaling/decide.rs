@@ -163,8 +163,18 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         Some(a) => a.target_backlog_per_instance,
         None => policy.target_for(&v.instance_type),
     };
+    // A minute with no datapoint of any metric while instances run (they emit `CPUUtilization` every minute) is
+    // a gap in CloudWatch's metrics, not a minute without requests: it is left out, and a stable window with a
+    // gap is too short to scale in on. An asynchronous variant at zero instances emits nothing while its queue is
+    // empty: its empty minutes are zeros.
+    let gap = |m: &MinuteMetrics| !m.has_any() && !(asynchronous.is_some() && v.current_count == 0);
+    let gaps_in_window = minutes[minutes.len().saturating_sub(policy.stable_window_minutes as usize)..]
+        .iter()
+        .filter(|m| gap(m))
+        .count();
     let demand: Vec<f64> = minutes
         .iter()
+        .filter(|m| !gap(m))
         .map(|m| match asynchronous {
             Some(_) => m
                 .approximate_backlog_size
@@ -331,10 +341,11 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         return scale_out(&mut cx, cur, rec, panic_now, rule);
     }
     if rec < cur {
-        if window.len() < policy.stable_window_minutes as usize {
+        let known = window.len().min(policy.stable_window_minutes as usize - gaps_in_window);
+        if known < policy.stable_window_minutes as usize {
             // Too little data to know the demand is lower: scaling in on a partial window is a guess.
             cx.reasons.push(Reason::ShortWindow {
-                minutes: window.len() as u32,
+                minutes: known as u32,
                 window_minutes: policy.stable_window_minutes,
             });
             return cx.finish(Action::Hold, Rule::StableWindow);

@@ -138,6 +138,47 @@ fn unpublished_minutes_are_not_read_as_zero_demand() {
     assert_eq!((d.rule, set_count(&d)), (Rule::Panic, Some((2, 4))), "{d:?}");
 }
 
+/// A gap in CloudWatch's metrics (minutes without any datapoint while instances run) is not zero demand: a
+/// fleet sized for its demand does not scale in across it, and a surge after it still scales out.
+#[test]
+fn minutes_without_any_datapoint_are_a_gap_not_zero_demand() {
+    let with_gap = |demand: &[f64]| {
+        let mut o = observed(t0(), demand, 5);
+        let MetricsFetch::Fetched { minutes } = &mut o.metrics else {
+            unreachable!()
+        };
+        for m in &mut minutes[4..8] {
+            *m = MinuteMetrics::empty(m.minute);
+        }
+        o
+    };
+    // 5 instances at target 60 serve the 300 a minute they see. Read as zeros, the gap's four minutes would make
+    // the window's mean 180 a minute and scale in; left out, the known minutes hold the count.
+    let d = decide(&with_gap(&[300.0; 10]), &policy(), &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady), "{d:?}");
+    // Lower demand on both sides of the gap: six known minutes are too few to scale in on.
+    let d = decide(&with_gap(&[100.0; 10]), &policy(), &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::StableWindow), "{d:?}");
+    assert!(
+        d.reasons.iter().any(|r| matches!(
+            r,
+            Reason::ShortWindow {
+                minutes: 6,
+                window_minutes: 10
+            }
+        )),
+        "{d:?}"
+    );
+    let full = decide(&observed(t0(), &[100.0; 10], 5), &policy(), &History::default());
+    assert_eq!((full.rule, set_count(&full)), (Rule::Demand, Some((5, 4))), "{full:?}");
+    // A surge after the gap: scaled out at once.
+    let mut surge = [300.0; 10];
+    surge[8..].fill(700.0);
+    let d = decide(&with_gap(&surge), &policy(), &History::default());
+    assert_eq!(d.rule, Rule::Panic, "{d:?}");
+    assert!(set_count(&d).is_some_and(|(from, to)| from == 5 && to > 5), "{d:?}");
+}
+
 #[test]
 fn no_scale_in_while_panicking() {
     let h = History {
