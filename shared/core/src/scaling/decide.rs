@@ -167,7 +167,8 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
     // a gap in CloudWatch's metrics, not a minute without requests: it is left out, and a stable window with a
     // gap is too short to scale in on. An asynchronous variant at zero instances emits nothing while its queue is
     // empty: its empty minutes are zeros.
-    let gap = |m: &MinuteMetrics| !m.has_any() && !(asynchronous.is_some() && v.current_count == 0);
+    let silent_at_zero = asynchronous.is_some() && v.current_count == 0;
+    let gap = |m: &MinuteMetrics| !silent_at_zero && !m.has_any();
     let gaps_in_window = minutes[minutes.len().saturating_sub(policy.stable_window_minutes as usize)..]
         .iter()
         .filter(|m| gap(m))
