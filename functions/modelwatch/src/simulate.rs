@@ -92,6 +92,12 @@ pub struct SimulateArgs {
     /// Seconds an asynchronous answer takes beyond its processing (S3 output, notification).
     #[arg(long, default_value_t = DEFAULT_ASYNC_OVERHEAD_S, requires = "compare_serving")]
     pub async_overhead_s: f64,
+    /// Price per instance-hour of asynchronous inference (default: the real-time one).
+    #[arg(long, requires = "compare_serving")]
+    pub async_hourly_usd: Option<f64>,
+    /// Price per instance-hour of batch transform (default: the real-time one).
+    #[arg(long, requires = "compare_serving")]
+    pub batch_hourly_usd: Option<f64>,
     /// Seconds an asynchronous request waits in the queue before it expires (`RequestTTLSeconds`).
     #[arg(long, requires = "compare_serving")]
     pub request_ttl_s: Option<f64>,
@@ -146,6 +152,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
                 allowed_late_share: args.allowed_late_share,
                 batch_startup_minutes: args.batch_startup_minutes,
                 async_overhead_s: args.async_overhead_s,
+                async_hourly_usd: args.async_hourly_usd,
+                batch_hourly_usd: args.batch_hourly_usd,
             })
         })
         .transpose()?;

@@ -21,10 +21,11 @@
 //!   its start-up (`batch_startup_minutes`, all of it, which is the cautious reading) and its processing, and its
 //!   requests are answered when it ends.
 //!
-//! Every way is billed at the policy type's price (the built-in catalogue or the simulator's override): the
-//! pricing page lists one price per instance type for real-time, asynchronous and batch inference in us-east-1
-//! as this was written; override it when yours differ. Service time is left out everywhere: a request's answer
-//! time is its wait for capacity (for a batch job, until the job ends).
+//! Every way is billed at the policy type's price per instance-hour (the built-in catalogue's real-time price,
+//! or the simulator's `hourly_usd`) unless `async_hourly_usd` or `batch_hourly_usd` gives that way its own: AWS's
+//! pricing page lists each inference option's prices in its own table, so set them from it for your region.
+//! Service time is left out everywhere: a request's answer time is its wait for capacity (for a batch job, until
+//! the job ends).
 
 use std::collections::BTreeMap;
 
@@ -53,8 +54,8 @@ pub const DEFAULT_ASYNC_OVERHEAD_S: f64 = 5.0;
 pub const BATCH_PERIODS_MINUTES: [u32; 11] = [5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440];
 
 /// The asynchronous backlog targets tried, as fractions of the backlog one instance clears within the
-/// tolerance (capacity per minute x tolerance in minutes): a request that joins a backlog of `b` per instance
-/// waits about `b / capacity` minutes.
+/// tolerance less the asynchronous overhead (capacity per minute x those minutes): a request that joins a backlog
+/// of `b` per instance waits about `b / capacity` minutes.
 pub const ASYNC_BACKLOG_FRACTIONS: [f64; 5] = [0.05, 0.1, 0.2, 0.4, 0.8];
 
 /// A way of serving.
@@ -94,6 +95,10 @@ pub struct ServingOptions {
     pub batch_startup_minutes: u32,
     /// Seconds an asynchronous answer takes beyond its processing.
     pub async_overhead_s: f64,
+    /// Price per instance-hour of asynchronous inference, when it is not the real-time one.
+    pub async_hourly_usd: Option<f64>,
+    /// Price per instance-hour of batch transform, when it is not the real-time one.
+    pub batch_hourly_usd: Option<f64>,
 }
 
 impl ServingOptions {
@@ -104,6 +109,8 @@ impl ServingOptions {
             allowed_late_share: DEFAULT_ALLOWED_LATE_SHARE,
             batch_startup_minutes: DEFAULT_BATCH_STARTUP_MINUTES,
             async_overhead_s: DEFAULT_ASYNC_OVERHEAD_S,
+            async_hourly_usd: None,
+            batch_hourly_usd: None,
         }
     }
 }
@@ -198,7 +205,21 @@ pub fn compare(
     let capacity = fleet.capacity_for(policy, &policy.instance_type)?;
     let mut fleet = fleet.clone();
     fleet.latency_objective_s = options.tolerance_s;
-    let price = fleet.hourly_usd.or_else(|| Policy::hourly_usd(&policy.instance_type));
+    for (name, p) in [
+        ("asynchronous", options.async_hourly_usd),
+        ("batch transform", options.batch_hourly_usd),
+    ] {
+        if p.is_some_and(|p| !(p.is_finite() && p >= 0.0)) {
+            return Err(ServingError::Invalid(format!(
+                "{name} price {} per instance-hour must be a number >= 0",
+                p.unwrap_or_default()
+            )));
+        }
+    }
+    let price = options
+        .batch_hourly_usd
+        .or(fleet.hourly_usd)
+        .or_else(|| Policy::hourly_usd(&policy.instance_type));
     let meets = |late: f64| late <= options.allowed_late_share + 1e-12;
     let point = |setting: String, s: &Summary| ServingPoint {
         setting,
@@ -238,6 +259,7 @@ pub fn compare(
     let mut asynchronous = Vec::new();
     let mut async_fleet = fleet.clone();
     async_fleet.latency_objective_s = async_wait_s;
+    async_fleet.hourly_usd = options.async_hourly_usd.or(fleet.hourly_usd);
     let async_not_possible = (async_wait_s <= 0.0).then(|| {
         format!(
             "an asynchronous answer takes {} s beyond its processing (the S3 output and the notification): not \
@@ -573,6 +595,30 @@ mod tests {
             let err = parse_tolerance(bad).unwrap_err().to_string();
             assert!(err.contains("15m"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn each_way_can_have_its_own_price() {
+        let policy = policy();
+        let fleet = FleetModel::from_policy(&policy);
+        let trickle = trace_of(vec![Some(5.0); 1440]);
+        let mut o = ServingOptions::new(24.0 * 3600.0);
+        let same = compare(&trickle, &policy, &fleet, &o).unwrap();
+        o.batch_hourly_usd = Some(0.46);
+        o.async_hourly_usd = Some(0.115);
+        let own = compare(&trickle, &policy, &fleet, &o).unwrap();
+        let best = |c: &ServingComparison, m: &str| c.modes[m].cheapest.clone().unwrap();
+        for (m, ratio) in [("batch-transform", 2.0), ("asynchronous", 0.5), ("real-time", 1.0)] {
+            let (a, b) = (best(&same, m), best(&own, m));
+            assert_eq!(a.instance_hours, b.instance_hours, "{m}");
+            assert!(
+                (b.cost_usd.unwrap() / a.cost_usd.unwrap() - ratio).abs() < 1e-9,
+                "{m}: {a:?} {b:?}"
+            );
+        }
+        o.batch_hourly_usd = Some(-1.0);
+        let err = compare(&trickle, &policy, &fleet, &o).unwrap_err();
+        assert!(err.to_string().contains("batch transform price"), "{err}");
     }
 
     #[test]
