@@ -711,7 +711,10 @@ fn run_windows(
         max_windows: config.max_windows,
         lease: config.lease,
     };
-    let ports = adapters.ports(files);
+    // With routing, a window is listed to size it and again to evaluate it: one listing serves both.
+    let listed = modelwatch_core::ports::ListedOnce::new(&adapters.captures);
+    let mut ports = adapters.ports(files);
+    ports.sources.captures = &listed;
     let outcomes = monitor::run_windows_with(
         &ports,
         &target,

@@ -95,6 +95,43 @@ pub trait CaptureSource {
     fn open(&self, object: &CaptureObject) -> Result<Box<dyn Read + Send + '_>, PortError>;
 }
 
+/// A capture source that lists a window once however often it is asked: routing a window to the distributed
+/// evaluation sizes it from a listing, and the evaluation in the invocation then reads that same listing instead
+/// of listing the hour's prefix again. Only the last window's listing is kept; objects are opened as the inner
+/// source opens them.
+pub struct ListedOnce<'a> {
+    inner: &'a dyn CaptureSource,
+    last: std::sync::Mutex<Option<(Option<Window>, Vec<CaptureObject>)>>,
+}
+
+impl<'a> ListedOnce<'a> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'a dyn CaptureSource) -> Self {
+        Self {
+            inner,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl CaptureSource for ListedOnce<'_> {
+    fn list(&self, window: Option<&Window>) -> Result<Vec<CaptureObject>, PortError> {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((w, objects)) = last.as_ref()
+            && w.as_ref() == window
+        {
+            return Ok(objects.clone());
+        }
+        let objects = self.inner.list(window)?;
+        *last = Some((window.copied(), objects.clone()));
+        Ok(objects)
+    }
+
+    fn open(&self, object: &CaptureObject) -> Result<Box<dyn Read + Send + '_>, PortError> {
+        self.inner.open(object)
+    }
+}
+
 /// Where reports are written.
 pub trait ReportStore {
     /// Writes `body` under `name` (relative to the store's root), replacing what was there.
@@ -153,6 +190,45 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
         }
+    }
+
+    /// Counts its listings.
+    struct Counting(std::cell::Cell<usize>);
+
+    impl CaptureSource for Counting {
+        fn list(&self, window: Option<&Window>) -> Result<Vec<CaptureObject>, PortError> {
+            self.0.set(self.0.get() + 1);
+            Ok(vec![CaptureObject {
+                name: format!("{window:?}"),
+                size: Some(1),
+                hour: None,
+            }])
+        }
+
+        fn open(&self, _: &CaptureObject) -> Result<Box<dyn Read + Send + '_>, PortError> {
+            Ok(Box::new(std::io::empty()))
+        }
+    }
+
+    #[test]
+    fn a_window_is_listed_once_however_often_it_is_asked() {
+        let inner = Counting(std::cell::Cell::new(0));
+        let listed = ListedOnce::new(&inner);
+        let hour = |h: u32| {
+            let start = DateTime::parse_from_rfc3339(&format!("2026-12-01T{h:02}:00:00Z"))
+                .unwrap()
+                .to_utc();
+            Window::new(start, start + chrono::Duration::hours(1)).unwrap()
+        };
+        let (a, b) = (hour(1), hour(2));
+        let first = listed.list(Some(&a)).unwrap();
+        assert_eq!(listed.list(Some(&a)).unwrap(), first);
+        assert_eq!(inner.0.get(), 1);
+        // Another window (or none) is listed anew, and replaces the one kept.
+        assert_ne!(listed.list(Some(&b)).unwrap(), first);
+        listed.list(None).unwrap();
+        listed.list(Some(&a)).unwrap();
+        assert_eq!(inner.0.get(), 4);
     }
 
     #[test]
