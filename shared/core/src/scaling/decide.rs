@@ -9,8 +9,10 @@
 //! 3. a count outside `[min, max]` (the policy changed) is moved inside at once;
 //! 4. the vertical ladder (up when saturated at max or slow while busy; down when a smaller type has served
 //!    the demand at min for long);
-//! 5. horizontal: the count that serves the highest of the stable window's mean demand, the trend projected
-//!    over the start-up delay, the seasonal forecast and the scheduled minimums, at the target per instance;
+//! 5. horizontal: the count that serves the highest of the stable window's mean demand (and its newest minute
+//!    when levels hold), the last hour's mean plus its typical rise over the start-up delay, the trend projected
+//!    over the start-up delay, the seasonal forecast (scaled down by how far it overshot the demand lately) and
+//!    the scheduled minimums, at the target per instance;
 //!    limited by cooldowns, the stable window against reversals, the panic hold and the step bounds. A panic
 //!    (demand over the panic window far above what the fleet serves) skips the scale-out cooldown.
 
@@ -19,6 +21,7 @@ use super::history::History;
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantStatus};
 use super::policy::{Percentile, Policy};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::VecDeque;
 
 /// Fewest minutes a trend is fitted on (it is fitted over the stable window). Five one-minute points are the
 /// fewest that separate a ramp from one noisy minute.
@@ -69,6 +72,56 @@ fn significant_trend(values: &[f64]) -> Option<(f64, f64)> {
         .sum();
     let se = (rss / (nf - 2.0) / sxx).sqrt();
     (slope > 0.0 && slope >= TREND_T_STAT * se).then_some((slope, intercept + slope * (nf - 1.0)))
+}
+
+/// Minutes of recent demand the volatility headroom is sized on.
+pub const HEADROOM_MINUTES: usize = 60;
+
+/// The last [`HEADROOM_MINUTES`]' mean demand, and the root mean square of the rises of demand over the reaction
+/// time (the start-up delay and the minute of metric lag) within them, counting falls as no rise: what the
+/// fleet must hold beyond the hour's level to serve a rise of the size seen lately before new instances can
+/// serve it. Bursts come in clusters (news, incidents), so an hour with rises holds more, and a calm hour less;
+/// on a daily cycle the rises are the cycle's own, which the forecast foresees. `None` until enough minutes are
+/// kept.
+fn hour_headroom(recent: &VecDeque<f64>, startup_minutes: u32) -> Option<(f64, f64)> {
+    let reaction = startup_minutes as usize + 1;
+    let n = recent.len();
+    if n < HEADROOM_MINUTES + reaction {
+        return None;
+    }
+    let hour = recent.range(n - HEADROOM_MINUTES..);
+    let mean = hour.sum::<f64>() / HEADROOM_MINUTES as f64;
+    let squares: f64 = (n - HEADROOM_MINUTES..n)
+        .map(|i| (recent[i] - recent[i - reaction]).max(0.0).powi(2))
+        .sum();
+    Some((mean, (squares / HEADROOM_MINUTES as f64).sqrt()))
+}
+
+/// Fewest comparisons [`levels_persist`] judges on.
+pub const PERSISTENCE_MIN_MINUTES: usize = 30;
+
+/// Whether, over the last [`HEADROOM_MINUTES`], the demand a reaction time ahead was predicted better by the
+/// newest minute than by the mean of the stable window, counting only the demand above each prediction: true when
+/// the demand moves in levels that hold (hourly counts, a news event's surge), false when it is noise around a
+/// mean (one-minute spikes), which the window's mean predicts better. `false` until [`PERSISTENCE_MIN_MINUTES`]
+/// comparisons can be made.
+fn levels_persist(recent: &VecDeque<f64>, startup_minutes: u32, window_minutes: u32) -> bool {
+    let reaction = startup_minutes as usize + 1;
+    let w = (window_minutes as usize).max(1);
+    let n = recent.len();
+    let first = (reaction + w - 1).max(n.saturating_sub(HEADROOM_MINUTES));
+    if n < first + PERSISTENCE_MIN_MINUTES {
+        return false;
+    }
+    let (mut newest, mut mean) = (0.0, 0.0);
+    for i in first..n {
+        let seen = i - reaction;
+        let m = recent.range(seen + 1 - w..=seen).sum::<f64>() / w as f64;
+        // Only a shortfall counts: demand below the prediction is served anyway.
+        newest += (recent[i] - recent[seen]).max(0.0).powi(2);
+        mean += (recent[i] - m).max(0.0).powi(2);
+    }
+    newest < mean
 }
 
 fn latency(m: &MinuteMetrics, p: Percentile) -> Option<f64> {
@@ -226,6 +279,32 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         None => policy.capacity_for(&v.instance_type),
     };
     let mut rec = ceil_div(mean, target).max(ceil_div(peak, capacity));
+    // Terms that raise the recommendation, each with its own reason (after the `Demand` one).
+    let mut raised = Vec::new();
+    if asynchronous.is_none() {
+        // The newest minute at the target too, when levels hold: a rise is answered the minute it is seen, not
+        // once the window's mean has caught up with it (new instances serve only after the start-up delay). On
+        // one-minute noise around a mean the window's mean predicts better, and a spike is not chased.
+        if levels_persist(&history.recent, policy.startup_minutes, policy.stable_window_minutes) {
+            let r = ceil_div(last, target);
+            raised.push(Reason::LevelsHold {
+                last_per_minute: last,
+                recommended: r,
+            });
+            rec = rec.max(r);
+        }
+        if policy.volatility_headroom
+            && let Some((hour_mean, rise)) = hour_headroom(&history.recent, policy.startup_minutes)
+        {
+            let r = ceil_div(hour_mean / target * capacity + rise, capacity);
+            raised.push(Reason::HourHeadroom {
+                hour_mean_per_minute: hour_mean,
+                typical_rise_per_minute: rise,
+                recommended: r,
+            });
+            rec = rec.max(r);
+        }
+    }
     if panic_now {
         // Like Knative's panic mode, size on the short window alone, but at capacity rather than at the target:
         // the surge must be served, and the stable rule restores the target's headroom if it lasts.
@@ -254,6 +333,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
             recommended: rec,
         }),
     }
+    cx.reasons.extend(raised);
     if asynchronous.is_none() {
         // Fitted on a full stable window only: a partial one (just after start-up) over-reads its few points.
         if policy.anticipate_trend
@@ -278,7 +358,12 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         if policy.forecast.enabled {
             let horizon = policy.startup_minutes + policy.forecast.horizon_minutes;
             if let Some(f) = history.seasonal.forecast(now, horizon) {
-                let f = f * policy.forecast.factor;
+                let calibration = if policy.forecast.calibrate {
+                    history.forecast_bias.calibration().unwrap_or(1.0)
+                } else {
+                    1.0
+                };
+                let f = f * policy.forecast.factor * calibration;
                 let r = ceil_div(f, target);
                 cx.reasons.push(Reason::Forecast {
                     forecast_per_minute: f,

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::decide::decide;
 use super::decision::{Action, Decision, Reason, Rule};
-use super::history::History;
+use super::history::{BIAS_MINUTES, ForecastBias, History};
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::{AsyncPolicy, Policy, Step};
 
@@ -170,7 +170,7 @@ fn minutes_without_any_datapoint_are_a_gap_not_zero_demand() {
         "{d:?}"
     );
     let full = decide(&observed(t0(), &[100.0; 10], 5), &policy(), &History::default());
-    assert_eq!((full.rule, set_count(&full)), (Rule::Demand, Some((5, 4))), "{full:?}");
+    assert_eq!((full.rule, set_count(&full)), (Rule::Demand, Some((5, 2))), "{full:?}");
     // A surge after the gap: scaled out at once.
     let mut surge = [300.0; 10];
     surge[8..].fill(700.0);
@@ -209,6 +209,12 @@ fn no_scale_in_within_the_stable_window_after_a_scale_out() {
 
 #[test]
 fn scale_in_cooldown_and_step_bound() {
+    let mut p = policy();
+    p.max_step_down = Step {
+        instances: 1,
+        percent: 25.0,
+    };
+    let policy = || p.clone();
     let h = History {
         last_scale_in: Some(t0() - Duration::seconds(299)),
         ..History::default()
@@ -345,14 +351,121 @@ fn forecast_brings_capacity_before_the_morning_ramp() {
         let t = day + Duration::minutes(m);
         h.seasonal.record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
     }
-    // Today at 07:45, still quiet: the forecast (horizon 6 + 15 minutes) sees 08:00.
-    let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 45, 0).unwrap();
+    // Today at 07:55, still quiet: the forecast (over the 6-minute start-up) sees 08:00.
+    let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
     let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
     assert_eq!(d.rule, Rule::Forecast, "{d:?}");
-    assert_eq!(set_count(&d), Some((1, 5))); // wants 9, the step allows +4
+    assert_eq!(set_count(&d), Some((1, 9)));
+    // At 07:45 the slot is beyond the start-up delay: it is not paid for yet.
+    let early = Utc.with_ymd_and_hms(2024, 1, 17, 7, 45, 0).unwrap();
+    assert_eq!(decide(&observed(early, &[30.0; 10], 1), &p, &h).rule, Rule::Steady);
     // At 03:00 the forecast agrees with current demand: nothing to do.
     let night = Utc.with_ymd_and_hms(2024, 1, 17, 3, 0, 0).unwrap();
     assert_eq!(decide(&observed(night, &[30.0; 10], 1), &p, &h).rule, Rule::Steady);
+}
+
+/// The forecast is scaled by the share of it the demand reached over the last day: a slot's recorded peak that
+/// was a burst (the demand kept to a sixth of the forecast) does not buy its whole fleet again.
+#[test]
+fn forecast_is_scaled_down_by_how_far_it_overshot() {
+    let mut p = policy();
+    p.forecast.enabled = true;
+    let mut h = History::default();
+    let day = Utc.with_ymd_and_hms(2024, 1, 16, 0, 0, 0).unwrap();
+    for m in 0..(24 * 60 + 15) {
+        let t = day + Duration::minutes(m);
+        h.seasonal.record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
+    }
+    h.forecast_bias = ForecastBias {
+        demand: 50.0,
+        forecast: 300.0,
+        minutes: BIAS_MINUTES,
+    };
+    let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
+    let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
+    // 540 x 50 / 300 = 90 a minute: 2 instances at 60, not 9.
+    assert_eq!((d.rule, set_count(&d)), (Rule::Forecast, Some((1, 2))), "{d:?}");
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Forecast { forecast_per_minute, .. }
+        if (forecast_per_minute - 90.0).abs() < 1e-9))
+    );
+    // Without the calibration (or before a day of comparisons) the recorded peak stands.
+    p.forecast.calibrate = false;
+    assert_eq!(set_count(&decide(&observed(now, &[30.0; 10], 1), &p, &h)), Some((1, 9)));
+    p.forecast.calibrate = true;
+    h.forecast_bias.minutes = BIAS_MINUTES - 1;
+    assert_eq!(set_count(&decide(&observed(now, &[30.0; 10], 1), &p, &h)), Some((1, 9)));
+}
+
+/// History whose recent minutes are `recent`.
+fn with_recent(recent: impl IntoIterator<Item = f64>) -> History {
+    History {
+        recent: recent.into_iter().collect(),
+        ..History::default()
+    }
+}
+
+/// After an hour with bursts the fleet holds the hour's mean at the target plus the typical rise over the start-up
+/// delay at capacity; after a calm hour at the same mean, only the target's headroom.
+#[test]
+fn an_hour_with_bursts_holds_headroom_for_the_next() {
+    let p = policy();
+    // Two hours of 30 a minute with a 5-minute burst of 630 every 20 minutes: mean 180 a minute.
+    let bursty: Vec<f64> = (0..120).map(|m| if m % 20 < 5 { 630.0 } else { 30.0 }).collect();
+    let calm = vec![180.0; 120];
+    // The window now is quiet: 30 a minute on 4 instances.
+    let o = observed(t0(), &[30.0; 10], 4);
+    let d = decide(&o, &p, &with_recent(bursty.clone()));
+    // Rises of 600 in 5 of each 20 minutes over the 7-minute reaction time: root mean square 300. The hour's
+    // mean at the target is 3 instances (360 at capacity), plus 300: ceil(660 / 120) = 6.
+    assert_eq!((d.rule, set_count(&d)), (Rule::Demand, Some((4, 6))), "{d:?}");
+    // The decision says why: the hour's mean and its typical rise, with the count they ask for.
+    assert!(
+        d.reasons.iter().any(|r| matches!(
+            r,
+            Reason::HourHeadroom { hour_mean_per_minute, typical_rise_per_minute, recommended: 6 }
+                if (hour_mean_per_minute - 180.0).abs() < 1e-9 && (typical_rise_per_minute - 300.0).abs() < 1e-9
+        )),
+        "{d:?}"
+    );
+    // A calm hour at the same mean: 3 instances at the target, no more.
+    let d = decide(&o, &p, &with_recent(calm));
+    assert_eq!(set_count(&d), Some((4, 3)), "{d:?}");
+    // Off: the quiet window alone, 1 instance.
+    let mut off = p.clone();
+    off.volatility_headroom = false;
+    assert_eq!(set_count(&decide(&o, &off, &with_recent(bursty))), Some((4, 1)));
+}
+
+/// The newest minute is sized at the target when levels hold (a step that stays), not when the demand is noise
+/// around a mean (one-minute spikes), where the window's mean predicts better.
+#[test]
+fn the_newest_minute_counts_when_levels_hold() {
+    let mut p = policy();
+    p.volatility_headroom = false;
+    // The window: five minutes at 60, then five at 240 (mean 150: 3 instances; peak at capacity: 2).
+    let window = [60.0, 60.0, 60.0, 60.0, 60.0, 240.0, 240.0, 240.0, 240.0, 240.0];
+    let o = observed(t0(), &window, 3);
+    // Levels held 30 minutes at a time: the newest minute, 240 at 60, asks for 4.
+    let steps: Vec<f64> = (0..120).map(|m| if (m / 30) % 2 == 0 { 60.0 } else { 240.0 }).collect();
+    let d = decide(&o, &p, &with_recent(steps));
+    assert_eq!((d.rule, set_count(&d)), (Rule::Demand, Some((3, 4))), "{d:?}");
+    let levels = |d: &Decision| {
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::LevelsHold { recommended: 4, .. }))
+    };
+    assert!(levels(&d), "{d:?}");
+    // Spikes of one minute around the same mean: the window's mean (3 instances) stands.
+    let spikes: Vec<f64> = (0..120).map(|m| if m % 3 == 0 { 330.0 } else { 15.0 }).collect();
+    let d = decide(&o, &p, &with_recent(spikes));
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady), "{d:?}");
+    assert!(!levels(&d), "{d:?}");
+    // Too little history to judge: the window's mean.
+    let d = decide(&o, &p, &with_recent(vec![240.0; 20]));
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady), "{d:?}");
 }
 
 #[test]
@@ -552,6 +665,24 @@ fn history_records_actions_and_stays_bounded() {
     assert_eq!(h.actions.len(), super::history::MAX_ACTIONS);
     assert!(h.last_scale_out.is_some() && h.last_scale_in.is_some());
     assert!(serde_json::to_string(&h).unwrap().len() < 100_000);
+}
+
+/// Overlapping fetches add each minute once to the recent demand, which keeps the newest `RECENT_MINUTES`; the
+/// forecast's bias is compared only once a forecast exists.
+#[test]
+fn history_keeps_each_recent_minute_once() {
+    let p = policy();
+    let mut h = History::default();
+    let demand: Vec<f64> = (0..200).map(|m| f64::from(m % 7) * 10.0).collect();
+    for i in 10..=demand.len() {
+        let now = t0() + Duration::minutes(i as i64);
+        let o = observed(now, &demand[i - 10..i], 2);
+        let d = decide(&o, &p, &h);
+        h.record(&o, &p, &d);
+    }
+    let kept: Vec<f64> = h.recent.iter().copied().collect();
+    assert_eq!(kept, demand[demand.len() - super::history::RECENT_MINUTES..]);
+    assert_eq!(h.forecast_bias.minutes, 0);
 }
 
 /// One generated scenario: a policy's knobs, per-minute demand and endpoint status.

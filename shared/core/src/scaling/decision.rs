@@ -141,6 +141,24 @@ pub enum Reason {
         /// max(ceil(mean / target), ceil(peak / capacity)), or the panic window's need when panicking.
         recommended: u32,
     },
+    /// The demand has lately moved in levels that hold (the newest minute predicted the demand a start-up delay
+    /// later better than the stable window's mean): the newest minute is sized at the target too.
+    LevelsHold {
+        /// The newest minute's invocations.
+        last_per_minute: f64,
+        /// ceil(last / target).
+        recommended: u32,
+    },
+    /// The last hour's mean at the target plus, at capacity, the root mean square of its rises over the start-up
+    /// delay: the headroom a rise of the size seen lately needs before new instances serve.
+    HourHeadroom {
+        /// Mean per-minute invocations of the last hour.
+        hour_mean_per_minute: f64,
+        /// Root mean square of the hour's rises over the start-up delay and a minute (falls count as none).
+        typical_rise_per_minute: f64,
+        /// ceil((hour mean / target x capacity + rise) / capacity).
+        recommended: u32,
+    },
     /// Rising trend projected over the start-up delay.
     Trend {
         /// Fitted slope in invocations per minute per minute.

@@ -126,6 +126,44 @@ impl SeasonalProfile {
     }
 }
 
+/// Minutes the forecast's bias is averaged over (a day: it follows a change of the traffic's level within days).
+pub const BIAS_MINUTES: u32 = 1440;
+
+/// How the seasonal forecast compared with the demand that came: moving averages, over about
+/// [`BIAS_MINUTES`], of each minute's demand and of the forecast of its slot (made from the days before it).
+/// A slot's forecast is the moving average of its peaks: on a steady daily cycle the demand reaches it, on bursty
+/// traffic the peaks were bursts that do not come back at the same time, and the demand stays far below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastBias {
+    /// Moving average of the per-minute demand.
+    pub demand: f64,
+    /// Moving average of the forecast for the same minutes.
+    pub forecast: f64,
+    /// Minutes folded in.
+    pub minutes: u32,
+}
+
+impl ForecastBias {
+    fn fold(&mut self, demand: f64, forecast: f64) {
+        // A plain mean until the window is full, then an exponential moving average over it.
+        let a = 1.0 / f64::from(self.minutes.saturating_add(1).min(BIAS_MINUTES));
+        self.demand += a * (demand - self.demand);
+        self.forecast += a * (forecast - self.forecast);
+        self.minutes = self.minutes.saturating_add(1);
+    }
+
+    /// The share of the forecast the demand reached on average (at most 1), to scale the forecast by; `None`
+    /// before [`BIAS_MINUTES`] have been compared.
+    pub fn calibration(&self) -> Option<f64> {
+        (self.minutes >= BIAS_MINUTES && self.forecast > 0.0).then(|| (self.demand / self.forecast).min(1.0))
+    }
+}
+
+/// Minutes of demand kept in [`History::recent`]: the hour the headroom is sized on, and the start-up delay
+/// before it for the rises over that delay.
+pub const RECENT_MINUTES: usize = 120;
+
 /// One action taken, kept for inspection and for the reversal rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +201,13 @@ pub struct History {
     /// Seasonal demand profile for the forecast.
     #[serde(default)]
     pub seasonal: SeasonalProfile,
+    /// How far the forecast overshot the demand, to scale it down by.
+    #[serde(default)]
+    pub forecast_bias: ForecastBias,
+    /// The newest [`RECENT_MINUTES`] minutes' demand, oldest first (minutes whose fetch failed, and minutes
+    /// without any datapoint, are absent).
+    #[serde(default)]
+    pub recent: VecDeque<f64>,
 }
 
 impl History {
@@ -180,7 +225,25 @@ impl History {
                 && let MetricsFetch::Fetched { minutes } = &observed.metrics
             {
                 for m in minutes {
-                    self.seasonal.record(m.minute, m.invocations.unwrap_or(0.0));
+                    if !m.has_any() {
+                        // Not published yet, or a gap in CloudWatch's metrics: unknown, not zero demand. A minute
+                        // not published yet is recorded by a later run once it is.
+                        continue;
+                    }
+                    let demand = m.invocations.unwrap_or(0.0);
+                    if self.seasonal.last_minute.is_some_and(|l| m.minute <= l) || !demand.is_finite() {
+                        // Already recorded by an earlier, overlapping fetch.
+                        continue;
+                    }
+                    // The slot's forecast before this minute is folded into it: what a decision could have read.
+                    if let Some(f) = self.seasonal.forecast(m.minute, 0) {
+                        self.forecast_bias.fold(demand, f);
+                    }
+                    self.recent.push_back(demand);
+                    while self.recent.len() > RECENT_MINUTES {
+                        self.recent.pop_front();
+                    }
+                    self.seasonal.record(m.minute, demand);
                 }
             }
         } else {

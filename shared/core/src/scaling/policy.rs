@@ -61,15 +61,19 @@ fn default_panic_threshold() -> f64 {
     1.5
 }
 fn default_step_up() -> Step {
+    // Up to eleven times the count at once: a burst of ten times the demand must be met in one start-up delay,
+    // not in several (each step waits for the previous one's instances to serve).
     Step {
         instances: 4,
-        percent: 100.0,
+        percent: 1000.0,
     }
 }
 fn default_step_down() -> Step {
+    // Down to the recommendation at once: the stable window and the cooldown already pace scale-in, and a burst's
+    // fleet released a quarter at a time is paid for long after the burst.
     Step {
         instances: 1,
-        percent: 25.0,
+        percent: 100.0,
     }
 }
 fn default_true() -> bool {
@@ -139,10 +143,17 @@ pub struct ForecastPolicy {
     /// Multiplier on the forecast peak (1.0 = plan for the recorded peak).
     #[serde(default = "default_forecast_factor")]
     pub factor: f64,
+    /// Scale the forecast by the share of it the demand reached over the last day (at most 1): on a steady
+    /// cycle the demand reaches its recorded peaks and the forecast stands; on bursty traffic the peaks were
+    /// bursts that do not come back at the same time, and the forecast shrinks to the level the demand keeps.
+    #[serde(default = "default_true")]
+    pub calibrate: bool,
 }
 
 fn default_forecast_horizon() -> u32 {
-    15
+    // The start-up delay alone: instances asked for now serve the slot they start in. Looking further ahead
+    // pays for a slot's peak before it comes.
+    0
 }
 fn default_forecast_factor() -> f64 {
     1.0
@@ -154,6 +165,7 @@ impl Default for ForecastPolicy {
             enabled: true,
             horizon_minutes: default_forecast_horizon(),
             factor: default_forecast_factor(),
+            calibrate: true,
         }
     }
 }
@@ -318,6 +330,11 @@ pub struct Policy {
     /// Seasonal forecast from the history (on unless set to `{"enabled": false}`).
     #[serde(default)]
     pub forecast: ForecastPolicy,
+    /// Hold, besides the target's headroom, the last hour's mean demand at the target plus the root mean square
+    /// of its rises over the start-up delay at full capacity: more after bursts (they come in clusters), less
+    /// in calm hours.
+    #[serde(default = "default_true")]
+    pub volatility_headroom: bool,
     /// Scheduled minimums.
     #[serde(default)]
     pub schedules: Vec<ScheduledMinimum>,
