@@ -340,17 +340,22 @@ fn scheduled_minimum_raises_capacity_ahead_of_the_window() {
     );
 }
 
-#[test]
-fn forecast_brings_capacity_before_the_morning_ramp() {
-    let mut p = policy();
-    p.forecast.enabled = true;
+/// A history whose profile saw yesterday (2024-01-16) at 30 a minute, and 540 a minute from 08:00 to 09:00 UTC.
+fn morning_peak_yesterday() -> History {
     let mut h = History::default();
-    // Yesterday: 30 per minute, 540 per minute from 08:00 to 09:00 UTC.
     let day = Utc.with_ymd_and_hms(2024, 1, 16, 0, 0, 0).unwrap();
     for m in 0..(24 * 60 + 15) {
         let t = day + Duration::minutes(m);
         h.seasonal.record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
     }
+    h
+}
+
+#[test]
+fn forecast_brings_capacity_before_the_morning_ramp() {
+    let mut p = policy();
+    p.forecast.enabled = true;
+    let h = morning_peak_yesterday();
     // Today at 07:55, still quiet: the forecast (over the 6-minute start-up) sees 08:00.
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
     let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
@@ -370,12 +375,7 @@ fn forecast_brings_capacity_before_the_morning_ramp() {
 fn forecast_is_scaled_down_by_how_far_it_overshot() {
     let mut p = policy();
     p.forecast.enabled = true;
-    let mut h = History::default();
-    let day = Utc.with_ymd_and_hms(2024, 1, 16, 0, 0, 0).unwrap();
-    for m in 0..(24 * 60 + 15) {
-        let t = day + Duration::minutes(m);
-        h.seasonal.record(t, if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
-    }
+    let mut h = morning_peak_yesterday();
     h.forecast_bias = ForecastBias {
         demand: 50.0,
         forecast: 300.0,
