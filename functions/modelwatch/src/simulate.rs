@@ -234,7 +234,11 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         write(dir.join("timeline.json"), &serde_json::to_string(&runs)?)?;
         let refs: Vec<&SimulationRun> = runs.iter().collect();
         let title = format!("{}: demand and capacity", args.trace.display());
-        let target = policy.target_invocations_per_instance;
+        // An asynchronous policy's target is a backlog, not a load per instance: no target line.
+        let target = policy
+            .asynchronous
+            .is_none()
+            .then_some(policy.target_invocations_per_instance);
         write(dir.join("plot.svg"), &plot::timeline_svg(&trace, &refs, target, &title))?;
         let mut written = vec!["summary.json", "timeline.json", "plot.svg"];
         if let Some(f) = &frontier {

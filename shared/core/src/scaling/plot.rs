@@ -95,8 +95,9 @@ fn y_ticks(max: f64, y: impl Fn(f64) -> f64, label: impl Fn(f64) -> String) -> S
 
 /// The timeline: demand (peak of each column; gaps where the trace has no rows) and each run's serving capacity
 /// (least in the column), billed capacity (most in the column, dotted), the first run's load at
-/// `target_per_instance` (dashed), and the columns in which each run delayed requests.
-pub fn timeline_svg(trace: &Trace, runs: &[&SimulationRun], target_per_instance: f64, title: &str) -> String {
+/// `target_per_instance` (dashed; none for an asynchronous policy, whose target is a backlog, not a load), and the
+/// columns in which each run delayed requests.
+pub fn timeline_svg(trace: &Trace, runs: &[&SimulationRun], target_per_instance: Option<f64>, title: &str) -> String {
     let minutes = trace.per_minute.len();
     let cols = columns(minutes);
     let per_run: Vec<Vec<RunColumn>> = runs
@@ -139,7 +140,7 @@ pub fn timeline_svg(trace: &Trace, runs: &[&SimulationRun], target_per_instance:
             false,
         ));
     }
-    if let Some(first) = runs.first() {
+    if let (Some(first), Some(target_per_instance)) = (runs.first(), target_per_instance) {
         entries.push((
             format!(
                 "{}: load at its target ({target_per_instance} requests a minute an instance serving)",
@@ -214,7 +215,9 @@ pub fn timeline_svg(trace: &Trace, runs: &[&SimulationRun], target_per_instance:
             line(&mut columns.iter().map(|c| c.billed_capacity)),
             line(&mut columns.iter().map(|c| c.serving_capacity))
         );
-        if k == 0 {
+        if k == 0
+            && let Some(target_per_instance) = target_per_instance
+        {
             s += &format!(
                 "<path class=\"target\" d=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1\" stroke-dasharray=\"5 3\"/>\n",
                 line(&mut columns.iter().map(|c| c.serving_instances * target_per_instance))
@@ -423,12 +426,16 @@ mod tests {
             .map(|c| simulate(&trace, &policy, &fleet, c).unwrap())
             .collect();
         let refs: Vec<&SimulationRun> = runs.iter().collect();
-        let svg = timeline_svg(&trace, &refs, 60.0, "weeks <&>");
+        let svg = timeline_svg(&trace, &refs, Some(60.0), "weeks <&>");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("weeks &lt;&amp;&gt;"));
         for class in ["serving", "billed"] {
             assert_eq!(svg.matches(&format!("class=\"{class}\"")).count(), 2, "{class}");
         }
         assert_eq!(svg.matches("class=\"target\"").count(), 1);
+        // Without a load target (an asynchronous policy's is a backlog): no target line, no legend entry.
+        let untargeted = timeline_svg(&trace, &refs, None, "weeks");
+        assert_eq!(untargeted.matches("class=\"target\"").count(), 0);
+        assert!(!untargeted.contains("load at its target"));
         for path in svg.split("<path").skip(1) {
             let points = path.matches(['L', 'M']).count();
             assert!(points <= MAX_COLUMNS + 2, "{points} points");
