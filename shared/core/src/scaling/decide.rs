@@ -279,8 +279,28 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         None => policy.capacity_for(&v.instance_type),
     };
     let mut rec = ceil_div(mean, target).max(ceil_div(peak, capacity));
-    // Terms that raise the recommendation, each with its own reason (after the `Demand` one).
+    // Terms that raise the recommendation, each with its own reason (after the `Demand` or `Backlog` one).
     let mut raised = Vec::new();
+    if asynchronous.is_some() {
+        // Keep what serves the arrivals besides what the backlog asks for (see `Reason::Arrivals`).
+        let arrivals: Vec<f64> = minutes
+            .iter()
+            .filter(|m| !gap(m))
+            .map(|m| m.invocations.unwrap_or(0.0))
+            .collect();
+        let recent = &arrivals[arrivals.len().saturating_sub(policy.stable_window_minutes as usize)..];
+        let arrivals_mean = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+        let serves = policy.capacity_for(&v.instance_type);
+        let r = ceil_div(arrivals_mean, serves);
+        if r > 0 {
+            raised.push(Reason::Arrivals {
+                window_mean_per_minute: arrivals_mean,
+                capacity_per_instance: serves,
+                recommended: r,
+            });
+        }
+        rec = rec.max(r);
+    }
     if asynchronous.is_none() {
         // The newest minute at the target too, when levels hold: a rise is answered the minute it is seen, not
         // once the window's mean has caught up with it (new instances serve only after the start-up delay). On

@@ -637,6 +637,34 @@ fn async_scales_to_zero_and_back() {
     assert_ne!(d.rule, Rule::ScaleToZero);
 }
 
+/// An asynchronous fleet that keeps its queue clear is not shed down to what the backlog alone asks for: the
+/// requests in process are the backlog, so sized on it the fleet would fall below its arrivals, the queue would
+/// grow, and it would scale out again (the simulator showed 63 such reversals in three days).
+#[test]
+fn an_asynchronous_fleet_keeps_what_serves_its_arrivals() {
+    let p = async_policy();
+    // 8 instances, 500 a minute arriving at capacity 120: about 4 in process, nothing queued.
+    let mut o = backlog_observed(t0(), &[4.2; 10], 8);
+    let MetricsFetch::Fetched { minutes } = &mut o.metrics else {
+        unreachable!()
+    };
+    for m in minutes.iter_mut() {
+        m.invocations = Some(500.0);
+    }
+    let d = decide(&o, &p, &History::default());
+    // The backlog asks for ceil(4.2 / 5) = 1; the arrivals for ceil(500 / 120) = 5.
+    assert_eq!((d.rule, set_count(&d)), (Rule::Backlog, Some((8, 5))), "{d:?}");
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Arrivals { recommended: 5, .. })),
+        "{d:?}"
+    );
+    // Without arrivals the backlog alone decides, down to zero.
+    let d = decide(&backlog_observed(t0(), &[0.0; 10], 1), &p, &History::default());
+    assert_eq!(d.rule, Rule::ScaleToZero);
+}
+
 #[test]
 fn decisions_serialise_with_rule_and_reason_tags() {
     let d = decide(&observed(t0(), &[300.0; 10], 4), &policy(), &History::default());

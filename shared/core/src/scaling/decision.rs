@@ -201,6 +201,17 @@ pub enum Reason {
         /// ceil(mean / target).
         recommended: u32,
     },
+    /// What an asynchronous fleet needs to keep up with its arrivals: the stable window's mean invocations at
+    /// full capacity. Sized on the backlog alone, a fleet that clears its queue would shed the instances that
+    /// keep it clear (requests in process count in the backlog) and oscillate.
+    Arrivals {
+        /// Mean per-minute invocations over the stable window.
+        window_mean_per_minute: f64,
+        /// Invocations per instance per minute the type serves at most.
+        capacity_per_instance: f64,
+        /// ceil(mean / capacity).
+        recommended: u32,
+    },
     /// No invocations over the whole stable window: a real zero, not missing data.
     ZeroTraffic {
         /// Stable window length.
