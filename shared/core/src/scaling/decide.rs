@@ -282,7 +282,8 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
     // Terms that raise the recommendation, each with its own reason (after the `Demand` or `Backlog` one).
     let mut raised = Vec::new();
     if asynchronous.is_some() {
-        // Keep what serves the arrivals besides what the backlog asks for (see `Reason::Arrivals`).
+        // Never scale in below what serves the arrivals (see `Reason::Arrivals`). Scaling out stays the
+        // backlog's to decide: a queue within the target is what an asynchronous endpoint trades for cost.
         let arrivals: Vec<f64> = minutes
             .iter()
             .filter(|m| !gap(m))
@@ -291,15 +292,15 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         let recent = &arrivals[arrivals.len().saturating_sub(policy.stable_window_minutes as usize)..];
         let arrivals_mean = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
         let serves = policy.capacity_for(&v.instance_type);
-        let r = ceil_div(arrivals_mean, serves);
-        if r > 0 {
+        let r = ceil_div(arrivals_mean, serves).min(cur);
+        if r > rec {
             raised.push(Reason::Arrivals {
                 window_mean_per_minute: arrivals_mean,
                 capacity_per_instance: serves,
                 recommended: r,
             });
+            rec = r;
         }
-        rec = rec.max(r);
     }
     if asynchronous.is_none() {
         // The newest minute at the target too, when levels hold: a rise is answered the minute it is seen, not

@@ -660,6 +660,13 @@ fn an_asynchronous_fleet_keeps_what_serves_its_arrivals() {
             .any(|r| matches!(r, Reason::Arrivals { recommended: 5, .. })),
         "{d:?}"
     );
+    // Scaling out stays the backlog's to decide: 2 instances under 500 a minute with a queue within the target
+    // (4.2 a minute on 2 is 2.1 each, under 5) are not scaled out for the arrivals.
+    let mut o2 = o.clone();
+    o2.variant.current_count = 2;
+    o2.variant.desired_count = 2;
+    let d = decide(&o2, &p, &History::default());
+    assert_eq!((d.action.clone(), d.rule), (Action::Hold, Rule::Steady), "{d:?}");
     // Without arrivals the backlog alone decides, down to zero.
     let d = decide(&backlog_observed(t0(), &[0.0; 10], 1), &p, &History::default());
     assert_eq!(d.rule, Rule::ScaleToZero);

@@ -201,9 +201,9 @@ pub enum Reason {
         /// ceil(mean / target).
         recommended: u32,
     },
-    /// What an asynchronous fleet needs to keep up with its arrivals: the stable window's mean invocations at
-    /// full capacity. Sized on the backlog alone, a fleet that clears its queue would shed the instances that
-    /// keep it clear (requests in process count in the backlog) and oscillate.
+    /// What an asynchronous fleet needs to keep up with its arrivals, the stable window's mean invocations at full
+    /// capacity, below which it is not scaled in. Sized on the backlog alone, a fleet that clears its queue would
+    /// shed the instances that keep it clear (requests in process count in the backlog) and oscillate.
     Arrivals {
         /// Mean per-minute invocations over the stable window.
         window_mean_per_minute: f64,
