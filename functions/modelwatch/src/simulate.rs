@@ -98,8 +98,9 @@ pub struct SimulateArgs {
     /// Price per instance-hour of batch transform (default: the real-time one).
     #[arg(long, requires = "compare_serving")]
     pub batch_hourly_usd: Option<f64>,
-    /// Seconds an asynchronous request waits in the queue before it expires (`RequestTTLSeconds`).
-    #[arg(long, requires = "compare_serving")]
+    /// Seconds an asynchronous policy's request waits in the queue before it expires (`RequestTTLSeconds`;
+    /// default 21,600).
+    #[arg(long)]
     pub request_ttl_s: Option<f64>,
 }
 
