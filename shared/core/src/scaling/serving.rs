@@ -102,6 +102,12 @@ pub struct ServingOptions {
 }
 
 impl ServingOptions {
+    /// Whether a way that answers `late_share` of the requests late meets the tolerance (rounding in the sums
+    /// does not fail an exact share).
+    fn met_by(&self, late_share: f64) -> bool {
+        late_share <= self.allowed_late_share + 1e-12
+    }
+
     /// `tolerance_s` with the defaults.
     pub fn new(tolerance_s: f64) -> Self {
         Self {
@@ -220,7 +226,7 @@ pub fn compare(
         .batch_hourly_usd
         .or(fleet.hourly_usd)
         .or_else(|| Policy::hourly_usd(&policy.instance_type));
-    let meets = |late: f64| late <= options.allowed_late_share + 1e-12;
+    let meets = |late: f64| options.met_by(late);
     let point = |setting: String, s: &Summary| ServingPoint {
         setting,
         cost_usd: s.cost_usd,
@@ -403,7 +409,7 @@ fn batch_candidates(
                 late_share,
                 dropped_requests: 0.0,
                 peak_instances: b.peak_instances,
-                meets: late_share <= options.allowed_late_share + 1e-12,
+                meets: options.met_by(late_share),
             }
         })
         .collect();
