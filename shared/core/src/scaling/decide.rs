@@ -11,8 +11,9 @@
 //!    the demand at min for long);
 //! 5. horizontal: the count that serves the highest of the stable window's mean demand (and its newest minute
 //!    when levels hold), the last hour's mean plus its typical rise over the start-up delay, the trend projected
-//!    over the start-up delay, the seasonal forecast (scaled down by how far it overshot the demand lately) and
-//!    the scheduled minimums, at the target per instance;
+//!    over the start-up delay, the seasonal forecast (scaled down by how far it overshot the demand lately, and
+//!    only while its changes have predicted the demand better than persistence) and the scheduled minimums, at
+//!    the target per instance;
 //!    limited by cooldowns, the stable window against reversals, the panic hold and the step bounds. A panic
 //!    (demand over the panic window far above what the fleet serves) skips the scale-out cooldown.
 
@@ -376,7 +377,16 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
                 driver = Rule::Trend;
             }
         }
-        if policy.forecast.enabled {
+        let skill = history.forecast_bias.skill();
+        let withheld = policy.forecast.enabled && policy.forecast.require_skill && !skill.skillful();
+        if withheld {
+            cx.reasons.push(Reason::ForecastWithheld {
+                persistence_rmse: skill.persistence_rmse,
+                with_forecast_rmse: skill.with_forecast_rmse,
+                minutes_compared: skill.minutes,
+            });
+        }
+        if policy.forecast.enabled && !withheld {
             let horizon = policy.startup_minutes + policy.forecast.horizon_minutes;
             if let Some(f) = history.seasonal.forecast(now, horizon) {
                 let calibration = if policy.forecast.calibrate {

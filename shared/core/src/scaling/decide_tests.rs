@@ -351,11 +351,19 @@ fn morning_peak_yesterday() -> History {
     h
 }
 
+/// `h` with a forecast that has shown skill over a day: its changes halved persistence's error.
+fn skilled(mut h: History) -> History {
+    h.forecast_bias.persistence_sq = 400.0;
+    h.forecast_bias.with_forecast_sq = 100.0;
+    h.forecast_bias.compared = BIAS_MINUTES;
+    h
+}
+
 #[test]
 fn forecast_brings_capacity_before_the_morning_ramp() {
     let mut p = policy();
     p.forecast.enabled = true;
-    let h = morning_peak_yesterday();
+    let h = skilled(morning_peak_yesterday());
     // Today at 07:55, still quiet: the forecast (over the 6-minute start-up) sees 08:00.
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
     let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
@@ -375,11 +383,12 @@ fn forecast_brings_capacity_before_the_morning_ramp() {
 fn forecast_is_scaled_down_by_how_far_it_overshot() {
     let mut p = policy();
     p.forecast.enabled = true;
-    let mut h = morning_peak_yesterday();
+    let mut h = skilled(morning_peak_yesterday());
     h.forecast_bias = ForecastBias {
         demand: 50.0,
         forecast: 300.0,
         minutes: BIAS_MINUTES,
+        ..h.forecast_bias
     };
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
     let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
@@ -397,6 +406,72 @@ fn forecast_is_scaled_down_by_how_far_it_overshot() {
     p.forecast.calibrate = true;
     h.forecast_bias.minutes = BIAS_MINUTES - 1;
     assert_eq!(set_count(&decide(&observed(now, &[30.0; 10], 1), &p, &h)), Some((1, 9)));
+}
+
+/// A forecast whose changes did not predict the demand better than persistence, or not over a day yet, is not
+/// used, and the decision says why; `require_skill: false` uses it regardless.
+#[test]
+fn a_forecast_without_skill_is_withheld_and_says_so() {
+    let mut p = policy();
+    p.forecast.enabled = true;
+    let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
+    let mut h = morning_peak_yesterday();
+    h.forecast_bias.persistence_sq = 100.0;
+    h.forecast_bias.with_forecast_sq = 400.0;
+    h.forecast_bias.compared = BIAS_MINUTES;
+    let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
+    assert_eq!(d.rule, Rule::Steady, "{d:?}");
+    assert!(d.reasons.contains(&Reason::ForecastWithheld {
+        persistence_rmse: 10.0,
+        with_forecast_rmse: 20.0,
+        minutes_compared: BIAS_MINUTES,
+    }));
+    assert!(!d.reasons.iter().any(|r| matches!(r, Reason::Forecast { .. })));
+    // Better than persistence, but over less than a day: withheld too.
+    let mut young = skilled(h.clone());
+    young.forecast_bias.compared = BIAS_MINUTES - 1;
+    assert_eq!(decide(&observed(now, &[30.0; 10], 1), &p, &young).rule, Rule::Steady);
+    assert_eq!(
+        decide(&observed(now, &[30.0; 10], 1), &p, &skilled(h.clone())).rule,
+        Rule::Forecast
+    );
+    p.forecast.require_skill = false;
+    let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
+    assert_eq!((d.rule, set_count(&d)), (Rule::Forecast, Some((1, 9))), "{d:?}");
+}
+
+/// Recorded minute by minute, a daily cycle gives the forecast skill (its changes foresee the ramps that
+/// persistence misses) and bursts at other times each day do not (the slot peaks they leave predict changes
+/// that do not come).
+#[test]
+fn the_forecast_earns_skill_on_a_daily_cycle_and_not_on_bursts() {
+    let p = policy();
+    let record = |demand: &dyn Fn(i64) -> f64| {
+        let mut h = History::default();
+        let days = 3;
+        for m in 10..days * 1440 {
+            let now = t0() + Duration::minutes(m);
+            let window: Vec<f64> = (m - 10..m).map(demand).collect();
+            let o = observed(now, &window, 4);
+            let d = decide(&o, &p, &h);
+            h.record(&o, &p, &d);
+        }
+        h.forecast_bias.skill()
+    };
+    let cycle = record(&|m| if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
+    assert!(cycle.skillful(), "{cycle:?}");
+    assert!(cycle.with_forecast_rmse < cycle.persistence_rmse / 2.0, "{cycle:?}");
+    // Five-minute bursts of 600 starting at a different time each day (a linear congruential walk).
+    let bursts = record(&|m| {
+        let (day, minute) = (m / 1440, m % 1440);
+        let start = (day * 7919 + 211) % 1380;
+        if (start..start + 5).contains(&minute) || (start + 600..start + 605).contains(&minute) {
+            600.0
+        } else {
+            30.0
+        }
+    });
+    assert!(bursts.minutes >= BIAS_MINUTES && !bursts.skillful(), "{bursts:?}");
 }
 
 /// History whose recent minutes are `recent`.

@@ -129,6 +129,10 @@ impl SeasonalProfile {
 /// Minutes the forecast's bias is averaged over (a day: it follows a change of the traffic's level within days).
 pub const BIAS_MINUTES: u32 = 1440;
 
+/// Minutes the forecast's skill is averaged over (a week: a holiday or a storm's day, when the daily cycle did not
+/// come, does not withhold the forecast from the days after it).
+pub const SKILL_MINUTES: u32 = 28 * 1440;
+
 /// How the seasonal forecast compared with the demand that came: moving averages, over about
 /// [`BIAS_MINUTES`], of each minute's demand and of the forecast of its slot (made from the days before it).
 /// A slot's forecast is the moving average of its peaks: on a steady daily cycle the demand reaches it, on bursty
@@ -142,6 +146,35 @@ pub struct ForecastBias {
     pub forecast: f64,
     /// Minutes folded in.
     pub minutes: u32,
+    /// Moving average, over about [`BIAS_MINUTES`], of the squared error of persistence: the demand a reaction
+    /// time (the start-up delay and a minute) earlier as the prediction of a minute's demand.
+    #[serde(default)]
+    pub persistence_sq: f64,
+    /// The same with the forecast's change over the reaction time (scaled as the decision scales the forecast)
+    /// added to the prediction.
+    #[serde(default)]
+    pub with_forecast_sq: f64,
+    /// Minutes folded into the two errors.
+    #[serde(default)]
+    pub compared: u32,
+}
+
+/// How well the forecast's changes predicted the demand over the last day; see [`ForecastBias::skill`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForecastSkill {
+    /// Root mean square error of persistence.
+    pub persistence_rmse: f64,
+    /// Root mean square error of persistence plus the forecast's change.
+    pub with_forecast_rmse: f64,
+    /// Minutes compared.
+    pub minutes: u32,
+}
+
+impl ForecastSkill {
+    /// Whether a day has been compared and the forecast's change improved on persistence.
+    pub fn skillful(&self) -> bool {
+        self.minutes >= BIAS_MINUTES && self.with_forecast_rmse < self.persistence_rmse
+    }
 }
 
 impl ForecastBias {
@@ -151,6 +184,25 @@ impl ForecastBias {
         self.demand += a * (demand - self.demand);
         self.forecast += a * (forecast - self.forecast);
         self.minutes = self.minutes.saturating_add(1);
+    }
+
+    fn fold_skill(&mut self, demand: f64, persistence: f64, with_forecast: f64) {
+        let a = 1.0 / f64::from(self.compared.saturating_add(1).min(SKILL_MINUTES));
+        self.persistence_sq += a * ((demand - persistence).powi(2) - self.persistence_sq);
+        self.with_forecast_sq += a * ((demand - with_forecast).powi(2) - self.with_forecast_sq);
+        self.compared = self.compared.saturating_add(1);
+    }
+
+    /// Whether the forecast knows what persistence does not, the test `forecast.require_skill` applies: the
+    /// errors of predicting each minute's demand by the demand a reaction time earlier, with and without the
+    /// forecast's change over that time. On a daily cycle the change foresees the ramps; on bursty traffic it
+    /// follows slot peaks made by bursts that do not come back, and only adds error.
+    pub fn skill(&self) -> ForecastSkill {
+        ForecastSkill {
+            persistence_rmse: self.persistence_sq.sqrt(),
+            with_forecast_rmse: self.with_forecast_sq.sqrt(),
+            minutes: self.compared,
+        }
     }
 
     /// The share of the forecast the demand reached on average (at most 1), to scale the forecast by; `None`
@@ -236,7 +288,24 @@ impl History {
                         continue;
                     }
                     // The slot's forecast before this minute is folded into it: what a decision could have read.
-                    if let Some(f) = self.seasonal.forecast(m.minute, 0) {
+                    let forecast = self.seasonal.forecast(m.minute, 0);
+                    let reaction = policy.startup_minutes as usize + 1;
+                    let then = m.minute - Duration::minutes(reaction as i64);
+                    if let (Some(f), Some(f_then), Some(&before)) = (
+                        forecast,
+                        self.seasonal.forecast(then, 0),
+                        self.recent.len().checked_sub(reaction).and_then(|i| self.recent.get(i)),
+                    ) {
+                        let scale = policy.forecast.factor
+                            * if policy.forecast.calibrate {
+                                self.forecast_bias.calibration().unwrap_or(1.0)
+                            } else {
+                                1.0
+                            };
+                        self.forecast_bias
+                            .fold_skill(demand, before, before + scale * (f - f_then));
+                    }
+                    if let Some(f) = forecast {
                         self.forecast_bias.fold(demand, f);
                     }
                     self.recent.push_back(demand);

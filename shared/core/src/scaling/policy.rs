@@ -148,6 +148,13 @@ pub struct ForecastPolicy {
     /// bursts that do not come back at the same time, and the forecast shrinks to the level the demand keeps.
     #[serde(default = "default_true")]
     pub calibrate: bool,
+    /// Use the forecast only while it has skill: over the last day, the newest demand plus the forecast's
+    /// change over the start-up delay predicted the demand a start-up delay later better (a lower mean square
+    /// error) than the newest demand alone. A daily cycle passes (the forecast knows the morning ramp is
+    /// coming); bursty traffic fails (its slot peaks move with bursts that do not come back), and there the
+    /// forecast only buys instances in quiet slots.
+    #[serde(default = "default_true")]
+    pub require_skill: bool,
 }
 
 fn default_forecast_horizon() -> u32 {
@@ -166,6 +173,7 @@ impl Default for ForecastPolicy {
             horizon_minutes: default_forecast_horizon(),
             factor: default_forecast_factor(),
             calibrate: true,
+            require_skill: true,
         }
     }
 }
