@@ -25,7 +25,7 @@ def main():
     realdata = args[1] if len(args) > 1 else "../shared/realdata"
     out = args[2] if len(args) > 2 else tempfile.mkdtemp()
     tolerances = (args[3] if len(args) > 3 else "1s,1m,15m,1h,6h,1d").split(",")
-    for name, path, policy_path, d in prepared(realdata, out, {}):
+    for name, path, policy_path, d in prepared(realdata, out, {}, ("aapl", "fb", "goog", "bikes-2011")):
         for tolerance in tolerances:
             run_dir = os.path.join(d, tolerance)
             cmd = [binary, "simulate", "--trace", path, "--policy", policy_path, "--compare-serving", tolerance]

@@ -381,8 +381,7 @@ pub fn decide(observed: &Observed, policy: &Policy, history: &History) -> Decisi
         let withheld = policy.forecast.enabled && policy.forecast.require_skill && !skill.skillful();
         if withheld {
             cx.reasons.push(Reason::ForecastWithheld {
-                persistence_rmse: skill.persistence_rmse,
-                with_forecast_rmse: skill.with_forecast_rmse,
+                explained_share: skill.explained,
                 minutes_compared: skill.minutes,
             });
         }

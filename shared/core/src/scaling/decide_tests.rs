@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::decide::decide;
 use super::decision::{Action, Decision, Reason, Rule};
-use super::history::{BIAS_MINUTES, ForecastBias, History};
+use super::history::{BIAS_MINUTES, ForecastBias, History, MIN_EXPLAINED};
 use super::observed::{MetricsFetch, MinuteMetrics, Observed, VariantState, VariantStatus};
 use super::policy::{AsyncPolicy, Policy, Step};
 
@@ -351,10 +351,11 @@ fn morning_peak_yesterday() -> History {
     h
 }
 
-/// `h` with a forecast that has shown skill over a day: its changes halved persistence's error.
+/// `h` with a forecast that has shown skill over a day: its changes explained 56% of the demand's.
 fn skilled(mut h: History) -> History {
-    h.forecast_bias.persistence_sq = 400.0;
-    h.forecast_bias.with_forecast_sq = 100.0;
+    h.forecast_bias.change_sq = 400.0;
+    h.forecast_bias.forecast_change_sq = 400.0;
+    h.forecast_bias.co_change = 300.0;
     h.forecast_bias.compared = BIAS_MINUTES;
     h
 }
@@ -408,24 +409,39 @@ fn forecast_is_scaled_down_by_how_far_it_overshot() {
     assert_eq!(set_count(&decide(&observed(now, &[30.0; 10], 1), &p, &h)), Some((1, 9)));
 }
 
-/// A forecast whose changes did not predict the demand better than persistence, or not over a day yet, is not
-/// used, and the decision says why; `require_skill: false` uses it regardless.
+/// A forecast whose changes explained too little of the demand's, or not over a day yet, is not used, and the
+/// decision says why; `require_skill: false` uses it regardless.
 #[test]
 fn a_forecast_without_skill_is_withheld_and_says_so() {
     let mut p = policy();
     p.forecast.enabled = true;
     let now = Utc.with_ymd_and_hms(2024, 1, 17, 7, 55, 0).unwrap();
     let mut h = morning_peak_yesterday();
-    h.forecast_bias.persistence_sq = 100.0;
-    h.forecast_bias.with_forecast_sq = 400.0;
+    // A correlation of 0.1: 1% explained.
+    h.forecast_bias.change_sq = 400.0;
+    h.forecast_bias.forecast_change_sq = 400.0;
+    h.forecast_bias.co_change = 40.0;
     h.forecast_bias.compared = BIAS_MINUTES;
     let d = decide(&observed(now, &[30.0; 10], 1), &p, &h);
     assert_eq!(d.rule, Rule::Steady, "{d:?}");
     assert!(d.reasons.contains(&Reason::ForecastWithheld {
-        persistence_rmse: 10.0,
-        with_forecast_rmse: 20.0,
+        explained_share: 0.01,
         minutes_compared: BIAS_MINUTES,
     }));
+    // Changes in opposite directions explain a negative share; a forecast that never changed, none.
+    h.forecast_bias.co_change = -300.0;
+    assert!(h.forecast_bias.skill().explained < 0.0);
+    h.forecast_bias.co_change = 0.0;
+    h.forecast_bias.forecast_change_sq = 0.0;
+    assert_eq!(h.forecast_bias.skill().explained, 0.0);
+    assert_eq!(decide(&observed(now, &[30.0; 10], 1), &p, &h).rule, Rule::Steady);
+    // Just below and at the threshold.
+    h.forecast_bias.forecast_change_sq = 400.0;
+    h.forecast_bias.co_change = 400.0 * MIN_EXPLAINED.sqrt() - 1e-6;
+    assert_eq!(decide(&observed(now, &[30.0; 10], 1), &p, &h).rule, Rule::Steady);
+    h.forecast_bias.co_change = 400.0 * MIN_EXPLAINED.sqrt() + 1e-6;
+    assert_eq!(decide(&observed(now, &[30.0; 10], 1), &p, &h).rule, Rule::Forecast);
+    h.forecast_bias.co_change = 40.0;
     assert!(!d.reasons.iter().any(|r| matches!(r, Reason::Forecast { .. })));
     // Better than persistence, but over less than a day: withheld too.
     let mut young = skilled(h.clone());
@@ -459,8 +475,7 @@ fn the_forecast_earns_skill_on_a_daily_cycle_and_not_on_bursts() {
         h.forecast_bias.skill()
     };
     let cycle = record(&|m| if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
-    assert!(cycle.skillful(), "{cycle:?}");
-    assert!(cycle.with_forecast_rmse < cycle.persistence_rmse / 2.0, "{cycle:?}");
+    assert!(cycle.skillful() && cycle.explained > 0.5, "{cycle:?}");
     // Five-minute bursts of 600 starting at a different time each day (a linear congruential walk).
     let bursts = record(&|m| {
         let (day, minute) = (m / 1440, m % 1440);
@@ -472,6 +487,7 @@ fn the_forecast_earns_skill_on_a_daily_cycle_and_not_on_bursts() {
         }
     });
     assert!(bursts.minutes >= BIAS_MINUTES && !bursts.skillful(), "{bursts:?}");
+    assert!(bursts.explained < MIN_EXPLAINED / 2.0, "{bursts:?}");
 }
 
 /// History whose recent minutes are `recent`.

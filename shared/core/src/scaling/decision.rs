@@ -179,14 +179,12 @@ pub enum Reason {
         /// ceil(forecast / target).
         recommended: u32,
     },
-    /// The seasonal forecast was not used (`forecast.require_skill`): over the last day, adding its change over
-    /// the start-up delay to the newest demand did not predict the demand better than the newest demand alone,
-    /// or a day has not been compared yet.
+    /// The seasonal forecast was not used (`forecast.require_skill`): over the last four weeks its changes
+    /// over the start-up delay explained less than [`super::history::MIN_EXPLAINED`] of the demand's, or a day
+    /// has not been compared yet.
     ForecastWithheld {
-        /// Root mean square error of persistence (the demand a start-up delay and a minute earlier).
-        persistence_rmse: f64,
-        /// Root mean square error of persistence plus the forecast's change.
-        with_forecast_rmse: f64,
+        /// The share of the demand's changes the forecast's changes explained (their squared correlation).
+        explained_share: f64,
         /// Minutes compared (a day is needed).
         minutes_compared: u32,
     },

@@ -148,11 +148,11 @@ pub struct ForecastPolicy {
     /// bursts that do not come back at the same time, and the forecast shrinks to the level the demand keeps.
     #[serde(default = "default_true")]
     pub calibrate: bool,
-    /// Use the forecast only while it has skill: over the last day, the newest demand plus the forecast's
-    /// change over the start-up delay predicted the demand a start-up delay later better (a lower mean square
-    /// error) than the newest demand alone. A daily cycle passes (the forecast knows the morning ramp is
-    /// coming); bursty traffic fails (its slot peaks move with bursts that do not come back), and there the
-    /// forecast only buys instances in quiet slots.
+    /// Use the forecast only while it has skill: over the last four weeks (a day at least), its changes over
+    /// the start-up delay explained at least [`super::history::MIN_EXPLAINED`] of the demand's changes over the
+    /// same minutes (their squared correlation). A daily cycle passes (the forecast knows the morning ramp is
+    /// coming, even when a cold day makes it smaller); bursty traffic fails (its slot peaks move with bursts
+    /// that do not come back), and there the forecast only buys instances in quiet slots.
     #[serde(default = "default_true")]
     pub require_skill: bool,
 }
