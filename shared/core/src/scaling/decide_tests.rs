@@ -476,6 +476,18 @@ fn the_forecast_earns_skill_on_a_daily_cycle_and_not_on_bursts() {
     };
     let cycle = record(&|m| if (m / 60) % 24 == 8 { 540.0 } else { 30.0 });
     assert!(cycle.skillful() && cycle.explained > 0.5, "{cycle:?}");
+    // The same cycle, its ramp an eighth of the first day's after it (a cold spell): the forecast's changes come
+    // when the demand's do, only far larger, and it keeps its skill. (Compared by their squared error, adding
+    // them did worse than persistence, and the forecast was withheld.)
+    let shrinking = record(&|m| match ((m / 60) % 24, m < 1440) {
+        (8, true) => 990.0,
+        (8, false) => 150.0,
+        _ => 30.0,
+    });
+    assert!(
+        shrinking.skillful() && shrinking.explained > 0.5,
+        "{shrinking:?} {cycle:?}"
+    );
     // Five-minute bursts of 600 starting at a different time each day (a linear congruential walk).
     let bursts = record(&|m| {
         let (day, minute) = (m / 1440, m % 1440);
