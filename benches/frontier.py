@@ -3,10 +3,11 @@
 
 Runs `modelwatch simulate --sweep` on the NAB Twitter volumes (5-minute counts, about 55 days each) and on the UCI
 bike-sharing hourly counts of 2011 and of 2012 (`dteday` and `hr` joined into a timestamp, `cnt` the count; a
-year each because the simulator takes a year at most; the defaults were tuned without 2012), with the policy a user writes from the README (the required fields plus the
-capacity per instance), each field of POLICY_JSON (a JSON object, optional) overriding it. Prints, for each trace
-and baseline, the policy's delayed share over the baseline's at equal cost (below 1: the policy delays fewer
-requests for the same money), read from frontier.json's `policy_at_equal_cost`, and the policy's flaps.
+year each because the simulator takes a year at most), with the policy a user writes from the README (the required
+fields plus the capacity per instance), each field of POLICY_JSON (a JSON object, optional) overriding it. Prints,
+for each trace and baseline, the policy's delayed share over the baseline's at equal cost (below 1: the policy
+delays fewer requests for the same money), read from frontier.json's `policy_at_equal_cost`, and the policy's
+flaps.
 
 Usage: python3 benches/frontier.py [MODELWATCH] [REALDATA] [OUT] [POLICY_JSON]
   defaults: target/release/modelwatch, ../shared/realdata, a temporary directory, {}
@@ -20,7 +21,7 @@ import sys
 import tempfile
 
 # (trace, or the bike counts' year; capacity per instance in requests a minute): AAPL's median is 9.4 a minute, the
-# others' 2 to 3. The defaults were tuned on the first four; 2012's bike counts were held out.
+# others' 2 to 3. The first three tuning rounds saw the first four; 2012's bike counts were held out until the fourth.
 TRACES = {
     "aapl": ("traces/nab/Twitter_volume_AAPL.csv", 6),
     "fb": ("traces/nab/Twitter_volume_FB.csv", 2),

@@ -179,9 +179,9 @@ pub enum Reason {
         /// ceil(forecast / target).
         recommended: u32,
     },
-    /// The seasonal forecast was not used (`forecast.require_skill`): over the last four weeks its changes
-    /// over the start-up delay explained less than [`super::history::MIN_EXPLAINED`] of the demand's, or a day
-    /// has not been compared yet.
+    /// The seasonal forecast was not used (`forecast.require_skill`): over the last four weeks the changes it
+    /// foresaw over the start-up delay and a minute explained less than [`super::history::MIN_EXPLAINED`] of
+    /// the demand's, or a day has not been compared yet.
     ForecastWithheld {
         /// The share of the demand's changes the forecast's changes explained (their squared correlation).
         explained_share: f64,
