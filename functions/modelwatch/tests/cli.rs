@@ -1586,6 +1586,71 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
     plots_render_unclipped_in_a_browser(&out);
 }
 
+/// The README's claim on real bursty traffic, with the policy a user writes (the required fields and the
+/// capacity): on the NAB Twitter volume of AAPL the policy delays no more requests than either baseline at the
+/// same cost, and its seasonal forecast, whose changes foresee nothing there, is withheld in every decision.
+/// (`benches/frontier.py` runs the five traces of the README in release; a year of bike counts is too long here.)
+#[test]
+fn on_real_bursty_traffic_the_policy_is_below_both_baselines_and_withholds_its_forecast() {
+    let Some(root) = realdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    let body = r#"{"endpoint":"e","variant":"AllTraffic","instance_type":"ml.g5.xlarge",
+        "min_instances":1,"max_instances":100,"target_invocations_per_instance":3,
+        "capacity_invocations_per_instance":6}"#;
+    std::fs::write(&policy, body).unwrap();
+    let out = dir.path().join("sim");
+    let trace = root.join("traces/nab/Twitter_volume_AAPL.csv");
+    let (code, stdout, err) = run(&[
+        "simulate",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--sweep",
+        "--sweep-targets",
+        "1.8,2.4,3,3.6,4.2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let frontier = json(&out.join("frontier.json"));
+    let compared: Vec<&serde_json::Value> = frontier["policy_at_equal_cost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["policy_delayed_share"].is_null())
+        .collect();
+    assert!(compared.len() >= 4, "{stdout}");
+    for e in &compared {
+        let (policy, baseline) = (
+            e["policy_delayed_share"].as_f64().unwrap(),
+            e["baseline_delayed_share"].as_f64().unwrap(),
+        );
+        assert!(policy <= baseline, "{e}\n{stdout}");
+    }
+    let timeline = json(&out.join("timeline.json"));
+    let run = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["summary"]["controller"] == "policy")
+        .unwrap();
+    let decisions = run["decisions"].as_array().unwrap();
+    assert!(decisions.len() > 1000, "{}", decisions.len());
+    let withheld = decisions
+        .iter()
+        .filter(|d| {
+            d["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["reason"] == "forecast_withheld")
+        })
+        .count();
+    assert_eq!(withheld, decisions.len());
+}
+
 /// `--compare-serving`: the three ways of serving priced on the trace, the cheapest named in the output and in
 /// serving.json, and a tolerance that cannot be read refused with the forms it takes.
 #[test]
