@@ -1586,6 +1586,53 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
     plots_render_unclipped_in_a_browser(&out);
 }
 
+/// Runs `modelwatch simulate` on `trace` with the policy a user writes from the README (the required fields, the
+/// capacity per instance and half of it as the target, as `benches/frontier.py` writes it) and `extra` arguments,
+/// into `dir/sim`; asserts that it succeeded and returns its stdout and that folder.
+fn simulate_readme_policy(dir: &Path, trace: &Path, capacity: f64, extra: &[&str]) -> (String, std::path::PathBuf) {
+    let policy = dir.join("policy.json");
+    let body = serde_json::json!({
+        "endpoint": "e", "variant": "AllTraffic", "instance_type": "ml.g5.xlarge",
+        "min_instances": 1, "max_instances": 100,
+        "target_invocations_per_instance": capacity / 2.0, "capacity_invocations_per_instance": capacity,
+    });
+    std::fs::write(&policy, body.to_string()).unwrap();
+    let out = dir.join("sim");
+    let mut args = vec![
+        "simulate",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, Some(0), "{err}");
+    (stdout, out)
+}
+
+/// The policy's decisions in timeline.json (the run at the policy's own target).
+fn policy_decisions(out: &Path) -> Vec<serde_json::Value> {
+    let timeline = json(&out.join("timeline.json"));
+    let run = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["summary"]["controller"] == "policy")
+        .unwrap();
+    run["decisions"].as_array().unwrap().clone()
+}
+
+fn has_reason(decision: &serde_json::Value, reason: &str) -> bool {
+    decision["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["reason"] == reason)
+}
+
 /// The README's claim on real bursty traffic, with the policy a user writes (the required fields and the
 /// capacity): on the NAB Twitter volume of AAPL the policy delays no more requests than either baseline at the
 /// same cost, and its seasonal forecast, whose changes foresee nothing there, is withheld in every decision.
@@ -1594,26 +1641,9 @@ fn simulate_sweeps_the_controllers_and_writes_the_frontier() {
 fn on_real_bursty_traffic_the_policy_is_below_both_baselines_and_withholds_its_forecast() {
     let Some(root) = realdata() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.json");
-    let body = r#"{"endpoint":"e","variant":"AllTraffic","instance_type":"ml.g5.xlarge",
-        "min_instances":1,"max_instances":100,"target_invocations_per_instance":3,
-        "capacity_invocations_per_instance":6}"#;
-    std::fs::write(&policy, body).unwrap();
-    let out = dir.path().join("sim");
     let trace = root.join("traces/nab/Twitter_volume_AAPL.csv");
-    let (code, stdout, err) = run(&[
-        "simulate",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--policy",
-        policy.to_str().unwrap(),
-        "--sweep",
-        "--sweep-targets",
-        "1.8,2.4,3,3.6,4.2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(0), "{err}");
+    let sweep = ["--sweep", "--sweep-targets", "1.8,2.4,3,3.6,4.2"];
+    let (stdout, out) = simulate_readme_policy(dir.path(), &trace, 6.0, &sweep);
     let frontier = json(&out.join("frontier.json"));
     let compared: Vec<&serde_json::Value> = frontier["policy_at_equal_cost"]
         .as_array()
@@ -1629,26 +1659,9 @@ fn on_real_bursty_traffic_the_policy_is_below_both_baselines_and_withholds_its_f
         );
         assert!(policy <= baseline, "{e}\n{stdout}");
     }
-    let timeline = json(&out.join("timeline.json"));
-    let run = timeline
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["summary"]["controller"] == "policy")
-        .unwrap();
-    let decisions = run["decisions"].as_array().unwrap();
+    let decisions = policy_decisions(&out);
     assert!(decisions.len() > 1000, "{}", decisions.len());
-    let withheld = decisions
-        .iter()
-        .filter(|d| {
-            d["reasons"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| r["reason"] == "forecast_withheld")
-        })
-        .count();
-    assert_eq!(withheld, decisions.len());
+    assert!(decisions.iter().all(|d| has_reason(d, "forecast_withheld")));
 }
 
 /// On a real daily cycle the seasonal forecast earns its skill within days, winter included: the UCI bike
@@ -1673,33 +1686,15 @@ fn on_real_bike_counts_the_forecast_earns_its_skill_in_the_first_week() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("bikes.csv");
     std::fs::write(&trace, csv).unwrap();
-    let policy = dir.path().join("policy.json");
-    let body = r#"{"endpoint":"e","variant":"AllTraffic","instance_type":"ml.g5.xlarge",
-        "min_instances":1,"max_instances":100,"target_invocations_per_instance":1,
-        "capacity_invocations_per_instance":2}"#;
-    std::fs::write(&policy, body).unwrap();
-    let out = dir.path().join("sim");
-    let (code, _, err) = run(&[
-        "simulate",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--policy",
-        policy.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(0), "{err}");
-    let timeline = json(&out.join("timeline.json"));
-    let decisions = timeline[0]["decisions"].as_array().unwrap();
-    let has =
-        |d: &serde_json::Value, reason: &str| d["reasons"].as_array().unwrap().iter().any(|r| r["reason"] == reason);
+    let (_, out) = simulate_readme_policy(dir.path(), &trace, 2.0, &[]);
+    let decisions = policy_decisions(&out);
     let at = |d: &serde_json::Value| d["at"].as_str().unwrap().to_owned();
     let (first_days, later): (Vec<_>, Vec<_>) = decisions.iter().partition(|d| at(d).as_str() < "2012-01-05T12");
     let first_day: Vec<_> = first_days.iter().filter(|d| at(d).as_str() < "2012-01-02").collect();
-    assert!(!first_day.is_empty() && first_day.iter().all(|d| has(d, "forecast_withheld")));
+    assert!(!first_day.is_empty() && first_day.iter().all(|d| has_reason(d, "forecast_withheld")));
     assert!(later.len() > 200, "{}", later.len());
-    assert!(later.iter().all(|d| !has(d, "forecast_withheld")));
-    assert!(later.iter().filter(|d| has(d, "forecast")).count() > later.len() / 2);
+    assert!(later.iter().all(|d| !has_reason(d, "forecast_withheld")));
+    assert!(later.iter().filter(|d| has_reason(d, "forecast")).count() > later.len() / 2);
 }
 
 /// `--compare-serving`: the three ways of serving priced on the trace, the cheapest named in the output and in
